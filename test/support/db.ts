@@ -1,0 +1,313 @@
+/**
+ * Helpers for integration tests: per-file databases, Redis namespaces, a
+ * Prisma driver adapter that counts, gates and fails queries, and seed data.
+ */
+import { randomBytes } from "node:crypto";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type { SqlDriverAdapter, SqlDriverAdapterFactory, SqlQuery, Transaction } from "@prisma/driver-adapter-utils";
+import pg from "pg";
+import { inject } from "vitest";
+import { Prisma, PrismaClient } from "../../generated/prisma/client";
+
+let sequence = 0;
+const unique = () => `${inject("ptcRunId")}_${process.pid}_${++sequence}_${randomBytes(2).toString("hex")}`;
+
+async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: inject("ptcPgAdminUrl") });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A database of its own for one test file. */
+export interface TestDatabase {
+  /** Database name. */
+  name: string;
+  /** Connection URL for the database. */
+  url: string;
+  /** Drops the database, closing any connections still open. Safe to call twice. */
+  drop(): Promise<void>;
+}
+
+/**
+ * Creates a fresh, migrated, empty database copied from the template. Each
+ * call gets a unique name; call `drop()` in `afterAll`.
+ */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `ptc_${unique()}`;
+  await withAdmin(async (c) => {
+    // Concurrent copies of one template can briefly report "source database is being accessed".
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await c.query(`CREATE DATABASE "${name}" TEMPLATE "${inject("ptcTemplateDb")}"`);
+      } catch (err) {
+        if ((err as { code?: string }).code !== "55006" || attempt >= 50) throw err;
+        await new Promise((r) => setTimeout(r, 20 + attempt * 10));
+      }
+    }
+  });
+  const url = new URL(inject("ptcPgAdminUrl"));
+  url.pathname = `/${name}`;
+  let dropped: Promise<unknown> | undefined;
+  return {
+    name,
+    url: url.toString(),
+    drop: async () => {
+      dropped ??= withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      await dropped;
+    },
+  };
+}
+
+/** URL of the test Redis. Share it, but keep keys under {@link uniqueNamespace}; never FLUSHDB. */
+export function redisUrl(): string {
+  return inject("ptcRedisUrl");
+}
+
+/** A cache namespace unique to this call, e.g. `ptc:1a2b3c_4242_1_9f0e`. */
+export function uniqueNamespace(prefix = "ptc"): string {
+  return `${prefix}:${unique()}`;
+}
+
+/** What the counting adapter knows about one statement. */
+export interface QueryInfo {
+  kind: "query" | "execute";
+  sql: string;
+  args: unknown[];
+  /** True when issued through an interactive or batch transaction. */
+  inTransaction: boolean;
+}
+
+export type QueryPredicate = (q: QueryInfo) => boolean;
+
+/** A gate holding matching statements before they reach the database. */
+export interface Gate {
+  /** Resolves when the first matching statement reaches the gate. */
+  opened: Promise<void>;
+  /** Number of statements currently held. */
+  readonly held: number;
+  /** Lets held statements through and removes the gate. */
+  release(): void;
+}
+
+/** Counters and hooks of {@link createCountingAdapter}. */
+export interface QueryCounter {
+  /** `queryRaw` calls so far (counted when issued, before any gate). */
+  readonly queries: number;
+  /** `executeRaw` calls so far (Prisma also sends an interactive transaction's COMMIT/ROLLBACK this way; BEGIN is not counted). */
+  readonly executes: number;
+  /** SQL text of every statement, in issue order. */
+  readonly statements: string[];
+  /** Every statement with its kind, args and whether it ran in a transaction, in issue order. */
+  readonly log: QueryInfo[];
+  /** Zeroes the counts, statements and log (gates and pending failures stay). */
+  reset(): void;
+  /** Holds statements matching `predicate` (default: all) until `release()`. */
+  gate(predicate?: QueryPredicate): Gate;
+  /** Makes the next statement matching `predicate` (default: any) reject with `error` without reaching the database. */
+  failNext(error: unknown, predicate?: QueryPredicate): void;
+}
+
+interface GateState {
+  predicate: QueryPredicate;
+  released: boolean;
+  reached: () => void;
+  waiters: Array<() => void>;
+}
+
+class Counter implements QueryCounter {
+  queries = 0;
+  executes = 0;
+  readonly statements: string[] = [];
+  readonly log: QueryInfo[] = [];
+  private gates: GateState[] = [];
+  private failures: Array<{ error: unknown; predicate: QueryPredicate }> = [];
+
+  reset(): void {
+    this.queries = 0;
+    this.executes = 0;
+    this.statements.length = 0;
+    this.log.length = 0;
+  }
+
+  gate(predicate: QueryPredicate = () => true): Gate {
+    let reached!: () => void;
+    const opened = new Promise<void>((r) => (reached = r));
+    const state: GateState = { predicate, released: false, reached, waiters: [] };
+    this.gates.push(state);
+    return {
+      opened,
+      get held() {
+        return state.waiters.length;
+      },
+      release: () => {
+        state.released = true;
+        this.gates = this.gates.filter((g) => g !== state);
+        for (const wake of state.waiters.splice(0)) wake();
+      },
+    };
+  }
+
+  failNext(error: unknown, predicate: QueryPredicate = () => true): void {
+    this.failures.push({ error, predicate });
+  }
+
+  /** Counts synchronously at call time, then applies failures and gates, then runs. */
+  async run<T>(info: QueryInfo, next: () => Promise<T>): Promise<T> {
+    if (info.kind === "query") this.queries++;
+    else this.executes++;
+    this.statements.push(info.sql);
+    this.log.push(info);
+    const failure = this.failures.findIndex((f) => f.predicate(info));
+    if (failure >= 0) throw this.failures.splice(failure, 1)[0]!.error;
+    for (const gate of [...this.gates]) {
+      if (gate.released || !gate.predicate(info)) continue;
+      await new Promise<void>((wake) => {
+        gate.waiters.push(wake);
+        gate.reached();
+      });
+    }
+    return next();
+  }
+}
+
+type Queryable = SqlDriverAdapter | Transaction;
+
+/** Proxies an adapter or transaction, routing queryRaw/executeRaw through the counter. */
+function wrap<T extends Queryable>(target: T, counter: Counter, inTransaction: boolean): T {
+  return new Proxy(target, {
+    get(t, prop) {
+      if (prop === "queryRaw" || prop === "executeRaw") {
+        const kind = prop === "queryRaw" ? "query" : "execute";
+        return (q: SqlQuery) => counter.run({ kind, sql: q.sql, args: q.args, inTransaction }, () => t[prop](q) as Promise<never>);
+      }
+      if (prop === "startTransaction" && "startTransaction" in t) {
+        return async (...args: Parameters<SqlDriverAdapter["startTransaction"]>) =>
+          wrap(await t.startTransaction(...args), counter, true);
+      }
+      const value: unknown = Reflect.get(t, prop, t);
+      return typeof value === "function" ? value.bind(t) : value;
+    },
+  });
+}
+
+/**
+ * A `PrismaPg` adapter factory over `url` whose connections count every
+ * `queryRaw`/`executeRaw` (also inside transactions) and can hold or fail them.
+ */
+export function createCountingAdapter(url: string): { adapter: SqlDriverAdapterFactory; counter: QueryCounter } {
+  const counter = new Counter();
+  const adapter = new Proxy(new PrismaPg({ connectionString: url }), {
+    get(t, prop) {
+      if (prop === "connect" || prop === "connectToShadowDb") {
+        return async () => wrap(await t[prop](), counter, false);
+      }
+      const value: unknown = Reflect.get(t, prop, t);
+      return typeof value === "function" ? value.bind(t) : value;
+    },
+  });
+  return { adapter, counter };
+}
+
+/** Client options other than the adapter. */
+export type ClientOptions = Omit<Prisma.PrismaClientOptionsWithAdapter, "adapter">;
+
+/** A `PrismaClient` on the counting adapter. Remember `prisma.$disconnect()`. */
+export function createClient(url: string, opts: ClientOptions = {}): { prisma: PrismaClient; counter: QueryCounter } {
+  const { adapter, counter } = createCountingAdapter(url);
+  return { prisma: new PrismaClient({ ...opts, adapter }), counter };
+}
+
+/** Input of the two `Sample` rows {@link seed} creates: every scalar type, with edge values. */
+export const SAMPLE_ROWS = [
+  {
+    tenant: "acme",
+    slug: "alpha",
+    text: "héllo \"quoted\" \n 🚀",
+    int: -2147483648,
+    big: 9007199254740993n, // 2^53 + 1: not representable as a JS number
+    float: 0.1 + 0.2,
+    decimal: new Prisma.Decimal("12345678901234.123456"),
+    flag: true,
+    at: new Date("2024-02-29T23:59:59.999Z"),
+    json: {
+      date: "2024-01-02T03:04:05.000Z",
+      number: "12345678901234567890",
+      big: "9007199254740993",
+      $type: "DateTime",
+      nested: [1, "2", null, true, { deep: "1970-01-01" }],
+    },
+    bytes: new Uint8Array([0, 1, 2, 127, 128, 255]),
+    role: "ADMIN",
+    note: "first",
+  },
+  {
+    tenant: "acme",
+    slug: "beta",
+    text: "",
+    int: 0,
+    big: -(2n ** 62n),
+    float: -1.5e-10,
+    decimal: new Prisma.Decimal("-0.000001"),
+    flag: false,
+    at: new Date("1970-01-01T00:00:00.000Z"),
+    json: ["2024-01-02", "42", 42, { "": null }],
+    bytes: new Uint8Array([]),
+    role: "USER",
+    note: null,
+  },
+] satisfies Prisma.SampleCreateInput[];
+
+/** Ids of the rows {@link seed} creates. */
+export interface SeedIds {
+  users: { alice: number; bob: number; carol: number };
+  profiles: { alice: number; bob: number };
+  posts: { hello: number; draft: number; orphan: number };
+  comments: number[];
+  tags: { news: number; tech: number; life: number };
+  groups: { admins: number; writers: number };
+  samples: { alpha: number; beta: number };
+}
+
+/**
+ * Inserts a small deterministic dataset touching every model. Use the plain
+ * client (before `$extends`) on a fresh database.
+ *
+ * - users alice (ADMIN, profile), bob (EDITOR, profile, managed by alice), carol (USER, managed by alice)
+ * - tags news, tech, life; posts "Hello" (alice, published, news+tech, 2 comments),
+ *   "Draft" (bob, unpublished, tech, 1 comment), "Orphan" (no author, published)
+ * - groups admins (alice as owner), writers (alice, bob); two `Sample` rows ({@link SAMPLE_ROWS})
+ */
+export async function seed(prisma: PrismaClient): Promise<SeedIds> {
+  const alice = await prisma.user.create({ data: { email: "alice@example.com", name: "Alice", role: "ADMIN", profile: { create: { bio: "Founder" } } }, include: { profile: true } });
+  const bob = await prisma.user.create({ data: { email: "bob@example.com", name: "Bob", role: "EDITOR", managerId: alice.id, profile: { create: { bio: "Editor" } } }, include: { profile: true } });
+  const carol = await prisma.user.create({ data: { email: "carol@example.com", name: null, managerId: alice.id } });
+  const news = await prisma.tag.create({ data: { name: "news" } });
+  const tech = await prisma.tag.create({ data: { name: "tech" } });
+  const life = await prisma.tag.create({ data: { name: "life" } });
+  const hello = await prisma.post.create({
+    data: { title: "Hello", content: "First post", published: true, views: 10, authorId: alice.id, tags: { connect: [{ id: news.id }, { id: tech.id }] }, comments: { create: [{ body: "Nice" }, { body: "Thanks" }] } },
+    include: { comments: { orderBy: { id: "asc" } } },
+  });
+  const draft = await prisma.post.create({
+    data: { title: "Draft", authorId: bob.id, tags: { connect: [{ id: tech.id }] }, comments: { create: [{ body: "When?" }] } },
+    include: { comments: true },
+  });
+  const orphan = await prisma.post.create({ data: { title: "Orphan", published: true } });
+  const admins = await prisma.group.create({ data: { name: "admins", memberships: { create: [{ userId: alice.id, role: "owner" }] } } });
+  const writers = await prisma.group.create({ data: { name: "writers", memberships: { create: [{ userId: alice.id }, { userId: bob.id }] } } });
+  const alpha = await prisma.sample.create({ data: SAMPLE_ROWS[0] });
+  const beta = await prisma.sample.create({ data: SAMPLE_ROWS[1] });
+  return {
+    users: { alice: alice.id, bob: bob.id, carol: carol.id },
+    profiles: { alice: alice.profile!.id, bob: bob.profile!.id },
+    posts: { hello: hello.id, draft: draft.id, orphan: orphan.id },
+    comments: [...hello.comments, ...draft.comments].map((c) => c.id),
+    tags: { news: news.id, tech: tech.id, life: life.id },
+    groups: { admins: admins.id, writers: writers.id },
+    samples: { alpha: alpha.id, beta: beta.id },
+  };
+}
