@@ -1,0 +1,242 @@
+/**
+ * Options of `prismaCache(...)`: the zod schema, defaults, and inferred types.
+ * @module
+ */
+import type { Cluster, Redis } from "ioredis";
+import { z } from "zod";
+import { CacheConfigError, type ConfigIssue } from "./errors.js";
+
+/** An ioredis client: `new Redis(...)` or `new Cluster(...)`. The cache never closes it. */
+export type RedisClient = Redis | Cluster;
+
+const seconds = (what: string) =>
+  z
+    .number({ error: `${what} must be a number of seconds` })
+    .finite(`${what} must be finite`)
+    .nonnegative(`${what} must be >= 0`);
+
+const tagList = z.array(
+  z.string().min(1, "a tag must be a non-empty string").max(200, "a tag must be at most 200 characters"),
+  { error: "tags must be an array of strings" },
+);
+
+const redisSchema = z.custom<RedisClient>(
+  (v) =>
+    typeof v === "object" &&
+    v !== null &&
+    typeof (v as Record<string, unknown>).mget === "function" &&
+    typeof (v as Record<string, unknown>).evalsha === "function" &&
+    typeof (v as Record<string, unknown>).duplicate === "function",
+  { error: "redis must be an ioredis client (new Redis(...) or new Cluster(...))" },
+);
+
+const modelSchema = z.strictObject({
+  ttl: seconds("ttl").optional(),
+  swr: seconds("swr").optional(),
+  tags: tagList.optional(),
+  cache: z.boolean({ error: "cache must be a boolean (false turns caching off for the model)" }).optional(),
+  invalidation: z
+    .enum(["invalidate", "write-through"], { error: 'invalidation must be "invalidate" or "write-through"' })
+    .optional(),
+  dependsOn: z.array(z.string().min(1), { error: "dependsOn must be an array of model names" }).optional(),
+});
+
+const l1Schema = z.strictObject({
+  max: z.number().int("l1.max must be an integer").positive("l1.max must be > 0").optional(),
+  maxBytes: z.number().int("l1.maxBytes must be an integer").positive("l1.maxBytes must be > 0").optional(),
+  ttl: seconds("l1.ttl").optional(),
+});
+
+const optionsSchema = z.strictObject({
+  redis: redisSchema.optional(),
+  namespace: z
+    .string()
+    .min(1, "namespace must be a non-empty string")
+    .max(100, "namespace must be at most 100 characters")
+    .regex(/^[A-Za-z0-9_.:-]+$/, "namespace may only contain letters, digits and _ . : -")
+    .optional(),
+  ttl: seconds("ttl").optional(),
+  swr: seconds("swr").optional(),
+  l1: z.union([z.literal(false), l1Schema], { error: "l1 must be false or an object { max, maxBytes, ttl }" }).optional(),
+  models: z.record(z.string(), modelSchema, { error: "models must be an object keyed by model name" }).optional(),
+  redisTimeout: z.number().int().positive("redisTimeout must be > 0 milliseconds").optional(),
+});
+
+/** Per-model options under `models.<ModelName>`. */
+export interface ModelCacheOptions {
+  /**
+   * Seconds a cached read of this model stays fresh. Overrides the global `ttl`;
+   * the query's `cache.ttl` overrides it. 0 turns caching off.
+   * @default the global `ttl`
+   */
+  ttl?: number;
+  /**
+   * Seconds past `ttl` during which a stale value may still be served while one caller refreshes it.
+   * @default the global `swr`
+   */
+  swr?: number;
+  /**
+   * Tags attached to every cached read of the model and bumped by every write to it.
+   * @default []
+   */
+  tags?: string[];
+  /**
+   * `false` never caches reads of this model.
+   * @default true
+   */
+  cache?: boolean;
+  /**
+   * `"write-through"` stores a create/update/upsert result as the model's find-by-id entry
+   * instead of only invalidating it.
+   * @default "invalidate"
+   */
+  invalidation?: "invalidate" | "write-through";
+  /**
+   * Extra models whose writes make this model's cached reads stale.
+   * @default []
+   */
+  dependsOn?: string[];
+}
+
+/** Options of the in-process tier (L1). */
+export interface L1Options {
+  /**
+   * Maximum number of entries.
+   * @default 10000
+   */
+  max?: number;
+  /**
+   * Maximum total size in bytes (approximate: encoded length).
+   * @default 67108864 (64 MiB)
+   */
+  maxBytes?: number;
+  /**
+   * Seconds an entry may be served from L1 before it is checked against L2 again.
+   * With Redis this bounds how long another process's write can go unseen if the
+   * invalidation bus is down. Never longer than the entry's own ttl.
+   * @default 5
+   */
+  ttl?: number;
+}
+
+/** Options of `prismaCache(options)`. */
+export interface CacheOptions {
+  /**
+   * An ioredis client (`Redis` or `Cluster`) for the shared tier (L2).
+   * Without it the cache is in-process only.
+   * @default undefined
+   */
+  redis?: RedisClient;
+  /**
+   * Prefix of every Redis key and of the pub/sub channel. Processes that share data share a namespace.
+   * @default "ptc"
+   */
+  namespace?: string;
+  /**
+   * Seconds a cached read stays fresh, for every model. Without it (or with 0),
+   * only models and queries that set a `ttl` are cached.
+   * @default undefined (not cached)
+   */
+  ttl?: number;
+  /**
+   * Seconds past `ttl` during which a stale value may be served while it is refreshed.
+   * @default 0
+   */
+  swr?: number;
+  /**
+   * The in-process tier, or `false` to use Redis only.
+   * @default { max: 10000, maxBytes: 67108864, ttl: 5 }
+   */
+  l1?: false | L1Options;
+  /**
+   * Per-model options, keyed by model name as written in the schema (e.g. `Post`).
+   * @default {}
+   */
+  models?: Record<string, ModelCacheOptions>;
+  /**
+   * Milliseconds after which a Redis command is abandoned and the query goes to the database.
+   * @default 500
+   */
+  redisTimeout?: number;
+}
+
+/** Per-query `cache` option: `false` bypasses the cache for this call. */
+export type QueryCacheOption =
+  | false
+  | {
+      /** Seconds this result stays fresh. 0 skips caching. @default the model's or global ttl */
+      ttl?: number;
+      /** Seconds past ttl during which a stale value may be served. @default the model's or global swr */
+      swr?: number;
+      /** Extra tags for this entry, invalidated with `$cache.invalidate({ tags })`. @default [] */
+      tags?: string[];
+      /** A key of your own for this entry, used instead of the hash of the arguments. @default undefined */
+      key?: string;
+    };
+
+/** Options with every default filled in. */
+export interface ResolvedOptions {
+  redis: RedisClient | undefined;
+  namespace: string;
+  ttl: number;
+  swr: number;
+  l1: false | Required<L1Options>;
+  models: Record<string, Required<Omit<ModelCacheOptions, "ttl" | "swr">> & { ttl?: number; swr?: number }>;
+  redisTimeout: number;
+}
+
+/** Default options of the in-process tier. */
+export const L1_DEFAULTS: Required<L1Options> = { max: 10_000, maxBytes: 64 * 2 ** 20, ttl: 5 };
+
+function toIssues(error: z.ZodError): ConfigIssue[] {
+  return error.issues.map((i) => ({
+    path: i.path.map(String).join("."),
+    message: i.code === "unrecognized_keys" ? `unknown option${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${k}"`).join(", ")}` : i.message,
+  }));
+}
+
+/**
+ * Validates options and fills in defaults.
+ * @throws {CacheConfigError} listing every invalid field.
+ */
+export function resolveOptions(input: unknown): ResolvedOptions {
+  const parsed = optionsSchema.safeParse(input ?? {});
+  if (!parsed.success) throw new CacheConfigError(toIssues(parsed.error));
+  const o = parsed.data;
+  const models: ResolvedOptions["models"] = {};
+  for (const [name, m] of Object.entries(o.models ?? {})) {
+    models[name] = {
+      ttl: m.ttl,
+      swr: m.swr,
+      tags: m.tags ?? [],
+      cache: m.cache ?? true,
+      invalidation: m.invalidation ?? "invalidate",
+      dependsOn: m.dependsOn ?? [],
+    };
+  }
+  return {
+    redis: o.redis,
+    namespace: o.namespace ?? "ptc",
+    ttl: o.ttl ?? 0,
+    swr: o.swr ?? 0,
+    l1: o.l1 === false ? false : { ...L1_DEFAULTS, ...o.l1 },
+    models,
+    redisTimeout: o.redisTimeout ?? 500,
+  };
+}
+
+/**
+ * Checks model names in the options against the client's data model.
+ * @throws {CacheConfigError} naming every unknown model.
+ */
+export function checkModelNames(options: ResolvedOptions, known: readonly string[]): void {
+  const issues: ConfigIssue[] = [];
+  const list = known.join(", ");
+  for (const [name, m] of Object.entries(options.models)) {
+    if (!known.includes(name)) issues.push({ path: `models.${name}`, message: `unknown model "${name}" (models: ${list})` });
+    m.dependsOn.forEach((d, i) => {
+      if (!known.includes(d)) issues.push({ path: `models.${name}.dependsOn.${i}`, message: `unknown model "${d}" (models: ${list})` });
+    });
+  }
+  if (issues.length) throw new CacheConfigError(issues);
+}

@@ -1,0 +1,53 @@
+/**
+ * What a read depends on: the model it reads, every model reached through
+ * include, relation select, _count, relation filters and relation orderBy,
+ * its tags, and the whole-namespace dependency.
+ * @module
+ */
+import { ALL_DEP, modelDep, tagDep, type RelationGraph } from "./graph.js";
+
+/** Keys whose value is read in the same model's context. */
+const STRUCTURAL = new Set(["where", "include", "select", "omit", "orderBy", "having", "cursor", "_count", "AND", "OR", "NOT", "some", "every", "none", "is", "isNot"]);
+
+function walk(graph: RelationGraph, model: string, node: unknown, out: Set<string>): void {
+  if (node === null || typeof node !== "object") return;
+  if (Array.isArray(node)) {
+    for (const item of node) walk(graph, model, item, out);
+    return;
+  }
+  for (const key in node) {
+    const value = (node as Record<string, unknown>)[key];
+    const target = graph.target(model, key);
+    if (target !== undefined) {
+      if (value === false || value === undefined) continue;
+      out.add(target);
+      walk(graph, target, value, out);
+    } else if (STRUCTURAL.has(key)) {
+      walk(graph, model, value, out);
+    }
+  }
+}
+
+/** Models a read touches, its own first. */
+export function readModels(graph: RelationGraph, model: string, args: unknown): string[] {
+  const out = new Set<string>([model]);
+  walk(graph, model, args, out);
+  return [...out];
+}
+
+/** Dependency ids of a read: models (plus their `dependsOn`), tags, and the namespace. */
+export function readDeps(
+  graph: RelationGraph,
+  model: string,
+  args: unknown,
+  tags: readonly string[],
+  dependsOn: (model: string) => readonly string[],
+): string[] {
+  const deps = new Set<string>([ALL_DEP]);
+  for (const m of readModels(graph, model, args)) {
+    deps.add(modelDep(m));
+    for (const d of dependsOn(m)) deps.add(modelDep(d));
+  }
+  for (const t of tags) deps.add(tagDep(t));
+  return [...deps];
+}

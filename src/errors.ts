@@ -1,0 +1,52 @@
+/**
+ * Error classes thrown by prisma-tiered-cache. Each carries a stable `code`.
+ * @module
+ */
+
+/** Codes carried by {@link CacheError} and its subclasses. */
+export type CacheErrorCode = "PTC_CONFIG" | "PTC_USAGE";
+
+/** Base class of every error this library throws on purpose. */
+export class CacheError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: CacheErrorCode;
+
+  constructor(code: CacheErrorCode, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** One invalid configuration field: its dotted path and what is wrong with it. */
+export interface ConfigIssue {
+  /** Dotted path of the field, e.g. `models.Post.ttl`. */
+  path: string;
+  /** What is wrong with it. */
+  message: string;
+}
+
+/**
+ * Thrown by `prismaCache(options)` (and when the extension is applied to a
+ * client) when the options are invalid. The message lists every bad field.
+ */
+export class CacheConfigError extends CacheError {
+  /** Every invalid field found. */
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[]) {
+    super(
+      "PTC_CONFIG",
+      `Invalid prisma-tiered-cache options (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n` +
+        issues.map((i) => `  - ${i.path || "(root)"}: ${i.message}`).join("\n"),
+    );
+    this.issues = issues;
+  }
+}
+
+/** Thrown when an API of the cache is called with arguments it cannot accept. */
+export class CacheUsageError extends CacheError {
+  constructor(message: string) {
+    super("PTC_USAGE", message);
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * Prisma glue: `prismaCache(options)` returns a Prisma extension whose model
+ * component answers cached reads, whose query component bumps versions after
+ * writes, and whose client component exposes `$cache`.
+ * @module
+ */
+import { Prisma } from "@prisma/client/extension";
+import { resolveOptions, type CacheOptions, type QueryCacheOption } from "./config.js";
+import { ALL_DEP } from "./deps/graph.js";
+import type { RuntimeDataModel } from "./deps/graph.js";
+import { WRITE_OPERATIONS } from "./deps/writes.js";
+import { CachedQuery, fluentClass } from "./lazy.js";
+import { CacheRuntime, type ReadOperation } from "./runtime.js";
+import type { CacheStats } from "./telemetry.js";
+
+/** The per-query option added to every cached read's arguments. */
+export interface CacheArgs {
+  /**
+   * `false` bypasses the cache for this call; an object overrides ttl/swr, adds tags, or sets a key.
+   * @default undefined (the model's and global settings apply)
+   */
+  cache?: QueryCacheOption;
+}
+
+type FluentOperation = "findUnique" | "findUniqueOrThrow" | "findFirst" | "findFirstOrThrow";
+type RelationNames<T> = T extends { [K: symbol]: { types: { payload: { objects: infer O } } } } ? keyof O : never;
+type RelationSelect<T, Op extends FluentOperation, K> = NonNullable<NonNullable<Prisma.Args<T, Op>>["select"]> extends infer S
+  ? K extends keyof S
+    ? S[K]
+    : never
+  : never;
+
+/**
+ * Prisma's fluent API on a cached `findUnique`/`findFirst` (and `OrThrow`):
+ * `prisma.user.findUnique(...).posts()`. Fluent calls go to the database.
+ */
+export type CachedFluentApi<T, Op extends FluentOperation> = {
+  [K in RelationNames<T>]: <A>(
+    args?: Prisma.Exact<A, RelationSelect<T, Op, K>>,
+  ) => Prisma.PrismaPromise<
+    | (K extends keyof NonNullable<Prisma.Result<T, { select: { [Q in K]: A } }, Op>>
+        ? NonNullable<Prisma.Result<T, { select: { [Q in K]: A } }, Op>>[K]
+        : never)
+    | (Op extends "findUnique" | "findFirst" ? null : never)
+  >;
+};
+
+/** What a cached `findUnique`/`findFirst` (and `OrThrow`) returns: a PrismaPromise with the fluent API. */
+export type CachedFluentResult<T, A, Op extends FluentOperation> = Prisma.PrismaPromise<Prisma.Result<T, A, Op>> & CachedFluentApi<T, Op>;
+
+/** `prisma.$cache`: invalidation and statistics. */
+export interface CacheClientApi {
+  /** Makes every cached read that depends on one of these models or tags stale, in every process sharing the Redis. */
+  invalidate(target: { models?: string[]; tags?: string[] }): Promise<void>;
+  /** Makes every cached entry of the namespace stale. */
+  invalidateAll(): Promise<void>;
+  /** Counters since creation or the last `resetStats()`. */
+  stats(): CacheStats;
+  /** Sets every counter back to 0. */
+  resetStats(): void;
+}
+
+const TX_SCOPE = Symbol.for("prisma.client.transaction.scope_context");
+
+/** What the cache reads off Prisma's model context (`this` inside a model method). */
+interface ModelContext {
+  readonly $name: string;
+  readonly $parent: ClientLike;
+}
+
+type Method = (args?: unknown) => PromiseLike<unknown> & Record<string, unknown>;
+type ClientLike = { [key: string | symbol]: unknown; $parent?: ClientLike };
+
+const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);
+
+function createReadMethods(runtime: CacheRuntime) {
+  const fluent = new Map<string, typeof CachedQuery>();
+  const methods = {} as Record<ReadOperation, (this: unknown, args?: Record<string, unknown>) => unknown>;
+
+  /** The client beneath this cache layer, found by skipping layers whose method is ours. */
+  const beneath = (ctx: ModelContext, prop: string, op: ReadOperation): ClientLike => {
+    let client = ctx.$parent;
+    for (let i = 0; i < 32 && (client[prop] as Record<string, unknown> | undefined)?.[op] === methods[op]; i++) {
+      const next = client.$parent;
+      if (!next || next === client) break;
+      client = next;
+    }
+    return client;
+  };
+
+  for (const op of ["findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate", "groupBy"] as const) {
+    const plain = op === "findUniqueOrThrow" ? "findUnique" : op === "findFirstOrThrow" ? "findFirst" : op;
+    const isFluent = op.startsWith("find") && op !== "findMany";
+    methods[op] = function (this: unknown, input?: Record<string, unknown>) {
+      const ctx = this as ModelContext;
+      const model = ctx.$name;
+      const prop = lowerFirst(model);
+      let cache: unknown;
+      let args = input;
+      if (input !== undefined && input !== null && "cache" in input) {
+        ({ cache, ...args } = input);
+      }
+      const direct = (): PromiseLike<unknown> & Record<string, unknown> =>
+        ((beneath(ctx, prop, op)[prop] as Record<string, Method>)[op] as Method)(args);
+      const execute = async (): Promise<unknown> => {
+        if (ctx.$parent[TX_SCOPE] !== undefined) {
+          runtime.stats.bypasses++;
+          return direct();
+        }
+        const request = runtime.plan(model, op, args, cache, async () =>
+          await ((beneath(ctx, prop, op)[prop] as Record<string, Method>)[plain] as Method)(args),
+        );
+        if (!request) return direct();
+        const hit = runtime.stack.peek(request.l1Key);
+        const value = hit ? hit.value : await runtime.stack.read(request);
+        // *OrThrow shares the plain entry; on "not found" Prisma itself raises its own error.
+        if (value === null && plain !== op) return direct();
+        return value;
+      };
+      const C = isFluent ? fluentClass(fluent, model, runtime.graph.relationFields(model)) : CachedQuery;
+      return new C(execute, direct);
+    };
+  }
+  return methods;
+}
+
+type WriteParams = {
+  model?: string;
+  operation: string;
+  args: Record<string, unknown> | undefined;
+  query: (args: unknown) => PromiseLike<unknown>;
+};
+
+function createExtension(runtime: CacheRuntime) {
+  const read = createReadMethods(runtime);
+  const api: CacheClientApi = {
+    invalidate: (target) => runtime.invalidate(target),
+    invalidateAll: () => runtime.invalidateAll(),
+    stats: () => runtime.stats.snapshot(),
+    resetStats: () => runtime.stats.reset(),
+  };
+  const bumpAfter = async (deps: readonly string[], params: WriteParams): Promise<unknown> => {
+    const result = await params.query(params.args);
+    await runtime.stack.bump(deps);
+    return result;
+  };
+  return {
+    name: "prisma-tiered-cache",
+    model: {
+      $allModels: {
+        findUnique<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUnique"> & CacheArgs>): CachedFluentResult<T, A, "findUnique"> {
+          return read.findUnique.call(this, args as Record<string, unknown>) as CachedFluentResult<T, A, "findUnique">;
+        },
+        findUniqueOrThrow<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUniqueOrThrow"> & CacheArgs>): CachedFluentResult<T, A, "findUniqueOrThrow"> {
+          return read.findUniqueOrThrow.call(this, args as Record<string, unknown>) as CachedFluentResult<T, A, "findUniqueOrThrow">;
+        },
+        findFirst<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirst"> & CacheArgs>): CachedFluentResult<T, A, "findFirst"> {
+          return read.findFirst.call(this, args as Record<string, unknown>) as CachedFluentResult<T, A, "findFirst">;
+        },
+        findFirstOrThrow<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirstOrThrow"> & CacheArgs>): CachedFluentResult<T, A, "findFirstOrThrow"> {
+          return read.findFirstOrThrow.call(this, args as Record<string, unknown>) as CachedFluentResult<T, A, "findFirstOrThrow">;
+        },
+        findMany<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findMany"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "findMany">> {
+          return read.findMany.call(this, args as Record<string, unknown>) as Prisma.PrismaPromise<Prisma.Result<T, A, "findMany">>;
+        },
+        count<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "count"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "count">> {
+          return read.count.call(this, args as Record<string, unknown>) as Prisma.PrismaPromise<Prisma.Result<T, A, "count">>;
+        },
+        aggregate<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "aggregate"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "aggregate">> {
+          return read.aggregate.call(this, args as Record<string, unknown>) as Prisma.PrismaPromise<Prisma.Result<T, A, "aggregate">>;
+        },
+        groupBy<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "groupBy"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "groupBy">> {
+          return read.groupBy.call(this, args as Record<string, unknown>) as Prisma.PrismaPromise<Prisma.Result<T, A, "groupBy">>;
+        },
+      },
+    },
+    query: {
+      $allModels: {
+        $allOperations(params: WriteParams) {
+          const { model, operation, args } = params;
+          if (model === undefined || !WRITE_OPERATIONS.has(operation)) return params.query(args);
+          return bumpAfter(runtime.writeDeps(model, operation, args), params);
+        },
+      },
+      $executeRaw(params: WriteParams) {
+        return bumpAfter([ALL_DEP], params);
+      },
+      $executeRawUnsafe(params: WriteParams) {
+        return bumpAfter([ALL_DEP], params);
+      },
+    },
+    client: {
+      /** Invalidation and statistics of the tiered cache. */
+      $cache: api,
+    },
+  };
+}
+
+type Extendable = { $extends: (ext: unknown) => unknown };
+
+/**
+ * Keeps the cache the outermost layer of `extended` (= `base` + cache):
+ * extensions chained after it are applied beneath it, so their query hooks
+ * and computed fields run on cache misses and are part of what is cached.
+ */
+function keepOutermost(extended: Extendable, base: Extendable, extension: object): void {
+  extended.$extends = (next: unknown) => {
+    const below = base.$extends(next) as Extendable;
+    const again = below.$extends(extension) as Extendable;
+    keepOutermost(again, below, extension);
+    return again;
+  };
+}
+
+/**
+ * Creates the tiered cache extension. Options are validated here, once.
+ *
+ * @example
+ * const prisma = new PrismaClient({ adapter }).$extends(prismaCache({ redis: new Redis(url), ttl: 60 }));
+ * await prisma.post.findMany({ where: { published: true }, cache: { ttl: 10, tags: ["feed"] } });
+ * await prisma.$cache.invalidate({ tags: ["feed"] });
+ *
+ * @throws {CacheConfigError} listing every invalid option.
+ */
+export function prismaCache(options: CacheOptions = {}) {
+  const resolved = resolveOptions(options);
+  return Prisma.defineExtension((client) => {
+    const dataModel = (client as unknown as { _runtimeDataModel: RuntimeDataModel })._runtimeDataModel;
+    const runtime = new CacheRuntime(resolved, dataModel);
+    const extension = createExtension(runtime);
+    const extended = client.$extends(extension);
+    keepOutermost(extended as unknown as Extendable, client as unknown as Extendable, extension);
+    return extended;
+  });
+}

@@ -1,0 +1,10 @@
+/**
+ * prisma-tiered-cache: a two-tier (in-process LRU + Redis) query cache for Prisma 7.
+ * @packageDocumentation
+ */
+export { prismaCache } from "./extension.js";
+export type { CacheArgs, CacheClientApi, CachedFluentApi, CachedFluentResult } from "./extension.js";
+export type { CacheOptions, L1Options, ModelCacheOptions, QueryCacheOption, RedisClient } from "./config.js";
+export { CacheError, CacheConfigError, CacheUsageError } from "./errors.js";
+export type { CacheErrorCode, ConfigIssue } from "./errors.js";
+export type { CacheStats } from "./telemetry.js";

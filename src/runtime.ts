@@ -1,0 +1,166 @@
+/**
+ * The cache runtime behind one application of the extension to a client:
+ * options, relation graph, tiers, stats, and the read and write decisions.
+ * @module
+ */
+import { checkModelNames, type QueryCacheOption, type ResolvedOptions } from "./config.js";
+import { ALL_DEP, modelDep, RelationGraph, tagDep, type RuntimeDataModel } from "./deps/graph.js";
+import { readDeps } from "./deps/reads.js";
+import { writeDeps } from "./deps/writes.js";
+import { CacheUsageError } from "./errors.js";
+import { canonicalize, hashCanonical } from "./keys.js";
+import { Stats } from "./telemetry.js";
+import { MemoryTier } from "./tiers/memory.js";
+import { RedisTier } from "./tiers/redis.js";
+import { CacheStack, type ReadRequest } from "./tiers/stack.js";
+
+/** Read operations the cache answers. */
+export const READ_OPERATIONS = [
+  "findUnique",
+  "findUniqueOrThrow",
+  "findFirst",
+  "findFirstOrThrow",
+  "findMany",
+  "count",
+  "aggregate",
+  "groupBy",
+] as const;
+
+/** A cached read operation. */
+export type ReadOperation = (typeof READ_OPERATIONS)[number];
+
+/** `*OrThrow` reads share entries with their plain forms. */
+const KEY_OPERATION: Record<ReadOperation, string> = {
+  findUnique: "findUnique",
+  findUniqueOrThrow: "findUnique",
+  findFirst: "findFirst",
+  findFirstOrThrow: "findFirst",
+  findMany: "findMany",
+  count: "count",
+  aggregate: "aggregate",
+  groupBy: "groupBy",
+};
+
+/** Version of the key format; part of every key. */
+const KEY_FORMAT = "1";
+
+/** What the extension needs to run a read once it knows it is cacheable. */
+export interface PlannedRead {
+  readonly request: ReadRequest;
+}
+
+/** One cache instance: created each time the extension is applied to a base client. */
+export class CacheRuntime {
+  readonly stats = new Stats();
+  readonly graph: RelationGraph;
+  readonly stack: CacheStack;
+  private readonly tagsCache = new Map<string, readonly string[]>();
+
+  constructor(
+    readonly options: ResolvedOptions,
+    dataModel: RuntimeDataModel,
+  ) {
+    this.graph = new RelationGraph(dataModel);
+    checkModelNames(options, this.graph.models);
+    const l1 = options.l1 === false ? undefined : new MemoryTier(options.l1);
+    const l2 = options.redis
+      ? new RedisTier(options.redis, {
+          namespace: options.namespace,
+          timeoutMs: options.redisTimeout,
+          onError: () => this.stats.redisErrors++,
+        })
+      : undefined;
+    this.stack = new CacheStack(l1, l2, this.stats);
+  }
+
+  /**
+   * Decides whether a read is cached and builds its request, or returns
+   * undefined for a bypass (counted).
+   * @throws {CacheUsageError} when the per-query `cache` option is malformed.
+   */
+  plan(model: string, operation: ReadOperation, args: Record<string, unknown> | undefined, cache: unknown, load: () => Promise<unknown>): ReadRequest | undefined {
+    const option = checkQueryOption(cache, model, operation);
+    const modelOptions = this.options.models[model];
+    if (option === false || modelOptions?.cache === false) {
+      this.stats.bypasses++;
+      return undefined;
+    }
+    const ttl = option?.ttl ?? modelOptions?.ttl ?? this.options.ttl;
+    if (!(ttl > 0)) {
+      this.stats.bypasses++;
+      return undefined;
+    }
+    const keyOp = KEY_OPERATION[operation];
+    const l1Key =
+      option?.key !== undefined ? `${model}|${keyOp}|k|${JSON.stringify(option.key)}` : `${model}|${keyOp}|${canonicalize(args ?? {})}`;
+    const tags = option?.tags?.length ? [...this.modelTags(model), ...option.tags] : this.modelTags(model);
+    const deps = readDeps(this.graph, model, args, tags, (m) => this.options.models[m]?.dependsOn ?? NONE);
+    const namespace = this.options.namespace;
+    return {
+      l1Key,
+      l2Id: () => hashCanonical(namespace, KEY_FORMAT, l1Key),
+      deps,
+      ttlMs: ttl * 1000,
+      load,
+    };
+  }
+
+  private modelTags(model: string): readonly string[] {
+    let tags = this.tagsCache.get(model);
+    if (!tags) this.tagsCache.set(model, (tags = this.options.models[model]?.tags ?? NONE));
+    return tags;
+  }
+
+  /** Dependency ids a write bumps. */
+  writeDeps(model: string, operation: string, args: Record<string, unknown> | undefined): string[] {
+    return writeDeps(this.graph, model, operation, args, (m) => this.modelTags(m));
+  }
+
+  /** `$cache.invalidate({ models, tags })`. */
+  async invalidate(target: { models?: readonly string[]; tags?: readonly string[] }): Promise<void> {
+    if (typeof target !== "object" || target === null) throw new CacheUsageError("$cache.invalidate expects { models?: string[], tags?: string[] }");
+    const deps: string[] = [];
+    for (const m of target.models ?? []) {
+      if (!this.graph.models.includes(m)) throw new CacheUsageError(`$cache.invalidate: unknown model "${m}" (models: ${this.graph.models.join(", ")})`);
+      deps.push(modelDep(m));
+    }
+    for (const t of target.tags ?? []) {
+      if (typeof t !== "string" || t === "") throw new CacheUsageError("$cache.invalidate: tags must be non-empty strings");
+      deps.push(tagDep(t));
+    }
+    await this.stack.bump(deps);
+  }
+
+  /** `$cache.invalidateAll()`: every entry of the namespace becomes stale. */
+  async invalidateAll(): Promise<void> {
+    this.stack.clearL1();
+    await this.stack.bump([ALL_DEP]);
+  }
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+
+type QueryOption = Exclude<QueryCacheOption, false>;
+
+/** Validates the per-query `cache` option without allocating on the common path. */
+function checkQueryOption(cache: unknown, model: string, operation: string): QueryOption | false | undefined {
+  if (cache === undefined) return undefined;
+  if (cache === false) return false;
+  const where = `${model}.${operation}({ cache })`;
+  if (typeof cache !== "object" || cache === null || Array.isArray(cache)) {
+    throw new CacheUsageError(`${where}: cache must be false or an object { ttl, swr, tags, key }, got ${cache === null ? "null" : typeof cache}`);
+  }
+  const c = cache as Record<string, unknown>;
+  for (const k in c) {
+    if (k !== "ttl" && k !== "swr" && k !== "tags" && k !== "key") throw new CacheUsageError(`${where}: unknown option "${k}" (allowed: ttl, swr, tags, key)`);
+  }
+  for (const k of ["ttl", "swr"] as const) {
+    const v = c[k];
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) throw new CacheUsageError(`${where}: ${k} must be a number of seconds >= 0`);
+  }
+  if (c.tags !== undefined && (!Array.isArray(c.tags) || c.tags.some((t) => typeof t !== "string" || t === ""))) {
+    throw new CacheUsageError(`${where}: tags must be an array of non-empty strings`);
+  }
+  if (c.key !== undefined && (typeof c.key !== "string" || c.key === "")) throw new CacheUsageError(`${where}: key must be a non-empty string`);
+  return c as QueryOption;
+}

@@ -1,0 +1,63 @@
+/**
+ * Counters behind `prisma.$cache.stats()`.
+ * @module
+ */
+
+/** A snapshot of the cache's counters since the extension was created (or since `resetStats()`). */
+export interface CacheStats {
+  /** Reads answered from a tier. */
+  hits: {
+    /** Answered from the in-process tier. */
+    l1: number;
+    /** Answered from Redis. */
+    l2: number;
+  };
+  /** Cacheable reads that went to the database. */
+  misses: number;
+  /** Reads that skipped the cache: `cache: false`, model `cache: false`, no ttl, or inside an interactive transaction. */
+  bypasses: number;
+  /** Entries stored after a miss. */
+  fills: number;
+  /** Fills refused because a dependency changed while the query ran (compare-and-set). */
+  fillsRefused: number;
+  /** Reads that joined another caller's in-flight query for the same key instead of querying. */
+  coalesced: number;
+  /** Version bumps issued by writes and by `$cache.invalidate*`. */
+  invalidations: number;
+  /** Redis commands that failed or timed out (the read or write went on without Redis). */
+  redisErrors: number;
+  /** Entries found in Redis that could not be decoded (deleted and treated as a miss). */
+  corruptEntries: number;
+}
+
+/** Mutable counters; `snapshot()` gives the public, frozen view. */
+export class Stats {
+  l1Hits = 0;
+  l2Hits = 0;
+  misses = 0;
+  bypasses = 0;
+  fills = 0;
+  fillsRefused = 0;
+  coalesced = 0;
+  invalidations = 0;
+  redisErrors = 0;
+  corruptEntries = 0;
+
+  snapshot(): CacheStats {
+    return {
+      hits: { l1: this.l1Hits, l2: this.l2Hits },
+      misses: this.misses,
+      bypasses: this.bypasses,
+      fills: this.fills,
+      fillsRefused: this.fillsRefused,
+      coalesced: this.coalesced,
+      invalidations: this.invalidations,
+      redisErrors: this.redisErrors,
+      corruptEntries: this.corruptEntries,
+    };
+  }
+
+  reset(): void {
+    Object.assign(this, new Stats());
+  }
+}

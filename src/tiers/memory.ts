@@ -1,0 +1,94 @@
+/**
+ * L1: the in-process tier, an lru-cache bounded by entries and by bytes.
+ * @module
+ */
+import { LRUCache } from "lru-cache";
+import type { L1Options } from "../config.js";
+
+/** One L1 entry. `value` is private to the cache: callers get clones. */
+export interface L1Entry {
+  /** The decoded result, never handed out directly. */
+  readonly value: unknown;
+  /** Dependency ids the entry was computed from. */
+  readonly deps: readonly string[];
+  /** Local generations of `deps` when the entry was filled. */
+  readonly gens: readonly number[];
+  /** Epoch ms until which the entry is fresh. */
+  readonly freshUntil: number;
+  /** Approximate size in bytes. */
+  readonly size: number;
+}
+
+/** The in-process tier. */
+export class MemoryTier {
+  private readonly lru: LRUCache<string, L1Entry>;
+  private readonly ttlMs: number;
+
+  constructor(options: Required<L1Options>) {
+    this.ttlMs = options.ttl * 1000;
+    this.lru = new LRUCache<string, L1Entry>({
+      max: options.max,
+      maxSize: options.maxBytes,
+      sizeCalculation: (e) => Math.max(1, e.size),
+    });
+  }
+
+  /** The entry under `key`, if any (freshness is the caller's business). */
+  get(key: string): L1Entry | undefined {
+    return this.lru.get(key);
+  }
+
+  /**
+   * Stores an entry. Its L1 lifetime is capped by the tier's own ttl, so
+   * `freshUntil` is lowered to `now + l1.ttl` when that comes first.
+   */
+  set(key: string, entry: L1Entry, now: number): void {
+    const cap = now + this.ttlMs;
+    const e = entry.freshUntil > cap ? { ...entry, freshUntil: cap } : entry;
+    if (e.freshUntil <= now) return;
+    this.lru.set(key, e, { ttl: e.freshUntil - now });
+  }
+
+  /** Removes one entry. */
+  delete(key: string): void {
+    this.lru.delete(key);
+  }
+
+  /** Removes every entry. */
+  clear(): void {
+    this.lru.clear();
+  }
+
+  /** Number of entries held. */
+  get size(): number {
+    return this.lru.size;
+  }
+}
+
+/**
+ * Local generation counters, one per dependency id. A write bumps the
+ * generations of what it changed; an L1 entry is fresh only while every
+ * generation it recorded is unchanged. Cost of a bump: O(1), whatever the
+ * number of entries.
+ */
+export class LocalGenerations {
+  private readonly gens = new Map<string, number>();
+
+  /** Current generation of each dependency, in order. */
+  snapshot(deps: readonly string[]): number[] {
+    const out = new Array<number>(deps.length);
+    for (let i = 0; i < deps.length; i++) out[i] = this.gens.get(deps[i]!) ?? 0;
+    return out;
+  }
+
+  /** Whether every dependency is still at the recorded generation. */
+  matches(deps: readonly string[], gens: readonly number[]): boolean {
+    for (let i = 0; i < deps.length; i++) if ((this.gens.get(deps[i]!) ?? 0) !== gens[i]) return false;
+    return true;
+  }
+
+  /** Moves each dependency to a new generation. */
+  bump(deps: Iterable<string>): void {
+    for (const d of deps) this.gens.set(d, (this.gens.get(d) ?? 0) + 1);
+  }
+}

@@ -1,0 +1,265 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { Prisma } from "../../generated/prisma/client";
+import { prismaCache, type CacheOptions } from "../../src/index";
+import { createClient, createTestDatabase, redisUrl, seed, uniqueNamespace, type QueryCounter, type SeedIds, type TestDatabase } from "../support/db";
+
+let db: TestDatabase;
+let ids: SeedIds;
+const redises: Redis[] = [];
+const disconnects: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const { prisma } = createClient(db.url);
+  ids = await seed(prisma);
+  await prisma.$disconnect();
+});
+
+afterAll(async () => {
+  await Promise.all(disconnects.map((d) => d()));
+  redises.forEach((r) => r.disconnect());
+  await db?.drop();
+});
+
+function redis(): Redis {
+  const r = new Redis(redisUrl(), { lazyConnect: false, maxRetriesPerRequest: 1 });
+  redises.push(r);
+  return r;
+}
+
+/** A cached client on the test database, with its own namespace and a query counter. */
+function cached(options: CacheOptions = {}, namespace = uniqueNamespace()) {
+  const { prisma, counter } = createClient(db.url);
+  disconnects.push(() => prisma.$disconnect());
+  const client = prisma.$extends(prismaCache({ ttl: 60, namespace, ...options }));
+  return { prisma: client, counter, base: prisma, namespace };
+}
+
+/** Counts database reads (SELECTs) issued since the last reset. */
+const selects = (c: QueryCounter) => c.log.filter((q) => q.kind === "query" && /^\s*select/i.test(q.sql)).length;
+
+describe("cached reads, L1 only", () => {
+  let c: ReturnType<typeof cached>;
+  beforeEach(() => {
+    c = cached();
+    c.counter.reset();
+  });
+
+  it("answers the second identical read from L1 without a database query", async () => {
+    const first = await c.prisma.user.findUnique({ where: { id: ids.users.alice } });
+    expect(selects(c.counter)).toBe(1);
+    const second = await c.prisma.user.findUnique({ where: { id: ids.users.alice } });
+    expect(selects(c.counter)).toBe(1);
+    expect(second).toEqual(first);
+    expect(c.prisma.$cache.stats()).toMatchObject({ hits: { l1: 1, l2: 0 }, misses: 1 });
+  });
+
+  it("caches every read operation", async () => {
+    const run = () =>
+      Promise.all([
+        c.prisma.post.findUnique({ where: { id: ids.posts.hello } }),
+        c.prisma.post.findFirst({ where: { published: true }, orderBy: { id: "asc" } }),
+        c.prisma.post.findMany({ orderBy: { id: "asc" } }),
+        c.prisma.post.count({ where: { published: true } }),
+        c.prisma.post.aggregate({ _sum: { views: true }, _max: { createdAt: true } }),
+        c.prisma.post.groupBy({ by: ["published"], _count: { _all: true }, orderBy: { published: "asc" } }),
+      ]);
+    const cold = await run();
+    const queries = selects(c.counter);
+    expect(queries).toBe(6);
+    const warm = await run();
+    expect(selects(c.counter)).toBe(queries);
+    expect(warm).toEqual(cold);
+  });
+
+  it("ignores key order in the arguments", async () => {
+    await c.prisma.post.findMany({ where: { published: true, authorId: ids.users.alice }, orderBy: { id: "asc" }, take: 5 });
+    await c.prisma.post.findMany({ take: 5, orderBy: { id: "asc" }, where: { authorId: ids.users.alice, published: true } });
+    expect(selects(c.counter)).toBe(1);
+    await c.prisma.post.findMany({ take: 4, orderBy: { id: "asc" }, where: { authorId: ids.users.alice, published: true } });
+    expect(selects(c.counter)).toBe(2);
+  });
+
+  it("round-trips every scalar type, and mutating a result never changes the next one", async () => {
+    const fromDb = await c.base.sample.findUniqueOrThrow({ where: { id: ids.samples.alpha } });
+    const a = await c.prisma.sample.findUnique({ where: { id: ids.samples.alpha } });
+    const b = await c.prisma.sample.findUnique({ where: { id: ids.samples.alpha } });
+    expect(c.prisma.$cache.stats().hits.l1).toBe(1);
+    for (const r of [a, b]) {
+      expect(r).toEqual(fromDb);
+      expect(r!.decimal).toBeInstanceOf(Prisma.Decimal);
+      expect(r!.decimal.toFixed(6)).toBe(fromDb.decimal.toFixed(6));
+      expect(typeof r!.big).toBe("bigint");
+      expect(r!.at).toBeInstanceOf(Date);
+      expect(r!.bytes).toBeInstanceOf(Uint8Array);
+      expect(r!.json).toEqual(fromDb.json);
+      expect(r!.role).toBe(fromDb.role);
+    }
+    b!.at.setFullYear(1999);
+    b!.bytes[0] = 255;
+    (b!.json as Record<string, unknown>).mutated = true;
+    b!.text = "changed";
+    const d = await c.prisma.sample.findUnique({ where: { id: ids.samples.alpha } });
+    expect(d).toEqual(fromDb);
+  });
+
+  it("caches a compound-unique lookup and a null result", async () => {
+    await c.prisma.sample.findUnique({ where: { tenant_slug: { tenant: "acme", slug: "nope" } } });
+    const again = await c.prisma.sample.findUnique({ where: { tenant_slug: { tenant: "acme", slug: "nope" } } });
+    expect(again).toBeNull();
+    expect(selects(c.counter)).toBe(1);
+  });
+
+  it("bypasses with cache: false, with a model's cache: false, and without a ttl", async () => {
+    await c.prisma.user.findMany({ cache: false });
+    await c.prisma.user.findMany({ cache: false });
+    expect(selects(c.counter)).toBe(2);
+
+    const off = cached({ models: { Tag: { cache: false } } });
+    off.counter.reset();
+    await off.prisma.tag.findMany();
+    await off.prisma.tag.findMany();
+    expect(selects(off.counter)).toBe(2);
+
+    const noTtl = cached({ ttl: undefined, models: { Post: { ttl: 30 } } });
+    noTtl.counter.reset();
+    await noTtl.prisma.user.findMany();
+    await noTtl.prisma.user.findMany();
+    expect(selects(noTtl.counter)).toBe(2);
+    await noTtl.prisma.user.findMany({ cache: { ttl: 5 } });
+    await noTtl.prisma.user.findMany({ cache: { ttl: 5 } });
+    expect(selects(noTtl.counter)).toBe(3);
+    await noTtl.prisma.post.findMany();
+    await noTtl.prisma.post.findMany();
+    expect(selects(noTtl.counter)).toBe(4);
+    await noTtl.prisma.post.findMany({ cache: { ttl: 0 } });
+    expect(selects(noTtl.counter)).toBe(5);
+    expect(noTtl.prisma.$cache.stats().bypasses).toBe(3);
+  });
+
+  it("throws Prisma's own not-found error from *OrThrow, sharing entries with the plain form", async () => {
+    await c.prisma.user.findUnique({ where: { id: ids.users.bob } });
+    const viaThrow = await c.prisma.user.findUniqueOrThrow({ where: { id: ids.users.bob } });
+    expect(viaThrow.id).toBe(ids.users.bob);
+    expect(selects(c.counter)).toBe(1);
+    const err = await c.prisma.user.findUniqueOrThrow({ where: { id: -1 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Prisma.PrismaClientKnownRequestError);
+    expect((err as Prisma.PrismaClientKnownRequestError).code).toBe("P2025");
+    const err2 = await c.prisma.post.findFirstOrThrow({ where: { title: "no such title" } }).catch((e: unknown) => e);
+    expect(err2).toBeInstanceOf(Prisma.PrismaClientKnownRequestError);
+    expect((err2 as Prisma.PrismaClientKnownRequestError).code).toBe("P2025");
+  });
+
+  it("works in a batch $transaction and with the fluent API", async () => {
+    const [user, posts, n] = await c.prisma.$transaction([
+      c.prisma.user.findUnique({ where: { id: ids.users.alice } }),
+      c.prisma.post.findMany({ where: { authorId: ids.users.alice }, orderBy: { id: "asc" } }),
+      c.prisma.post.count(),
+    ]);
+    expect(user?.id).toBe(ids.users.alice);
+    expect(posts.length).toBeGreaterThan(0);
+    expect(n).toBeGreaterThan(0);
+    const fluent = await c.prisma.user.findUnique({ where: { id: ids.users.alice } }).posts({ orderBy: { id: "asc" } });
+    expect(fluent!.map((p) => p.id)).toEqual(posts.map((p) => p.id));
+    const profile = await c.prisma.user.findUniqueOrThrow({ where: { id: ids.users.alice } }).profile();
+    expect(profile?.userId).toBe(ids.users.alice);
+  });
+
+  it("bypasses the cache for reads inside an interactive transaction", async () => {
+    await c.prisma.user.findUnique({ where: { id: ids.users.carol } });
+    c.counter.reset();
+    await c.prisma.$transaction(async (tx) => {
+      await tx.user.findUnique({ where: { id: ids.users.carol } });
+      await tx.user.findUnique({ where: { id: ids.users.carol }, cache: { ttl: 5 } });
+    });
+    expect(c.counter.log.filter((q) => q.inTransaction && /select/i.test(q.sql)).length).toBe(2);
+  });
+
+  it("keeps omit working", async () => {
+    const u = await c.prisma.user.findUnique({ where: { id: ids.users.alice }, omit: { email: true } });
+    expect(u).not.toHaveProperty("email");
+    const u2 = await c.prisma.user.findUnique({ where: { id: ids.users.alice }, omit: { email: true } });
+    expect(u2).not.toHaveProperty("email");
+    const full = await c.prisma.user.findUnique({ where: { id: ids.users.alice } });
+    expect(full).toHaveProperty("email");
+    expect(selects(c.counter)).toBe(2);
+  });
+});
+
+describe("result extensions", () => {
+  it("applies computed fields defined before the cache", async () => {
+    const { prisma, counter } = createClient(db.url);
+    disconnects.push(() => prisma.$disconnect());
+    const x = prisma
+      .$extends({ result: { user: { shout: { needs: { email: true }, compute: (u) => u.email.toUpperCase() } } } })
+      .$extends(prismaCache({ ttl: 60, namespace: uniqueNamespace() }));
+    counter.reset();
+    const a = await x.user.findUnique({ where: { id: ids.users.alice } });
+    const b = await x.user.findUnique({ where: { id: ids.users.alice } });
+    expect(a?.shout).toBe(a?.email.toUpperCase());
+    expect(b?.shout).toBe(a?.shout);
+    expect(selects(counter)).toBe(1);
+  });
+
+  it("applies computed fields defined after the cache", async () => {
+    const { prisma, counter } = createClient(db.url);
+    disconnects.push(() => prisma.$disconnect());
+    const x = prisma
+      .$extends(prismaCache({ ttl: 60, namespace: uniqueNamespace() }))
+      .$extends({ result: { user: { shout: { needs: { email: true }, compute: (u) => u.email.toUpperCase() } } } });
+    counter.reset();
+    const a = await x.user.findUnique({ where: { id: ids.users.alice } });
+    const b = await x.user.findUnique({ where: { id: ids.users.alice } });
+    expect(a?.shout).toBe(a?.email.toUpperCase());
+    expect(b?.shout).toBe(a?.shout);
+    expect(selects(counter)).toBe(1);
+    expect(x.$cache.stats().hits.l1).toBe(1);
+  });
+});
+
+describe("two tiers with Redis", () => {
+  it("serves from L2 after L1 is cleared, and fills L1 from it", async () => {
+    const namespace = uniqueNamespace();
+    const a = cached({ redis: redis() }, namespace);
+    const b = cached({ redis: redis() }, namespace);
+    a.counter.reset();
+    b.counter.reset();
+    const first = await a.prisma.sample.findUnique({ where: { id: ids.samples.beta } });
+    expect(selects(a.counter)).toBe(1);
+    // b has an empty L1: its read comes from Redis.
+    const fromL2 = await b.prisma.sample.findUnique({ where: { id: ids.samples.beta } });
+    expect(selects(b.counter)).toBe(0);
+    expect(fromL2).toEqual(first);
+    expect(fromL2!.decimal).toBeInstanceOf(Prisma.Decimal);
+    expect(b.prisma.$cache.stats().hits).toEqual({ l1: 0, l2: 1 });
+    // and then from its own L1
+    await b.prisma.sample.findUnique({ where: { id: ids.samples.beta } });
+    expect(b.prisma.$cache.stats().hits).toEqual({ l1: 1, l2: 1 });
+  });
+
+  it("works with l1: false (Redis only)", async () => {
+    const c = cached({ redis: redis(), l1: false });
+    c.counter.reset();
+    await c.prisma.user.findMany({ orderBy: { id: "asc" } });
+    await c.prisma.user.findMany({ orderBy: { id: "asc" } });
+    expect(selects(c.counter)).toBe(1);
+    expect(c.prisma.$cache.stats().hits).toEqual({ l1: 0, l2: 1 });
+  });
+
+  it("deletes a corrupt L2 entry and treats it as a miss", async () => {
+    const namespace = uniqueNamespace();
+    const r = redis();
+    const c = cached({ redis: r, l1: false }, namespace);
+    c.counter.reset();
+    await c.prisma.tag.findMany({ orderBy: { id: "asc" } });
+    const keys = await r.keys(`${namespace}:e:*`);
+    expect(keys.length).toBe(1);
+    const raw = (await r.get(keys[0]!))!;
+    await r.set(keys[0]!, raw.slice(0, raw.lastIndexOf("|") + 1) + "{not json", "PX", 60_000);
+    const again = await c.prisma.tag.findMany({ orderBy: { id: "asc" } });
+    expect(again.length).toBeGreaterThan(0);
+    expect(selects(c.counter)).toBe(2);
+    expect(c.prisma.$cache.stats().corruptEntries).toBe(1);
+  });
+});
