@@ -129,9 +129,19 @@ type WriteParams = {
   operation: string;
   args: Record<string, unknown> | undefined;
   query: (args: unknown) => PromiseLike<unknown>;
+  __internalParams?: { transaction?: { kind: string; id?: unknown } };
 };
 
-function createExtension(runtime: CacheRuntime) {
+type TransactionFn = (this: unknown, arg: unknown, options?: unknown) => Promise<unknown>;
+
+/** Prisma's own `$transaction`, from the prototype of the client the extension was applied to. */
+function builtinTransaction(client: unknown): TransactionFn | undefined {
+  const original = (client as { _originalClient?: object })._originalClient;
+  const fn = original ? (Object.getPrototypeOf(original) as { $transaction?: unknown }).$transaction : undefined;
+  return typeof fn === "function" ? (fn as TransactionFn) : undefined;
+}
+
+function createExtension(runtime: CacheRuntime, $transaction: TransactionFn | undefined) {
   const read = createReadMethods(runtime);
   const api: CacheClientApi = {
     invalidate: (target) => runtime.invalidate(target),
@@ -139,11 +149,57 @@ function createExtension(runtime: CacheRuntime) {
     stats: () => runtime.stats.snapshot(),
     resetStats: () => runtime.stats.reset(),
   };
-  const bumpAfter = async (deps: readonly string[], params: WriteParams): Promise<unknown> => {
+  /** Dependencies written inside each open interactive transaction, by transaction id. */
+  const openTransactions = new Map<unknown, Set<string>>();
+
+  /**
+   * Runs a write, then bumps what it changed before the write resolves.
+   * Inside an interactive transaction the bump happens before the write
+   * (pre-invalidation) and again after commit (see `$transaction` below).
+   */
+  const write = async (deps: readonly string[], params: WriteParams): Promise<unknown> => {
+    const tx = params.__internalParams?.transaction;
+    const pending = tx?.kind === "itx" ? openTransactions.get(tx.id) : undefined;
+    if (pending) {
+      for (const d of deps) pending.add(d);
+      await runtime.stack.bump(deps);
+      return params.query(params.args);
+    }
     const result = await params.query(params.args);
     await runtime.stack.bump(deps);
     return result;
   };
+
+  const client: Record<string, unknown> = {
+    /** Invalidation and statistics of the tiered cache. */
+    $cache: api,
+  };
+  if ($transaction) {
+    /** Prisma's `$transaction`, plus a version bump after an interactive transaction commits. */
+    client.$transaction = function (this: unknown, arg: unknown, options?: unknown) {
+      if (typeof arg !== "function") return $transaction.call(this, arg, options);
+      const written = new Set<string>();
+      let id: unknown;
+      const body = (tx: { [TX_SCOPE]?: { txId?: unknown } }) => {
+        id = tx[TX_SCOPE]?.txId;
+        const outer = openTransactions.get(id);
+        if (outer) return (arg as (t: unknown) => unknown)(tx); // nested: the outermost bumps at commit
+        openTransactions.set(id, written);
+        return (arg as (t: unknown) => unknown)(tx);
+      };
+      return (async () => {
+        try {
+          return await $transaction.call(this, body, options);
+        } finally {
+          if (openTransactions.get(id) === written) {
+            openTransactions.delete(id);
+            await runtime.stack.bump([...written]);
+          }
+        }
+      })();
+    };
+  }
+
   return {
     name: "prisma-tiered-cache",
     model: {
@@ -179,20 +235,17 @@ function createExtension(runtime: CacheRuntime) {
         $allOperations(params: WriteParams) {
           const { model, operation, args } = params;
           if (model === undefined || !WRITE_OPERATIONS.has(operation)) return params.query(args);
-          return bumpAfter(runtime.writeDeps(model, operation, args), params);
+          return write(runtime.writeDeps(model, operation, args), params);
         },
       },
       $executeRaw(params: WriteParams) {
-        return bumpAfter([ALL_DEP], params);
+        return write([ALL_DEP], params);
       },
       $executeRawUnsafe(params: WriteParams) {
-        return bumpAfter([ALL_DEP], params);
+        return write([ALL_DEP], params);
       },
     },
-    client: {
-      /** Invalidation and statistics of the tiered cache. */
-      $cache: api,
-    },
+    client: client as { $cache: CacheClientApi },
   };
 }
 
@@ -227,7 +280,7 @@ export function prismaCache(options: CacheOptions = {}) {
   return Prisma.defineExtension((client) => {
     const dataModel = (client as unknown as { _runtimeDataModel: RuntimeDataModel })._runtimeDataModel;
     const runtime = new CacheRuntime(resolved, dataModel);
-    const extension = createExtension(runtime);
+    const extension = createExtension(runtime, builtinTransaction(client));
     const extended = client.$extends(extension);
     keepOutermost(extended as unknown as Extendable, client as unknown as Extendable, extension);
     return extended;

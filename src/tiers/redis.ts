@@ -15,6 +15,8 @@ const FORMAT = "ptc1";
 export interface L2ReadResult {
   /** The encoded value, when the entry exists, is fresh, and its versions match. */
   body: string | undefined;
+  /** Epoch ms until which `body` is fresh. */
+  freshUntil: number;
   /** Versions of the dependencies as read ("" = absent), the snapshot for a later fill. */
   versions: string[];
 }
@@ -72,21 +74,14 @@ export class RedisTier {
     const versions = new Array<string>(deps.length);
     for (let i = 0; i < deps.length; i++) versions[i] = res[i + 1] ?? "";
     const raw = res[0];
-    if (raw == null) return { body: undefined, versions };
-    return { body: this.check(raw, versions, now), versions };
-  }
-
-  /** The body of a stored entry if it is fresh and its versions match, else undefined. */
-  private check(raw: string, versions: readonly string[], now: number): string | undefined {
+    if (raw == null) return { body: undefined, freshUntil: 0, versions };
     // ptc1|<freshUntil>|<v1,v2,...>|<body>
     const a = raw.indexOf("|");
     const b = raw.indexOf("|", a + 1);
     const c = raw.indexOf("|", b + 1);
-    if (a < 0 || b < 0 || c < 0 || raw.slice(0, a) !== FORMAT) return undefined;
     const freshUntil = Number(raw.slice(a + 1, b));
-    if (!(now < freshUntil)) return undefined;
-    if (raw.slice(b + 1, c) !== versions.join(",")) return undefined;
-    return raw.slice(c + 1);
+    const usable = a > 0 && b > a && c > b && raw.slice(0, a) === FORMAT && now < freshUntil && raw.slice(b + 1, c) === versions.join(",");
+    return usable ? { body: raw.slice(c + 1), freshUntil, versions } : { body: undefined, freshUntil: 0, versions };
   }
 
   /**

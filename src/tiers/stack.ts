@@ -86,7 +86,7 @@ export class CacheStack {
           const value = this.decodeOrDrop(id, found.body);
           if (value !== DROPPED) {
             this.stats.l2Hits++;
-            this.fillL1(req, value, found.body.length, gens);
+            this.fillL1(req, value, byteSize(found.body), gens, found.freshUntil);
             return { value: cloneResult(value), stored: value };
           }
         }
@@ -104,7 +104,7 @@ export class CacheStack {
     }
     if (accepted && this.generations.matches(req.deps, gens)) {
       this.stats.fills++;
-      this.fillL1(req, stored, byteSize(body), gens);
+      this.fillL1(req, stored, byteSize(body), gens, Date.now() + req.ttlMs);
     } else {
       this.stats.fillsRefused++;
     }
@@ -121,10 +121,9 @@ export class CacheStack {
     }
   }
 
-  private fillL1(req: ReadRequest, value: unknown, size: number, gens: readonly number[]): void {
+  private fillL1(req: ReadRequest, value: unknown, size: number, gens: readonly number[], freshUntil: number): void {
     if (!this.l1 || !this.generations.matches(req.deps, gens)) return;
-    const now = Date.now();
-    this.l1.set(req.l1Key, { value, deps: req.deps, gens, freshUntil: now + req.ttlMs, size }, now);
+    this.l1.set(req.l1Key, { value, deps: req.deps, gens, freshUntil, size }, Date.now());
   }
 
   /**
@@ -135,10 +134,7 @@ export class CacheStack {
     if (deps.length === 0) return;
     this.generations.bump(deps);
     this.stats.invalidations += deps.length;
-    if (this.l2) {
-      const ok = await this.l2.bump(deps);
-      if (!ok) this.stats.redisErrors++;
-    }
+    if (this.l2) await this.l2.bump(deps);
   }
 
   /** Drops every L1 entry. */

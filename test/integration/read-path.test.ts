@@ -1,43 +1,11 @@
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { Prisma } from "../../generated/prisma/client";
-import { prismaCache, type CacheOptions } from "../../src/index";
-import { createClient, createTestDatabase, redisUrl, seed, uniqueNamespace, type QueryCounter, type SeedIds, type TestDatabase } from "../support/db";
+import { prismaCache } from "../../src/index";
+import { uniqueNamespace } from "../support/db";
+import { selects, useSeededDatabase } from "../support/harness";
 
-let db: TestDatabase;
-let ids: SeedIds;
-const redises: Redis[] = [];
-const disconnects: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  const { prisma } = createClient(db.url);
-  ids = await seed(prisma);
-  await prisma.$disconnect();
-});
-
-afterAll(async () => {
-  await Promise.all(disconnects.map((d) => d()));
-  redises.forEach((r) => r.disconnect());
-  await db?.drop();
-});
-
-function redis(): Redis {
-  const r = new Redis(redisUrl(), { lazyConnect: false, maxRetriesPerRequest: 1 });
-  redises.push(r);
-  return r;
-}
-
-/** A cached client on the test database, with its own namespace and a query counter. */
-function cached(options: CacheOptions = {}, namespace = uniqueNamespace()) {
-  const { prisma, counter } = createClient(db.url);
-  disconnects.push(() => prisma.$disconnect());
-  const client = prisma.$extends(prismaCache({ ttl: 60, namespace, ...options }));
-  return { prisma: client, counter, base: prisma, namespace };
-}
-
-/** Counts database reads (SELECTs) issued since the last reset. */
-const selects = (c: QueryCounter) => c.log.filter((q) => q.kind === "query" && /^\s*select/i.test(q.sql)).length;
+const t = useSeededDatabase();
+const { cached, redis, plain } = t;
 
 describe("cached reads, L1 only", () => {
   let c: ReturnType<typeof cached>;
@@ -47,9 +15,9 @@ describe("cached reads, L1 only", () => {
   });
 
   it("answers the second identical read from L1 without a database query", async () => {
-    const first = await c.prisma.user.findUnique({ where: { id: ids.users.alice } });
+    const first = await c.prisma.user.findUnique({ where: { id: t.ids.users.alice } });
     expect(selects(c.counter)).toBe(1);
-    const second = await c.prisma.user.findUnique({ where: { id: ids.users.alice } });
+    const second = await c.prisma.user.findUnique({ where: { id: t.ids.users.alice } });
     expect(selects(c.counter)).toBe(1);
     expect(second).toEqual(first);
     expect(c.prisma.$cache.stats()).toMatchObject({ hits: { l1: 1, l2: 0 }, misses: 1 });
@@ -58,7 +26,7 @@ describe("cached reads, L1 only", () => {
   it("caches every read operation", async () => {
     const run = () =>
       Promise.all([
-        c.prisma.post.findUnique({ where: { id: ids.posts.hello } }),
+        c.prisma.post.findUnique({ where: { id: t.ids.posts.hello } }),
         c.prisma.post.findFirst({ where: { published: true }, orderBy: { id: "asc" } }),
         c.prisma.post.findMany({ orderBy: { id: "asc" } }),
         c.prisma.post.count({ where: { published: true } }),
@@ -74,17 +42,17 @@ describe("cached reads, L1 only", () => {
   });
 
   it("ignores key order in the arguments", async () => {
-    await c.prisma.post.findMany({ where: { published: true, authorId: ids.users.alice }, orderBy: { id: "asc" }, take: 5 });
-    await c.prisma.post.findMany({ take: 5, orderBy: { id: "asc" }, where: { authorId: ids.users.alice, published: true } });
+    await c.prisma.post.findMany({ where: { published: true, authorId: t.ids.users.alice }, orderBy: { id: "asc" }, take: 5 });
+    await c.prisma.post.findMany({ take: 5, orderBy: { id: "asc" }, where: { authorId: t.ids.users.alice, published: true } });
     expect(selects(c.counter)).toBe(1);
-    await c.prisma.post.findMany({ take: 4, orderBy: { id: "asc" }, where: { authorId: ids.users.alice, published: true } });
+    await c.prisma.post.findMany({ take: 4, orderBy: { id: "asc" }, where: { authorId: t.ids.users.alice, published: true } });
     expect(selects(c.counter)).toBe(2);
   });
 
   it("round-trips every scalar type, and mutating a result never changes the next one", async () => {
-    const fromDb = await c.base.sample.findUniqueOrThrow({ where: { id: ids.samples.alpha } });
-    const a = await c.prisma.sample.findUnique({ where: { id: ids.samples.alpha } });
-    const b = await c.prisma.sample.findUnique({ where: { id: ids.samples.alpha } });
+    const fromDb = await c.base.sample.findUniqueOrThrow({ where: { id: t.ids.samples.alpha } });
+    const a = await c.prisma.sample.findUnique({ where: { id: t.ids.samples.alpha } });
+    const b = await c.prisma.sample.findUnique({ where: { id: t.ids.samples.alpha } });
     expect(c.prisma.$cache.stats().hits.l1).toBe(1);
     for (const r of [a, b]) {
       expect(r).toEqual(fromDb);
@@ -100,7 +68,7 @@ describe("cached reads, L1 only", () => {
     b!.bytes[0] = 255;
     (b!.json as Record<string, unknown>).mutated = true;
     b!.text = "changed";
-    const d = await c.prisma.sample.findUnique({ where: { id: ids.samples.alpha } });
+    const d = await c.prisma.sample.findUnique({ where: { id: t.ids.samples.alpha } });
     expect(d).toEqual(fromDb);
   });
 
@@ -139,9 +107,9 @@ describe("cached reads, L1 only", () => {
   });
 
   it("throws Prisma's own not-found error from *OrThrow, sharing entries with the plain form", async () => {
-    await c.prisma.user.findUnique({ where: { id: ids.users.bob } });
-    const viaThrow = await c.prisma.user.findUniqueOrThrow({ where: { id: ids.users.bob } });
-    expect(viaThrow.id).toBe(ids.users.bob);
+    await c.prisma.user.findUnique({ where: { id: t.ids.users.bob } });
+    const viaThrow = await c.prisma.user.findUniqueOrThrow({ where: { id: t.ids.users.bob } });
+    expect(viaThrow.id).toBe(t.ids.users.bob);
     expect(selects(c.counter)).toBe(1);
     const err = await c.prisma.user.findUniqueOrThrow({ where: { id: -1 } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Prisma.PrismaClientKnownRequestError);
@@ -153,35 +121,35 @@ describe("cached reads, L1 only", () => {
 
   it("works in a batch $transaction and with the fluent API", async () => {
     const [user, posts, n] = await c.prisma.$transaction([
-      c.prisma.user.findUnique({ where: { id: ids.users.alice } }),
-      c.prisma.post.findMany({ where: { authorId: ids.users.alice }, orderBy: { id: "asc" } }),
+      c.prisma.user.findUnique({ where: { id: t.ids.users.alice } }),
+      c.prisma.post.findMany({ where: { authorId: t.ids.users.alice }, orderBy: { id: "asc" } }),
       c.prisma.post.count(),
     ]);
-    expect(user?.id).toBe(ids.users.alice);
+    expect(user?.id).toBe(t.ids.users.alice);
     expect(posts.length).toBeGreaterThan(0);
     expect(n).toBeGreaterThan(0);
-    const fluent = await c.prisma.user.findUnique({ where: { id: ids.users.alice } }).posts({ orderBy: { id: "asc" } });
+    const fluent = await c.prisma.user.findUnique({ where: { id: t.ids.users.alice } }).posts({ orderBy: { id: "asc" } });
     expect(fluent!.map((p) => p.id)).toEqual(posts.map((p) => p.id));
-    const profile = await c.prisma.user.findUniqueOrThrow({ where: { id: ids.users.alice } }).profile();
-    expect(profile?.userId).toBe(ids.users.alice);
+    const profile = await c.prisma.user.findUniqueOrThrow({ where: { id: t.ids.users.alice } }).profile();
+    expect(profile?.userId).toBe(t.ids.users.alice);
   });
 
   it("bypasses the cache for reads inside an interactive transaction", async () => {
-    await c.prisma.user.findUnique({ where: { id: ids.users.carol } });
+    await c.prisma.user.findUnique({ where: { id: t.ids.users.carol } });
     c.counter.reset();
     await c.prisma.$transaction(async (tx) => {
-      await tx.user.findUnique({ where: { id: ids.users.carol } });
-      await tx.user.findUnique({ where: { id: ids.users.carol }, cache: { ttl: 5 } });
+      await tx.user.findUnique({ where: { id: t.ids.users.carol } });
+      await tx.user.findUnique({ where: { id: t.ids.users.carol }, cache: { ttl: 5 } });
     });
     expect(c.counter.log.filter((q) => q.inTransaction && /select/i.test(q.sql)).length).toBe(2);
   });
 
   it("keeps omit working", async () => {
-    const u = await c.prisma.user.findUnique({ where: { id: ids.users.alice }, omit: { email: true } });
+    const u = await c.prisma.user.findUnique({ where: { id: t.ids.users.alice }, omit: { email: true } });
     expect(u).not.toHaveProperty("email");
-    const u2 = await c.prisma.user.findUnique({ where: { id: ids.users.alice }, omit: { email: true } });
+    const u2 = await c.prisma.user.findUnique({ where: { id: t.ids.users.alice }, omit: { email: true } });
     expect(u2).not.toHaveProperty("email");
-    const full = await c.prisma.user.findUnique({ where: { id: ids.users.alice } });
+    const full = await c.prisma.user.findUnique({ where: { id: t.ids.users.alice } });
     expect(full).toHaveProperty("email");
     expect(selects(c.counter)).toBe(2);
   });
@@ -189,28 +157,26 @@ describe("cached reads, L1 only", () => {
 
 describe("result extensions", () => {
   it("applies computed fields defined before the cache", async () => {
-    const { prisma, counter } = createClient(db.url);
-    disconnects.push(() => prisma.$disconnect());
+    const { prisma, counter } = plain();
     const x = prisma
       .$extends({ result: { user: { shout: { needs: { email: true }, compute: (u) => u.email.toUpperCase() } } } })
       .$extends(prismaCache({ ttl: 60, namespace: uniqueNamespace() }));
     counter.reset();
-    const a = await x.user.findUnique({ where: { id: ids.users.alice } });
-    const b = await x.user.findUnique({ where: { id: ids.users.alice } });
+    const a = await x.user.findUnique({ where: { id: t.ids.users.alice } });
+    const b = await x.user.findUnique({ where: { id: t.ids.users.alice } });
     expect(a?.shout).toBe(a?.email.toUpperCase());
     expect(b?.shout).toBe(a?.shout);
     expect(selects(counter)).toBe(1);
   });
 
   it("applies computed fields defined after the cache", async () => {
-    const { prisma, counter } = createClient(db.url);
-    disconnects.push(() => prisma.$disconnect());
+    const { prisma, counter } = plain();
     const x = prisma
       .$extends(prismaCache({ ttl: 60, namespace: uniqueNamespace() }))
       .$extends({ result: { user: { shout: { needs: { email: true }, compute: (u) => u.email.toUpperCase() } } } });
     counter.reset();
-    const a = await x.user.findUnique({ where: { id: ids.users.alice } });
-    const b = await x.user.findUnique({ where: { id: ids.users.alice } });
+    const a = await x.user.findUnique({ where: { id: t.ids.users.alice } });
+    const b = await x.user.findUnique({ where: { id: t.ids.users.alice } });
     expect(a?.shout).toBe(a?.email.toUpperCase());
     expect(b?.shout).toBe(a?.shout);
     expect(selects(counter)).toBe(1);
@@ -225,16 +191,16 @@ describe("two tiers with Redis", () => {
     const b = cached({ redis: redis() }, namespace);
     a.counter.reset();
     b.counter.reset();
-    const first = await a.prisma.sample.findUnique({ where: { id: ids.samples.beta } });
+    const first = await a.prisma.sample.findUnique({ where: { id: t.ids.samples.beta } });
     expect(selects(a.counter)).toBe(1);
     // b has an empty L1: its read comes from Redis.
-    const fromL2 = await b.prisma.sample.findUnique({ where: { id: ids.samples.beta } });
+    const fromL2 = await b.prisma.sample.findUnique({ where: { id: t.ids.samples.beta } });
     expect(selects(b.counter)).toBe(0);
     expect(fromL2).toEqual(first);
     expect(fromL2!.decimal).toBeInstanceOf(Prisma.Decimal);
     expect(b.prisma.$cache.stats().hits).toEqual({ l1: 0, l2: 1 });
     // and then from its own L1
-    await b.prisma.sample.findUnique({ where: { id: ids.samples.beta } });
+    await b.prisma.sample.findUnique({ where: { id: t.ids.samples.beta } });
     expect(b.prisma.$cache.stats().hits).toEqual({ l1: 1, l2: 1 });
   });
 

@@ -1,0 +1,65 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll } from "vitest";
+import { prismaCache, type CacheOptions } from "../../src/index";
+import { createClient, createTestDatabase, redisUrl, seed, uniqueNamespace, type QueryCounter, type SeedIds, type TestDatabase } from "./db";
+
+/** Counts database reads (SELECTs) a counter has seen since its last reset. */
+export const selects = (c: QueryCounter): number => c.log.filter((q) => q.kind === "query" && /^\s*select/i.test(q.sql)).length;
+
+/**
+ * Gives a test file its own seeded database, and factories for cached clients
+ * and Redis connections that are closed after the file's tests.
+ */
+export function useSeededDatabase() {
+  let db: TestDatabase | undefined;
+  const state = { ids: undefined as unknown as SeedIds };
+  const cleanups: Array<() => Promise<void> | void> = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const { prisma } = createClient(db.url);
+    state.ids = await seed(prisma);
+    await prisma.$disconnect();
+  });
+
+  afterAll(async () => {
+    for (const c of cleanups) await c();
+    await db?.drop();
+  });
+
+  const url = (): string => {
+    if (!db) throw new Error("the database is created in beforeAll");
+    return db.url;
+  };
+
+  /** A new Redis connection to the test server. */
+  const redis = (): Redis => {
+    const r = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
+    cleanups.push(() => r.disconnect());
+    return r;
+  };
+
+  /** A plain client with a query counter. */
+  const plain = () => {
+    const made = createClient(url());
+    cleanups.push(() => made.prisma.$disconnect());
+    return made;
+  };
+
+  /** A cached client (ttl 60 unless overridden) in its own namespace unless one is given. */
+  const cached = (options: CacheOptions = {}, namespace = uniqueNamespace()) => {
+    const { prisma, counter } = plain();
+    return { prisma: prisma.$extends(prismaCache({ ttl: 60, namespace, ...options })), counter, base: prisma, namespace };
+  };
+
+  return {
+    /** Ids of the seeded rows (available from the first test on). */
+    get ids(): SeedIds {
+      return state.ids;
+    },
+    url,
+    redis,
+    plain,
+    cached,
+  };
+}
