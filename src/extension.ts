@@ -4,7 +4,8 @@
  * writes, and whose client component exposes `$cache`.
  * @module
  */
-import { Prisma } from "@prisma/client/extension";
+import { Prisma, type PrismaClientExtends } from "@prisma/client/extension";
+import type { Types } from "@prisma/client/runtime/client";
 import { resolveOptions, type CacheOptions, type QueryCacheOption } from "./config.js";
 import { ALL_DEP } from "./deps/graph.js";
 import type { RuntimeDataModel } from "./deps/graph.js";
@@ -47,6 +48,26 @@ export type CachedFluentApi<T, Op extends FluentOperation> = {
 
 /** What a cached `findUnique`/`findFirst` (and `OrThrow`) returns: a PrismaPromise with the fluent API. */
 export type CachedFluentResult<T, A, Op extends FluentOperation> = Prisma.PrismaPromise<Prisma.Result<T, A, Op>> & CachedFluentApi<T, Op>;
+
+/**
+ * The cached reads the extension adds to every model. Each accepts Prisma's own
+ * arguments plus `cache`, and returns what Prisma returns.
+ */
+export interface CachedReadMethods {
+  findUnique<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUnique"> & CacheArgs>): CachedFluentResult<T, A, "findUnique">;
+  findUniqueOrThrow<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUniqueOrThrow"> & CacheArgs>): CachedFluentResult<T, A, "findUniqueOrThrow">;
+  findFirst<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirst"> & CacheArgs>): CachedFluentResult<T, A, "findFirst">;
+  findFirstOrThrow<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirstOrThrow"> & CacheArgs>): CachedFluentResult<T, A, "findFirstOrThrow">;
+  findMany<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findMany"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "findMany">>;
+  count<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "count"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "count">>;
+  aggregate<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "aggregate"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "aggregate">>;
+  groupBy<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "groupBy"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "groupBy">>;
+}
+
+/** What `prismaCache(...)` returns: pass it to `prisma.$extends(...)`. */
+export type CacheExtension = (
+  client: unknown,
+) => PrismaClientExtends<Types.Extensions.InternalArgs<{}, { $allModels: CachedReadMethods }, {}, { $cache: CacheClientApi }> & Types.Extensions.DefaultArgs>;
 
 /** `prisma.$cache`: invalidation and statistics. */
 export interface CacheClientApi {
@@ -203,32 +224,7 @@ function createExtension(runtime: CacheRuntime, $transaction: TransactionFn | un
   return {
     name: "prisma-tiered-cache",
     model: {
-      $allModels: {
-        findUnique<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUnique"> & CacheArgs>): CachedFluentResult<T, A, "findUnique"> {
-          return read.findUnique.call(this, args as Record<string, unknown>) as CachedFluentResult<T, A, "findUnique">;
-        },
-        findUniqueOrThrow<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUniqueOrThrow"> & CacheArgs>): CachedFluentResult<T, A, "findUniqueOrThrow"> {
-          return read.findUniqueOrThrow.call(this, args as Record<string, unknown>) as CachedFluentResult<T, A, "findUniqueOrThrow">;
-        },
-        findFirst<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirst"> & CacheArgs>): CachedFluentResult<T, A, "findFirst"> {
-          return read.findFirst.call(this, args as Record<string, unknown>) as CachedFluentResult<T, A, "findFirst">;
-        },
-        findFirstOrThrow<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirstOrThrow"> & CacheArgs>): CachedFluentResult<T, A, "findFirstOrThrow"> {
-          return read.findFirstOrThrow.call(this, args as Record<string, unknown>) as CachedFluentResult<T, A, "findFirstOrThrow">;
-        },
-        findMany<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findMany"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "findMany">> {
-          return read.findMany.call(this, args as Record<string, unknown>) as Prisma.PrismaPromise<Prisma.Result<T, A, "findMany">>;
-        },
-        count<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "count"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "count">> {
-          return read.count.call(this, args as Record<string, unknown>) as Prisma.PrismaPromise<Prisma.Result<T, A, "count">>;
-        },
-        aggregate<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "aggregate"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "aggregate">> {
-          return read.aggregate.call(this, args as Record<string, unknown>) as Prisma.PrismaPromise<Prisma.Result<T, A, "aggregate">>;
-        },
-        groupBy<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "groupBy"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "groupBy">> {
-          return read.groupBy.call(this, args as Record<string, unknown>) as Prisma.PrismaPromise<Prisma.Result<T, A, "groupBy">>;
-        },
-      },
+      $allModels: read as unknown as CachedReadMethods,
     },
     query: {
       $allModels: {
@@ -275,9 +271,9 @@ function keepOutermost(extended: Extendable, base: Extendable, extension: object
  *
  * @throws {CacheConfigError} listing every invalid option.
  */
-export function prismaCache(options: CacheOptions = {}) {
+export function prismaCache(options: CacheOptions = {}): CacheExtension {
   const resolved = resolveOptions(options);
-  return Prisma.defineExtension((client) => {
+  const extension = Prisma.defineExtension((client) => {
     const dataModel = (client as unknown as { _runtimeDataModel: RuntimeDataModel })._runtimeDataModel;
     const runtime = new CacheRuntime(resolved, dataModel);
     const extension = createExtension(runtime, builtinTransaction(client));
@@ -285,4 +281,5 @@ export function prismaCache(options: CacheOptions = {}) {
     keepOutermost(extended as unknown as Extendable, client as unknown as Extendable, extension);
     return extended;
   });
+  return extension as unknown as CacheExtension;
 }
