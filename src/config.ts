@@ -47,6 +47,26 @@ const l1Schema = z.strictObject({
   ttl: seconds("l1.ttl").optional(),
 });
 
+/** A zod issue in words; unknown keys are listed by name. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code !== "unrecognized_keys") return issue.message;
+  return `unknown option${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+}
+
+/** `false`, or an l1 object whose bad fields are each named (a plain union would report only "l1"). */
+const l1Field = z
+  .unknown()
+  .superRefine((v, ctx) => {
+    if (v === false || v === undefined) return;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      ctx.addIssue({ code: "custom", message: "l1 must be false or an object { max, maxBytes, ttl }" });
+      return;
+    }
+    const r = l1Schema.safeParse(v);
+    if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ code: "custom", path: issue.path, message: describeIssue(issue) });
+  })
+  .transform((v) => v as false | L1Options | undefined);
+
 const optionsSchema = z.strictObject({
   redis: redisSchema.optional(),
   namespace: z
@@ -57,7 +77,7 @@ const optionsSchema = z.strictObject({
     .optional(),
   ttl: seconds("ttl").optional(),
   swr: seconds("swr").optional(),
-  l1: z.union([z.literal(false), l1Schema], { error: "l1 must be false or an object { max, maxBytes, ttl }" }).optional(),
+  l1: l1Field.optional(),
   models: z.record(z.string(), modelSchema, { error: "models must be an object keyed by model name" }).optional(),
   redisTimeout: z.number().int().positive("redisTimeout must be > 0 milliseconds").optional(),
 });
@@ -189,10 +209,7 @@ export interface ResolvedOptions {
 export const L1_DEFAULTS: Required<L1Options> = { max: 10_000, maxBytes: 64 * 2 ** 20, ttl: 5 };
 
 function toIssues(error: z.ZodError): ConfigIssue[] {
-  return error.issues.map((i) => ({
-    path: i.path.map(String).join("."),
-    message: i.code === "unrecognized_keys" ? `unknown option${i.keys.length > 1 ? "s" : ""} ${i.keys.map((k) => `"${k}"`).join(", ")}` : i.message,
-  }));
+  return error.issues.map((i) => ({ path: i.path.map(String).join("."), message: describeIssue(i) }));
 }
 
 /**

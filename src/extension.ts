@@ -10,7 +10,7 @@ import { resolveOptions, type CacheOptions, type QueryCacheOption } from "./conf
 import { ALL_DEP } from "./deps/graph.js";
 import type { RuntimeDataModel } from "./deps/graph.js";
 import { WRITE_OPERATIONS } from "./deps/writes.js";
-import { CachedQuery, fluentClass } from "./lazy.js";
+import { CachedQuery, fluentClass, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
 import { CacheRuntime, type ReadOperation } from "./runtime.js";
 import type { CacheStats } from "./telemetry.js";
 
@@ -94,52 +94,64 @@ type ClientLike = { [key: string | symbol]: unknown; $parent?: ClientLike };
 
 const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);
 
-function createReadMethods(runtime: CacheRuntime) {
-  const fluent = new Map<string, typeof CachedQuery>();
-  const methods = {} as Record<ReadOperation, (this: unknown, args?: Record<string, unknown>) => unknown>;
+const PLAIN: Record<ReadOperation, ReadOperation> = {
+  findUnique: "findUnique",
+  findUniqueOrThrow: "findUnique",
+  findFirst: "findFirst",
+  findFirstOrThrow: "findFirst",
+  findMany: "findMany",
+  count: "count",
+  aggregate: "aggregate",
+  groupBy: "groupBy",
+};
 
-  /** The client beneath this cache layer, found by skipping layers whose method is ours. */
-  const beneath = (ctx: ModelContext, prop: string, op: ReadOperation): ClientLike => {
+function createReadMethods(runtime: CacheRuntime) {
+  const methods = {} as Record<ReadOperation, (this: unknown, args?: Record<string, unknown>) => unknown>;
+  const fluentClasses = new Map<string, typeof CachedQuery>();
+
+  /** The model delegate beneath this cache layer, found by skipping layers whose method is ours. */
+  const beneath = (ctx: ModelContext, op: string): Record<string, Method> => {
+    const prop = lowerFirst(ctx.$name);
     let client = ctx.$parent;
-    for (let i = 0; i < 32 && (client[prop] as Record<string, unknown> | undefined)?.[op] === methods[op]; i++) {
+    for (let i = 0; i < 32 && (client[prop] as Record<string, unknown> | undefined)?.[op] === methods[op as ReadOperation]; i++) {
       const next = client.$parent;
       if (!next || next === client) break;
       client = next;
     }
-    return client;
+    return client[prop] as Record<string, Method>;
   };
 
-  for (const op of ["findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate", "groupBy"] as const) {
-    const plain = op === "findUniqueOrThrow" ? "findUnique" : op === "findFirstOrThrow" ? "findFirst" : op;
-    const isFluent = op.startsWith("find") && op !== "findMany";
+  const runner: QueryRunner = {
+    direct: (q) => beneath(q.ctx as ModelContext, q.operation)[q.operation]!(q.args) as PrismaPromiseLike,
+    execute(q): Promise<unknown> {
+      const ctx = q.ctx as ModelContext;
+      if (ctx.$parent[TX_SCOPE] !== undefined) {
+        runtime.stats.bypasses++;
+        return Promise.resolve(runner.direct(q));
+      }
+      const op = q.operation as ReadOperation;
+      const plain = PLAIN[op];
+      const request = runtime.plan(ctx.$name, op, q.args, q.cache);
+      if (!request) return Promise.resolve(runner.direct(q));
+      const hit = runtime.stack.peek(request.l1Key);
+      // *OrThrow shares the plain entry; on "not found" Prisma itself raises its own error.
+      if (hit && (hit.value !== null || plain === op)) return Promise.resolve(hit.value);
+      const load = (): Promise<unknown> => Promise.resolve(beneath(ctx, plain)[plain]!(q.args));
+      return runtime.stack.read(request, load).then((value) => (value === null && plain !== op ? runner.direct(q) : value));
+    },
+  };
+
+  for (const op of Object.keys(PLAIN) as ReadOperation[]) {
+    const isFluent = op !== "findMany" && op.startsWith("find");
     methods[op] = function (this: unknown, input?: Record<string, unknown>) {
-      const ctx = this as ModelContext;
-      const model = ctx.$name;
-      const prop = lowerFirst(model);
       let cache: unknown;
       let args = input;
-      if (input !== undefined && input !== null && "cache" in input) {
-        ({ cache, ...args } = input);
-      }
-      const direct = (): PromiseLike<unknown> & Record<string, unknown> =>
-        ((beneath(ctx, prop, op)[prop] as Record<string, Method>)[op] as Method)(args);
-      const execute = async (): Promise<unknown> => {
-        if (ctx.$parent[TX_SCOPE] !== undefined) {
-          runtime.stats.bypasses++;
-          return direct();
-        }
-        const request = runtime.plan(model, op, args, cache, async () =>
-          await ((beneath(ctx, prop, op)[prop] as Record<string, Method>)[plain] as Method)(args),
-        );
-        if (!request) return direct();
-        const hit = runtime.stack.peek(request.l1Key);
-        const value = hit ? hit.value : await runtime.stack.read(request);
-        // *OrThrow shares the plain entry; on "not found" Prisma itself raises its own error.
-        if (value === null && plain !== op) return direct();
-        return value;
-      };
-      const C = isFluent ? fluentClass(fluent, model, runtime.graph.relationFields(model)) : CachedQuery;
-      return new C(execute, direct);
+      if (input != null && "cache" in input) ({ cache, ...args } = input);
+      if (!isFluent) return new CachedQuery(runner, this, op, args, cache);
+      const model = (this as ModelContext).$name;
+      let C = fluentClasses.get(model);
+      if (!C) fluentClasses.set(model, (C = fluentClass(runtime.graph.relationFields(model))));
+      return new C(runner, this, op, args, cache);
     };
   }
   return methods;

@@ -10,24 +10,43 @@
 /** The transaction handle Prisma passes to `requestTransaction`. */
 export type BatchTransaction = unknown;
 
-/** What Prisma's batch `$transaction` needs of each element. */
-interface PrismaPromiseLike<T> extends PromiseLike<T> {
-  requestTransaction?(tx: BatchTransaction): PromiseLike<T>;
+/** What Prisma's batch `$transaction` and fluent API need of a query. */
+export interface PrismaPromiseLike extends PromiseLike<unknown> {
+  requestTransaction?(tx: BatchTransaction): PromiseLike<unknown>;
   [field: string]: unknown;
 }
 
-/** A lazy cached query. `run` is called at most once. */
+/** Runs a cached query, or the same query uncached on the client beneath the cache. */
+export interface QueryRunner {
+  execute(query: CachedQuery<unknown>): Promise<unknown>;
+  direct(query: CachedQuery<unknown>): PrismaPromiseLike;
+}
+
+/** A lazy cached query. One allocation per call; it runs at most once. */
 export class CachedQuery<T> implements PromiseLike<T> {
   private promise: Promise<T> | undefined;
 
   constructor(
-    private readonly execute: () => Promise<T>,
-    /** The same query on the client beneath the cache, uncached (for batches and fluent calls). */
-    protected readonly direct: () => PrismaPromiseLike<T>,
+    private readonly runner: QueryRunner,
+    /** Prisma's model context (`this` of the model method). */
+    readonly ctx: unknown,
+    /** The operation called. */
+    readonly operation: string,
+    /** Arguments without `cache`. */
+    readonly args: Record<string, unknown> | undefined,
+    /** The per-query `cache` option, unvalidated. */
+    readonly cache: unknown,
   ) {}
 
   private run(): Promise<T> {
-    return (this.promise ??= this.execute());
+    if (this.promise) return this.promise;
+    try {
+      this.promise = this.runner.execute(this) as Promise<T>;
+    } catch (err) {
+      // Errors reach the caller through the promise, never synchronously from then/catch.
+      this.promise = Promise.reject(err);
+    }
+    return this.promise;
   }
 
   then<R1 = T, R2 = never>(onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null, onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<R1 | R2> {
@@ -43,9 +62,16 @@ export class CachedQuery<T> implements PromiseLike<T> {
   }
 
   /** Batch `$transaction([...])`: reads inside a transaction go to the database. */
-  requestTransaction(tx: BatchTransaction): PromiseLike<T> {
-    const d = this.direct();
+  requestTransaction(tx: BatchTransaction): PromiseLike<unknown> {
+    const d = this.runner.direct(this);
     return d.requestTransaction ? d.requestTransaction(tx) : d;
+  }
+
+  /** Prisma's fluent API: `findUnique(...).posts(args)`, uncached. */
+  protected fluent(field: string, args: unknown): unknown {
+    const fn = this.runner.direct(this)[field];
+    if (typeof fn !== "function") throw new TypeError(`${field}() is not available on this query`);
+    return (fn as (a?: unknown) => unknown)(args);
   }
 
   get [Symbol.toStringTag](): string {
@@ -56,22 +82,16 @@ export class CachedQuery<T> implements PromiseLike<T> {
 /**
  * The CachedQuery subclass of a model whose prototype has one method per
  * relation field, so `findUnique(...).posts()` works as with Prisma.
- * Classes are memoized in `classes` (one map per relation graph).
  */
-export function fluentClass(classes: Map<string, typeof CachedQuery>, model: string, relationFields: readonly string[]): typeof CachedQuery {
-  let C = classes.get(model);
-  if (C) return C;
-  C = class FluentCachedQuery<T> extends CachedQuery<T> {};
+export function fluentClass(relationFields: readonly string[]): typeof CachedQuery {
+  class FluentCachedQuery<T> extends CachedQuery<T> {}
   for (const field of relationFields) {
-    if (field in C.prototype) continue;
-    Object.defineProperty(C.prototype, field, {
-      value(this: { direct: () => PrismaPromiseLike<unknown> }, args?: unknown) {
-        const fluent = this.direct()[field];
-        if (typeof fluent !== "function") throw new TypeError(`${model}.${field}() is not available on this query`);
-        return (fluent as (a?: unknown) => unknown)(args);
+    if (field in FluentCachedQuery.prototype) continue;
+    Object.defineProperty(FluentCachedQuery.prototype, field, {
+      value(this: FluentCachedQuery<unknown>, args?: unknown) {
+        return this.fluent(field, args);
       },
     });
   }
-  classes.set(model, C);
-  return C;
+  return FluentCachedQuery;
 }

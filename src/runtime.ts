@@ -44,11 +44,6 @@ const KEY_OPERATION: Record<ReadOperation, string> = {
 /** Version of the key format; part of every key. */
 const KEY_FORMAT = "1";
 
-/** What the extension needs to run a read once it knows it is cacheable. */
-export interface PlannedRead {
-  readonly request: ReadRequest;
-}
-
 /** One cache instance: created each time the extension is applied to a base client. */
 export class CacheRuntime {
   readonly stats = new Stats();
@@ -78,7 +73,7 @@ export class CacheRuntime {
    * undefined for a bypass (counted).
    * @throws {CacheUsageError} when the per-query `cache` option is malformed.
    */
-  plan(model: string, operation: ReadOperation, args: Record<string, unknown> | undefined, cache: unknown, load: () => Promise<unknown>): ReadRequest | undefined {
+  plan(model: string, operation: ReadOperation, args: Record<string, unknown> | undefined, cache: unknown): ReadRequest | undefined {
     const option = checkQueryOption(cache, model, operation);
     const modelOptions = this.options.models[model];
     if (option === false || modelOptions?.cache === false) {
@@ -93,16 +88,13 @@ export class CacheRuntime {
     const keyOp = KEY_OPERATION[operation];
     const l1Key =
       option?.key !== undefined ? `${model}|${keyOp}|k|${JSON.stringify(option.key)}` : `${model}|${keyOp}|${canonicalize(args ?? {})}`;
-    const tags = option?.tags?.length ? [...this.modelTags(model), ...option.tags] : this.modelTags(model);
-    const deps = readDeps(this.graph, model, args, tags, (m) => this.options.models[m]?.dependsOn ?? NONE);
-    const namespace = this.options.namespace;
-    return {
-      l1Key,
-      l2Id: () => hashCanonical(namespace, KEY_FORMAT, l1Key),
-      deps,
-      ttlMs: ttl * 1000,
-      load,
-    };
+    return new PlannedRead(this, model, args, option?.tags, l1Key, ttl * 1000);
+  }
+
+  /** Dependency ids of a read: models reached, tags, and the namespace. */
+  readDeps(model: string, args: Record<string, unknown> | undefined, queryTags: readonly string[] | undefined): string[] {
+    const tags = queryTags?.length ? [...this.modelTags(model), ...queryTags] : this.modelTags(model);
+    return readDeps(this.graph, model, args, tags, (m) => this.options.models[m]?.dependsOn ?? NONE);
   }
 
   private modelTags(model: string): readonly string[] {
@@ -139,6 +131,28 @@ export class CacheRuntime {
 }
 
 const NONE: readonly string[] = Object.freeze([]);
+
+/** A cacheable read. Its dependencies and L2 id are worked out on a miss only. */
+class PlannedRead implements ReadRequest {
+  private depsMemo: readonly string[] | undefined;
+
+  constructor(
+    private readonly runtime: CacheRuntime,
+    private readonly model: string,
+    private readonly args: Record<string, unknown> | undefined,
+    private readonly queryTags: readonly string[] | undefined,
+    readonly l1Key: string,
+    readonly ttlMs: number,
+  ) {}
+
+  get deps(): readonly string[] {
+    return (this.depsMemo ??= this.runtime.readDeps(this.model, this.args, this.queryTags));
+  }
+
+  l2Id(): string {
+    return hashCanonical(this.runtime.options.namespace, KEY_FORMAT, this.l1Key);
+  }
+}
 
 type QueryOption = Exclude<QueryCacheOption, false>;
 

@@ -13,13 +13,11 @@ export interface ReadRequest {
   /** L1 key: the canonical text of the query (no hashing on the L1 path). */
   readonly l1Key: string;
   /** L2 key id: a hash of the canonical text. Computed only when L2 is consulted. */
-  readonly l2Id: () => string;
+  l2Id(): string;
   /** Dependency ids. */
   readonly deps: readonly string[];
   /** Milliseconds the value stays fresh. */
   readonly ttlMs: number;
-  /** Runs the query against the database. */
-  readonly load: () => Promise<unknown>;
 }
 
 /** Orchestrates the tiers. */
@@ -46,7 +44,7 @@ export class CacheStack {
   }
 
   /** Full read path after an L1 miss: single-flight, L2, database, fill. */
-  async read(req: ReadRequest): Promise<unknown> {
+  async read(req: ReadRequest, load: () => Promise<unknown>): Promise<unknown> {
     const hit = this.peek(req.l1Key);
     if (hit) return hit.value;
     const running = this.inflight.get(req.l1Key);
@@ -60,7 +58,7 @@ export class CacheStack {
     shared.catch(() => undefined);
     this.inflight.set(req.l1Key, shared);
     try {
-      const { value, stored } = await this.fetch(req);
+      const { value, stored } = await this.fetch(req, load);
       resolveShared(stored);
       return value;
     } catch (err) {
@@ -72,7 +70,7 @@ export class CacheStack {
   }
 
   /** L2 then database. Returns the caller's value and a private copy for others. */
-  private async fetch(req: ReadRequest): Promise<{ value: unknown; stored: unknown }> {
+  private async fetch(req: ReadRequest, load: () => Promise<unknown>): Promise<{ value: unknown; stored: unknown }> {
     const gens = this.generations.snapshot(req.deps);
     const l2 = this.l2;
     let versions: string[] | undefined;
@@ -93,7 +91,7 @@ export class CacheStack {
       }
     }
     this.stats.misses++;
-    const value = await req.load();
+    const value = await load();
     const body = encode(value);
     const stored = cloneResult(value);
     let accepted = true;
