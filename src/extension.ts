@@ -11,7 +11,7 @@ import { ALL_DEP } from "./deps/graph.js";
 import type { RuntimeDataModel } from "./deps/graph.js";
 import { WRITE_OPERATIONS } from "./deps/writes.js";
 import { CachedQuery, fluentClass, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
-import { CacheRuntime, type ReadOperation } from "./runtime.js";
+import { CacheRuntime, PLAIN_OPERATION, type ReadOperation } from "./runtime.js";
 import type { CacheStats } from "./telemetry.js";
 
 /** The per-query option added to every cached read's arguments. */
@@ -94,17 +94,6 @@ type ClientLike = { [key: string | symbol]: unknown; $parent?: ClientLike };
 
 const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);
 
-const PLAIN: Record<ReadOperation, ReadOperation> = {
-  findUnique: "findUnique",
-  findUniqueOrThrow: "findUnique",
-  findFirst: "findFirst",
-  findFirstOrThrow: "findFirst",
-  findMany: "findMany",
-  count: "count",
-  aggregate: "aggregate",
-  groupBy: "groupBy",
-};
-
 function createReadMethods(runtime: CacheRuntime) {
   const methods = {} as Record<ReadOperation, (this: unknown, args?: Record<string, unknown>) => unknown>;
   const fluentClasses = new Map<string, typeof CachedQuery>();
@@ -130,7 +119,7 @@ function createReadMethods(runtime: CacheRuntime) {
         return Promise.resolve(runner.direct(q));
       }
       const op = q.operation as ReadOperation;
-      const plain = PLAIN[op];
+      const plain = PLAIN_OPERATION[op];
       const request = runtime.plan(ctx.$name, op, q.args, q.cache);
       if (!request) return Promise.resolve(runner.direct(q));
       const hit = runtime.stack.peek(request.l1Key);
@@ -141,7 +130,7 @@ function createReadMethods(runtime: CacheRuntime) {
     },
   };
 
-  for (const op of Object.keys(PLAIN) as ReadOperation[]) {
+  for (const op of Object.keys(PLAIN_OPERATION) as ReadOperation[]) {
     const isFluent = op !== "findMany" && op.startsWith("find");
     methods[op] = function (this: unknown, input?: Record<string, unknown>) {
       let cache: unknown;

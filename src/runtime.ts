@@ -29,8 +29,8 @@ export const READ_OPERATIONS = [
 /** A cached read operation. */
 export type ReadOperation = (typeof READ_OPERATIONS)[number];
 
-/** `*OrThrow` reads share entries with their plain forms. */
-const KEY_OPERATION: Record<ReadOperation, string> = {
+/** Each read's plain form: `*OrThrow` reads share entries with (and load through) their plain forms. */
+export const PLAIN_OPERATION: Record<ReadOperation, ReadOperation> = {
   findUnique: "findUnique",
   findUniqueOrThrow: "findUnique",
   findFirst: "findFirst",
@@ -85,7 +85,7 @@ export class CacheRuntime {
       this.stats.bypasses++;
       return undefined;
     }
-    const keyOp = KEY_OPERATION[operation];
+    const keyOp = PLAIN_OPERATION[operation];
     const l1Key =
       option?.key !== undefined ? `${model}|${keyOp}|k|${JSON.stringify(option.key)}` : `${model}|${keyOp}|${canonicalize(args ?? {})}`;
     return new PlannedRead(this, model, args, option?.tags, l1Key, ttl * 1000);

@@ -1,0 +1,183 @@
+/**
+ * Read path: latency of one `findUnique` by id on the same row, served
+ *   - from L1 (the cache's in-process tier),
+ *   - from L2 (Redis only: `l1: false`),
+ *   - by the database (plain client, adapter-pg),
+ * against two baselines:
+ *   - A, an "ideal Map cache" in a `query.$allModels.$allOperations` hook
+ *     (key = model + operation + JSON.stringify(args), Map hit returned
+ *     without calling `query`);
+ *   - B, a raw ioredis GET of the exact payload the cache stored for that
+ *     entry, plus the header split and `decode()` of src/codec.ts.
+ * Cases are interleaved in rounds to spread drift (GC, CPU frequency, other
+ * load) evenly over all of them.
+ * @module
+ */
+import { deepStrictEqual } from "node:assert/strict";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { Redis } from "ioredis";
+import { PrismaClient } from "../../generated/prisma/client";
+import type { BenchEnv } from "../lib/env";
+import { ratio, Samples, warmUp } from "../lib/measure";
+import type { LatencyCase, LatencyGroup } from "../lib/types";
+
+/** Case ids, in display order. */
+export const READ_PATH_CASES = ["l1", "hook", "l2", "raw", "uncached", "noop"] as const;
+export type ReadPathCase = (typeof READ_PATH_CASES)[number];
+
+const LABELS: Record<ReadPathCase, string> = {
+  l1: "cached findUnique, L1 hit",
+  hook: "baseline A: Map cache in $allOperations hook",
+  l2: "cached findUnique, L2 hit (l1: false)",
+  raw: "baseline B: ioredis GET + decode()",
+  uncached: "uncached findUnique (adapter-pg)",
+  noop: "calibration: empty call (timer + await overhead)",
+};
+
+/** Knobs of the read-path group. */
+export interface ReadPathOptions {
+  /** Timed calls per case, over all rounds. */
+  iterations?: Partial<Record<ReadPathCase, number>>;
+  /** Rounds the timed calls are split into; cases are interleaved within each round. */
+  rounds?: number;
+}
+
+const DEFAULT_ITERATIONS: Record<ReadPathCase, number> = { l1: 20_000, hook: 20_000, l2: 5_000, raw: 5_000, uncached: 2_000, noop: 20_000 };
+/** Untimed calls per case before the first round (JIT). */
+const INITIAL_WARMUP: Record<ReadPathCase, number> = { l1: 5_000, hook: 5_000, l2: 1_000, raw: 1_000, uncached: 200, noop: 5_000 };
+/** Untimed calls per case before each batch. */
+const BATCH_WARMUP: Record<ReadPathCase, number> = { l1: 50, hook: 50, l2: 20, raw: 20, uncached: 10, noop: 50 };
+
+/** Targets of the read path (DESIGN.md, "The read path"). */
+const L1_MEDIAN_MAX_US = 3;
+const L1_MIN_SPEEDUP_OVER_HOOK = 8;
+const L2_MAX_OVER_RAW = 1.3;
+
+/** `ptc1|<freshUntil>|<versions>|<body>` → body (what a reader must do with the stored payload). */
+function bodyOf(raw: string): string {
+  const a = raw.indexOf("|");
+  const b = raw.indexOf("|", a + 1);
+  const c = raw.indexOf("|", b + 1);
+  if (a < 0 || b < 0 || c < 0) throw new Error(`unexpected L2 payload format: ${raw.slice(0, 40)}`);
+  return raw.slice(c + 1);
+}
+
+/** Runs the read-path group. Disconnects everything it opened. */
+export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Promise<LatencyGroup> {
+  const started = Date.now();
+  const { prismaCache, decode } = env.library;
+  const iterations = { ...DEFAULT_ITERATIONS, ...options.iterations };
+  const rounds = options.rounds ?? 10;
+  const url = await env.database("read_path");
+  const namespace = env.namespace("read-path");
+
+  const plain = new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
+  const redis = new Redis(env.redisUrl);
+  try {
+    await plain.$connect();
+    const user = await plain.user.create({ data: { email: "bench@example.com", name: "Bench User", role: "EDITOR" } });
+    const id = user.id;
+
+    const l1Client = plain.$extends(prismaCache({ ttl: 60, redis, namespace }));
+    const l2Client = plain.$extends(prismaCache({ ttl: 60, redis, namespace, l1: false }));
+
+    const map = new Map<string, unknown>();
+    const hookClient = plain.$extends({
+      query: {
+        $allModels: {
+          async $allOperations({ model, operation, args, query }) {
+            const key = model + operation + JSON.stringify(args);
+            const hit = map.get(key);
+            if (hit !== undefined) return hit;
+            const result = await query(args);
+            map.set(key, result);
+            return result;
+          },
+        },
+      },
+    });
+
+    // Fill L2 and L1 (one database read), then copy the stored entry's payload for baseline B.
+    const expected = await plain.user.findUnique({ where: { id } });
+    deepStrictEqual(await l1Client.user.findUnique({ where: { id } }), expected);
+    const [, entryKeys] = await redis.scan("0", "MATCH", `${namespace}:e:*`, "COUNT", 1000);
+    if (entryKeys.length !== 1) throw new Error(`expected exactly one cache entry in Redis, found ${entryKeys.length}`);
+    const stored = await redis.get(entryKeys[0]!);
+    if (stored === null) throw new Error("the cache entry vanished from Redis");
+    const rawKey = `${namespace}:bench:raw`;
+    await redis.set(rawKey, stored);
+
+    const calls: Record<ReadPathCase, () => Promise<unknown>> = {
+      l1: () => l1Client.user.findUnique({ where: { id } }),
+      hook: () => hookClient.user.findUnique({ where: { id } }),
+      l2: () => l2Client.user.findUnique({ where: { id } }),
+      raw: async () => decode(bodyOf((await redis.get(rawKey))!)),
+      uncached: () => plain.user.findUnique({ where: { id } }),
+      noop: async () => undefined,
+    };
+    for (const c of READ_PATH_CASES) if (c !== "noop") deepStrictEqual(await calls[c](), expected, `case ${c} returns a different value`);
+
+    // Calls of the L1/L2 cases that the cache's own counters attribute to the intended tier.
+    const tierOf = { l1: { client: l1Client, tier: "l1" as const }, l2: { client: l2Client, tier: "l2" as const } };
+    const served: Record<"l1" | "l2", number> = { l1: 0, l2: 0 };
+
+    for (const c of READ_PATH_CASES) await warmUp(calls[c], INITIAL_WARMUP[c]);
+    const samples = Object.fromEntries(READ_PATH_CASES.map((c) => [c, new Samples()])) as Record<ReadPathCase, Samples>;
+    for (let r = 0; r < rounds; r++) {
+      // Rotate the order each round so no case always runs right after another.
+      const order = READ_PATH_CASES.map((_, i) => READ_PATH_CASES[(i + r) % READ_PATH_CASES.length]!);
+      for (const c of order) {
+        const n = Math.ceil((iterations[c] * (r + 1)) / rounds) - Math.ceil((iterations[c] * r) / rounds);
+        await warmUp(calls[c], BATCH_WARMUP[c]);
+        const tier = c === "l1" || c === "l2" ? tierOf[c] : undefined;
+        const before = tier ? tier.client.$cache.stats().hits[tier.tier] : 0;
+        await samples[c].time(calls[c], n);
+        if (tier) served[tier.tier] += tier.client.$cache.stats().hits[tier.tier] - before;
+      }
+    }
+
+    const cases = {} as Record<ReadPathCase, LatencyCase>;
+    for (const c of READ_PATH_CASES) {
+      const summary = samples[c].summary();
+      cases[c] = { label: LABELS[c], ...summary };
+      if (c === "l1" || c === "l2") cases[c].servedBy = { tier: c, calls: served[c], ok: served[c] === summary.iterations };
+    }
+    const l1 = cases.l1.medianUs;
+    const speedup = ratio(cases.hook.medianUs, l1);
+    const l2OverRaw = ratio(cases.l2.medianUs, cases.raw.medianUs);
+    return {
+      kind: "latency",
+      title: "Read path: findUnique by id, one User row",
+      notes: [
+        "Each call timed with process.hrtime.bigint(); medians and p99 over all rounds; times include the timer overhead shown by the calibration row.",
+        `${rounds} rounds, cases interleaved (order rotated each round), warm-ups before the first round and before each batch.`,
+        "Cached clients: prisma.$extends(prismaCache({ ttl: 60, redis, namespace })), the L2 one with l1: false.",
+        "Baseline B times GET of the stored entry's exact payload (copied to its own key), splitting off the ptc1 header, and decode().",
+      ],
+      cases,
+      ratios: {
+        l1VsHook: {
+          label: "L1 speed-up over baseline A (hook median ÷ L1 median)",
+          value: speedup,
+          target: `≥ ${L1_MIN_SPEEDUP_OVER_HOOK}×`,
+          met: speedup >= L1_MIN_SPEEDUP_OVER_HOOK,
+        },
+        l2VsRaw: {
+          label: "L2 cost over baseline B (L2 median ÷ GET+decode median)",
+          value: l2OverRaw,
+          target: `≤ ${L2_MAX_OVER_RAW}×`,
+          met: l2OverRaw <= L2_MAX_OVER_RAW,
+        },
+        uncachedVsL1: { label: "L1 speed-up over the database (uncached ÷ L1)", value: ratio(cases.uncached.medianUs, l1) },
+        uncachedVsL2: { label: "L2 speed-up over the database (uncached ÷ L2)", value: ratio(cases.uncached.medianUs, cases.l2.medianUs) },
+      },
+      targets: {
+        l1Median: { label: "L1 hit median", value: l1, target: `≤ ${L1_MEDIAN_MAX_US} µs`, met: l1 <= L1_MEDIAN_MAX_US },
+      },
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+    };
+  } finally {
+    await plain.$disconnect();
+    redis.disconnect();
+  }
+}

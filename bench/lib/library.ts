@@ -1,0 +1,76 @@
+/**
+ * The library under test. By default the benchmarks load a fresh tsup build
+ * of src/ (ESM, the options of tsup.config.ts, minus type declarations), so
+ * they measure the code as it ships. `BENCH_SOURCE=src` loads src/ through
+ * tsx instead. tsx compiles with esbuild's `keepNames`, which wraps every
+ * named function or closure created at run time in a `__name(fn, "...")` call
+ * (an Object.defineProperty): a hot path that creates closures per call gets
+ * slower under tsx than as shipped (the L1 hit path before 7535cd4, which
+ * made several closures per read: 4.5 µs under tsx, 2.4 µs built).
+ * @module
+ */
+import { randomBytes } from "node:crypto";
+import { rm, rmdir } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+type Index = typeof import("../../src/index");
+type Codec = typeof import("../../src/codec");
+
+/** What the benchmarks use of the library. */
+export interface Library {
+  prismaCache: Index["prismaCache"];
+  decode: Codec["decode"];
+  /** How it was loaded, for results.json. */
+  source: string;
+  /** Removes the build, if any. */
+  dispose(): Promise<void>;
+}
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/**
+ * Loads the library: `"build"` (tsup build of src/index.ts and src/codec.ts
+ * into node_modules/.cache, so that bare imports such as `@prisma/client`
+ * resolve to the project's copies) or `"src"` (src/ through tsx).
+ */
+export async function loadLibrary(mode: "build" | "src" = process.env.BENCH_SOURCE === "src" ? "src" : "build"): Promise<Library> {
+  if (mode === "src") {
+    const [index, codec] = await Promise.all([import("../../src/index"), import("../../src/codec")]);
+    return { prismaCache: index.prismaCache, decode: codec.decode, source: "src/ via tsx (esbuild keepNames on)", dispose: async () => undefined };
+  }
+  const { build } = await import("tsup");
+  const outDir = path.join(ROOT, "node_modules", ".cache", "ptc-bench", randomBytes(4).toString("hex"));
+  try {
+    await build({
+      config: false,
+      entry: { index: path.join(ROOT, "src/index.ts"), codec: path.join(ROOT, "src/codec.ts") },
+      format: ["esm"],
+      target: "node20",
+      // Same externals as tsup.config.ts, plus Prisma's subpaths.
+      external: ["@prisma/client", /^@prisma\/client\//, "ioredis", "lru-cache", "zod"],
+      outDir,
+      // .mjs: node_modules/.cache has no package.json saying "type": "module".
+      outExtension: () => ({ js: ".mjs" }),
+      dts: false,
+      sourcemap: false,
+      clean: false,
+      silent: true,
+      tsconfig: path.join(ROOT, "tsconfig.json"),
+    });
+    const index = (await import(pathToFileURL(path.join(outDir, "index.mjs")).href)) as Index;
+    const codec = (await import(pathToFileURL(path.join(outDir, "codec.mjs")).href)) as Codec;
+    return {
+      prismaCache: index.prismaCache,
+      decode: codec.decode,
+      source: "tsup build of src/ (esm, node20, as shipped)",
+      dispose: async () => {
+        await rm(outDir, { recursive: true, force: true });
+        await rmdir(path.dirname(outDir)).catch(() => undefined); // only if empty
+      },
+    };
+  } catch (err) {
+    await rm(outDir, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Renders bench/results.json: a text table for the terminal, and a markdown
+ * table that replaces what lies between `<!-- bench:start -->` and
+ * `<!-- bench:end -->` in README.md. Without README.md or without both
+ * markers, the markdown is printed and no file is written.
+ *
+ * Run by bench/run.ts at the end; also runnable alone: `npx tsx bench/report.ts`.
+ * @module
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BenchResults, GroupResult, LatencyGroup } from "./lib/types";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** Default location of the results file. */
+export const RESULTS_PATH = path.join(ROOT, "bench", "results.json");
+/** Default README whose marked section is regenerated. */
+export const README_PATH = path.join(ROOT, "README.md");
+export const START_MARKER = "<!-- bench:start -->";
+export const END_MARKER = "<!-- bench:end -->";
+
+type Table = { head: string[]; rows: string[][]; right: boolean[] };
+
+const us = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const times = (v: number) => `${v.toFixed(2)}×`;
+const yesNo = (met: boolean | undefined) => (met === undefined ? "" : met ? "yes" : "**no**");
+
+function latencyTables(g: LatencyGroup): Table[] {
+  const cases: Table = {
+    head: ["Case", "Median (µs)", "p99 (µs)", "Iterations"],
+    right: [false, true, true, true],
+    rows: Object.values(g.cases).map((c) => [
+      c.label + (c.servedBy && !c.servedBy.ok ? ` (only ${c.servedBy.calls} of ${c.iterations} from ${c.servedBy.tier.toUpperCase()})` : ""),
+      us(c.medianUs),
+      us(c.p99Us),
+      String(c.iterations),
+    ]),
+  };
+  const goals: Table = {
+    head: ["Figure", "Value", "Target", "Met"],
+    right: [false, true, false, false],
+    rows: [
+      ...Object.values(g.targets).map((t) => [t.label, `${us(t.value)} µs`, t.target, yesNo(t.met)]),
+      ...Object.values(g.ratios).map((r) => [r.label, times(r.value), r.target ?? "", yesNo(r.met)]),
+    ],
+  };
+  return [cases, goals];
+}
+
+function tablesOf(g: GroupResult): Table[] {
+  switch (g.kind) {
+    case "latency":
+      return latencyTables(g);
+    default:
+      return [];
+  }
+}
+
+function markdownTable(t: Table): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(t.head), line(t.right.map((r) => (r ? "---:" : "---"))), ...t.rows.map(line)].join("\n");
+}
+
+function textTable(t: Table): string {
+  const clean = (s: string) => s.replace(/\*\*/g, "");
+  const widths = t.head.map((h, i) => Math.max(h.length, ...t.rows.map((r) => clean(r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (t.right[i] ? clean(c).padStart(widths[i]!) : clean(c).padEnd(widths[i]!))).join("  ").trimEnd();
+  return [line(t.head), widths.map((w) => "-".repeat(w)).join("  "), ...t.rows.map(line)].join("\n");
+}
+
+function machineLine(r: BenchResults): string {
+  const m = r.machine;
+  return `${r.date.slice(0, 10)}, ${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.os}`;
+}
+
+/** The markdown for the README section (without the markers). */
+export function renderMarkdown(results: BenchResults): string {
+  const parts: string[] = [];
+  for (const g of Object.values(results.groups)) {
+    parts.push(`#### ${g.title}`, "", ...tablesOf(g).flatMap((t) => [markdownTable(t), ""]));
+  }
+  parts.push(`Measured ${machineLine(results)}, on the ${results.library}; regenerate with \`npm run bench\`.`);
+  return parts.join("\n");
+}
+
+/** The tables as plain text, for the terminal. */
+export function renderText(results: BenchResults): string {
+  const parts: string[] = [];
+  for (const [name, g] of Object.entries(results.groups)) {
+    parts.push(`${g.title}  [${name}, ${g.seconds} s]`, "", ...tablesOf(g).flatMap((t) => [textTable(t), ""]));
+  }
+  parts.push(`${machineLine(results)}`, `library: ${results.library}, revision ${results.revision}`, `postgres: ${results.servers.postgres}; redis: ${results.servers.redis}`);
+  return parts.join("\n");
+}
+
+/**
+ * Replaces the marked section of `readmePath` with the tables of `results`.
+ * Returns false (and writes nothing) when the file or a marker is missing.
+ */
+export function updateReadme(results: BenchResults, readmePath = README_PATH): boolean {
+  if (!existsSync(readmePath)) return false;
+  const text = readFileSync(readmePath, "utf8");
+  const start = text.indexOf(START_MARKER);
+  const end = text.indexOf(END_MARKER, start + START_MARKER.length);
+  if (start < 0 || end < 0) return false;
+  const next = `${text.slice(0, start + START_MARKER.length)}\n${renderMarkdown(results)}\n${text.slice(end)}`;
+  if (next !== text) writeFileSync(readmePath, next);
+  return true;
+}
+
+/** Reads `resultsPath` and updates the README, or prints the markdown when it cannot. */
+export function report(resultsPath = RESULTS_PATH, readmePath = README_PATH): void {
+  const results = JSON.parse(readFileSync(resultsPath, "utf8")) as BenchResults;
+  if (updateReadme(results, readmePath)) {
+    console.log(`Updated the benchmark table in ${path.relative(process.cwd(), readmePath) || readmePath}.`);
+  } else {
+    console.log(`${path.relative(process.cwd(), readmePath) || readmePath} has no ${START_MARKER} … ${END_MARKER} section; markdown table:\n`);
+    console.log(renderMarkdown(results));
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) report();
