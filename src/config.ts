@@ -80,6 +80,12 @@ const optionsSchema = z.strictObject({
   l1: l1Field.optional(),
   models: z.record(z.string(), modelSchema, { error: "models must be an object keyed by model name" }).optional(),
   redisTimeout: z.number().int().positive("redisTimeout must be > 0 milliseconds").optional(),
+  breaker: z
+    .strictObject({
+      failures: z.number().int().positive("breaker.failures must be an integer > 0").optional(),
+      cooldown: z.number().int().nonnegative("breaker.cooldown must be >= 0 milliseconds").optional(),
+    })
+    .optional(),
 });
 
 /** Per-model options under `models.<ModelName>`. */
@@ -178,6 +184,13 @@ export interface CacheOptions {
    * @default 500
    */
   redisTimeout?: number;
+  /**
+   * Circuit breaker of the Redis tier: after `failures` failed or timed-out
+   * commands in a row, Redis is skipped for `cooldown` milliseconds (reads go
+   * to L1 and the database; bumps are queued and replayed).
+   * @default { failures: 5, cooldown: 5000 }
+   */
+  breaker?: { failures?: number; cooldown?: number };
 }
 
 /** Per-query `cache` option: `false` bypasses the cache for this call. */
@@ -203,6 +216,7 @@ export interface ResolvedOptions {
   l1: false | Required<L1Options>;
   models: Record<string, Required<Omit<ModelCacheOptions, "ttl" | "swr">> & { ttl?: number; swr?: number }>;
   redisTimeout: number;
+  breaker: { failures: number; cooldown: number };
 }
 
 /** Default options of the in-process tier. */
@@ -239,6 +253,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     l1: o.l1 === false ? false : { ...L1_DEFAULTS, ...o.l1 },
     models,
     redisTimeout: o.redisTimeout ?? 500,
+    breaker: { failures: o.breaker?.failures ?? 5, cooldown: o.breaker?.cooldown ?? 5_000 },
   };
 }
 

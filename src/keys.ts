@@ -258,10 +258,12 @@ export function hashKey(parts: KeyParts): string {
 }
 
 /**
- * Hash an already canonical text (such as the L1 key, which holds the model,
- * operation and canonical args) into a Redis key id: SHA-256 of
+ * A hasher of already canonical texts (such as the L1 key, which holds the
+ * model, operation and canonical args) into Redis key ids: SHA-256 of
  * `[scheme, namespace, version]` + `text`, truncated like {@link hashKey}.
+ * The prefix is canonicalized once.
  */
-export function hashCanonical(namespace: string, version: string, text: string): string {
-  return sha256(canonicalize([KEY_SCHEME, namespace, version]) + text).slice(0, HASH_CHARS);
+export function canonicalHasher(namespace: string, version: string): (text: string) => string {
+  const prefix = canonicalize([KEY_SCHEME, namespace, version]);
+  return (text) => sha256(prefix + text).slice(0, HASH_CHARS);
 }

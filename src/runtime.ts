@@ -8,7 +8,7 @@ import { ALL_DEP, modelDep, RelationGraph, tagDep, type RuntimeDataModel } from 
 import { readDeps } from "./deps/reads.js";
 import { writeDeps } from "./deps/writes.js";
 import { CacheUsageError } from "./errors.js";
-import { canonicalize, hashCanonical } from "./keys.js";
+import { canonicalHasher, canonicalize } from "./keys.js";
 import { Stats } from "./telemetry.js";
 import { MemoryTier } from "./tiers/memory.js";
 import { RedisTier } from "./tiers/redis.js";
@@ -49,6 +49,8 @@ export class CacheRuntime {
   readonly stats = new Stats();
   readonly graph: RelationGraph;
   readonly stack: CacheStack;
+  /** Hashes an L1 key into its L2 key id. */
+  readonly l2Id: (l1Key: string) => string;
   private readonly tagsCache = new Map<string, readonly string[]>();
 
   constructor(
@@ -56,12 +58,15 @@ export class CacheRuntime {
     dataModel: RuntimeDataModel,
   ) {
     this.graph = new RelationGraph(dataModel);
+    this.l2Id = canonicalHasher(options.namespace, KEY_FORMAT);
     checkModelNames(options, this.graph.models);
     const l1 = options.l1 === false ? undefined : new MemoryTier(options.l1);
     const l2 = options.redis
       ? new RedisTier(options.redis, {
           namespace: options.namespace,
           timeoutMs: options.redisTimeout,
+          failureThreshold: options.breaker.failures,
+          cooldownMs: options.breaker.cooldown,
           onError: () => this.stats.redisErrors++,
         })
       : undefined;
@@ -150,7 +155,7 @@ class PlannedRead implements ReadRequest {
   }
 
   l2Id(): string {
-    return hashCanonical(this.runtime.options.namespace, KEY_FORMAT, this.l1Key);
+    return this.runtime.l2Id(this.l1Key);
   }
 }
 

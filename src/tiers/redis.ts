@@ -7,6 +7,7 @@
  */
 import { randomInt } from "node:crypto";
 import type { RedisClient } from "../config.js";
+import { ALL_DEP } from "../deps/graph.js";
 import { BUMP, FILL, runScript } from "./scripts.js";
 
 const FORMAT = "ptc1";
@@ -33,7 +34,50 @@ export interface RedisTierOptions {
   onError?: (err: unknown) => void;
 }
 
-class TimeoutError extends Error {}
+/** Error a Redis command is rejected with when it outlives the timeout. */
+export class RedisTimeoutError extends Error {}
+
+/** Most bumps kept for replay while Redis is unreachable; past it, the replay bumps the whole namespace. */
+const MAX_PENDING_BUMPS = 10_000;
+
+/**
+ * Command timeouts with one shared timer instead of a timer per command
+ * (setTimeout + clearTimeout per call costs about as much as an L1 hit).
+ */
+class Deadlines {
+  private readonly pending = new Set<{ at: number; reject: (e: Error) => void }>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly timeoutMs: number) {}
+
+  track<T>(command: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry = { at: Date.now() + this.timeoutMs, reject };
+      this.pending.add(entry);
+      if (!this.timer) {
+        this.timer = setInterval(() => this.sweep(), Math.max(5, Math.floor(this.timeoutMs / 5)));
+        this.timer.unref();
+      }
+      command.then(
+        (v) => (this.pending.delete(entry), resolve(v)),
+        (e: unknown) => (this.pending.delete(entry), reject(e)),
+      );
+    });
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const e of this.pending) {
+      if (e.at > now) continue;
+      this.pending.delete(e);
+      e.reject(new RedisTimeoutError(`Redis command timed out after ${this.timeoutMs} ms`));
+    }
+    if (this.pending.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
 
 /** The Redis tier. */
 export class RedisTier {
@@ -41,6 +85,10 @@ export class RedisTier {
   private openUntil = 0;
   private readonly threshold: number;
   private readonly cooldownMs: number;
+  private readonly deadlines: Deadlines;
+  /** Bumps not yet delivered to Redis, replayed when it answers again. */
+  private readonly pendingBumps = new Set<string>();
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly redis: RedisClient,
@@ -48,6 +96,7 @@ export class RedisTier {
   ) {
     this.threshold = options.failureThreshold ?? 5;
     this.cooldownMs = options.cooldownMs ?? 5_000;
+    this.deadlines = new Deadlines(options.timeoutMs);
   }
 
   /** Redis key of a cache entry. */
@@ -63,6 +112,11 @@ export class RedisTier {
   /** Whether the circuit is closed (Redis is worth trying). */
   get available(): boolean {
     return this.openUntil === 0 || Date.now() >= this.openUntil;
+  }
+
+  /** Bumps waiting to be delivered. */
+  get pendingBumpCount(): number {
+    return this.pendingBumps.size;
   }
 
   /** Reads an entry and the current versions of its dependencies in one round trip. */
@@ -104,11 +158,43 @@ export class RedisTier {
     return r === undefined ? undefined : r === 1;
   }
 
-  /** Bumps the version counters of `deps`. Resolves false if Redis failed. */
+  /**
+   * Bumps the version counters of `deps`, with any bumps still waiting from
+   * an outage. Never waits on an open circuit: undelivered bumps are queued
+   * (bounded) and replayed. Resolves true when Redis has them.
+   */
   async bump(deps: readonly string[]): Promise<boolean> {
-    if (deps.length === 0) return true;
-    const r = await this.call(() => runScript(this.redis, BUMP, deps.map((d) => this.versionKey(d)), []), true);
-    return r !== undefined;
+    for (const d of deps) this.pendingBumps.add(d);
+    if (this.pendingBumps.size > MAX_PENDING_BUMPS) {
+      this.pendingBumps.clear();
+      this.pendingBumps.add(ALL_DEP);
+    }
+    if (!this.available) {
+      this.scheduleReplay();
+      return false;
+    }
+    return this.flush();
+  }
+
+  private async flush(): Promise<boolean> {
+    if (this.pendingBumps.size === 0) return true;
+    const batch = [...this.pendingBumps];
+    this.pendingBumps.clear();
+    const r = await this.call(() => runScript(this.redis, BUMP, batch.map((d) => this.versionKey(d)), []));
+    if (r !== undefined) return true;
+    for (const d of batch) this.pendingBumps.add(d);
+    this.scheduleReplay();
+    return false;
+  }
+
+  private scheduleReplay(): void {
+    if (this.retryTimer) return;
+    const wait = Math.max(50, this.openUntil - Date.now());
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.pendingBumps.size > 0) void this.flush();
+    }, wait);
+    this.retryTimer.unref();
   }
 
   /** Deletes an entry (used for corrupt values). Errors are ignored. */
@@ -117,29 +203,30 @@ export class RedisTier {
   }
 
   /**
-   * Runs one command with a timeout. Failures are counted, reported, and
-   * resolve to undefined. `force` tries even while the circuit is open.
+   * Awaits one command with the timeout. Failures are counted, reported,
+   * open the circuit after `failureThreshold` in a row, and resolve to undefined.
    */
-  private async call<T>(fn: () => Promise<T>, force = false): Promise<T | undefined> {
-    if (!force && !this.available) return undefined;
-    let timer: NodeJS.Timeout | undefined;
+  private call<T>(send: () => Promise<T>): Promise<T | undefined> {
+    let command: Promise<T>;
     try {
-      const result = await Promise.race([
-        fn(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new TimeoutError(`Redis command timed out after ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
-        }),
-      ]);
-      this.failures = 0;
-      this.openUntil = 0;
-      return result;
+      command = send();
     } catch (err) {
-      this.failures++;
-      if (this.failures >= this.threshold) this.openUntil = Date.now() + this.cooldownMs;
-      this.options.onError?.(err);
-      return undefined;
-    } finally {
-      clearTimeout(timer);
+      // ioredis throws synchronously in some states (e.g. offline queue disabled and not connected).
+      command = Promise.reject(err);
     }
+    return this.deadlines.track(command).then(
+      (result) => {
+        this.failures = 0;
+        this.openUntil = 0;
+        if (this.pendingBumps.size > 0 && !this.retryTimer) this.scheduleReplay();
+        return result;
+      },
+      (err: unknown) => {
+        this.failures++;
+        if (this.failures >= this.threshold) this.openUntil = Date.now() + this.cooldownMs;
+        this.options.onError?.(err);
+        return undefined;
+      },
+    );
   }
 }

@@ -84,8 +84,9 @@ export class CacheStack {
           const value = this.decodeOrDrop(id, found.body);
           if (value !== DROPPED) {
             this.stats.l2Hits++;
-            this.fillL1(req, value, byteSize(found.body), gens, found.freshUntil);
-            return { value: cloneResult(value), stored: value };
+            // L1 keeps `value`; the caller gets its own copy only when L1 shares it.
+            const filled = this.fillL1(req, value, byteSize(found.body), gens, found.freshUntil);
+            return { value: filled ? cloneResult(value) : value, stored: value };
           }
         }
       }
@@ -94,17 +95,20 @@ export class CacheStack {
     const value = await load();
     const body = encode(value);
     const stored = cloneResult(value);
-    let accepted = true;
+    let storedInL2 = false;
     if (l2 && id !== undefined && versions !== undefined) {
       const now = Date.now();
       const ok = await l2.fill(id, req.deps, versions, body, now + req.ttlMs, req.ttlMs);
-      if (ok === false) accepted = false;
+      if (ok === false) {
+        this.stats.fillsRefused++;
+        return { value, stored };
+      }
+      storedInL2 = ok === true;
     }
-    if (accepted && this.generations.matches(req.deps, gens)) {
-      this.stats.fills++;
-      this.fillL1(req, stored, byteSize(body), gens, Date.now() + req.ttlMs);
-    } else {
+    if (!this.generations.matches(req.deps, gens)) {
       this.stats.fillsRefused++;
+    } else if (this.fillL1(req, stored, byteSize(body), gens, Date.now() + req.ttlMs) || storedInL2) {
+      this.stats.fills++;
     }
     return { value, stored };
   }
@@ -119,9 +123,11 @@ export class CacheStack {
     }
   }
 
-  private fillL1(req: ReadRequest, value: unknown, size: number, gens: readonly number[], freshUntil: number): void {
-    if (!this.l1 || !this.generations.matches(req.deps, gens)) return;
+  /** Stores in L1 if the dependencies have not moved since `gens`. Returns whether it did. */
+  private fillL1(req: ReadRequest, value: unknown, size: number, gens: readonly number[], freshUntil: number): boolean {
+    if (!this.l1 || !this.generations.matches(req.deps, gens)) return false;
     this.l1.set(req.l1Key, { value, deps: req.deps, gens, freshUntil, size }, Date.now());
+    return true;
   }
 
   /**

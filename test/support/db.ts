@@ -107,12 +107,18 @@ export interface QueryCounter {
   reset(): void;
   /** Holds statements matching `predicate` (default: all) until `release()`. */
   gate(predicate?: QueryPredicate): Gate;
+  /**
+   * Lets matching statements run, then holds their results until `release()`:
+   * the caller gets data read before anything that happens while it is held.
+   */
+  gateResult(predicate?: QueryPredicate): Gate;
   /** Makes the next statement matching `predicate` (default: any) reject with `error` without reaching the database. */
   failNext(error: unknown, predicate?: QueryPredicate): void;
 }
 
 interface GateState {
   predicate: QueryPredicate;
+  after: boolean;
   released: boolean;
   reached: () => void;
   waiters: Array<() => void>;
@@ -134,9 +140,17 @@ class Counter implements QueryCounter {
   }
 
   gate(predicate: QueryPredicate = () => true): Gate {
+    return this.addGate(predicate, false);
+  }
+
+  gateResult(predicate: QueryPredicate = () => true): Gate {
+    return this.addGate(predicate, true);
+  }
+
+  private addGate(predicate: QueryPredicate, after: boolean): Gate {
     let reached!: () => void;
     const opened = new Promise<void>((r) => (reached = r));
-    const state: GateState = { predicate, released: false, reached, waiters: [] };
+    const state: GateState = { predicate, after, released: false, reached, waiters: [] };
     this.gates.push(state);
     return {
       opened,
@@ -163,14 +177,20 @@ class Counter implements QueryCounter {
     this.log.push(info);
     const failure = this.failures.findIndex((f) => f.predicate(info));
     if (failure >= 0) throw this.failures.splice(failure, 1)[0]!.error;
+    await this.hold(info, false);
+    const result = await next();
+    await this.hold(info, true);
+    return result;
+  }
+
+  private async hold(info: QueryInfo, after: boolean): Promise<void> {
     for (const gate of [...this.gates]) {
-      if (gate.released || !gate.predicate(info)) continue;
+      if (gate.released || gate.after !== after || !gate.predicate(info)) continue;
       await new Promise<void>((wake) => {
         gate.waiters.push(wake);
         gate.reached();
       });
     }
-    return next();
   }
 }
 

@@ -1,0 +1,102 @@
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, it } from "vitest";
+import { redisUrl, uniqueNamespace } from "../support/db";
+import { selects, useSeededDatabase } from "../support/harness";
+import { startTcpProxy, type TcpProxy } from "../support/proxy";
+
+const t = useSeededDatabase();
+const proxies: TcpProxy[] = [];
+afterAll(async () => {
+  for (const p of proxies) await p.close();
+});
+
+/** Resolves once ioredis is (re)connected. */
+const connected = (r: Redis) => (r.status === "ready" ? Promise.resolve() : new Promise<void>((res) => r.once("ready", () => res())));
+
+/** A Redis connection through a proxy whose link the test can cut. */
+async function cuttableRedis() {
+  const proxy = await startTcpProxy(Number(new URL(redisUrl()).port));
+  proxies.push(proxy);
+  const redis = new Redis({ host: "127.0.0.1", port: proxy.port, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 20 });
+  redis.on("error", () => undefined); // outages are the point of these tests
+  await connected(redis);
+  return { proxy, redis };
+}
+
+
+describe("Redis outages", () => {
+  it("keeps reads and writes working while Redis is unreachable, and replays the undelivered bumps", async () => {
+    const ns = uniqueNamespace();
+    const { proxy, redis } = await cuttableRedis();
+    const c = t.cached({ redis, redisTimeout: 200, breaker: { failures: 2, cooldown: 0 } }, ns);
+    const observer = t.cached({ redis: t.redis(), l1: false }, ns);
+    const id = t.ids.posts.hello;
+
+    const before = await observer.prisma.post.findUnique({ where: { id } });
+    expect(observer.prisma.$cache.stats().misses).toBe(1);
+
+    proxy.cut();
+    c.counter.reset();
+    // Reads fall back to the database.
+    const during = await c.prisma.post.findUnique({ where: { id } });
+    expect(during).toEqual(before);
+    expect(selects(c.counter)).toBe(1);
+    // A write succeeds; its bump cannot reach Redis, so the shared entry is still the old one.
+    await c.prisma.post.update({ where: { id }, data: { title: "written during the outage" } });
+    expect(c.prisma.$cache.stats().redisErrors).toBeGreaterThan(0);
+    // The writing process itself never serves the old value.
+    expect((await c.prisma.post.findUnique({ where: { id } }))?.title).toBe("written during the outage");
+
+    proxy.restore();
+    await connected(redis);
+    // The next bump carries the undelivered ones with it.
+    await c.prisma.$cache.invalidate({ tags: ["unrelated"] });
+    const after = await observer.prisma.post.findUnique({ where: { id } });
+    expect(after?.title).toBe("written during the outage");
+  });
+
+  it("skips Redis while the circuit is open instead of waiting on every command", async () => {
+    const { proxy, redis } = await cuttableRedis();
+    const c = t.cached({ redis, redisTimeout: 200, breaker: { failures: 1, cooldown: 60_000 } });
+    proxy.cut();
+    await c.prisma.user.findMany({ where: { id: t.ids.users.alice } });
+    const errorsAfterFirst = c.prisma.$cache.stats().redisErrors;
+    expect(errorsAfterFirst).toBeGreaterThan(0);
+    // With the circuit open, later reads and writes do not touch Redis at all.
+    for (let i = 0; i < 5; i++) await c.prisma.user.findMany({ where: { id: t.ids.users.bob }, take: i + 1 });
+    await c.prisma.tag.create({ data: { name: `circuit-${Math.random()}` } });
+    expect(c.prisma.$cache.stats().redisErrors).toBe(errorsAfterFirst);
+  });
+});
+
+describe("compare-and-set fill", () => {
+  it.each([
+    ["with Redis", true],
+    ["in-process only", false],
+  ])("a read that began before a write never stores its older result as fresh (%s)", async (_name, withRedis) => {
+    const ns = uniqueNamespace();
+    const reader = t.cached(withRedis ? { redis: t.redis() } : {}, ns);
+    const writer = withRedis ? t.cached({ redis: t.redis() }, ns) : reader;
+    const id = t.ids.users.carol;
+    const old = (await t.plain().prisma.user.findUniqueOrThrow({ where: { id } })).name;
+    // A first fill gives the dependencies version counters, so the race below moves existing ones.
+    await reader.prisma.user.count();
+    // The reader's SELECT runs, then its result is held inside the driver adapter.
+    const gate = reader.counter.gateResult((q) => q.kind === "query" && /select/i.test(q.sql) && q.sql.includes('"User"') && !q.inTransaction);
+    const slowRead = reader.prisma.user.findUnique({ where: { id } }).then((u) => u);
+    await gate.opened;
+    // Meanwhile a write commits and resolves.
+    const name = `Carol ${Math.random()}`;
+    await writer.prisma.user.update({ where: { id }, data: { name } });
+    gate.release();
+    // The slow read returns what it read (the old row)...
+    expect((await slowRead)?.name).toBe(old);
+    // ...but refuses to store it: the next read sees the write.
+    expect(reader.prisma.$cache.stats().fillsRefused).toBe(1);
+    expect((await reader.prisma.user.findUnique({ where: { id } }))?.name).toBe(name);
+    if (withRedis) {
+      const third = t.cached({ redis: t.redis(), l1: false }, ns);
+      expect((await third.prisma.user.findUnique({ where: { id } }))?.name).toBe(name);
+    }
+  });
+});

@@ -1,0 +1,51 @@
+import net from "node:net";
+
+/** A loopback TCP proxy in front of a real server, whose link can be cut and restored. */
+export interface TcpProxy {
+  /** Port the proxy listens on (127.0.0.1). */
+  readonly port: number;
+  /** Drops every open connection and refuses new ones until `restore()`. */
+  cut(): void;
+  /** Accepts connections again. */
+  restore(): void;
+  /** Stops the proxy. */
+  close(): Promise<void>;
+}
+
+/** Starts a proxy on a free loopback port that forwards to `127.0.0.1:targetPort`. */
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  let down = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(targetPort, "127.0.0.1");
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => s.destroy());
+    }
+    client.pipe(upstream).pipe(client);
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    cut() {
+      down = true;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      down = false;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
