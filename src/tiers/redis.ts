@@ -120,13 +120,16 @@ export class RedisTier {
   }
 
   /** Reads an entry and the current versions of its dependencies in one round trip. */
-  async read(id: string, deps: readonly string[], now: number): Promise<L2ReadResult | undefined> {
+  read(id: string, deps: readonly string[], now: number): Promise<L2ReadResult | undefined> {
     const keys = [this.entryKey(id)];
     for (const d of deps) keys.push(this.versionKey(d));
-    const res = await this.call(() => this.redis.mget(...keys));
-    if (!res) return undefined;
-    const versions = new Array<string>(deps.length);
-    for (let i = 0; i < deps.length; i++) versions[i] = res[i + 1] ?? "";
+    return this.call(() => this.redis.mget(...keys)).then((res) => (res ? this.parse(res, deps.length, now) : undefined));
+  }
+
+  /** Splits an MGET reply into the entry (if fresh and current) and the versions read. */
+  private parse(res: (string | null)[], depCount: number, now: number): L2ReadResult {
+    const versions = new Array<string>(depCount);
+    for (let i = 0; i < depCount; i++) versions[i] = res[i + 1] ?? "";
     const raw = res[0];
     if (raw == null) return { body: undefined, freshUntil: 0, versions };
     // ptc1|<freshUntil>|<v1,v2,...>|<body>

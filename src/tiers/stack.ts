@@ -43,62 +43,63 @@ export class CacheStack {
     return { value: cloneResult(e.value) };
   }
 
-  /** Full read path after an L1 miss: single-flight, L2, database, fill. */
-  async read(req: ReadRequest, load: () => Promise<unknown>): Promise<unknown> {
-    const hit = this.peek(req.l1Key);
-    if (hit) return hit.value;
-    const running = this.inflight.get(req.l1Key);
+  /**
+   * Read path after an L1 miss (the caller has peeked): joins a running
+   * flight for the same key, or runs L2 then the database.
+   */
+  read(req: ReadRequest, load: () => Promise<unknown>): Promise<unknown> {
+    const key = req.l1Key;
+    const running = this.inflight.get(key);
     if (running) {
       this.stats.coalesced++;
-      return cloneResult(await running);
+      return running.then(cloneResult);
     }
-    let resolveShared!: (v: unknown) => void;
-    let rejectShared!: (e: unknown) => void;
-    const shared = new Promise<unknown>((res, rej) => ((resolveShared = res), (rejectShared = rej)));
+    const flight = this.fetch(req, load);
+    // Joiners get copies of `stored`; their reactions run before the leader's caller resumes.
+    const shared = flight.then((r) => r.stored);
     shared.catch(() => undefined);
-    this.inflight.set(req.l1Key, shared);
-    try {
-      const { value, stored } = await this.fetch(req, load);
-      resolveShared(stored);
-      return value;
-    } catch (err) {
-      rejectShared(err);
-      throw err;
-    } finally {
-      this.inflight.delete(req.l1Key);
-    }
+    this.inflight.set(key, shared);
+    return flight.then(
+      (r) => {
+        this.inflight.delete(key);
+        return r.value;
+      },
+      (err: unknown) => {
+        this.inflight.delete(key);
+        throw err;
+      },
+    );
   }
 
   /** L2 then database. Returns the caller's value and a private copy for others. */
-  private async fetch(req: ReadRequest, load: () => Promise<unknown>): Promise<{ value: unknown; stored: unknown }> {
+  private fetch(req: ReadRequest, load: () => Promise<unknown>): Promise<Fetched> {
     const gens = this.generations.snapshot(req.deps);
     const l2 = this.l2;
-    let versions: string[] | undefined;
-    let id: string | undefined;
-    if (l2 && l2.available) {
-      id = req.l2Id();
-      const found = await l2.read(id, req.deps, Date.now());
-      if (found) {
-        versions = found.versions;
-        if (found.body !== undefined) {
-          const value = this.decodeOrDrop(id, found.body);
-          if (value !== DROPPED) {
-            this.stats.l2Hits++;
-            // L1 keeps `value`; the caller gets its own copy only when L1 shares it.
-            const filled = this.fillL1(req, value, byteSize(found.body), gens, found.freshUntil);
-            return { value: filled ? cloneResult(value) : value, stored: value };
-          }
+    if (!l2 || !l2.available) return this.miss(req, load, gens, undefined, undefined);
+    const id = req.l2Id();
+    return l2.read(id, req.deps, Date.now()).then((found) => {
+      if (found?.body !== undefined) {
+        const value = this.decodeOrDrop(id, found.body);
+        if (value !== DROPPED) {
+          this.stats.l2Hits++;
+          // L1 keeps `value`; the caller gets its own copy only when L1 shares it.
+          const filled = this.fillL1(req, value, byteSize(found.body), gens, found.freshUntil);
+          return { value: filled ? cloneResult(value) : value, stored: value };
         }
       }
-    }
+      return this.miss(req, load, gens, id, found?.versions);
+    });
+  }
+
+  /** Database query, then the compare-and-set fills of L2 and L1. */
+  private async miss(req: ReadRequest, load: () => Promise<unknown>, gens: readonly number[], id: string | undefined, versions: string[] | undefined): Promise<Fetched> {
     this.stats.misses++;
     const value = await load();
     const body = encode(value);
     const stored = cloneResult(value);
     let storedInL2 = false;
-    if (l2 && id !== undefined && versions !== undefined) {
-      const now = Date.now();
-      const ok = await l2.fill(id, req.deps, versions, body, now + req.ttlMs, req.ttlMs);
+    if (this.l2 && id !== undefined && versions !== undefined) {
+      const ok = await this.l2.fill(id, req.deps, versions, body, Date.now() + req.ttlMs, req.ttlMs);
       if (ok === false) {
         this.stats.fillsRefused++;
         return { value, stored };
@@ -148,3 +149,9 @@ export class CacheStack {
 }
 
 const DROPPED = Symbol("dropped");
+
+/** A fetched value for the caller, and a private copy for joiners and L1. */
+interface Fetched {
+  value: unknown;
+  stored: unknown;
+}
