@@ -5,6 +5,7 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/setup/global.ts"],
     pool: "forks",
+    reporters: ["default", "./test/setup/summary-reporter.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     typecheck: {
