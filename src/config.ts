@@ -207,6 +207,18 @@ export type QueryCacheOption =
       key?: string;
     };
 
+/** Options of `prisma.$queryRawCached(sql, options)`: what the raw query reads. */
+export interface RawCacheOptions {
+  /** Models the query reads: a write to any of them makes the entry stale. @default [] */
+  models?: string[];
+  /** Tags of the entry, invalidated with `$cache.invalidate({ tags })`. @default [] */
+  tags?: string[];
+  /** Seconds the result stays fresh. 0 does not cache. @default the global ttl */
+  ttl?: number;
+  /** A key of your own, used instead of the hash of the SQL and its values. @default undefined */
+  key?: string;
+}
+
 /** Options with every default filled in. */
 export interface ResolvedOptions {
   redis: RedisClient | undefined;

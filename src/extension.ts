@@ -6,7 +6,8 @@
  */
 import { Prisma, type PrismaClientExtends } from "@prisma/client/extension";
 import type { Types } from "@prisma/client/runtime/client";
-import { resolveOptions, type CacheOptions, type QueryCacheOption } from "./config.js";
+import type { Sql } from "@prisma/client/runtime/client";
+import { resolveOptions, type CacheOptions, type QueryCacheOption, type RawCacheOptions } from "./config.js";
 import { ALL_DEP } from "./deps/graph.js";
 import type { RuntimeDataModel } from "./deps/graph.js";
 import { WRITE_OPERATIONS } from "./deps/writes.js";
@@ -67,7 +68,16 @@ export interface CachedReadMethods {
 /** What `prismaCache(...)` returns: pass it to `prisma.$extends(...)`. */
 export type CacheExtension = (
   client: unknown,
-) => PrismaClientExtends<Types.Extensions.InternalArgs<{}, { $allModels: CachedReadMethods }, {}, { $cache: CacheClientApi }> & Types.Extensions.DefaultArgs>;
+) => PrismaClientExtends<
+  Types.Extensions.InternalArgs<{}, { $allModels: CachedReadMethods }, {}, { $cache: CacheClientApi; $queryRawCached: RawQueryMethod }> & Types.Extensions.DefaultArgs
+>;
+
+/**
+ * `prisma.$queryRawCached<T>(Prisma.sql\`...\`, { models, tags, ttl, key })`: a cached
+ * `$queryRaw`. Declare the models it reads so writes to them invalidate it.
+ * Inside an interactive transaction it runs uncached.
+ */
+export type RawQueryMethod = <T = unknown>(sql: Sql, options: RawCacheOptions) => Promise<T>;
 
 /** `prisma.$cache`: invalidation and statistics. */
 export interface CacheClientApi {
@@ -195,6 +205,21 @@ function createExtension(runtime: CacheRuntime, $transaction: TransactionFn | un
   const client: Record<string, unknown> = {
     /** Invalidation and statistics of the tiered cache. */
     $cache: api,
+    $queryRawCached(this: ClientLike, sql: Sql, options: RawCacheOptions): Promise<unknown> {
+      const run = () => Promise.resolve((this.$queryRaw as (s: Sql) => PromiseLike<unknown>)(sql));
+      try {
+        if (this[TX_SCOPE] !== undefined) {
+          runtime.stats.bypasses++;
+          return run();
+        }
+        const request = runtime.planRaw(sql, options);
+        if (!request) return run();
+        const hit = runtime.stack.peek(request.l1Key);
+        return hit ? Promise.resolve(hit.value) : runtime.stack.read(request, run);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
   };
   if ($transaction) {
     /** Prisma's `$transaction`, plus a version bump after an interactive transaction commits. */
@@ -242,7 +267,7 @@ function createExtension(runtime: CacheRuntime, $transaction: TransactionFn | un
         return write([ALL_DEP], params);
       },
     },
-    client: client as { $cache: CacheClientApi },
+    client: client as { $cache: CacheClientApi; $queryRawCached: RawQueryMethod },
   };
 }
 

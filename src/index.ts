@@ -3,8 +3,8 @@
  * @packageDocumentation
  */
 export { prismaCache } from "./extension.js";
-export type { CacheArgs, CacheClientApi, CacheExtension, CachedFluentApi, CachedFluentResult, CachedReadMethods } from "./extension.js";
-export type { CacheOptions, L1Options, ModelCacheOptions, QueryCacheOption, RedisClient } from "./config.js";
+export type { CacheArgs, CacheClientApi, CacheExtension, CachedFluentApi, CachedFluentResult, CachedReadMethods, RawQueryMethod } from "./extension.js";
+export type { CacheOptions, L1Options, ModelCacheOptions, QueryCacheOption, RawCacheOptions, RedisClient } from "./config.js";
 export { CacheError, CacheConfigError, CacheUsageError } from "./errors.js";
 export type { CacheErrorCode, ConfigIssue } from "./errors.js";
 export type { CacheStats } from "./telemetry.js";

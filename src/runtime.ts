@@ -3,7 +3,7 @@
  * options, relation graph, tiers, stats, and the read and write decisions.
  * @module
  */
-import { checkModelNames, type QueryCacheOption, type ResolvedOptions } from "./config.js";
+import { checkModelNames, type QueryCacheOption, type RawCacheOptions, type ResolvedOptions } from "./config.js";
 import { ALL_DEP, modelDep, RelationGraph, tagDep, type RuntimeDataModel } from "./deps/graph.js";
 import { readDeps } from "./deps/reads.js";
 import { writeDeps } from "./deps/writes.js";
@@ -79,7 +79,7 @@ export class CacheRuntime {
    * @throws {CacheUsageError} when the per-query `cache` option is malformed.
    */
   plan(model: string, operation: ReadOperation, args: Record<string, unknown> | undefined, cache: unknown): ReadRequest | undefined {
-    const option = checkQueryOption(cache, model, operation);
+    const option = checkQueryOption(cache, () => `${model}.${operation}({ cache })`);
     const modelOptions = this.options.models[model];
     if (option === false || modelOptions?.cache === false) {
       this.stats.bypasses++;
@@ -94,6 +94,38 @@ export class CacheRuntime {
     const l1Key =
       option?.key !== undefined ? `${model}|${keyOp}|k|${JSON.stringify(option.key)}` : `${model}|${keyOp}|${canonicalize(args ?? {})}`;
     return new PlannedRead(this, model, args, option?.tags, l1Key, ttl * 1000);
+  }
+
+  /**
+   * Plans a cached raw query: keyed by its SQL text and values, depending on
+   * the models and tags it declares. Undefined when it is not cached (ttl 0).
+   * @throws {CacheUsageError} naming an unknown model or a malformed option.
+   */
+  planRaw(sql: { strings: readonly string[]; values: readonly unknown[] }, options: RawCacheOptions): ReadRequest | undefined {
+    const where = "$queryRawCached(sql, options)";
+    if (typeof sql !== "object" || sql === null || !Array.isArray(sql.strings) || !Array.isArray(sql.values)) {
+      throw new CacheUsageError(`${where}: sql must be a Prisma.Sql object, e.g. Prisma.sql\`SELECT ...\``);
+    }
+    if (typeof options !== "object" || options === null) throw new CacheUsageError(`${where}: options must be an object { models, tags, ttl, key }`);
+    const { models = [], ...rest } = options;
+    if (!Array.isArray(models)) throw new CacheUsageError(`${where}: models must be an array of model names`);
+    for (const m of models) {
+      if (!this.graph.models.includes(m)) throw new CacheUsageError(`${where}: unknown model "${m}" (models: ${this.graph.models.join(", ")})`);
+    }
+    const option = checkQueryOption(rest, () => where) as QueryOption;
+    const ttl = option.ttl ?? this.options.ttl;
+    if (!(ttl > 0)) {
+      this.stats.bypasses++;
+      return undefined;
+    }
+    const l1Key = option.key !== undefined ? `$raw|k|${JSON.stringify(option.key)}` : `$raw|${canonicalize([sql.strings, sql.values])}`;
+    const deps = [ALL_DEP];
+    for (const m of models) {
+      deps.push(modelDep(m));
+      for (const d of this.options.models[m]?.dependsOn ?? NONE) deps.push(modelDep(d));
+    }
+    for (const t of option.tags ?? NONE) deps.push(tagDep(t));
+    return { l1Key, deps: [...new Set(deps)], ttlMs: ttl * 1000, l2Id: () => this.l2Id(l1Key) };
   }
 
   /** Dependency ids of a read: models reached, tags, and the namespace. */
@@ -162,10 +194,10 @@ class PlannedRead implements ReadRequest {
 type QueryOption = Exclude<QueryCacheOption, false>;
 
 /** Validates the per-query `cache` option without allocating on the common path. */
-function checkQueryOption(cache: unknown, model: string, operation: string): QueryOption | false | undefined {
+function checkQueryOption(cache: unknown, label: () => string): QueryOption | false | undefined {
   if (cache === undefined) return undefined;
   if (cache === false) return false;
-  const where = `${model}.${operation}({ cache })`;
+  const where = label();
   if (typeof cache !== "object" || cache === null || Array.isArray(cache)) {
     throw new CacheUsageError(`${where}: cache must be false or an object { ttl, swr, tags, key }, got ${cache === null ? "null" : typeof cache}`);
   }

@@ -63,3 +63,20 @@ export async function runScript(
     return redis.eval(s.source, keys.length, ...keys, ...args);
   }
 }
+
+/**
+ * Releases a dogpile lease: compare-and-delete, then a wake-up for waiters.
+ * KEYS[1] lease key. ARGV[1] the holder's token, ARGV[2] wake-up channel,
+ * ARGV[3] wake-up message (the lease's key as callers name it).
+ * Deletes the key and publishes only when it still holds the token, so a
+ * holder whose lease expired (and was taken by someone else) changes nothing.
+ * Returns 1 when released, 0 otherwise.
+ */
+export const RELEASE_LEASE = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+`);

@@ -232,3 +232,39 @@ describe("precision and the client API", () => {
     expect(selects(counter)).toBe(1);
   });
 });
+
+describe("cached raw reads", () => {
+  it("$queryRawCached caches by SQL and values, and declared models invalidate it", async () => {
+    const { prisma, counter } = cached({ redis: redis() });
+    const { Prisma } = await import("../../generated/prisma/client");
+    const q = (min: number) => prisma.$queryRawCached<{ n: bigint }[]>(Prisma.sql`SELECT count(*) AS n FROM "Post" WHERE views >= ${min}`, { models: ["Post"] });
+    const first = await q(0);
+    counter.reset();
+    expect(await q(0)).toEqual(first);
+    expect(selects(counter)).toBe(0);
+    await q(1_000_000);
+    expect(selects(counter)).toBe(1);
+    await prisma.post.create({ data: { title: "raw-visible" } });
+    const after = await q(0);
+    expect(after[0]!.n).toBe(first[0]!.n + 1n);
+    // Unrelated writes leave it cached.
+    counter.reset();
+    await prisma.tag.create({ data: { name: `raw-${Math.random()}` } });
+    await q(0);
+    expect(selects(counter)).toBe(0);
+    // Tags, and bad input named clearly.
+    await prisma.$queryRawCached(Prisma.sql`SELECT 1 AS one`, { tags: ["raw-tag"] });
+    await prisma.$cache.invalidate({ tags: ["raw-tag"] });
+    counter.reset();
+    await prisma.$queryRawCached(Prisma.sql`SELECT 1 AS one`, { tags: ["raw-tag"] });
+    expect(selects(counter)).toBe(1);
+    await expect(prisma.$queryRawCached(Prisma.sql`SELECT 1`, { models: ["Nope"] })).rejects.toThrow(/unknown model "Nope"/);
+    await expect(prisma.$queryRawCached(Prisma.sql`SELECT 1`, { ttl: -5 })).rejects.toThrow(/ttl/);
+    // Inside an interactive transaction it runs uncached.
+    await prisma.$transaction(async (tx) => {
+      counter.reset();
+      await tx.$queryRawCached(Prisma.sql`SELECT 1 AS one`, { tags: ["raw-tag"] });
+      expect(counter.log.filter((l) => l.inTransaction && /select 1/i.test(l.sql)).length).toBe(1);
+    });
+  });
+});
