@@ -185,22 +185,27 @@ function createExtension(runtime: CacheRuntime, $transaction: TransactionFn | un
   const openTransactions = new Map<unknown, Set<string>>();
 
   /**
-   * Runs a write, then bumps what it changed before the write resolves.
-   * Inside an interactive transaction the bump happens before the write
-   * (pre-invalidation) and again after commit (see `$transaction` below).
+   * Runs a write, then bumps what it changed (`after`, from its arguments and
+   * result) before the write resolves. Inside an interactive transaction it
+   * bumps `before` first (pre-invalidation) and `after` again at commit (see
+   * `$transaction` below).
    */
-  const write = async (deps: readonly string[], params: WriteParams): Promise<unknown> => {
+  const write = async (params: WriteParams, before: () => readonly string[], after: (result: unknown) => readonly string[]): Promise<unknown> => {
     const tx = params.__internalParams?.transaction;
     const pending = tx?.kind === "itx" ? openTransactions.get(tx.id) : undefined;
     if (pending) {
-      for (const d of deps) pending.add(d);
-      await runtime.stack.bump(deps);
-      return params.query(params.args);
+      const early = before();
+      for (const d of early) pending.add(d);
+      await runtime.stack.bump(early);
+      const result = await params.query(params.args);
+      for (const d of after(result)) pending.add(d);
+      return result;
     }
     const result = await params.query(params.args);
-    await runtime.stack.bump(deps);
+    await runtime.stack.bump(after(result));
     return result;
   };
+  const everything = (): readonly string[] => [ALL_DEP];
 
   const client: Record<string, unknown> = {
     /** Invalidation and statistics of the tiered cache. */
@@ -257,14 +262,18 @@ function createExtension(runtime: CacheRuntime, $transaction: TransactionFn | un
         $allOperations(params: WriteParams) {
           const { model, operation, args } = params;
           if (model === undefined || !WRITE_OPERATIONS.has(operation)) return params.query(args);
-          return write(runtime.writeDeps(model, operation, args), params);
+          return write(
+            params,
+            () => runtime.writeDepsBefore(model, operation, args),
+            (result) => runtime.writeDeps(model, operation, args, result),
+          );
         },
       },
       $executeRaw(params: WriteParams) {
-        return write([ALL_DEP], params);
+        return write(params, everything, everything);
       },
       $executeRawUnsafe(params: WriteParams) {
-        return write([ALL_DEP], params);
+        return write(params, everything, everything);
       },
     },
     client: client as { $cache: CacheClientApi; $queryRawCached: RawQueryMethod },
@@ -301,7 +310,8 @@ export function prismaCache(options: CacheOptions = {}): CacheExtension {
   const resolved = resolveOptions(options);
   const extension = Prisma.defineExtension((client) => {
     const dataModel = (client as unknown as { _runtimeDataModel: RuntimeDataModel })._runtimeDataModel;
-    const runtime = new CacheRuntime(resolved, dataModel);
+    const schema = (client as unknown as { _engineConfig?: { inlineSchema?: unknown } })._engineConfig?.inlineSchema;
+    const runtime = new CacheRuntime(resolved, dataModel, typeof schema === "string" ? schema : undefined);
     const extension = createExtension(runtime, builtinTransaction(client));
     const extended = client.$extends(extension);
     keepOutermost(extended as unknown as Extendable, client as unknown as Extendable, extension);

@@ -6,7 +6,9 @@
 import { checkModelNames, type QueryCacheOption, type RawCacheOptions, type ResolvedOptions } from "./config.js";
 import { ALL_DEP, modelDep, RelationGraph, tagDep, type RuntimeDataModel } from "./deps/graph.js";
 import { readDeps } from "./deps/reads.js";
-import { writeDeps } from "./deps/writes.js";
+import { newRowDep, RowKeys } from "./deps/rows.js";
+import { parseRelations } from "./deps/schema.js";
+import { writeDeps, writeDepsBefore, type WriteContext } from "./deps/writes.js";
 import { CacheUsageError } from "./errors.js";
 import { canonicalHasher, canonicalize } from "./keys.js";
 import { Stats } from "./telemetry.js";
@@ -48,16 +50,28 @@ const KEY_FORMAT = "1";
 export class CacheRuntime {
   readonly stats = new Stats();
   readonly graph: RelationGraph;
+  /** Primary and unique keys, from the schema; row-level dependencies need them. */
+  readonly rows: RowKeys;
   readonly stack: CacheStack;
+  private readonly writeContext: WriteContext;
   /** Hashes an L1 key into its L2 key id. */
   readonly l2Id: (l1Key: string) => string;
   private readonly tagsCache = new Map<string, readonly string[]>();
 
+  /**
+   * @param dataModel the client's runtime data model (models and relation fields).
+   * @param schema the client's schema text, for keys and referential actions;
+   *   without it, invalidation is per model.
+   */
   constructor(
     readonly options: ResolvedOptions,
     dataModel: RuntimeDataModel,
+    schema: string | undefined,
   ) {
     this.graph = new RelationGraph(dataModel);
+    const facts = parseRelations(schema);
+    this.rows = new RowKeys(facts);
+    this.writeContext = { graph: this.graph, rows: this.rows, facts, tagsOf: (m) => this.modelTags(m) };
     this.l2Id = canonicalHasher(options.namespace, KEY_FORMAT);
     checkModelNames(options, this.graph.models);
     const l1 = options.l1 === false ? undefined : new MemoryTier(options.l1);
@@ -93,7 +107,8 @@ export class CacheRuntime {
     const keyOp = PLAIN_OPERATION[operation];
     const l1Key =
       option?.key !== undefined ? `${model}|${keyOp}|k|${JSON.stringify(option.key)}` : `${model}|${keyOp}|${canonicalize(args ?? {})}`;
-    return new PlannedRead(this, model, args, option?.tags, l1Key, ttl * 1000);
+    const rowLookup = keyOp === "findUnique" && this.rows.has(model);
+    return new PlannedRead(this, model, args, option?.tags, l1Key, ttl * 1000, rowLookup);
   }
 
   /**
@@ -129,9 +144,9 @@ export class CacheRuntime {
   }
 
   /** Dependency ids of a read: models reached, tags, and the namespace. */
-  readDeps(model: string, args: Record<string, unknown> | undefined, queryTags: readonly string[] | undefined): string[] {
+  readDeps(model: string, args: Record<string, unknown> | undefined, queryTags: readonly string[] | undefined, rowLookup: boolean): string[] {
     const tags = queryTags?.length ? [...this.modelTags(model), ...queryTags] : this.modelTags(model);
-    return readDeps(this.graph, model, args, tags, (m) => this.options.models[m]?.dependsOn ?? NONE);
+    return readDeps(this.graph, model, args, tags, (m) => this.options.models[m]?.dependsOn ?? NONE, rowLookup);
   }
 
   private modelTags(model: string): readonly string[] {
@@ -141,8 +156,13 @@ export class CacheRuntime {
   }
 
   /** Dependency ids a write bumps. */
-  writeDeps(model: string, operation: string, args: Record<string, unknown> | undefined): string[] {
-    return writeDeps(this.graph, model, operation, args, (m) => this.modelTags(m));
+  writeDeps(model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): string[] {
+    return writeDeps(this.writeContext, model, operation, args, result);
+  }
+
+  /** Dependency ids to bump before a write inside an interactive transaction runs. */
+  writeDepsBefore(model: string, operation: string, args: Record<string, unknown> | undefined): string[] {
+    return writeDepsBefore(this.writeContext, model, operation, args);
   }
 
   /** `$cache.invalidate({ models, tags })`. */
@@ -169,9 +189,13 @@ export class CacheRuntime {
 
 const NONE: readonly string[] = Object.freeze([]);
 
-/** A cacheable read. Its dependencies and L2 id are worked out on a miss only. */
+/**
+ * A cacheable read. Its dependencies and L2 id are worked out on a miss only,
+ * so an L1 hit pays for none of it.
+ */
 class PlannedRead implements ReadRequest {
   private depsMemo: readonly string[] | undefined;
+  private pkMemo: string | null | undefined;
 
   constructor(
     private readonly runtime: CacheRuntime,
@@ -180,10 +204,33 @@ class PlannedRead implements ReadRequest {
     private readonly queryTags: readonly string[] | undefined,
     readonly l1Key: string,
     readonly ttlMs: number,
-  ) {}
+    /** A findUnique on a model with a known primary key: depends on its row, not the model. */
+    private readonly rowLookup: boolean,
+  ) {
+    if (!rowLookup) this.lateDeps = undefined;
+  }
+
+  /** The row id a unique lookup names by primary key (null: by another unique key). */
+  private get pk(): string | null {
+    if (this.pkMemo === undefined) this.pkMemo = (this.rowLookup && this.runtime.rows.ofWhere(this.model, this.args?.where)) || null;
+    return this.pkMemo;
+  }
 
   get deps(): readonly string[] {
-    return (this.depsMemo ??= this.runtime.readDeps(this.model, this.args, this.queryTags));
+    if (this.depsMemo) return this.depsMemo;
+    const deps = this.runtime.readDeps(this.model, this.args, this.queryTags, this.rowLookup);
+    if (this.pk) deps.push(this.pk);
+    return (this.depsMemo = deps);
+  }
+
+  /** By another unique key the row is only known afterwards: no write to the model may land before the fill. */
+  get guards(): readonly string[] | undefined {
+    return this.rowLookup && !this.pk ? [modelDep(this.model)] : undefined;
+  }
+
+  lateDeps?(value: unknown): readonly string[] {
+    if (value === null) return [newRowDep(this.model)];
+    return this.pk ? NONE : [this.runtime.rows.ofRow(this.model, value) ?? modelDep(this.model)];
   }
 
   l2Id(): string {

@@ -13,13 +13,18 @@ export class RelationGraph {
   /** Model names, as in the schema. */
   readonly models: readonly string[];
   private readonly relations = new Map<string, Map<string, string>>();
+  private readonly relationNames = new Map<string, string>();
   private readonly byLowerName = new Map<string, string>();
 
   constructor(dataModel: RuntimeDataModel) {
     this.models = Object.keys(dataModel.models);
     for (const [name, model] of Object.entries(dataModel.models)) {
       const rel = new Map<string, string>();
-      for (const f of model.fields) if (f.kind === "object") rel.set(f.name, f.type);
+      for (const f of model.fields) {
+        if (f.kind !== "object") continue;
+        rel.set(f.name, f.type);
+        if (f.relationName) this.relationNames.set(`${name}.${f.name}`, f.relationName);
+      }
       this.relations.set(name, rel);
       this.byLowerName.set(name.charAt(0).toLowerCase() + name.slice(1), name);
     }
@@ -28,6 +33,11 @@ export class RelationGraph {
   /** The model a relation field points to, or undefined for a scalar field. */
   target(model: string, field: string): string | undefined {
     return this.relations.get(model)?.get(field);
+  }
+
+  /** The relation name of a relation field. */
+  relationName(model: string, field: string): string | undefined {
+    return this.relationNames.get(`${model}.${field}`);
   }
 
   /** Names of the relation fields of `model`. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { ALL_DEP, modelDep, tagDep, type RelationGraph } from "./graph.js";
+import { bulkDep } from "./rows.js";
 
 /** Keys whose value is read in the same model's context. */
 const STRUCTURAL = new Set(["where", "include", "select", "omit", "orderBy", "having", "cursor", "_count", "AND", "OR", "NOT", "some", "every", "none", "is", "isNot"]);
@@ -28,23 +29,30 @@ function walk(graph: RelationGraph, model: string, node: unknown, out: Set<strin
   }
 }
 
-/** Models a read touches, its own first. */
-export function readModels(graph: RelationGraph, model: string, args: unknown): string[] {
-  const out = new Set<string>([model]);
+/** Models a read reaches through relations (its own model only through a self-relation). */
+export function reachedModels(graph: RelationGraph, model: string, args: unknown): Set<string> {
+  const out = new Set<string>();
   walk(graph, model, args, out);
-  return [...out];
+  return out;
 }
 
-/** Dependency ids of a read: models (plus their `dependsOn`), tags, and the namespace. */
+/**
+ * Dependency ids of a read known before it runs: the namespace, its own model
+ * (as `m:M`, or as `b:M` for a row lookup whose row ids come separately),
+ * every model reached through relations, `dependsOn` models, and tags.
+ */
 export function readDeps(
   graph: RelationGraph,
   model: string,
   args: unknown,
   tags: readonly string[],
   dependsOn: (model: string) => readonly string[],
+  rowLookup = false,
 ): string[] {
   const deps = new Set<string>([ALL_DEP]);
-  for (const m of readModels(graph, model, args)) {
+  deps.add(rowLookup ? bulkDep(model) : modelDep(model));
+  for (const d of dependsOn(model)) deps.add(modelDep(d));
+  for (const m of reachedModels(graph, model, args)) {
     deps.add(modelDep(m));
     for (const d of dependsOn(m)) deps.add(modelDep(d));
   }

@@ -540,11 +540,17 @@ function interpret(blocks: RawBlock[]): RelationFacts | undefined {
   // opposite side (same relation name, pointing back) is a list too.
   const joinTables: JoinTable[] = [];
   const seenTables = new Set<string>();
+  const sideKey = (model: string, type: string, relationName: string): string => `${model}\0${type}\0${relationName}`;
+  const sidesByKey = new Map<string, (typeof backSides)[number][]>();
+  for (const side of backSides) {
+    const key = sideKey(side.model, side.field.type, side.relationName);
+    const list = sidesByKey.get(key);
+    if (list) list.push(side);
+    else sidesByKey.set(key, [side]);
+  }
   for (const side of backSides) {
     if (!side.field.list) continue;
-    const other = backSides.find(
-      (o) => o !== side && o.model === side.field.type && o.field.type === side.model && o.relationName === side.relationName,
-    );
+    const other = sidesByKey.get(sideKey(side.field.type, side.model, side.relationName))?.find((o) => o !== side);
     if (other === undefined || !other.field.list) continue;
     const table = `_${side.relationName}`;
     if (seenTables.has(table)) continue;

@@ -1,9 +1,11 @@
 /**
- * What a write bumps: the written model, every model touched by nested
- * writes, models that referential actions may change, and configured tags.
+ * What a write bumps: the written model and its rows, every model touched by
+ * nested writes, models that referential actions change, and configured tags.
  * @module
  */
 import { modelDep, tagDep, type RelationGraph } from "./graph.js";
+import { bulkDep, newRowDep, type RowKeys } from "./rows.js";
+import { affectedByDelete, affectedByUpdate, type RelationFacts } from "./schema.js";
 
 /** Top-level write operations. */
 export const WRITE_OPERATIONS = new Set([
@@ -21,51 +23,180 @@ export const WRITE_OPERATIONS = new Set([
 /** Keys of a nested write whose value is read in the related model's context. */
 const NESTED = new Set(["create", "createMany", "connect", "connectOrCreate", "disconnect", "set", "update", "updateMany", "upsert", "delete", "deleteMany", "data", "where"]);
 
-function walkData(graph: RelationGraph, model: string, node: unknown, out: Set<string>): void {
+/** Nested operations that only add or remove links, never write the related rows themselves. */
+const LINK_ONLY = new Set(["connect", "disconnect", "set"]);
+
+/**
+ * Models reached by nested writes in `node` (a `data`, `create` or `update`
+ * object): "link" when only the rows of an implicit many-to-many join table
+ * change (connect, disconnect, set), "rows" when rows of the model itself may.
+ */
+function nestedModels(ctx: WriteContext, model: string, node: unknown, out: Map<string, "link" | "rows">): void {
   if (node === null || typeof node !== "object") return;
   if (Array.isArray(node)) {
-    for (const item of node) walkData(graph, model, item, out);
+    for (const item of node) nestedModels(ctx, model, item, out);
     return;
   }
   for (const key in node) {
     const value = (node as Record<string, unknown>)[key];
-    const target = graph.target(model, key);
+    const target = ctx.graph.target(model, key);
     if (target !== undefined) {
-      out.add(target);
-      walkData(graph, target, value, out);
-    } else if (NESTED.has(key)) {
-      walkData(graph, model, value, out);
+      const joinOnly = isJoinRelation(ctx, model, key) && value !== null && typeof value === "object" && Object.keys(value).every((k) => LINK_ONLY.has(k));
+      if (!joinOnly) out.set(target, "rows");
+      else if (!out.has(target)) out.set(target, "link");
+      nestedModels(ctx, target, value, out);
+    } else if (NESTED.has(key) && !LINK_ONLY.has(key)) {
+      nestedModels(ctx, model, value, out);
     }
   }
 }
 
-/** Models a write may change. */
-export function writeModels(graph: RelationGraph, model: string, operation: string, args: Record<string, unknown> | undefined): string[] {
-  const out = new Set<string>([model]);
-  if (args) {
-    walkData(graph, model, args.data, out);
-    walkData(graph, model, args.create, out);
-    walkData(graph, model, args.update, out);
-  }
-  // Referential actions (onDelete Cascade / SetNull / SetDefault, onUpdate Cascade)
-  // can change rows of related models.
-  if (operation === "delete" || operation === "deleteMany") for (const m of graph.reachable(model)) out.add(m);
-  else if (operation.startsWith("update") || operation === "upsert") for (const m of graph.neighbors(model)) out.add(m);
-  return [...out];
+/** Whether a relation field is an implicit many-to-many relation (its links live in a join table). */
+function isJoinRelation(ctx: WriteContext, model: string, field: string): boolean {
+  const name = ctx.graph.relationName(model, field);
+  return name !== undefined && !!ctx.facts?.joinTables.some((j) => j.relationName === name);
 }
 
-/** Dependency ids a write bumps. */
-export function writeDeps(
-  graph: RelationGraph,
-  model: string,
-  operation: string,
-  args: Record<string, unknown> | undefined,
-  tagsOf: (model: string) => readonly string[],
-): string[] {
-  const deps = new Set<string>();
-  for (const m of writeModels(graph, model, operation, args)) {
-    deps.add(modelDep(m));
-    for (const t of tagsOf(m)) deps.add(tagDep(t));
+/** Scalar fields set by an update's data (relation fields excluded). */
+function scalarKeys(graph: RelationGraph, model: string, data: unknown): string[] {
+  if (data === null || typeof data !== "object") return [];
+  const keys = new Set<string>();
+  for (const row of Array.isArray(data) ? data : [data]) for (const k in row as object) if (graph.target(model, k) === undefined) keys.add(k);
+  return [...keys];
+}
+
+/** Everything the write-side needs to know about the schema. */
+export interface WriteContext {
+  graph: RelationGraph;
+  rows: RowKeys;
+  /** Parsed schema, or undefined (then referential actions are assumed on every related model). */
+  facts: RelationFacts | undefined;
+  tagsOf(model: string): readonly string[];
+}
+
+/** Collects dependency ids, adding each model's tags with it. */
+class Bumps {
+  readonly out = new Set<string>();
+  constructor(private readonly ctx: WriteContext) {}
+
+  /** Any rows of `model`, unnamed: list reads, row reads and "not found" reads all go stale. */
+  bulk(model: string): void {
+    this.model(model);
+    this.out.add(bulkDep(model));
+    this.out.add(newRowDep(model));
   }
-  return [...deps];
+
+  model(model: string): void {
+    this.out.add(modelDep(model));
+    for (const t of this.ctx.tagsOf(model)) this.out.add(tagDep(t));
+  }
+
+  /** One result row: its row id, or the whole model when the row has no id field. */
+  row(model: string, row: unknown): void {
+    const dep = this.ctx.rows.ofRow(model, row);
+    if (dep) this.out.add(dep);
+    else this.out.add(bulkDep(model));
+  }
+
+  rows(model: string, result: unknown): void {
+    if (Array.isArray(result)) for (const r of result) this.row(model, r);
+    else this.out.add(bulkDep(model));
+  }
+}
+
+/**
+ * Dependency ids a write bumps once it has run. `result` is what Prisma
+ * returned; rows it names are bumped one by one, anything else in bulk.
+ */
+export function writeDeps(ctx: WriteContext, model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): string[] {
+  const b = new Bumps(ctx);
+  b.model(model);
+  const data = args?.data;
+  const wherePk = ctx.rows.ofWhere(model, args?.where);
+  if (wherePk) b.out.add(wherePk);
+  switch (operation) {
+    case "create":
+    case "upsert":
+      b.out.add(newRowDep(model));
+      b.row(model, result);
+      break;
+    case "createMany":
+      b.out.add(newRowDep(model));
+      break;
+    case "createManyAndReturn":
+      b.out.add(newRowDep(model));
+      b.rows(model, result);
+      break;
+    case "update":
+      b.row(model, result);
+      break;
+    case "updateManyAndReturn":
+      b.rows(model, result);
+      break;
+    case "delete":
+      b.row(model, result);
+      break;
+    default: // updateMany, deleteMany: rows unknown
+      b.out.add(bulkDep(model));
+  }
+  if (operation.startsWith("update") || operation === "upsert") {
+    const changes = operation === "upsert" ? args?.update : data;
+    if (ctx.rows.touchesUniqueFields(model, changes)) b.out.add(newRowDep(model));
+  }
+  addSideEffects(b, sideEffects(ctx, model, operation, args));
+  return [...b.out];
+}
+
+/**
+ * Dependency ids to bump before a write runs inside an interactive
+ * transaction (pre-invalidation): what the arguments name, in bulk.
+ */
+export function writeDepsBefore(ctx: WriteContext, model: string, operation: string, args: Record<string, unknown> | undefined): string[] {
+  const b = new Bumps(ctx);
+  const wherePk = ctx.rows.ofWhere(model, args?.where);
+  if (operation.startsWith("create")) {
+    // New rows: only cached "not found" lookups and lists can hold them.
+    b.model(model);
+    b.out.add(newRowDep(model));
+  } else if (wherePk && (operation === "update" || operation === "delete" || operation === "upsert")) {
+    b.model(model);
+    b.out.add(wherePk);
+    const changes = operation === "upsert" ? args?.update : args?.data;
+    if (operation === "upsert" || ctx.rows.touchesUniqueFields(model, changes)) b.out.add(newRowDep(model));
+  } else {
+    b.bulk(model);
+  }
+  addSideEffects(b, sideEffects(ctx, model, operation, args));
+  return [...b.out];
+}
+
+/**
+ * Models other than the written one that change, through nested writes and
+ * referential actions: "rows" when their rows may change, "link" when only
+ * their implicit many-to-many links do.
+ */
+function sideEffects(ctx: WriteContext, model: string, operation: string, args: Record<string, unknown> | undefined): Map<string, "link" | "rows"> {
+  const out = new Map<string, "link" | "rows">();
+  if (args) {
+    nestedModels(ctx, model, args.data, out);
+    nestedModels(ctx, model, args.create, out);
+    nestedModels(ctx, model, args.update, out);
+  }
+  let referenced: string[] = [];
+  if (operation === "delete" || operation === "deleteMany") {
+    referenced = ctx.facts ? affectedByDelete(ctx.facts, model) : ctx.graph.reachable(model);
+  } else if (operation.startsWith("update") || operation === "upsert") {
+    const fields = scalarKeys(ctx.graph, model, operation === "upsert" ? args?.update : args?.data);
+    referenced = ctx.facts ? affectedByUpdate(ctx.facts, model, fields) : ctx.graph.neighbors(model);
+  }
+  for (const m of referenced) out.set(m, "rows");
+  return out;
+}
+
+/** Adds the side effects of a write to `b`. */
+function addSideEffects(b: Bumps, effects: Map<string, "link" | "rows">): void {
+  for (const [m, kind] of effects) {
+    if (kind === "rows") b.bulk(m);
+    else b.model(m);
+  }
 }

@@ -8,7 +8,7 @@
 import { randomInt } from "node:crypto";
 import type { RedisClient } from "../config.js";
 import { ALL_DEP } from "../deps/graph.js";
-import { BUMP, FILL, runScript } from "./scripts.js";
+import { BUMP, FILL, FILL_RECORDED, READ_RECORDED, runScript } from "./scripts.js";
 
 const FORMAT = "ptc1";
 
@@ -121,8 +121,7 @@ export class RedisTier {
 
   /** Reads an entry and the current versions of its dependencies in one round trip. */
   read(id: string, deps: readonly string[], now: number): Promise<L2ReadResult | undefined> {
-    const keys = [this.entryKey(id)];
-    for (const d of deps) keys.push(this.versionKey(d));
+    const keys = this.keys(id, deps);
     return this.call(() => this.redis.mget(...keys)).then((res) => (res ? this.parse(res, deps.length, now) : undefined));
   }
 
@@ -142,23 +141,58 @@ export class RedisTier {
   }
 
   /**
-   * Stores an entry unless a dependency moved since `versions` was read.
+   * Reads an entry that records its own dependencies (`ptc2`), validated in
+   * Redis, and snapshots the versions of `snapshot` for a later fill. One round trip.
+   */
+  readRecorded(id: string, snapshot: readonly string[], now: number): Promise<L2ReadResult | undefined> {
+    const keys = this.keys(id, snapshot);
+    return this.call(() => runScript(this.redis, READ_RECORDED, keys, [])).then((res) => {
+      if (!Array.isArray(res)) return undefined;
+      const versions = new Array<string>(snapshot.length);
+      for (let i = 0; i < snapshot.length; i++) versions[i] = String(res[i + 1] ?? "");
+      const raw: unknown = res[0];
+      if (typeof raw !== "string") return { body: undefined, freshUntil: 0, versions };
+      // ptc2|<freshUntil>|<header length>|<header><body>
+      const b = raw.indexOf("|", 5);
+      const c = raw.indexOf("|", b + 1);
+      const freshUntil = Number(raw.slice(5, b));
+      if (b < 0 || c < 0 || !(now < freshUntil)) return { body: undefined, freshUntil: 0, versions };
+      return { body: raw.slice(c + 1 + Number(raw.slice(b + 1, c))), freshUntil, versions };
+    });
+  }
+
+  /**
+   * Stores an entry unless a version in `snapshot` moved since `versions` was
+   * read. With `recorded`, the entry records those dependencies with their
+   * current versions (`ptc2`, read back with {@link readRecorded}); without,
+   * it records the snapshot (`ptc1`, read back with {@link read}).
    * Resolves true when stored, false when refused, undefined when Redis failed.
    */
   async fill(
     id: string,
-    deps: readonly string[],
+    snapshot: readonly string[],
     versions: readonly string[],
     body: string,
     freshUntil: number,
     keepMs: number,
+    recorded?: readonly string[],
   ): Promise<boolean | undefined> {
-    const keys = [this.entryKey(id)];
-    for (const d of deps) keys.push(this.versionKey(d));
+    const keys = this.keys(id, snapshot, recorded ?? []);
+    const px = Math.max(1, Math.ceil(keepMs));
     const base = String(2 ** 40 + randomInt(2 ** 47));
-    const args = [Math.max(1, Math.ceil(keepMs)), `${FORMAT}|${freshUntil}|`, body, base, ...versions];
-    const r = await this.call(() => runScript(this.redis, FILL, keys, args));
+    const r = await this.call(() =>
+      recorded
+        ? runScript(this.redis, FILL_RECORDED, keys, [px, freshUntil, body, base, snapshot.length, ...versions])
+        : runScript(this.redis, FILL, keys, [px, `${FORMAT}|${freshUntil}|`, body, base, ...versions]),
+    );
     return r === undefined ? undefined : r === 1;
+  }
+
+  /** The entry's key followed by the version keys of each list of dependencies. */
+  private keys(id: string, ...deps: (readonly string[])[]): string[] {
+    const keys = [this.entryKey(id)];
+    for (const list of deps) for (const d of list) keys.push(this.versionKey(d));
+    return keys;
   }
 
   /**

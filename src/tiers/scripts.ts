@@ -80,3 +80,67 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 `);
+
+/**
+ * Read of an entry whose dependencies are recorded in it (`ptc2`): the ids
+ * of rows found by the query are only known after it ran.
+ * KEYS[1] entry, KEYS[2..] the versions to snapshot for a later fill.
+ * Returns { entry or false, snapshot versions... }; the entry only if every
+ * recorded version is still current.
+ */
+export const READ_RECORDED = script(`
+local out = {false}
+for i = 2, #KEYS do out[i] = redis.call('GET', KEYS[i]) or '' end
+local raw = redis.call('GET', KEYS[1])
+if not raw or string.sub(raw, 1, 5) ~= 'ptc2|' then return out end
+local p2 = string.find(raw, '|', 6, true)
+if not p2 then return out end
+local p3 = string.find(raw, '|', p2 + 1, true)
+if not p3 then return out end
+local len = tonumber(string.sub(raw, p2 + 1, p3 - 1))
+if not len then return out end
+local header = string.sub(raw, p3 + 1, p3 + len)
+local key = nil
+for line in string.gmatch(header, '([^\\n]*)\\n') do
+  if key == nil then
+    key = line
+  else
+    if (redis.call('GET', key) or '') ~= line then return out end
+    key = nil
+  end
+end
+out[1] = raw
+return out
+`);
+
+/**
+ * Compare-and-set fill of an entry that records its dependencies (`ptc2`).
+ * KEYS[1] entry, KEYS[2..1+n] versions snapshotted before the query (n = ARGV[5]),
+ * KEYS[2+n..] dependencies to record.
+ * ARGV[1] px, ARGV[2] freshUntil, ARGV[3] body, ARGV[4] initial value for absent
+ * counters, ARGV[5] n, ARGV[6..] snapshot versions ("" = absent).
+ */
+export const FILL_RECORDED = script(`
+local n = tonumber(ARGV[5])
+for i = 1, n do
+  local cur = redis.call('GET', KEYS[i + 1])
+  local want = ARGV[i + 5]
+  if want == '' then
+    if cur then return 0 end
+  elseif cur ~= want then
+    return 0
+  end
+end
+local lines = {}
+for i = n + 2, #KEYS do
+  local cur = redis.call('GET', KEYS[i])
+  if not cur then
+    redis.call('SET', KEYS[i], ARGV[4])
+    cur = ARGV[4]
+  end
+  lines[#lines + 1] = KEYS[i] .. '\\n' .. cur .. '\\n'
+end
+local header = table.concat(lines)
+redis.call('SET', KEYS[1], 'ptc2|' .. ARGV[2] .. '|' .. #header .. '|' .. header .. ARGV[3], 'PX', ARGV[1])
+return 1
+`);

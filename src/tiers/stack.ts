@@ -14,11 +14,24 @@ export interface ReadRequest {
   readonly l1Key: string;
   /** L2 key id: a hash of the canonical text. Computed only when L2 is consulted. */
   l2Id(): string;
-  /** Dependency ids. */
+  /** Dependency ids recorded with the entry, known before the query. */
   readonly deps: readonly string[];
+  /**
+   * Dependency ids that must not move while the query runs (checked by the
+   * fill) without being recorded: for a unique lookup, the whole model, since
+   * the row it finds is only known afterwards.
+   */
+  readonly guards?: readonly string[];
+  /** Dependency ids recorded with the entry that follow from the result (the row found, or "not found"). */
+  lateDeps?(value: unknown): readonly string[];
   /** Milliseconds the value stays fresh. */
   readonly ttlMs: number;
 }
+
+/** Dependencies snapshotted before the query: recorded ones and guards. */
+const snapshotDeps = (req: ReadRequest): readonly string[] => (req.guards ? [...req.deps, ...req.guards] : req.deps);
+/** Dependencies recorded with the entry for `value`. */
+const recordedDeps = (req: ReadRequest, value: unknown): readonly string[] => (req.lateDeps ? [...req.deps, ...req.lateDeps(value)] : req.deps);
 
 /** Orchestrates the tiers. */
 export class CacheStack {
@@ -73,42 +86,52 @@ export class CacheStack {
 
   /** L2 then database. Returns the caller's value and a private copy for others. */
   private fetch(req: ReadRequest, load: () => Promise<unknown>): Promise<Fetched> {
-    const gens = this.generations.snapshot(req.deps);
+    const snap = snapshotDeps(req);
+    const gens = this.generations.snapshot(snap);
     const l2 = this.l2;
-    if (!l2 || !l2.available) return this.miss(req, load, gens, undefined, undefined);
+    if (!l2 || !l2.available) return this.miss(req, load, snap, gens, undefined, undefined);
     const id = req.l2Id();
-    return l2.read(id, req.deps, Date.now()).then((found) => {
+    const read = req.lateDeps ? l2.readRecorded(id, snap, Date.now()) : l2.read(id, snap, Date.now());
+    return read.then((found) => {
       if (found?.body !== undefined) {
         const value = this.decodeOrDrop(id, found.body);
         if (value !== DROPPED) {
           this.stats.l2Hits++;
           // L1 keeps `value`; the caller gets its own copy only when L1 shares it.
-          const filled = this.fillL1(req, value, byteSize(found.body), gens, found.freshUntil);
+          const filled = this.fillL1(req, value, byteSize(found.body), snap, gens, found.freshUntil);
           return { value: filled ? cloneResult(value) : value, stored: value };
         }
       }
-      return this.miss(req, load, gens, id, found?.versions);
+      return this.miss(req, load, snap, gens, id, found?.versions);
     });
   }
 
   /** Database query, then the compare-and-set fills of L2 and L1. */
-  private async miss(req: ReadRequest, load: () => Promise<unknown>, gens: readonly number[], id: string | undefined, versions: string[] | undefined): Promise<Fetched> {
+  private async miss(
+    req: ReadRequest,
+    load: () => Promise<unknown>,
+    snap: readonly string[],
+    gens: readonly number[],
+    id: string | undefined,
+    versions: string[] | undefined,
+  ): Promise<Fetched> {
     this.stats.misses++;
     const value = await load();
     const body = encode(value);
     const stored = cloneResult(value);
     let storedInL2 = false;
     if (this.l2 && id !== undefined && versions !== undefined) {
-      const ok = await this.l2.fill(id, req.deps, versions, body, Date.now() + req.ttlMs, req.ttlMs);
+      const freshUntil = Date.now() + req.ttlMs;
+      const ok = await this.l2.fill(id, snap, versions, body, freshUntil, req.ttlMs, req.lateDeps ? recordedDeps(req, value) : undefined);
       if (ok === false) {
         this.stats.fillsRefused++;
         return { value, stored };
       }
       storedInL2 = ok === true;
     }
-    if (!this.generations.matches(req.deps, gens)) {
+    if (!this.generations.matches(snap, gens)) {
       this.stats.fillsRefused++;
-    } else if (this.fillL1(req, stored, byteSize(body), gens, Date.now() + req.ttlMs) || storedInL2) {
+    } else if (this.fillL1(req, stored, byteSize(body), snap, gens, Date.now() + req.ttlMs) || storedInL2) {
       this.stats.fills++;
     }
     return { value, stored };
@@ -124,10 +147,15 @@ export class CacheStack {
     }
   }
 
-  /** Stores in L1 if the dependencies have not moved since `gens`. Returns whether it did. */
-  private fillL1(req: ReadRequest, value: unknown, size: number, gens: readonly number[], freshUntil: number): boolean {
-    if (!this.l1 || !this.generations.matches(req.deps, gens)) return false;
-    this.l1.set(req.l1Key, { value, deps: req.deps, gens, freshUntil, size }, Date.now());
+  /**
+   * Stores in L1 if nothing in `snap` moved since `gens` was taken. The entry
+   * records its dependencies at their current generations (equal to the
+   * snapshot for those known before the query). Returns whether it stored.
+   */
+  private fillL1(req: ReadRequest, value: unknown, size: number, snap: readonly string[], gens: readonly number[], freshUntil: number): boolean {
+    if (!this.l1 || !this.generations.matches(snap, gens)) return false;
+    const deps = recordedDeps(req, value);
+    this.l1.set(req.l1Key, { value, deps, gens: this.generations.snapshot(deps), freshUntil, size }, Date.now());
     return true;
   }
 

@@ -1,0 +1,100 @@
+/**
+ * Row-level dependency ids: a unique lookup depends on its row (by primary
+ * key), and a write to one row bumps that row alone.
+ *
+ * Dependency ids, per model M:
+ * - `m:M`  any row of M changed (list reads depend on it; see `modelDep`);
+ * - `b:M`  rows of M changed that the writer could not name (row reads depend on it);
+ * - `r:M:<pk>`  the row with that primary key changed;
+ * - `n:M`  a row of M may have appeared, or its unique fields changed
+ *   (cached "not found" unique lookups depend on it).
+ * @module
+ */
+import { canonicalize } from "../keys.js";
+import type { ModelFacts, RelationFacts } from "./schema.js";
+
+/** Dependency id: unnamed rows of the model changed. */
+export const bulkDep = (model: string): string => `b:${model}`;
+/** Dependency id: a row of the model may have appeared or changed its unique fields. */
+export const newRowDep = (model: string): string => `n:${model}`;
+
+/** What the cache can tell about a model's rows: its primary key and unique keys. */
+export class RowKeys {
+  constructor(private readonly facts: RelationFacts | undefined) {}
+
+  /** Whether row-level dependencies are available for `model` (it has an id and the schema was parsed). */
+  has(model: string): boolean {
+    return !!this.facts?.models[model]?.id?.length;
+  }
+
+  private model(model: string): ModelFacts | undefined {
+    return this.facts?.models[model];
+  }
+
+  /** Row dependency id from the primary-key values, in id-field order. */
+  private rowDep(model: string, values: unknown[]): string {
+    return `r:${model}:${canonicalize(values)}`;
+  }
+
+  /** Row dependency id of a result row, or undefined if the row lacks a primary-key field. */
+  ofRow(model: string, row: unknown): string | undefined {
+    const id = this.model(model)?.id;
+    if (!id || row === null || typeof row !== "object") return undefined;
+    const values: unknown[] = [];
+    for (const f of id) {
+      const v = (row as Record<string, unknown>)[f];
+      if (v === undefined || v === null) return undefined;
+      values.push(v);
+    }
+    return this.rowDep(model, values);
+  }
+
+  /**
+   * The row a `WhereUniqueInput` names by primary key, or undefined when it
+   * names it by another unique key (or is not a unique lookup at all).
+   */
+  ofWhere(model: string, where: unknown): string | undefined {
+    const facts = this.model(model);
+    if (!facts?.id || where === null || typeof where !== "object") return undefined;
+    const w = where as Record<string, unknown>;
+    const id = facts.id;
+    if (id.length === 1) {
+      const v = w[id[0]!];
+      return isPlainValue(v) ? this.rowDep(model, [v]) : undefined;
+    }
+    for (const [name, fields] of Object.entries(facts.compoundKeys)) {
+      if (!sameFields(fields, id)) continue;
+      const c = w[name];
+      if (c === null || typeof c !== "object") continue;
+      const values = id.map((f) => (c as Record<string, unknown>)[f]);
+      if (values.every(isPlainValue)) return this.rowDep(model, values);
+    }
+    return undefined;
+  }
+
+  /** Whether `data` of an update sets a primary-key or unique field of `model`. */
+  touchesUniqueFields(model: string, data: unknown): boolean {
+    const facts = this.model(model);
+    if (!facts) return true;
+    if (data === null || typeof data !== "object") return false;
+    const rows = Array.isArray(data) ? data : [data];
+    for (const row of rows) {
+      for (const key in row as Record<string, unknown>) {
+        if (facts.id?.includes(key) || facts.uniques.some((u) => u.includes(key))) return true;
+      }
+    }
+    return false;
+  }
+}
+
+/** A value Prisma accepts as a unique key's value (not a filter object). */
+function isPlainValue(v: unknown): boolean {
+  if (v === null || v === undefined) return false;
+  const t = typeof v;
+  if (t === "string" || t === "number" || t === "bigint" || t === "boolean") return true;
+  return v instanceof Date || v instanceof Uint8Array || (t === "object" && typeof (v as { toFixed?: unknown }).toFixed === "function");
+}
+
+function sameFields(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((f, i) => f === b[i]);
+}

@@ -1,0 +1,192 @@
+/**
+ * Table-driven invalidation suite on real Postgres and Redis. For each write
+ * kind, every read shape must return the data after the write (checked
+ * against a plain client), the reads the write changed must change, and the
+ * reads it cannot have changed must still be cache hits (precision).
+ */
+import { describe, expect, it } from "vitest";
+import type { SeedIds } from "../support/db";
+import { selects, useSeededDatabase } from "../support/harness";
+
+const t = useSeededDatabase();
+type Client = ReturnType<typeof t.cached>["prisma"];
+type Base = ReturnType<typeof t.plain>["prisma"];
+
+/** Read shapes, by name. Each runs the same way on the cached and the plain client. */
+const reads = (ids: SeedIds) => ({
+  "user by id (alice)": (p: Client) => p.user.findUnique({ where: { id: ids.users.alice } }),
+  "user by id (bob)": (p: Client) => p.user.findUnique({ where: { id: ids.users.bob } }),
+  "user by email (bob)": (p: Client) => p.user.findUnique({ where: { email: "bob@example.com" } }),
+  "user by email (not there yet)": (p: Client) => p.user.findUnique({ where: { email: "newcomer@example.com" } }),
+  "user include posts (alice)": (p: Client) => p.user.findUnique({ where: { id: ids.users.alice }, include: { posts: { orderBy: { id: "asc" } } } }),
+  "users list": (p: Client) => p.user.findMany({ orderBy: { id: "asc" } }),
+  "user count": (p: Client) => p.user.count(),
+  "post by id (hello)": (p: Client) => p.post.findUnique({ where: { id: ids.posts.hello } }),
+  "post by id (draft)": (p: Client) => p.post.findUnique({ where: { id: ids.posts.draft } }),
+  "post include comments (hello)": (p: Client) => p.post.findUnique({ where: { id: ids.posts.hello }, include: { comments: { orderBy: { id: "asc" } } } }),
+  "posts tagged life (relation filter)": (p: Client) => p.post.findMany({ where: { tags: { some: { name: "life" } } }, orderBy: { id: "asc" } }),
+  "posts without author (count)": (p: Client) => p.post.count({ where: { authorId: null } }),
+  "post views (aggregate)": (p: Client) => p.post.aggregate({ _sum: { views: true } }),
+  "posts by published (groupBy)": (p: Client) => p.post.groupBy({ by: ["published"], _count: { _all: true }, orderBy: { published: "asc" } }),
+  "tag include posts (life)": (p: Client) => p.tag.findUnique({ where: { id: ids.tags.life }, include: { posts: { orderBy: { id: "asc" } } } }),
+  "tag by id (news)": (p: Client) => p.tag.findUnique({ where: { id: ids.tags.news } }),
+  "sample by compound unique (alpha)": (p: Client) => p.sample.findUnique({ where: { tenant_slug: { tenant: "acme", slug: "alpha" } } }),
+  "sample by compound unique (beta)": (p: Client) => p.sample.findUnique({ where: { tenant_slug: { tenant: "acme", slug: "beta" } } }),
+  "membership by compound id": (p: Client) => p.membership.findUnique({ where: { userId_groupId: { userId: ids.users.alice, groupId: ids.groups.writers } } }),
+  "group by id (writers)": (p: Client) => p.group.findUnique({ where: { id: ids.groups.writers } }),
+  "comment count": (p: Client) => p.comment.count(),
+  "profile count": (p: Client) => p.profile.count(),
+});
+type ReadName = keyof ReturnType<typeof reads>;
+
+interface Scenario {
+  name: string;
+  /** Prepares rows the write needs (plain client); returns anything the write uses. */
+  setup?: (base: Base) => Promise<Record<string, number>>;
+  write: (p: Client, ctx: Record<string, number>) => Promise<unknown>;
+  /** Reads whose result the write changes. */
+  changed: ReadName[];
+  /** Reads the write cannot have changed: they must stay cache hits. */
+  hits: ReadName[];
+}
+
+const unique = () => Math.random().toString(36).slice(2, 8);
+
+const scenarios = (ids: SeedIds): Scenario[] => [
+  {
+    name: "update by id",
+    write: (p) => p.user.update({ where: { id: ids.users.alice }, data: { name: `Alice ${unique()}` } }),
+    changed: ["user by id (alice)", "user include posts (alice)", "users list"],
+    hits: ["user by id (bob)", "user by email (bob)", "post by id (hello)", "tag by id (news)", "sample by compound unique (alpha)"],
+  },
+  {
+    name: "update by a non-id unique key",
+    write: (p) => p.user.update({ where: { email: "bob@example.com" }, data: { name: `Bob ${unique()}` } }),
+    changed: ["user by id (bob)", "user by email (bob)", "users list"],
+    hits: ["user by id (alice)", "post by id (hello)"],
+  },
+  {
+    name: "update by compound unique",
+    write: (p) => p.sample.update({ where: { tenant_slug: { tenant: "acme", slug: "beta" } }, data: { note: unique() } }),
+    changed: ["sample by compound unique (beta)"],
+    hits: ["sample by compound unique (alpha)", "user by id (alice)", "post by id (hello)"],
+  },
+  {
+    name: "create",
+    write: (p) => p.user.create({ data: { email: `${unique()}@example.com` } }),
+    changed: ["users list", "user count"],
+    hits: ["user by id (alice)", "user by id (bob)", "user by email (bob)", "post by id (hello)", "tag by id (news)"],
+  },
+  {
+    name: "create makes a cached 'not found' stale",
+    setup: async (b) => ({ removed: (await b.user.deleteMany({ where: { email: "newcomer@example.com" } })).count }),
+    write: (p) => p.user.create({ data: { email: "newcomer@example.com" } }),
+    changed: ["user by email (not there yet)", "user count"],
+    hits: ["user by id (alice)", "user by email (bob)", "post by id (hello)"],
+  },
+  {
+    name: "createMany",
+    write: (p) => p.tag.createMany({ data: [{ name: `a-${unique()}` }, { name: `b-${unique()}` }] }),
+    changed: [],
+    hits: ["tag by id (news)", "user by id (alice)", "post by id (hello)"],
+  },
+  {
+    name: "delete",
+    setup: async (b) => ({ comment: (await b.comment.create({ data: { body: "temp", postId: ids.posts.hello } })).id }),
+    write: (p, ctx) => p.comment.delete({ where: { id: ctx.comment! } }),
+    changed: ["comment count", "post include comments (hello)"],
+    hits: ["post by id (hello)", "post by id (draft)", "user by id (alice)", "tag by id (news)"],
+  },
+  {
+    name: "deleteMany",
+    setup: async (b) => ({ n: (await b.comment.createMany({ data: [{ body: "bulk-temp", postId: ids.posts.draft }, { body: "bulk-temp", postId: ids.posts.draft }] })).count }),
+    write: (p) => p.comment.deleteMany({ where: { body: "bulk-temp" } }),
+    changed: ["comment count"],
+    hits: ["post by id (hello)", "post by id (draft)", "user by id (alice)"],
+  },
+  {
+    name: "updateMany (rows unknown: the whole model)",
+    write: (p) => p.post.updateMany({ where: { published: true }, data: { views: { increment: 1 } } }),
+    changed: ["post by id (hello)", "post views (aggregate)", "user include posts (alice)"],
+    hits: ["user by id (alice)", "user by email (bob)", "tag by id (news)", "sample by compound unique (alpha)"],
+  },
+  {
+    name: "upsert by compound id",
+    write: (p) =>
+      p.membership.upsert({
+        where: { userId_groupId: { userId: ids.users.alice, groupId: ids.groups.writers } },
+        update: { role: unique() },
+        create: { userId: ids.users.alice, groupId: ids.groups.writers },
+      }),
+    changed: ["membership by compound id"],
+    hits: ["user by id (alice)", "group by id (writers)", "post by id (hello)"],
+  },
+  {
+    name: "nested create",
+    write: (p) => p.post.update({ where: { id: ids.posts.hello }, data: { comments: { create: { body: `nested ${unique()}` } } } }),
+    changed: ["post include comments (hello)", "comment count"],
+    hits: ["post by id (draft)", "user by id (alice)", "tag by id (news)"],
+  },
+  {
+    name: "implicit m-n connect",
+    setup: async (b) => {
+      await b.post.update({ where: { id: ids.posts.draft }, data: { tags: { disconnect: { id: ids.tags.life } } } });
+      return {};
+    },
+    write: (p) => p.post.update({ where: { id: ids.posts.draft }, data: { tags: { connect: { id: ids.tags.life } } } }),
+    changed: ["tag include posts (life)", "posts tagged life (relation filter)"],
+    hits: ["post by id (hello)", "tag by id (news)", "user by id (alice)"],
+  },
+  {
+    name: "delete with onDelete Cascade and SetNull",
+    setup: async (b) => {
+      const u = await b.user.create({
+        data: { email: `${unique()}@doomed.example`, profile: { create: { bio: "doomed" } }, posts: { create: { title: "will lose its author" } } },
+      });
+      return { user: u.id };
+    },
+    write: (p, ctx) => p.user.delete({ where: { id: ctx.user! } }),
+    changed: ["profile count", "posts without author (count)", "user count"],
+    // Post rows lose their author (SetNull): which ones is unknown, so Post reads go stale too.
+    hits: ["sample by compound unique (alpha)", "tag by id (news)", "group by id (writers)"],
+  },
+  {
+    name: "interactive transaction",
+    write: (p) => p.$transaction(async (tx) => tx.user.update({ where: { id: ids.users.bob }, data: { name: `Bob tx ${unique()}` } })),
+    changed: ["user by id (bob)", "user by email (bob)"],
+    hits: ["user by id (alice)", "post by id (hello)"],
+  },
+  {
+    name: "batch transaction",
+    write: (p) => p.$transaction([p.post.update({ where: { id: ids.posts.draft }, data: { title: `Draft ${unique()}` } })]),
+    changed: ["post by id (draft)"],
+    hits: ["post by id (hello)", "user by id (alice)"],
+  },
+];
+
+describe.each([
+  ["L1 only", false],
+  ["L1 + Redis", true],
+])("exact invalidation (%s)", (_label, withRedis) => {
+  it.each(scenarios({} as SeedIds).map((s) => s.name))("%s", async (name) => {
+    const scenario = scenarios(t.ids).find((s) => s.name === name)!;
+    const all = reads(t.ids);
+    const plain = t.plain().prisma;
+    const ctx = (await scenario.setup?.(plain)) ?? {};
+    const c = t.cached(withRedis ? { redis: t.redis() } : {});
+    const before = new Map<ReadName, unknown>();
+    for (const [n, read] of Object.entries(all) as [ReadName, (p: Client) => Promise<unknown>][]) {
+      before.set(n, await read(c.prisma));
+      await read(c.prisma); // now cached
+    }
+    await scenario.write(c.prisma, ctx);
+    for (const [n, read] of Object.entries(all) as [ReadName, (p: Client) => Promise<unknown>][]) {
+      c.counter.reset();
+      const got = await read(c.prisma);
+      const queried = selects(c.counter);
+      expect(got, `${n} after "${name}"`).toEqual(await read(plain as unknown as Client));
+      if (scenario.hits.includes(n)) expect(queried, `${n} should still be a cache hit after "${name}"`).toBe(0);
+      if (scenario.changed.includes(n)) expect(got, `${n} should have changed after "${name}"`).not.toEqual(before.get(n));
+    }
+  });
+});
