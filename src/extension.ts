@@ -8,7 +8,6 @@ import { Prisma, type PrismaClientExtends } from "@prisma/client/extension";
 import type { Types } from "@prisma/client/runtime/client";
 import type { Sql } from "@prisma/client/runtime/client";
 import { resolveOptions, type CacheOptions, type QueryCacheOption, type RawCacheOptions } from "./config.js";
-import { ALL_DEP } from "./deps/graph.js";
 import type { RuntimeDataModel } from "./deps/graph.js";
 import { WRITE_OPERATIONS } from "./deps/writes.js";
 import { CachedQuery, fluentClass, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
@@ -164,6 +163,13 @@ type WriteParams = {
   __internalParams?: { transaction?: { kind: string; id?: unknown } };
 };
 
+/** The SQL text of `$executeRaw` (a `Sql` object) or `$executeRawUnsafe` (`[text, ...values]`) arguments. */
+function sqlText(args: unknown): string {
+  if (Array.isArray(args)) return typeof args[0] === "string" ? args[0] : "";
+  const strings = (args as { strings?: unknown } | null)?.strings;
+  return Array.isArray(strings) ? strings.join("$0") : "";
+}
+
 type TransactionFn = (this: unknown, arg: unknown, options?: unknown) => Promise<unknown>;
 
 /** Prisma's own `$transaction`, from the prototype of the client the extension was applied to. */
@@ -205,7 +211,6 @@ function createExtension(runtime: CacheRuntime, $transaction: TransactionFn | un
     await runtime.stack.bump(after(result));
     return result;
   };
-  const everything = (): readonly string[] => [ALL_DEP];
 
   const client: Record<string, unknown> = {
     /** Invalidation and statistics of the tiered cache. */
@@ -270,10 +275,12 @@ function createExtension(runtime: CacheRuntime, $transaction: TransactionFn | un
         },
       },
       $executeRaw(params: WriteParams) {
-        return write(params, everything, everything);
+        const deps = () => runtime.rawWriteDeps(sqlText(params.args));
+        return write(params, deps, deps);
       },
       $executeRawUnsafe(params: WriteParams) {
-        return write(params, everything, everything);
+        const deps = () => runtime.rawWriteDeps(sqlText(params.args));
+        return write(params, deps, deps);
       },
     },
     client: client as { $cache: CacheClientApi; $queryRawCached: RawQueryMethod },

@@ -8,7 +8,7 @@ import { ALL_DEP, modelDep, RelationGraph, tagDep, type RuntimeDataModel } from 
 import { readDeps } from "./deps/reads.js";
 import { newRowDep, RowKeys } from "./deps/rows.js";
 import { parseRelations } from "./deps/schema.js";
-import { writeDeps, writeDepsBefore, type WriteContext } from "./deps/writes.js";
+import { rawWriteDeps, writeDeps, writeDepsBefore, type WriteContext } from "./deps/writes.js";
 import { CacheUsageError } from "./errors.js";
 import { canonicalHasher, canonicalize } from "./keys.js";
 import { Stats } from "./telemetry.js";
@@ -158,6 +158,11 @@ export class CacheRuntime {
   /** Dependency ids a write bumps. */
   writeDeps(model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): string[] {
     return writeDeps(this.writeContext, model, operation, args, result);
+  }
+
+  /** Dependency ids `$executeRaw` / `$executeRawUnsafe` bumps, from the SQL text. */
+  rawWriteDeps(sql: string): string[] {
+    return rawWriteDeps(this.writeContext, sql);
   }
 
   /** Dependency ids to bump before a write inside an interactive transaction runs. */

@@ -3,7 +3,8 @@
  * nested writes, models that referential actions change, and configured tags.
  * @module
  */
-import { modelDep, tagDep, type RelationGraph } from "./graph.js";
+import { ALL_DEP, modelDep, tagDep, type RelationGraph } from "./graph.js";
+import { modelsForTables, tablesWritten } from "./raw-sql.js";
 import { bulkDep, newRowDep, type RowKeys } from "./rows.js";
 import { affectedByDelete, affectedByUpdate, type RelationFacts } from "./schema.js";
 
@@ -199,4 +200,39 @@ function addSideEffects(b: Bumps, effects: Map<string, "link" | "rows">): void {
     if (kind === "rows") b.bulk(m);
     else b.model(m);
   }
+}
+
+/**
+ * Dependency ids `$executeRaw` SQL bumps: the models behind the tables it
+ * writes (through `@@map` and implicit many-to-many join tables), with their
+ * referential actions. SQL it cannot parse, or a table that is no model's,
+ * bumps the whole namespace.
+ */
+export function rawWriteDeps(ctx: WriteContext, sql: string): string[] {
+  const facts = ctx.facts;
+  const written = facts ? tablesWritten(sql) : undefined;
+  if (!facts || !written) return [ALL_DEP];
+  const b = new Bumps(ctx);
+  for (const t of written.tables) {
+    const models = modelsForTables([t], facts.models, facts.joinTables);
+    if (!models) return [ALL_DEP];
+    const join = facts.joinTables.some((j) => (t.quoted ? j.table === t.name : j.table.toLowerCase() === t.name.toLowerCase()));
+    for (const m of models) {
+      if (join) {
+        b.model(m);
+        continue;
+      }
+      b.bulk(m);
+      let referenced: string[] = [];
+      if (t.op === "delete" || t.op === "truncate" || written.cascade) referenced = affectedByDelete(facts, m);
+      else if (t.op !== "insert") {
+        const columns = facts.models[m]?.columns ?? {};
+        const byColumn = new Map(Object.entries(columns).map(([field, column]) => [column, field]));
+        const fields = t.columns ? t.columns.map((c) => byColumn.get(c.name) ?? c.name) : Object.keys(columns);
+        referenced = affectedByUpdate(facts, m, fields);
+      }
+      for (const r of referenced) b.bulk(r);
+    }
+  }
+  return [...b.out];
 }

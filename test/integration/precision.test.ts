@@ -151,6 +151,18 @@ const scenarios = (ids: SeedIds): Scenario[] => [
     hits: ["sample by compound unique (alpha)", "tag by id (news)", "group by id (writers)"],
   },
   {
+    name: "$executeRaw on one table",
+    write: (p) => p.$executeRaw`UPDATE "Post" SET views = views + 1 WHERE id = ${ids.posts.hello}`,
+    changed: ["post by id (hello)", "post views (aggregate)"],
+    hits: ["user by id (alice)", "tag by id (news)", "sample by compound unique (alpha)", "user count"],
+  },
+  {
+    name: "$executeRawUnsafe on a @@map table",
+    write: (p) => p.$executeRawUnsafe(`UPDATE comments SET body = body || '!' WHERE "postId" = $1`, ids.posts.hello),
+    changed: ["post include comments (hello)"],
+    hits: ["post by id (hello)", "user by id (alice)", "tag by id (news)"],
+  },
+  {
     name: "interactive transaction",
     write: (p) => p.$transaction(async (tx) => tx.user.update({ where: { id: ids.users.bob }, data: { name: `Bob tx ${unique()}` } })),
     changed: ["user by id (bob)", "user by email (bob)"],

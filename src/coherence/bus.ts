@@ -1,0 +1,616 @@
+/**
+ * The invalidation bus: version bumps (dependency ids, never values) go out
+ * on a Redis pub/sub channel, so that other processes drop the L1 entries
+ * they outdate. Pub/sub is at-most-once, so every message carries a
+ * per-instance sequence number: a gap, a lost subscriber connection or a
+ * subscription that could not be made tells the caller to flush L1
+ * (`onReset`).
+ *
+ * Also holds {@link ChannelSubscription}, the one-channel subscriber the
+ * bus and the dogpile lease share, and {@link bounded}, a command deadline.
+ * @module
+ */
+import { randomBytes } from "node:crypto";
+import type { RedisClient } from "../config.js";
+import { CacheUsageError } from "../errors.js";
+import { RedisTimeoutError } from "../tiers/redis.js";
+
+/**
+ * Runs one Redis command with a deadline. Rejects with a
+ * {@link RedisTimeoutError} when it outlives `ms`; a synchronous throw
+ * (ioredis does that in some states) becomes a rejection.
+ * @internal
+ */
+export function bounded<T>(send: () => Promise<T>, ms: number, what = "Redis command"): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new RedisTimeoutError(`${what} timed out after ${ms} ms`)), ms);
+    timer.unref();
+    let command: Promise<T>;
+    try {
+      command = send();
+    } catch (err) {
+      command = Promise.reject(err);
+    }
+    command.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e: unknown) => (clearTimeout(timer), reject(e)),
+    );
+  });
+}
+
+/** Settings of a {@link ChannelSubscription}. @internal */
+export interface ChannelSubscriptionOptions {
+  /** The connection to SUBSCRIBE on. It enters subscriber mode. */
+  connection: RedisClient;
+  /** Whether the subscription owns the connection (and quits it on close). */
+  owned: boolean;
+  /** The channel. */
+  channel: string;
+  /** Milliseconds a SUBSCRIBE may take before the attempt counts as failed (it may still succeed later). */
+  subscribeTimeoutMs: number;
+  /** Milliseconds for PING, UNSUBSCRIBE and QUIT. */
+  commandTimeoutMs: number;
+  /** Every message on the channel, in order. */
+  onMessage(message: string): void;
+  /** The channel is subscribed: for the first time (`first`), or again after the connection was lost. */
+  onActive(first: boolean): void;
+  /** A SUBSCRIBE failed or timed out. Retried: on the connection's next "ready", and with a backoff. */
+  onFailure(err: unknown): void;
+  /** An "error" event of the connection. */
+  onError(err: unknown): void;
+}
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
+/**
+ * One channel subscribed on one connection, kept subscribed across
+ * reconnects. It knows whether the subscription is live (`active`) and
+ * counts how often it became live (`epoch`), so callers can tell whether
+ * they could have missed a message.
+ *
+ * A reconnect is noticed through the connection's "close" and "ready"
+ * events; after "ready" it SUBSCRIBEs again (ioredis also resubscribes on
+ * its own; a second SUBSCRIBE is harmless) and reports `onActive(false)`
+ * once Redis confirms. With a Redis Cluster, ioredis moves the subscriber
+ * between nodes by itself and not every move shows up as "close".
+ * @internal
+ */
+export class ChannelSubscription {
+  private live = false;
+  private everLive = false;
+  private liveEpoch = 0;
+  private started = false;
+  private closed = false;
+  private inflight = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = RETRY_MIN_MS;
+  private readonly waiters = new Set<(ok: boolean) => void>();
+  private readonly listeners: ReadonlyArray<readonly [string, (...args: never[]) => void]>;
+
+  constructor(private readonly o: ChannelSubscriptionOptions) {
+    this.listeners = [
+      ["message", (channel: string, message: string) => {
+        if (!this.closed && channel === o.channel) o.onMessage(message);
+      }],
+      ["close", () => {
+        this.live = false;
+      }],
+      ["ready", () => {
+        if (this.started) this.kick();
+      }],
+      ["error", (err: unknown) => {
+        if (!this.closed) o.onError(err);
+      }],
+    ];
+    for (const [event, listener] of this.listeners) o.connection.on(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** Whether the channel is subscribed right now. */
+  get active(): boolean {
+    return this.live;
+  }
+
+  /** How many times the subscription became live. Unchanged epoch while `active` = no message was missed. */
+  get epoch(): number {
+    return this.liveEpoch;
+  }
+
+  /**
+   * Starts (or joins) subscribing. Resolves true once subscribed, false if
+   * an attempt failed or `timeoutMs` passed first; retries go on in the background.
+   */
+  subscribe(timeoutMs = this.o.subscribeTimeoutMs): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    this.started = true;
+    if (this.live) return Promise.resolve(true);
+    // Kick first: its own deadline, set first, fires (and reports the failure) before this wait's.
+    this.kick();
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      timer.unref();
+      this.waiters.add(done);
+    });
+  }
+
+  /**
+   * Resolves true when every message published before this call has been
+   * passed to `onMessage`: a PING on the subscriber connection is answered
+   * after them. False when that cannot be known (not subscribed, the
+   * subscription was lost meanwhile, a Redis Cluster, or the PING failed).
+   */
+  async barrier(): Promise<boolean> {
+    const c = this.o.connection;
+    if (!this.live || c.isCluster) return false;
+    const epoch = this.liveEpoch;
+    try {
+      await bounded(() => c.ping(), this.o.commandTimeoutMs, "PING");
+    } catch {
+      return false;
+    }
+    return this.live && this.liveEpoch === epoch;
+  }
+
+  /** Unsubscribes; quits the connection if owned. Never throws; bounded by the command timeout. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.live = false;
+    clearTimeout(this.retryTimer);
+    for (const done of [...this.waiters]) done(false);
+    const c = this.o.connection;
+    const t = this.o.commandTimeoutMs;
+    if (this.o.owned) {
+      // Our "error" listener stays (it ignores everything now), so late socket errors are not "unhandled".
+      if (c.status === "end") return;
+      if (c.status !== "ready") return c.disconnect();
+      // Pipelined: one round trip, one deadline.
+      c.unsubscribe(this.o.channel).catch(() => undefined);
+      await bounded(() => c.quit(), t, "QUIT").catch(() => c.disconnect());
+      return;
+    }
+    if (c.status === "ready") await bounded(() => c.unsubscribe(this.o.channel), t, "UNSUBSCRIBE").catch(() => undefined);
+    for (const [event, listener] of this.listeners) c.removeListener(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** Sends SUBSCRIBE unless one is pending or the channel is live. */
+  private kick(): void {
+    if (this.closed || this.live || this.inflight) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.inflight = true;
+    let reported = false;
+    const fail = (err: unknown): void => {
+      if (reported) return;
+      reported = true;
+      for (const done of [...this.waiters]) done(false);
+      this.o.onFailure(err);
+    };
+    // A timed-out SUBSCRIBE stays pending (ioredis sends it when it reconnects): no second one meanwhile.
+    const overdue = setTimeout(
+      () => fail(new RedisTimeoutError(`SUBSCRIBE ${this.o.channel} timed out after ${this.o.subscribeTimeoutMs} ms`)),
+      this.o.subscribeTimeoutMs,
+    );
+    overdue.unref();
+    let command: Promise<unknown>;
+    try {
+      command = this.o.connection.subscribe(this.o.channel);
+    } catch (err) {
+      command = Promise.reject(err);
+    }
+    command.then(
+      () => {
+        clearTimeout(overdue);
+        this.inflight = false;
+        if (this.closed) return;
+        this.live = true;
+        this.liveEpoch++;
+        this.retryDelay = RETRY_MIN_MS;
+        const first = !this.everLive;
+        this.everLive = true;
+        for (const done of [...this.waiters]) done(true);
+        this.o.onActive(first);
+      },
+      (err: unknown) => {
+        clearTimeout(overdue);
+        this.inflight = false;
+        if (this.closed) return;
+        fail(err);
+        if (this.o.connection.status === "end") return; // ioredis gave up reconnecting; so do we
+        this.retryTimer = setTimeout(() => this.kick(), this.retryDelay);
+        this.retryTimer.unref();
+        this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+      },
+    );
+  }
+}
+
+/** Why the bus asks the caller to flush L1. */
+export type BusResetReason =
+  /** First subscription made: anything cached before it was not covered by the bus. */
+  | "connect"
+  /** Subscribed again after the subscriber connection dropped: messages may have been missed. */
+  | "reconnect"
+  /** A remote instance's sequence skipped numbers: messages were lost. */
+  | "gap"
+  /** Subscribing failed or timed out (the bus keeps retrying), or `onRemote` threw. */
+  | "error";
+
+/** Who sent a remote message. */
+export interface BusOrigin {
+  /** `instanceId` of the sending bus. */
+  instance: string;
+  /** The message's sequence number in that instance. */
+  seq: number;
+}
+
+/** Settings of an {@link InvalidationBus}. */
+export interface InvalidationBusOptions {
+  /** The application's client. Publishes go through it; the subscriber is `redis.duplicate()`, owned by the bus. */
+  redis: RedisClient;
+  /** Cache namespace; the channel is `${namespace}:bus`. */
+  namespace: string;
+  /**
+   * Identity of this bus in messages. Must be unique among live buses on the
+   * namespace (messages with the own id are ignored).
+   * @default 16 random hex digits
+   */
+  instanceId?: string;
+  /**
+   * Bumps published by another instance, in arrival order. Not called for a
+   * resync message (no deps). Should not throw (a throw is reported and resets).
+   */
+  onRemote(deps: string[], from: BusOrigin): void;
+  /** L1 can no longer be trusted to have seen every bump: flush it. */
+  onReset(reason: BusResetReason): void;
+  /** Failed or timed-out commands, subscriber connection errors, malformed messages. For counting; never thrown. */
+  onError?(err: unknown): void;
+  /**
+   * Milliseconds `start()` waits for the subscription; a SUBSCRIBE slower than
+   * this counts as failed (`onReset("error")`) but keeps going.
+   * @default 2000
+   */
+  subscribeTimeoutMs?: number;
+  /**
+   * Milliseconds a PUBLISH (and UNSUBSCRIBE/QUIT on close) may take.
+   * @default 500
+   */
+  timeoutMs?: number;
+}
+
+/** A decoded bus message. */
+export interface BusMessage {
+  /** Sender's `instanceId`. */
+  instance: string;
+  /** Sender's sequence number, from 1, +1 per publish. */
+  seq: number;
+  /** Dependency ids whose versions were bumped; empty in a resync message (see {@link InvalidationBus.publish}). */
+  deps: string[];
+}
+
+/**
+ * The wire format: JSON `[instance, seq, deps]`, e.g.
+ * `["9f0e1a2b3c4d5e6f",42,["m:Post","r:User:7"]]`.
+ */
+export function encodeBusMessage(instance: string, seq: number, deps: readonly string[]): string {
+  return JSON.stringify([instance, seq, deps]);
+}
+
+/** Parses a bus message; undefined if it is not in the {@link encodeBusMessage} format. */
+export function decodeBusMessage(text: string): BusMessage | undefined {
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(m) || m.length !== 3) return undefined;
+  const [instance, seq, deps] = m as [unknown, unknown, unknown];
+  if (typeof instance !== "string" || instance === "") return undefined;
+  if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 1) return undefined;
+  if (!Array.isArray(deps) || !deps.every((d) => typeof d === "string")) return undefined;
+  return { instance, seq, deps: deps as string[] };
+}
+
+/** Why a `delivered()` promise was rejected. */
+export class BusDeliveryError extends Error {
+  /** `"closed"`: the bus was closed first; `"timeout"`: the wait's `timeoutMs` passed first. */
+  readonly reason: "closed" | "timeout";
+
+  constructor(reason: "closed" | "timeout", message: string) {
+    super(message);
+    this.name = "BusDeliveryError";
+    this.reason = reason;
+  }
+}
+
+/** Options of {@link InvalidationBus.delivered}. */
+export interface DeliveredOptions {
+  /** Reject with a {@link BusDeliveryError} (`reason: "timeout"`) after this many milliseconds. Default: wait until delivered or closed. */
+  timeoutMs?: number;
+}
+
+interface Remote {
+  /** Last in-order seq; undefined = accept the next one as a new start. */
+  last: number | undefined;
+  /** Highest seq delivered. */
+  max: number;
+}
+
+interface DeliveryWaiter {
+  seq: number;
+  resolve(): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Remote instances remembered; the least recently heard one is forgotten past this. */
+const MAX_REMOTES = 10_000;
+
+/**
+ * Publishes this process's version bumps and applies other processes'.
+ *
+ * Delivery can be observed with the promise API {@link delivered} (no
+ * event emitter): the writer publishes seq `n`, the reader awaits
+ * `readerBus.delivered(writerBus.instanceId, n)`.
+ *
+ * Ordering: publishes of one instance leave on one connection, so a single
+ * Redis delivers them in order. A message older than the last one seen
+ * (possible on a Cluster, where publishes may enter through different
+ * nodes) is applied and is not a gap; seq 1 after higher numbers means the
+ * sender restarted with the same id, treated as a gap.
+ *
+ * A failed publish is not resent (receivers flush instead): until a later
+ * message of this instance gets through, the bus retries an empty "resync"
+ * message with the next number, so receivers see the gap soon rather than
+ * at this instance's next write.
+ */
+export class InvalidationBus {
+  /** This bus's identity in messages. */
+  readonly instanceId: string;
+  /** The pub/sub channel, `${namespace}:bus`. */
+  readonly channel: string;
+  private seq = 0;
+  /** Highest seq whose publish failed and that no later successful publish has revealed yet. */
+  private unrevealed = 0;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private resyncDelay = RETRY_MIN_MS;
+  private closed = false;
+  private errorReported = false;
+  private subscription: ChannelSubscription | undefined;
+  private readonly remotes = new Map<string, Remote>();
+  private readonly waiters = new Map<string, Set<DeliveryWaiter>>();
+  private readonly timeoutMs: number;
+  private readonly subscribeTimeoutMs: number;
+
+  constructor(private readonly options: InvalidationBusOptions) {
+    if (options.instanceId === "") throw new CacheUsageError("InvalidationBus: instanceId must be a non-empty string");
+    this.instanceId = options.instanceId ?? randomBytes(8).toString("hex");
+    this.channel = `${options.namespace}:bus`;
+    this.timeoutMs = options.timeoutMs ?? 500;
+    this.subscribeTimeoutMs = options.subscribeTimeoutMs ?? 2_000;
+  }
+
+  /**
+   * Opens the subscriber connection (`redis.duplicate()`) and subscribes.
+   * Resolves once subscribed, or after `subscribeTimeoutMs` (or a failed
+   * attempt), whichever comes first; it never rejects. If not subscribed
+   * by then, `onReset("error")` has been called and subscribing goes on in
+   * the background; see {@link subscribed}. The first successful
+   * subscription calls `onReset("connect")`. Calling it again joins.
+   */
+  async start(): Promise<void> {
+    if (this.closed) return;
+    if (!this.subscription) {
+      let connection: RedisClient;
+      try {
+        connection = this.options.redis.duplicate();
+      } catch (err) {
+        this.report(err);
+        this.reset("error");
+        return;
+      }
+      this.subscription = new ChannelSubscription({
+        connection,
+        owned: true,
+        channel: this.channel,
+        subscribeTimeoutMs: this.subscribeTimeoutMs,
+        commandTimeoutMs: this.timeoutMs,
+        onMessage: (m) => this.receive(m),
+        onActive: (first) => this.activated(first),
+        onFailure: (err) => this.failed(err),
+        onError: (err) => this.report(err),
+      });
+    }
+    await this.subscription.subscribe();
+  }
+
+  /** Whether the bus is subscribed right now (remote bumps reach `onRemote`). */
+  get subscribed(): boolean {
+    return this.subscription?.active ?? false;
+  }
+
+  /** The sequence number of this instance's latest publish (0 before the first). */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /**
+   * Publishes bumped dependency ids with the next sequence number, through
+   * the main connection. Resolves to that number, or undefined when the
+   * publish failed or timed out (reported to `onError`; the lost number
+   * shows as a gap to the receivers, who then flush, and a resync message
+   * is retried with backoff until one gets through) or when there was
+   * nothing to send (empty `deps`, closed bus). Never throws.
+   */
+  async publish(deps: readonly string[]): Promise<number | undefined> {
+    if (this.closed || deps.length === 0) return undefined;
+    return this.send(deps);
+  }
+
+  private async send(deps: readonly string[]): Promise<number | undefined> {
+    const seq = ++this.seq;
+    const message = encodeBusMessage(this.instanceId, seq, deps);
+    try {
+      await bounded(() => this.options.redis.publish(this.channel, message), this.timeoutMs, "PUBLISH");
+    } catch (err) {
+      this.report(err);
+      this.unrevealed = Math.max(this.unrevealed, seq);
+      this.scheduleResync();
+      return undefined;
+    }
+    if (seq > this.unrevealed) {
+      this.unrevealed = 0;
+      this.resyncDelay = RETRY_MIN_MS;
+      clearTimeout(this.resyncTimer);
+      this.resyncTimer = undefined;
+    }
+    return seq;
+  }
+
+  private scheduleResync(): void {
+    if (this.closed || this.resyncTimer) return;
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = undefined;
+      if (!this.closed && this.unrevealed > 0) void this.send([]);
+    }, this.resyncDelay);
+    this.resyncTimer.unref();
+    this.resyncDelay = Math.min(this.resyncDelay * 2, RETRY_MAX_MS);
+  }
+
+  /**
+   * Resolves once this bus has received the message `seq` of `instance` (or
+   * a later one of it) and passed it to `onRemote` (and, on a gap, to
+   * `onReset`). Rejects with a {@link BusDeliveryError} when the bus closes
+   * first or `options.timeoutMs` passes, and with a `CacheUsageError` for
+   * the bus's own instance (own messages are ignored).
+   */
+  delivered(instance: string, seq: number, options: DeliveredOptions = {}): Promise<void> {
+    if (instance === this.instanceId) {
+      return Promise.reject(new CacheUsageError("InvalidationBus.delivered(): own messages are ignored; pass another bus's instanceId"));
+    }
+    if ((this.remotes.get(instance)?.max ?? 0) >= seq) return Promise.resolve();
+    if (this.closed) return Promise.reject(this.closedError(instance, seq));
+    return new Promise<void>((resolve, reject) => {
+      let set = this.waiters.get(instance);
+      if (!set) this.waiters.set(instance, (set = new Set()));
+      const waiters = set;
+      const w: DeliveryWaiter = { seq, resolve, reject, timer: undefined };
+      if (options.timeoutMs !== undefined) {
+        w.timer = setTimeout(() => {
+          waiters.delete(w);
+          if (waiters.size === 0 && this.waiters.get(instance) === waiters) this.waiters.delete(instance);
+          reject(new BusDeliveryError("timeout", `message ${seq} of instance ${instance} was not delivered to ${this.channel} within ${options.timeoutMs} ms`));
+        }, options.timeoutMs);
+        w.timer.unref();
+      }
+      waiters.add(w);
+    });
+  }
+
+  /**
+   * Unsubscribes and quits the subscriber connection (the application's
+   * client is left open), and rejects pending `delivered()` promises with a
+   * {@link BusDeliveryError} (`reason: "closed"`). Never throws; safe to call twice.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.resyncTimer);
+    for (const [instance, set] of this.waiters) {
+      for (const w of set) {
+        clearTimeout(w.timer);
+        w.reject(this.closedError(instance, w.seq));
+      }
+    }
+    this.waiters.clear();
+    await this.subscription?.close();
+  }
+
+  private closedError(instance: string, seq: number): BusDeliveryError {
+    return new BusDeliveryError("closed", `InvalidationBus on ${this.channel} was closed before message ${seq} of instance ${instance} was delivered`);
+  }
+
+  private receive(text: string): void {
+    const m = decodeBusMessage(text);
+    if (!m) {
+      const preview = text.length > 100 ? `${text.slice(0, 100)}…` : text;
+      this.report(new Error(`Ignored a malformed message on ${this.channel}: ${JSON.stringify(preview)}`));
+      return;
+    }
+    if (m.instance === this.instanceId) return;
+    let gap = false;
+    let r = this.remotes.get(m.instance);
+    if (r) {
+      this.remotes.delete(m.instance); // re-inserted below: most recently heard last
+      if (r.last === undefined || m.seq === r.last + 1) r.last = m.seq;
+      else if (m.seq > r.last + 1 || m.seq === 1) {
+        gap = true;
+        r.last = m.seq;
+      } // else: late or repeated; applied, no gap
+      r.max = Math.max(r.max, m.seq);
+    } else {
+      r = { last: m.seq, max: m.seq };
+      if (this.remotes.size >= MAX_REMOTES) this.remotes.delete(this.remotes.keys().next().value!);
+    }
+    this.remotes.set(m.instance, r);
+    let failed = false;
+    try {
+      if (m.deps.length > 0) this.options.onRemote(m.deps, { instance: m.instance, seq: m.seq });
+    } catch (err) {
+      this.report(err);
+      failed = true;
+    }
+    if (gap) this.reset("gap");
+    if (failed) this.reset("error");
+    this.settle(m.instance, r.max);
+  }
+
+  private settle(instance: string, max: number): void {
+    const set = this.waiters.get(instance);
+    if (!set) return;
+    for (const w of set) {
+      if (w.seq > max) continue;
+      set.delete(w);
+      clearTimeout(w.timer);
+      w.resolve();
+    }
+    if (set.size === 0) this.waiters.delete(instance);
+  }
+
+  private activated(first: boolean): void {
+    this.errorReported = false;
+    // Messages may have been missed while down; the flush covers them, so restart gap tracking.
+    if (!first) for (const r of this.remotes.values()) r.last = undefined;
+    this.reset(first ? "connect" : "reconnect");
+  }
+
+  private failed(err: unknown): void {
+    this.report(err);
+    if (this.errorReported) return;
+    this.errorReported = true;
+    this.reset("error");
+  }
+
+  private reset(reason: BusResetReason): void {
+    if (this.closed) return;
+    try {
+      this.options.onReset(reason);
+    } catch (err) {
+      this.report(err);
+    }
+  }
+
+  private report(err: unknown): void {
+    try {
+      this.options.onError?.(err);
+    } catch {
+      // a counting callback must not break the bus
+    }
+  }
+}

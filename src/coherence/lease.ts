@@ -1,0 +1,363 @@
+/**
+ * The dogpile lease: one process regenerates a key while the others wait.
+ * A lease is `SET <namespace>:lock:<key> <token> NX PX <ttl>`, released by a
+ * Lua compare-and-delete that also publishes a wake-up on
+ * `<namespace>:lease`. Waiters are woken by that message, with a backoff
+ * poll of PTTL as the fallback (never a tight loop), and give up after a
+ * bounded wait. Redis failures never throw: they read as "no lease" or
+ * "timeout", and the caller goes to the database itself.
+ * @module
+ */
+import { randomBytes } from "node:crypto";
+import type { RedisClient } from "../config.js";
+import { RELEASE_LEASE, runScript } from "../tiers/scripts.js";
+import { bounded, ChannelSubscription } from "./bus.js";
+
+/** A held lease. */
+export interface Lease {
+  /** The key as passed to `acquire`. */
+  readonly key: string;
+  /** Random token that proves ownership. */
+  readonly token: string;
+  /** Epoch ms (local clock) when Redis drops the lease if it is not released. */
+  readonly expiresAt: number;
+  /**
+   * Releases the lease if this token still holds it, and wakes the waiters.
+   * Resolves true when released; false when it had expired (or was taken
+   * over), or Redis failed. Never throws.
+   */
+  release(): Promise<boolean>;
+}
+
+/**
+ * How a wait ended.
+ * - `"released"`: the holder released the lease (or a new lease replaced it): read the cache again.
+ * - `"expired"`: the lease vanished without a release, e.g. its holder died and PX ran out.
+ * - `"timeout"`: `waitTimeoutMs` passed, the signal aborted, Redis failed, or the manager closed.
+ */
+export type LeaseWaitOutcome = "released" | "timeout" | "expired";
+
+/** Settings of a {@link LeaseManager}. */
+export interface LeaseManagerOptions {
+  /** The application's client; the manager never closes it. */
+  redis: RedisClient;
+  /** Cache namespace; keys are `${namespace}:lock:${key}`, wake-ups go to `${namespace}:lease`. */
+  namespace: string;
+  /**
+   * Lease lifetime in milliseconds: how long a crashed holder blocks others.
+   * @default 5000
+   */
+  ttlMs?: number;
+  /**
+   * Longest wait in `waitForRelease`, in milliseconds.
+   * @default 3000
+   */
+  waitTimeoutMs?: number;
+  /**
+   * First poll interval in milliseconds; doubles after every poll up to `maxPollMs`.
+   * @default 10
+   */
+  pollMs?: number;
+  /**
+   * Poll interval cap in milliseconds.
+   * @default 200
+   */
+  maxPollMs?: number;
+  /**
+   * Milliseconds each Redis command may take.
+   * @default 500
+   */
+  timeoutMs?: number;
+  /**
+   * Where wake-ups are subscribed. Default: `redis.duplicate()`, opened on
+   * the first wait and quit by `close()`. A client: SUBSCRIBE on it (it
+   * enters subscriber mode; `close()` unsubscribes but leaves it open).
+   * `false`: poll only.
+   */
+  subscriber?: RedisClient | false;
+  /** Failed or timed-out commands and subscriber errors. For counting; never thrown. */
+  onError?(err: unknown): void;
+}
+
+/** Counters of a {@link LeaseManager}. */
+export interface LeaseStats {
+  /** PTTL polls sent. */
+  polls: number;
+  /** Waits ended by a release (message, local release, or a poll that saw a new lease). */
+  wakeups: number;
+  /** Keys with waiters right now (one poll loop each, however many waiters). */
+  waitingKeys: number;
+}
+
+/** One key's waiters and their shared poll loop. */
+interface KeyWait {
+  readonly key: string;
+  readonly waiters: Set<(outcome: LeaseWaitOutcome) => void>;
+  delay: number;
+  timer: NodeJS.Timeout | undefined;
+  /** Last PTTL seen while the lease was held, with the local time it arrived. */
+  last: { pttl: number; at: number } | undefined;
+  /** Subscription epoch when the wait began, -1 if not subscribed then. */
+  readonly epoch: number;
+  done: boolean;
+}
+
+/** A lease that vanished this much earlier than its TTL allowed was deleted, not expired. */
+const SLACK_MS = 50;
+
+/** Subscribing the wake-up channel may take this long before it counts as failed (and is retried). */
+const SUBSCRIBE_TIMEOUT_MS = 2_000;
+
+/** Acquires, releases and waits for dogpile leases. */
+export class LeaseManager {
+  /** The wake-up channel, `${namespace}:lease`. */
+  readonly channel: string;
+  private readonly redis: RedisClient;
+  private readonly ttlMs: number;
+  private readonly waitTimeoutMs: number;
+  private readonly pollMs: number;
+  private readonly maxPollMs: number;
+  private readonly timeoutMs: number;
+  private readonly waits = new Map<string, KeyWait>();
+  private subscription: ChannelSubscription | undefined;
+  private closed = false;
+  private polls = 0;
+  private wakeups = 0;
+
+  constructor(private readonly options: LeaseManagerOptions) {
+    this.redis = options.redis;
+    this.channel = `${options.namespace}:lease`;
+    this.ttlMs = positive(options.ttlMs, 5_000);
+    this.waitTimeoutMs = positive(options.waitTimeoutMs, 3_000);
+    this.pollMs = positive(options.pollMs, 10);
+    this.maxPollMs = Math.max(this.pollMs, positive(options.maxPollMs, 200));
+    this.timeoutMs = positive(options.timeoutMs, 500);
+  }
+
+  /** The Redis key of the lease on `key`. */
+  lockKey(key: string): string {
+    return `${this.options.namespace}:lock:${key}`;
+  }
+
+  /**
+   * Tries to take the lease on `key` for `ttlMs` (default: the manager's).
+   * Resolves to the lease, or undefined when someone else holds it or
+   * Redis failed or timed out (a SET that succeeds after its timeout is
+   * released again at once). Never throws.
+   */
+  async acquire(key: string, ttlMs = this.ttlMs): Promise<Lease | undefined> {
+    if (this.closed) return undefined;
+    const token = randomBytes(16).toString("base64url");
+    const px = Math.max(1, Math.ceil(ttlMs));
+    const lockKey = this.lockKey(key);
+    let sent: Promise<"OK" | null> | undefined;
+    const startedAt = Date.now();
+    try {
+      const reply = await bounded(() => (sent = this.redis.set(lockKey, token, "PX", px, "NX")), this.timeoutMs, "SET NX");
+      if (reply !== "OK") return undefined;
+    } catch (err) {
+      this.report(err);
+      sent?.then((late) => (late === "OK" ? this.release(key, token) : undefined), () => undefined);
+      return undefined;
+    }
+    return { key, token, expiresAt: startedAt + px, release: () => this.release(key, token) };
+  }
+
+  /**
+   * Releases the lease on `key` if `token` still holds it (compare-and-delete
+   * in one script, which also publishes the wake-up), and wakes this
+   * manager's waiters at once. Resolves true when released. Never throws.
+   */
+  async release(key: string, token: string): Promise<boolean> {
+    let released: boolean;
+    try {
+      const r = await bounded(
+        () => runScript(this.redis, RELEASE_LEASE, [this.lockKey(key)], [token, this.channel, key]),
+        this.timeoutMs,
+        "lease release",
+      );
+      released = r === 1;
+    } catch (err) {
+      this.report(err);
+      return false;
+    }
+    if (released) this.wake(key);
+    return released;
+  }
+
+  /**
+   * Waits until the lease on `key` is released or gone, at most
+   * `waitTimeoutMs`. Concurrent waits on one key share one poll loop; all
+   * waits share one subscription (opened on the first wait). An abort of
+   * `signal` ends this wait as "timeout". Never rejects.
+   */
+  waitForRelease(key: string, signal?: AbortSignal): Promise<LeaseWaitOutcome> {
+    if (this.closed || signal?.aborted) return Promise.resolve("timeout");
+    const w = this.waits.get(key) ?? this.beginWait(key);
+    return new Promise<LeaseWaitOutcome>((resolve) => {
+      const finish = (outcome: LeaseWaitOutcome): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        w.waiters.delete(finish);
+        if (w.waiters.size === 0) this.endWait(w);
+        resolve(outcome);
+      };
+      const onAbort = (): void => finish("timeout");
+      const timer = setTimeout(() => finish("timeout"), this.waitTimeoutMs);
+      timer.unref();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      w.waiters.add(finish);
+    });
+  }
+
+  /**
+   * Subscribes the wake-up channel now instead of on the first wait.
+   * Resolves true once subscribed, false if that failed or took longer than
+   * 2 s (it keeps trying), or when the manager polls only.
+   */
+  subscribe(): Promise<boolean> {
+    return this.ensureSubscription()?.subscribe() ?? Promise.resolve(false);
+  }
+
+  /** Counters since the manager was created. */
+  get stats(): LeaseStats {
+    return { polls: this.polls, wakeups: this.wakeups, waitingKeys: this.waits.size };
+  }
+
+  /**
+   * Ends every wait as "timeout" and closes the subscription (quitting the
+   * connection the manager opened). Leases already held can still be
+   * released. Never throws.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of [...this.waits.values()]) this.settle(w, "timeout");
+    await this.subscription?.close();
+  }
+
+  private ensureSubscription(): ChannelSubscription | undefined {
+    if (this.subscription || this.closed || this.options.subscriber === false) return this.subscription;
+    let connection: RedisClient;
+    try {
+      connection = this.options.subscriber ?? this.redis.duplicate();
+    } catch (err) {
+      this.report(err);
+      return undefined;
+    }
+    this.subscription = new ChannelSubscription({
+      connection,
+      owned: this.options.subscriber === undefined,
+      channel: this.channel,
+      subscribeTimeoutMs: SUBSCRIBE_TIMEOUT_MS,
+      commandTimeoutMs: this.timeoutMs,
+      onMessage: (key) => this.wake(key),
+      onActive: () => undefined,
+      onFailure: (err) => this.report(err),
+      onError: (err) => this.report(err),
+    });
+    return this.subscription;
+  }
+
+  private beginWait(key: string): KeyWait {
+    const sub = this.ensureSubscription();
+    if (sub && !sub.active) void sub.subscribe();
+    const w: KeyWait = {
+      key,
+      waiters: new Set(),
+      delay: this.pollMs,
+      timer: undefined,
+      last: undefined,
+      epoch: sub?.active ? sub.epoch : -1,
+      done: false,
+    };
+    this.waits.set(key, w);
+    this.poll(w);
+    return w;
+  }
+
+  private poll(w: KeyWait): void {
+    w.timer = undefined;
+    if (w.done) return;
+    this.polls++;
+    bounded(() => this.redis.pttl(this.lockKey(w.key)), this.timeoutMs, "PTTL").then(
+      (pttl) => this.polled(w, pttl, Date.now()),
+      (err: unknown) => {
+        this.report(err);
+        this.settle(w, "timeout");
+      },
+    );
+  }
+
+  private polled(w: KeyWait, pttl: number, now: number): void {
+    if (w.done) return;
+    if (pttl === -2) {
+      void this.vanished(w, now);
+      return;
+    }
+    if (pttl >= 0 && w.last && pttl > w.last.pttl - (now - w.last.at) + SLACK_MS) {
+      // More time left than the lease we saw could have: it was released and taken again.
+      this.wakeups++;
+      this.settle(w, "released");
+      return;
+    }
+    if (pttl >= 0) w.last = { pttl, at: now };
+    // Back off, but look again right after the lease would run out.
+    const next = Math.max(this.pollMs, Math.min(w.delay, pttl >= 0 ? pttl + 1 : w.delay));
+    w.delay = Math.min(w.delay * 2, this.maxPollMs);
+    w.timer = setTimeout(() => this.poll(w), next);
+    w.timer.unref();
+  }
+
+  /**
+   * The lease key is gone: released or expired? If the subscription has
+   * been live since before we saw the lease held, a PING on it (answered
+   * after every message published before) settles it: no release message
+   * by then means it expired. Otherwise judge by time: gone well before its
+   * TTL could run out means deleted.
+   */
+  private async vanished(w: KeyWait, now: number): Promise<void> {
+    const sub = this.subscription;
+    const covered = sub !== undefined && w.last !== undefined && w.epoch >= 0 && sub.active && sub.epoch === w.epoch;
+    if (covered && (await sub.barrier())) {
+      this.settle(w, "expired"); // no-op if the release message arrived before the PING reply
+      return;
+    }
+    const early = w.last === undefined || now - w.last.at + SLACK_MS < w.last.pttl;
+    if (early && !w.done) this.wakeups++;
+    this.settle(w, early ? "released" : "expired");
+  }
+
+  private wake(key: string): void {
+    const w = this.waits.get(key);
+    if (!w) return;
+    this.wakeups++;
+    this.settle(w, "released");
+  }
+
+  /** Ends the wait on a key for all its waiters. */
+  private settle(w: KeyWait, outcome: LeaseWaitOutcome): void {
+    if (w.done) return;
+    this.endWait(w);
+    for (const finish of [...w.waiters]) finish(outcome);
+  }
+
+  /** Stops the key's poll loop and forgets it. */
+  private endWait(w: KeyWait): void {
+    w.done = true;
+    clearTimeout(w.timer);
+    if (this.waits.get(w.key) === w) this.waits.delete(w.key);
+  }
+
+  private report(err: unknown): void {
+    try {
+      this.options.onError?.(err);
+    } catch {
+      // a counting callback must not break the manager
+    }
+  }
+}
+
+function positive(value: number | undefined, fallback: number): number {
+  return value !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
+}
