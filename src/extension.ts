@@ -12,6 +12,7 @@ import type { RuntimeDataModel } from "./deps/graph.js";
 import { WRITE_OPERATIONS } from "./deps/writes.js";
 import { CachedQuery, fluentClass, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
 import { CacheRuntime, PLAIN_OPERATION, type ReadOperation } from "./runtime.js";
+import type { ReadRequest } from "./tiers/stack.js";
 import type { CacheStats } from "./telemetry.js";
 
 /** The per-query option added to every cached read's arguments. */
@@ -196,7 +197,12 @@ function createExtension(runtime: CacheRuntime, $transaction: TransactionFn | un
    * bumps `before` first (pre-invalidation) and `after` again at commit (see
    * `$transaction` below).
    */
-  const write = async (params: WriteParams, before: () => readonly string[], after: (result: unknown) => readonly string[]): Promise<unknown> => {
+  const write = async (
+    params: WriteParams,
+    before: () => readonly string[],
+    after: (result: unknown) => readonly string[],
+    writeThrough?: (result: unknown) => ReadRequest | undefined,
+  ): Promise<unknown> => {
     const tx = params.__internalParams?.transaction;
     const pending = tx?.kind === "itx" ? openTransactions.get(tx.id) : undefined;
     if (pending) {
@@ -208,7 +214,9 @@ function createExtension(runtime: CacheRuntime, $transaction: TransactionFn | un
       return result;
     }
     const result = await params.query(params.args);
-    await runtime.stack.bump(after(result));
+    const store = writeThrough?.(result);
+    if (store) await runtime.stack.bumpAndStore(after(result), store, result);
+    else await runtime.stack.bump(after(result));
     return result;
   };
 
@@ -271,6 +279,7 @@ function createExtension(runtime: CacheRuntime, $transaction: TransactionFn | un
             params,
             () => runtime.writeDepsBefore(model, operation, args),
             (result) => runtime.writeDeps(model, operation, args, result),
+            (result) => runtime.writeThrough(model, operation, args, result),
           );
         },
       },

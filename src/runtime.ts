@@ -160,6 +160,22 @@ export class CacheRuntime {
     return writeDeps(this.writeContext, model, operation, args, result);
   }
 
+  /**
+   * For a model with `invalidation: "write-through"`: the canonical
+   * find-by-primary-key read that a create/update/upsert result can be stored
+   * as. Undefined when the write does not qualify (other operations, a
+   * `select`/`include`/`omit` that changes the row's shape, no primary key in
+   * the result, or no ttl).
+   */
+  writeThrough(model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): ReadRequest | undefined {
+    if (this.options.models[model]?.invalidation !== "write-through") return undefined;
+    if (operation !== "create" && operation !== "update" && operation !== "upsert") return undefined;
+    if (args?.select !== undefined || args?.include !== undefined || args?.omit !== undefined) return undefined;
+    const where = this.rows.whereOf(model, result);
+    if (!where) return undefined;
+    return this.plan(model, "findUnique", { where }, undefined);
+  }
+
   /** Dependency ids `$executeRaw` / `$executeRawUnsafe` bumps, from the SQL text. */
   rawWriteDeps(sql: string): string[] {
     return rawWriteDeps(this.writeContext, sql);

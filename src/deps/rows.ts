@@ -72,6 +72,21 @@ export class RowKeys {
     return undefined;
   }
 
+  /**
+   * The `where` of the canonical find-by-primary-key lookup of a row
+   * (`{ id: 5 }`, or `{ userId_groupId: { userId, groupId } }`), or undefined.
+   */
+  whereOf(model: string, row: unknown): Record<string, unknown> | undefined {
+    const facts = this.model(model);
+    const id = facts?.id;
+    if (!id || row === null || typeof row !== "object") return undefined;
+    const r = row as Record<string, unknown>;
+    if (id.some((f) => r[f] === undefined || r[f] === null)) return undefined;
+    if (id.length === 1) return { [id[0]!]: r[id[0]!] };
+    const name = Object.entries(facts.compoundKeys).find(([, fields]) => sameFields(fields, id))?.[0];
+    return name ? { [name]: Object.fromEntries(id.map((f) => [f, r[f]])) } : undefined;
+  }
+
   /** Whether `data` of an update sets a primary-key or unique field of `model`. */
   touchesUniqueFields(model: string, data: unknown): boolean {
     const facts = this.model(model);

@@ -197,10 +197,12 @@ export class RedisTier {
 
   /**
    * Bumps the version counters of `deps`, with any bumps still waiting from
-   * an outage. Never waits on an open circuit: undelivered bumps are queued
-   * (bounded) and replayed. Resolves true when Redis has them.
+   * an outage, and reads those of `read` in the same step. Never waits on an
+   * open circuit: undelivered bumps are queued (bounded) and replayed.
+   * Resolves to the versions after the bump, or undefined if Redis does not
+   * have them yet.
    */
-  async bump(deps: readonly string[]): Promise<boolean> {
+  async bump(deps: readonly string[], read: readonly string[] = []): Promise<Map<string, string> | undefined> {
     for (const d of deps) this.pendingBumps.add(d);
     if (this.pendingBumps.size > MAX_PENDING_BUMPS) {
       this.pendingBumps.clear();
@@ -208,20 +210,29 @@ export class RedisTier {
     }
     if (!this.available) {
       this.scheduleReplay();
-      return false;
+      return undefined;
     }
-    return this.flush();
+    return this.flush(read);
   }
 
-  private async flush(): Promise<boolean> {
-    if (this.pendingBumps.size === 0) return true;
+  /**
+   * Delivers every pending bump, and reads the versions of `read` in the same
+   * script. Resolves to the versions after the bump (bumped and read), or
+   * undefined when Redis failed (the bumps stay pending).
+   */
+  private async flush(read: readonly string[] = []): Promise<Map<string, string> | undefined> {
     const batch = [...this.pendingBumps];
     this.pendingBumps.clear();
-    const r = await this.call(() => runScript(this.redis, BUMP, batch.map((d) => this.versionKey(d)), []));
-    if (r !== undefined) return true;
+    const keys = [...batch, ...read].map((d) => this.versionKey(d));
+    const r = batch.length + read.length === 0 ? [] : await this.call(() => runScript(this.redis, BUMP, keys, [batch.length]));
+    if (Array.isArray(r)) {
+      const versions = new Map<string, string>();
+      [...batch, ...read].forEach((d, i) => versions.set(d, String(r[i] ?? "")));
+      return versions;
+    }
     for (const d of batch) this.pendingBumps.add(d);
     this.scheduleReplay();
-    return false;
+    return undefined;
   }
 
   private scheduleReplay(): void {

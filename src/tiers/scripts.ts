@@ -42,10 +42,16 @@ redis.call('SET', KEYS[1], ARGV[2] .. table.concat(vers, ',') .. '|' .. ARGV[3],
 return 1
 `);
 
-/** Bumps every version counter in KEYS. Returns their new values. */
+/**
+ * Bumps the first ARGV[1] version counters in KEYS and reads the rest, in one
+ * step. Returns every value, as strings, in KEYS order ("" = absent).
+ */
 export const BUMP = script(`
+local n = tonumber(ARGV[1])
 local out = {}
-for i = 1, #KEYS do out[i] = redis.call('INCR', KEYS[i]) end
+for i = 1, #KEYS do
+  if i <= n then out[i] = tostring(redis.call('INCR', KEYS[i])) else out[i] = redis.call('GET', KEYS[i]) or '' end
+end
 return out
 `);
 

@@ -170,6 +170,30 @@ export class CacheStack {
     if (this.l2) await this.l2.bump(deps);
   }
 
+  /**
+   * Write-through: bumps `deps` like {@link bump}, then stores `value` (the
+   * write's result) as the entry of `req`. The versions it is stored under
+   * are read in the same step as the bump, so a later write refuses the fill.
+   */
+  async bumpAndStore(deps: readonly string[], req: ReadRequest, value: unknown): Promise<void> {
+    const snap = snapshotDeps(req);
+    this.generations.bump(deps);
+    this.stats.invalidations += deps.length;
+    const gens = this.generations.snapshot(snap);
+    const body = encode(value);
+    const now = Date.now();
+    let stored = this.fillL1(req, cloneResult(value), byteSize(body), snap, gens, now + req.ttlMs);
+    if (this.l2) {
+      const versions = await this.l2.bump(deps, snap);
+      if (versions) {
+        const ok = await this.l2.fill(req.l2Id(), snap, snap.map((d) => versions.get(d) ?? ""), body, now + req.ttlMs, req.ttlMs, req.lateDeps ? recordedDeps(req, value) : undefined);
+        if (ok === false) this.stats.fillsRefused++;
+        stored ||= ok === true;
+      }
+    }
+    if (stored) this.stats.fills++;
+  }
+
   /** Drops every L1 entry. */
   clearL1(): void {
     this.l1?.clear();

@@ -268,3 +268,51 @@ describe("cached raw reads", () => {
     });
   });
 });
+
+describe("write-through", () => {
+  it("stores a create/update/upsert result as the find-by-id entry, in both tiers", async () => {
+    const ns = uniqueNamespace();
+    const options = { models: { User: { invalidation: "write-through" as const } } };
+    const a = cached({ redis: redis(), ...options }, ns);
+    const b = cached({ redis: redis(), l1: false, ...options }, ns);
+    const id = t.ids.users.carol;
+    await a.prisma.user.findUnique({ where: { id } });
+    await a.prisma.user.findMany({ orderBy: { id: "asc" } });
+    const updated = await a.prisma.user.update({ where: { id }, data: { name: `WT ${Math.random()}` } });
+    a.counter.reset();
+    b.counter.reset();
+    expect(await a.prisma.user.findUnique({ where: { id } })).toEqual(updated);
+    expect(await b.prisma.user.findUnique({ where: { id } })).toEqual(updated);
+    expect(selects(a.counter) + selects(b.counter)).toBe(0);
+    // Everything else is invalidated as usual.
+    const list = await a.prisma.user.findMany({ orderBy: { id: "asc" } });
+    expect(selects(a.counter)).toBe(1);
+    expect(list.find((u) => u.id === id)?.name).toBe(updated.name);
+
+    const created = await a.prisma.user.create({ data: { email: `wt-${Math.random()}@example.com` } });
+    const upserted = await a.prisma.user.upsert({ where: { id: created.id }, update: { name: "upserted" }, create: { email: "never@example.com" } });
+    a.counter.reset();
+    b.counter.reset();
+    expect(await b.prisma.user.findUnique({ where: { id: created.id } })).toEqual(upserted);
+    expect(await a.prisma.user.findUnique({ where: { id: created.id } })).toEqual(upserted);
+    expect(selects(a.counter) + selects(b.counter)).toBe(0);
+
+    // A write whose result has another shape (select) only invalidates.
+    await a.prisma.user.update({ where: { id }, data: { name: "selected" }, select: { id: true } });
+    a.counter.reset();
+    expect((await a.prisma.user.findUnique({ where: { id } }))?.name).toBe("selected");
+    expect(selects(a.counter)).toBe(1);
+  });
+
+  it("a later write from another process wins over a write-through", async () => {
+    const ns = uniqueNamespace();
+    const options = { redis: redis(), l1: false as const, models: { Post: { invalidation: "write-through" as const } } };
+    const a = cached(options, ns);
+    const b = cached({ ...options, redis: redis() }, ns);
+    const id = t.ids.posts.orphan;
+    await a.prisma.post.update({ where: { id }, data: { title: "first" } });
+    await b.prisma.post.update({ where: { id }, data: { title: "second" } });
+    expect((await a.prisma.post.findUnique({ where: { id } }))?.title).toBe("second");
+    expect((await b.prisma.post.findUnique({ where: { id } }))?.title).toBe("second");
+  });
+});
