@@ -80,6 +80,7 @@ const optionsSchema = z.strictObject({
   l1: l1Field.optional(),
   models: z.record(z.string(), modelSchema, { error: "models must be an object keyed by model name" }).optional(),
   redisTimeout: z.number().int().positive("redisTimeout must be > 0 milliseconds").optional(),
+  rowLevel: z.boolean({ error: "rowLevel must be a boolean" }).optional(),
   breaker: z
     .strictObject({
       failures: z.number().int().positive("breaker.failures must be an integer > 0").optional(),
@@ -185,6 +186,15 @@ export interface CacheOptions {
    */
   redisTimeout?: number;
   /**
+   * Row-level dependencies: a `findUnique` depends on its row, so a write to
+   * another row of the model leaves it cached. `false` makes every cached read
+   * depend on its whole model (coarser, for comparison or debugging).
+   * Needs the schema text the generated client carries; without it the cache
+   * falls back to model level on its own.
+   * @default true
+   */
+  rowLevel?: boolean;
+  /**
    * Circuit breaker of the Redis tier: after `failures` failed or timed-out
    * commands in a row, Redis is skipped for `cooldown` milliseconds (reads go
    * to L1 and the database; bumps are queued and replayed).
@@ -229,6 +239,7 @@ export interface ResolvedOptions {
   models: Record<string, Required<Omit<ModelCacheOptions, "ttl" | "swr">> & { ttl?: number; swr?: number }>;
   redisTimeout: number;
   breaker: { failures: number; cooldown: number };
+  rowLevel: boolean;
 }
 
 /** Default options of the in-process tier. */
@@ -266,6 +277,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     models,
     redisTimeout: o.redisTimeout ?? 500,
     breaker: { failures: o.breaker?.failures ?? 5, cooldown: o.breaker?.cooldown ?? 5_000 },
+    rowLevel: o.rowLevel ?? true,
   };
 }
 

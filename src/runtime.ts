@@ -70,7 +70,7 @@ export class CacheRuntime {
   ) {
     this.graph = new RelationGraph(dataModel);
     const facts = parseRelations(schema);
-    this.rows = new RowKeys(facts);
+    this.rows = new RowKeys(options.rowLevel ? facts : undefined);
     this.writeContext = { graph: this.graph, rows: this.rows, facts, tagsOf: (m) => this.modelTags(m) };
     this.l2Id = canonicalHasher(options.namespace, KEY_FORMAT);
     checkModelNames(options, this.graph.models);
