@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import type { RedisClient } from "../config.js";
 import { RELEASE_LEASE, runScript } from "../tiers/scripts.js";
-import { bounded, ChannelSubscription } from "./bus.js";
+import { bounded, ChannelSubscription } from "./subscription.js";
 
 /** A held lease. */
 export interface Lease {

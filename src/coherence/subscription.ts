@@ -1,0 +1,225 @@
+/**
+ * A one-channel pub/sub subscriber on a connection of its own, resubscribing
+ * after reconnects, shared by the invalidation bus and the dogpile lease; and
+ * {@link bounded}, a command deadline.
+ * @module
+ */
+import type { RedisClient } from "../config.js";
+import { RedisTimeoutError } from "../tiers/redis.js";
+
+/**
+ * Runs one Redis command with a deadline. Rejects with a
+ * {@link RedisTimeoutError} when it outlives `ms`; a synchronous throw
+ * (ioredis does that in some states) becomes a rejection.
+ * @internal
+ */
+export function bounded<T>(send: () => Promise<T>, ms: number, what = "Redis command"): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new RedisTimeoutError(`${what} timed out after ${ms} ms`)), ms);
+    timer.unref();
+    let command: Promise<T>;
+    try {
+      command = send();
+    } catch (err) {
+      command = Promise.reject(err);
+    }
+    command.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e: unknown) => (clearTimeout(timer), reject(e)),
+    );
+  });
+}
+
+/** Settings of a {@link ChannelSubscription}. @internal */
+export interface ChannelSubscriptionOptions {
+  /** The connection to SUBSCRIBE on. It enters subscriber mode. */
+  connection: RedisClient;
+  /** Whether the subscription owns the connection (and quits it on close). */
+  owned: boolean;
+  /** The channel. */
+  channel: string;
+  /** Milliseconds a SUBSCRIBE may take before the attempt counts as failed (it may still succeed later). */
+  subscribeTimeoutMs: number;
+  /** Milliseconds for PING, UNSUBSCRIBE and QUIT. */
+  commandTimeoutMs: number;
+  /** Every message on the channel, in order. */
+  onMessage(message: string): void;
+  /** The channel is subscribed: for the first time (`first`), or again after the connection was lost. */
+  onActive(first: boolean): void;
+  /** A SUBSCRIBE failed or timed out. Retried: on the connection's next "ready", and with a backoff. */
+  onFailure(err: unknown): void;
+  /** An "error" event of the connection. */
+  onError(err: unknown): void;
+}
+
+/** First delay before retrying a failed subscribe or publish, in ms (doubles each time). */
+export const RETRY_MIN_MS = 100;
+/** Longest delay between retries, in ms. */
+export const RETRY_MAX_MS = 5_000;
+
+/**
+ * One channel subscribed on one connection, kept subscribed across
+ * reconnects. It knows whether the subscription is live (`active`) and
+ * counts how often it became live (`epoch`), so callers can tell whether
+ * they could have missed a message.
+ *
+ * A reconnect is noticed through the connection's "close" and "ready"
+ * events; after "ready" it SUBSCRIBEs again (ioredis also resubscribes on
+ * its own; a second SUBSCRIBE is harmless) and reports `onActive(false)`
+ * once Redis confirms. With a Redis Cluster, ioredis moves the subscriber
+ * between nodes by itself and not every move shows up as "close".
+ * @internal
+ */
+export class ChannelSubscription {
+  private live = false;
+  private everLive = false;
+  private liveEpoch = 0;
+  private started = false;
+  private closed = false;
+  private inflight = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = RETRY_MIN_MS;
+  private readonly waiters = new Set<(ok: boolean) => void>();
+  private readonly listeners: ReadonlyArray<readonly [string, (...args: never[]) => void]>;
+
+  constructor(private readonly o: ChannelSubscriptionOptions) {
+    this.listeners = [
+      ["message", (channel: string, message: string) => {
+        if (!this.closed && channel === o.channel) o.onMessage(message);
+      }],
+      ["close", () => {
+        this.live = false;
+      }],
+      ["ready", () => {
+        if (this.started) this.kick();
+      }],
+      ["error", (err: unknown) => {
+        if (!this.closed) o.onError(err);
+      }],
+    ];
+    for (const [event, listener] of this.listeners) o.connection.on(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** Whether the channel is subscribed right now. */
+  get active(): boolean {
+    return this.live;
+  }
+
+  /** How many times the subscription became live. Unchanged epoch while `active` = no message was missed. */
+  get epoch(): number {
+    return this.liveEpoch;
+  }
+
+  /**
+   * Starts (or joins) subscribing. Resolves true once subscribed, false if
+   * an attempt failed or `timeoutMs` passed first; retries go on in the background.
+   */
+  subscribe(timeoutMs = this.o.subscribeTimeoutMs): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    this.started = true;
+    if (this.live) return Promise.resolve(true);
+    // Kick first: its own deadline, set first, fires (and reports the failure) before this wait's.
+    this.kick();
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      timer.unref();
+      this.waiters.add(done);
+    });
+  }
+
+  /**
+   * Resolves true when every message published before this call has been
+   * passed to `onMessage`: a PING on the subscriber connection is answered
+   * after them. False when that cannot be known (not subscribed, the
+   * subscription was lost meanwhile, a Redis Cluster, or the PING failed).
+   */
+  async barrier(): Promise<boolean> {
+    const c = this.o.connection;
+    if (!this.live || c.isCluster) return false;
+    const epoch = this.liveEpoch;
+    try {
+      await bounded(() => c.ping(), this.o.commandTimeoutMs, "PING");
+    } catch {
+      return false;
+    }
+    return this.live && this.liveEpoch === epoch;
+  }
+
+  /** Unsubscribes; quits the connection if owned. Never throws; bounded by the command timeout. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.live = false;
+    clearTimeout(this.retryTimer);
+    for (const done of [...this.waiters]) done(false);
+    const c = this.o.connection;
+    const t = this.o.commandTimeoutMs;
+    if (this.o.owned) {
+      // Our "error" listener stays (it ignores everything now), so late socket errors are not "unhandled".
+      if (c.status === "end") return;
+      if (c.status !== "ready") return c.disconnect();
+      // Pipelined: one round trip, one deadline.
+      c.unsubscribe(this.o.channel).catch(() => undefined);
+      await bounded(() => c.quit(), t, "QUIT").catch(() => c.disconnect());
+      return;
+    }
+    if (c.status === "ready") await bounded(() => c.unsubscribe(this.o.channel), t, "UNSUBSCRIBE").catch(() => undefined);
+    for (const [event, listener] of this.listeners) c.removeListener(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** Sends SUBSCRIBE unless one is pending or the channel is live. */
+  private kick(): void {
+    if (this.closed || this.live || this.inflight) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.inflight = true;
+    let reported = false;
+    const fail = (err: unknown): void => {
+      if (reported) return;
+      reported = true;
+      for (const done of [...this.waiters]) done(false);
+      this.o.onFailure(err);
+    };
+    // A timed-out SUBSCRIBE stays pending (ioredis sends it when it reconnects): no second one meanwhile.
+    const overdue = setTimeout(
+      () => fail(new RedisTimeoutError(`SUBSCRIBE ${this.o.channel} timed out after ${this.o.subscribeTimeoutMs} ms`)),
+      this.o.subscribeTimeoutMs,
+    );
+    overdue.unref();
+    let command: Promise<unknown>;
+    try {
+      command = this.o.connection.subscribe(this.o.channel);
+    } catch (err) {
+      command = Promise.reject(err);
+    }
+    command.then(
+      () => {
+        clearTimeout(overdue);
+        this.inflight = false;
+        if (this.closed) return;
+        this.live = true;
+        this.liveEpoch++;
+        this.retryDelay = RETRY_MIN_MS;
+        const first = !this.everLive;
+        this.everLive = true;
+        for (const done of [...this.waiters]) done(true);
+        this.o.onActive(first);
+      },
+      (err: unknown) => {
+        clearTimeout(overdue);
+        this.inflight = false;
+        if (this.closed) return;
+        fail(err);
+        if (this.o.connection.status === "end") return; // ioredis gave up reconnecting; so do we
+        this.retryTimer = setTimeout(() => this.kick(), this.retryDelay);
+        this.retryTimer.unref();
+        this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+      },
+    );
+  }
+}
