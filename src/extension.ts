@@ -89,6 +89,32 @@ export interface CacheClientApi {
   stats(): CacheStats;
   /** Sets every counter back to 0. */
   resetStats(): void;
+  /**
+   * Resolves once this process listens to other processes' bumps (with Redis),
+   * or at once without Redis. Reads work before; L1 is flushed when it happens.
+   */
+  ready(): Promise<void>;
+  /**
+   * The last bump this process published on the bus, as `{ instance, seq }`,
+   * or undefined (none yet, or no Redis). Pass it to another process's
+   * `delivered(...)` to wait until that process has applied it.
+   */
+  lastPublished(): BumpId | undefined;
+  /**
+   * Resolves once this process has applied the bump `from` (or a later one of
+   * the same sender) to its L1. Rejects on timeout (default 5000 ms) or close.
+   */
+  delivered(from: BumpId, options?: { timeoutMs?: number }): Promise<void>;
+  /** Closes the connections the cache opened. Also done by `prisma.$disconnect()`. */
+  close(): Promise<void>;
+}
+
+/** A bump published on the invalidation bus: the sender's id and its sequence number. */
+export interface BumpId {
+  /** The publishing process's instance id. */
+  instance: string;
+  /** Its sequence number, from 1. */
+  seq: number;
 }
 
 const TX_SCOPE = Symbol.for("prisma.client.transaction.scope_context");
@@ -174,19 +200,29 @@ function sqlText(args: unknown): string {
 type TransactionFn = (this: unknown, arg: unknown, options?: unknown) => Promise<unknown>;
 
 /** Prisma's own `$transaction`, from the prototype of the client the extension was applied to. */
-function builtinTransaction(client: unknown): TransactionFn | undefined {
+function builtin(client: unknown, name: "$transaction" | "$disconnect"): TransactionFn | undefined {
   const original = (client as { _originalClient?: object })._originalClient;
-  const fn = original ? (Object.getPrototypeOf(original) as { $transaction?: unknown }).$transaction : undefined;
+  const fn = original ? (Object.getPrototypeOf(original) as Record<string, unknown>)[name] : undefined;
   return typeof fn === "function" ? (fn as TransactionFn) : undefined;
 }
 
-function createExtension(runtime: CacheRuntime, $transaction: TransactionFn | undefined) {
+function createExtension(runtime: CacheRuntime, base: unknown) {
+  const $transaction = builtin(base, "$transaction");
+  const $disconnect = builtin(base, "$disconnect");
   const read = createReadMethods(runtime);
   const api: CacheClientApi = {
     invalidate: (target) => runtime.invalidate(target),
     invalidateAll: () => runtime.invalidateAll(),
     stats: () => runtime.stats.snapshot(),
     resetStats: () => runtime.stats.reset(),
+    ready: () => runtime.ready,
+    lastPublished: () => {
+      const bus = runtime.bus;
+      return bus && bus.lastSeq > 0 ? { instance: bus.instanceId, seq: bus.lastSeq } : undefined;
+    },
+    delivered: (from, options) =>
+      runtime.bus ? runtime.bus.delivered(from.instance, from.seq, { timeoutMs: options?.timeoutMs ?? 5_000 }) : Promise.resolve(),
+    close: () => runtime.close(),
   };
   /** Dependencies written inside each open interactive transaction, by transaction id. */
   const openTransactions = new Map<unknown, Set<string>>();
@@ -239,6 +275,13 @@ function createExtension(runtime: CacheRuntime, $transaction: TransactionFn | un
       }
     },
   };
+  if ($disconnect) {
+    /** Prisma's `$disconnect`, after closing the cache's own connections. */
+    client.$disconnect = async function (this: unknown) {
+      await runtime.close();
+      return $disconnect.call(this, undefined);
+    };
+  }
   if ($transaction) {
     /** Prisma's `$transaction`, plus a version bump after an interactive transaction commits. */
     client.$transaction = function (this: unknown, arg: unknown, options?: unknown) {
@@ -328,7 +371,7 @@ export function prismaCache(options: CacheOptions = {}): CacheExtension {
     const dataModel = (client as unknown as { _runtimeDataModel: RuntimeDataModel })._runtimeDataModel;
     const schema = (client as unknown as { _engineConfig?: { inlineSchema?: unknown } })._engineConfig?.inlineSchema;
     const runtime = new CacheRuntime(resolved, dataModel, typeof schema === "string" ? schema : undefined);
-    const extension = createExtension(runtime, builtinTransaction(client));
+    const extension = createExtension(runtime, client);
     const extended = client.$extends(extension);
     keepOutermost(extended as unknown as Extendable, client as unknown as Extendable, extension);
     return extended;

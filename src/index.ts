@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { prismaCache } from "./extension.js";
-export type { CacheArgs, CacheClientApi, CacheExtension, CachedFluentApi, CachedFluentResult, CachedReadMethods, RawQueryMethod } from "./extension.js";
+export type { BumpId, CacheArgs, CacheClientApi, CacheExtension, CachedFluentApi, CachedFluentResult, CachedReadMethods, RawQueryMethod } from "./extension.js";
 export type { CacheOptions, L1Options, ModelCacheOptions, QueryCacheOption, RawCacheOptions, RedisClient } from "./config.js";
 export { CacheError, CacheConfigError, CacheUsageError } from "./errors.js";
 export type { CacheErrorCode, ConfigIssue } from "./errors.js";

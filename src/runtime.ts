@@ -3,6 +3,7 @@
  * options, relation graph, tiers, stats, and the read and write decisions.
  * @module
  */
+import { InvalidationBus } from "./coherence/bus.js";
 import { checkModelNames, type QueryCacheOption, type RawCacheOptions, type ResolvedOptions } from "./config.js";
 import { ALL_DEP, modelDep, RelationGraph, tagDep, type RuntimeDataModel } from "./deps/graph.js";
 import { readDeps } from "./deps/reads.js";
@@ -54,6 +55,10 @@ export class CacheRuntime {
   readonly rows: RowKeys;
   readonly stack: CacheStack;
   private readonly writeContext: WriteContext;
+  /** Carries bumps to other processes' L1 (with Redis only). */
+  readonly bus: InvalidationBus | undefined;
+  /** Resolves once the bus is subscribed (or has given up for now); at once without Redis. */
+  readonly ready: Promise<void>;
   /** Hashes an L1 key into its L2 key id. */
   readonly l2Id: (l1Key: string) => string;
   private readonly tagsCache = new Map<string, readonly string[]>();
@@ -75,16 +80,36 @@ export class CacheRuntime {
     this.l2Id = canonicalHasher(options.namespace, KEY_FORMAT);
     checkModelNames(options, this.graph.models);
     const l1 = options.l1 === false ? undefined : new MemoryTier(options.l1);
-    const l2 = options.redis
-      ? new RedisTier(options.redis, {
+    const onError = () => this.stats.redisErrors++;
+    const redis = options.redis;
+    this.bus = redis
+      ? new InvalidationBus({
+          redis,
+          namespace: options.namespace,
+          timeoutMs: options.redisTimeout,
+          onRemote: (deps) => {
+            this.stats.remoteBumps++;
+            this.stack.generations.bump(deps);
+          },
+          onReset: () => {
+            this.stats.l1Flushes++;
+            this.stack.clearL1();
+          },
+          onError: () => this.stats.busErrors++,
+        })
+      : undefined;
+    const l2 = redis
+      ? new RedisTier(redis, {
           namespace: options.namespace,
           timeoutMs: options.redisTimeout,
           failureThreshold: options.breaker.failures,
           cooldownMs: options.breaker.cooldown,
-          onError: () => this.stats.redisErrors++,
+          onError,
+          onBumped: (deps) => this.bus!.publish(deps),
         })
       : undefined;
     this.stack = new CacheStack(l1, l2, this.stats);
+    this.ready = this.bus ? this.bus.start() : Promise.resolve();
   }
 
   /**
@@ -199,6 +224,11 @@ export class CacheRuntime {
       deps.push(tagDep(t));
     }
     await this.stack.bump(deps);
+  }
+
+  /** Closes the connections the cache opened (the bus subscriber); the app's Redis client stays open. */
+  async close(): Promise<void> {
+    await this.bus?.close();
   }
 
   /** `$cache.invalidateAll()`: every entry of the namespace becomes stale. */

@@ -26,6 +26,12 @@ export interface CacheStats {
   invalidations: number;
   /** Redis commands that failed or timed out (the read or write went on without Redis). */
   redisErrors: number;
+  /** Failures of the invalidation bus: subscriber connection errors, failed publishes, malformed messages. */
+  busErrors: number;
+  /** Bumps received from other processes on the bus (each makes the L1 entries it outdates stale). */
+  remoteBumps: number;
+  /** Times L1 was flushed because the bus may have missed messages (connect, reconnect, gap). */
+  l1Flushes: number;
   /** Entries found in Redis that could not be decoded (deleted and treated as a miss). */
   corruptEntries: number;
 }
@@ -41,6 +47,9 @@ export class Stats {
   coalesced = 0;
   invalidations = 0;
   redisErrors = 0;
+  busErrors = 0;
+  remoteBumps = 0;
+  l1Flushes = 0;
   corruptEntries = 0;
 
   snapshot(): CacheStats {
@@ -53,6 +62,9 @@ export class Stats {
       coalesced: this.coalesced,
       invalidations: this.invalidations,
       redisErrors: this.redisErrors,
+      busErrors: this.busErrors,
+      remoteBumps: this.remoteBumps,
+      l1Flushes: this.l1Flushes,
       corruptEntries: this.corruptEntries,
     };
   }

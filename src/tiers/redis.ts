@@ -32,6 +32,8 @@ export interface RedisTierOptions {
   cooldownMs?: number;
   /** Called on every failed or timed-out command. */
   onError?: (err: unknown) => void;
+  /** Called (and awaited) after bumps reached Redis, with the dependency ids bumped: publishes them on the bus. */
+  onBumped?: (deps: readonly string[]) => Promise<unknown>;
 }
 
 /** Error a Redis command is rejected with when it outlives the timeout. */
@@ -228,6 +230,7 @@ export class RedisTier {
     if (Array.isArray(r)) {
       const versions = new Map<string, string>();
       [...batch, ...read].forEach((d, i) => versions.set(d, String(r[i] ?? "")));
+      if (batch.length > 0) await this.options.onBumped?.(batch);
       return versions;
     }
     for (const d of batch) this.pendingBumps.add(d);

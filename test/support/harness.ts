@@ -49,7 +49,9 @@ export function useSeededDatabase() {
   /** A cached client (ttl 60 unless overridden) in its own namespace unless one is given. */
   const cached = (options: CacheOptions = {}, namespace = uniqueNamespace()) => {
     const { prisma, counter } = plain();
-    return { prisma: prisma.$extends(prismaCache({ ttl: 60, namespace, ...options })), counter, base: prisma, namespace };
+    const extended = prisma.$extends(prismaCache({ ttl: 60, namespace, ...options }));
+    cleanups.push(() => extended.$disconnect());
+    return { prisma: extended, counter, base: prisma, namespace };
   };
 
   return {
