@@ -33,6 +33,7 @@ const redisSchema = z.custom<RedisClient>(
 const modelSchema = z.strictObject({
   ttl: seconds("ttl").optional(),
   swr: seconds("swr").optional(),
+  grace: seconds("grace").optional(),
   tags: tagList.optional(),
   cache: z.boolean({ error: "cache must be a boolean (false turns caching off for the model)" }).optional(),
   invalidation: z
@@ -77,6 +78,17 @@ const optionsSchema = z.strictObject({
     .optional(),
   ttl: seconds("ttl").optional(),
   swr: seconds("swr").optional(),
+  grace: seconds("grace").optional(),
+  earlyRefresh: z.number({ error: "earlyRefresh must be a number (the XFetch beta; 0 turns it off)" }).finite().nonnegative("earlyRefresh must be >= 0").optional(),
+  lock: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        ttl: z.number().int().positive("lock.ttl must be > 0 milliseconds").optional(),
+        wait: z.number().int().nonnegative("lock.wait must be >= 0 milliseconds").optional(),
+      }),
+    ], { error: "lock must be false or an object { ttl, wait }" })
+    .optional(),
   l1: l1Field.optional(),
   models: z.record(z.string(), modelSchema, { error: "models must be an object keyed by model name" }).optional(),
   redisTimeout: z.number().int().positive("redisTimeout must be > 0 milliseconds").optional(),
@@ -102,6 +114,11 @@ export interface ModelCacheOptions {
    * @default the global `swr`
    */
   swr?: number;
+  /**
+   * Seconds past `ttl` during which a cached value is served if the database query fails.
+   * @default the global `grace`
+   */
+  grace?: number;
   /**
    * Tags attached to every cached read of the model and bumped by every write to it.
    * @default []
@@ -166,10 +183,34 @@ export interface CacheOptions {
    */
   ttl?: number;
   /**
-   * Seconds past `ttl` during which a stale value may be served while it is refreshed.
+   * Seconds past `ttl` during which a stale value is served at once while one
+   * caller (cluster-wide) refreshes it in the background.
    * @default 0
    */
   swr?: number;
+  /**
+   * Seconds past `ttl` during which a cached value is served when the database
+   * query fails (the failure is counted in `stats().graceServed` and reported
+   * to `$cache.on(...)` listeners). Outside it, Prisma's error reaches the caller.
+   * @default 0
+   */
+  grace?: number;
+  /**
+   * Probabilistic early refresh (XFetch, Vattani et al., VLDB 2015): a hit
+   * close to expiry refreshes the entry in the background with a probability
+   * that grows as expiry nears and with how long the query took. This is the
+   * `beta` factor; 0 turns it off.
+   * @default 1
+   */
+  earlyRefresh?: number;
+  /**
+   * The regeneration lock (dogpile lease) in Redis: one process recomputes a
+   * missing key while the others wait for it. `ttl`: how long a lease lives if
+   * its holder dies (ms); `wait`: how long a waiter waits before querying the
+   * database itself (ms). `false` keeps only the in-process single-flight.
+   * @default { ttl: 10000, wait: 5000 }
+   */
+  lock?: false | { ttl?: number; wait?: number };
   /**
    * The in-process tier, or `false` to use Redis only.
    * @default { max: 10000, maxBytes: 67108864, ttl: 5 }
@@ -235,8 +276,11 @@ export interface ResolvedOptions {
   namespace: string;
   ttl: number;
   swr: number;
+  grace: number;
+  earlyRefresh: number;
+  lock: false | { ttl: number; wait: number };
   l1: false | Required<L1Options>;
-  models: Record<string, Required<Omit<ModelCacheOptions, "ttl" | "swr">> & { ttl?: number; swr?: number }>;
+  models: Record<string, Required<Omit<ModelCacheOptions, "ttl" | "swr" | "grace">> & { ttl?: number; swr?: number; grace?: number }>;
   redisTimeout: number;
   breaker: { failures: number; cooldown: number };
   rowLevel: boolean;
@@ -262,6 +306,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     models[name] = {
       ttl: m.ttl,
       swr: m.swr,
+      grace: m.grace,
       tags: m.tags ?? [],
       cache: m.cache ?? true,
       invalidation: m.invalidation ?? "invalidate",
@@ -273,6 +318,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     namespace: o.namespace ?? "ptc",
     ttl: o.ttl ?? 0,
     swr: o.swr ?? 0,
+    grace: o.grace ?? 0,
+    earlyRefresh: o.earlyRefresh ?? 1,
+    lock: o.lock === false ? false : { ttl: o.lock?.ttl ?? 10_000, wait: o.lock?.wait ?? 5_000 },
     l1: o.l1 === false ? false : { ...L1_DEFAULTS, ...o.l1 },
     models,
     redisTimeout: o.redisTimeout ?? 500,

@@ -12,7 +12,7 @@ import type { RuntimeDataModel } from "./deps/graph.js";
 import { WRITE_OPERATIONS } from "./deps/writes.js";
 import { CachedQuery, fluentClass, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
 import { CacheRuntime, PLAIN_OPERATION, type ReadOperation } from "./runtime.js";
-import type { ReadRequest } from "./tiers/stack.js";
+import type { CacheEvent, ReadRequest } from "./tiers/stack.js";
 import type { CacheStats } from "./telemetry.js";
 
 /** The per-query option added to every cached read's arguments. */
@@ -107,6 +107,12 @@ export interface CacheClientApi {
   delivered(from: BumpId, options?: { timeoutMs?: number }): Promise<void>;
   /** Closes the connections the cache opened. Also done by `prisma.$disconnect()`. */
   close(): Promise<void>;
+  /**
+   * Listens to cache events: `grace` (a cached value was served because the
+   * database query failed; `error` is Prisma's error) and `refresh-error` (a
+   * background refresh failed). Returns a function that removes the listener.
+   */
+  on(listener: (event: CacheEvent) => void): () => void;
 }
 
 /** A bump published on the invalidation bus: the sender's id and its sequence number. */
@@ -158,10 +164,11 @@ function createReadMethods(runtime: CacheRuntime) {
       const plain = PLAIN_OPERATION[op];
       const request = runtime.plan(ctx.$name, op, q.args, q.cache);
       if (!request) return Promise.resolve(runner.direct(q));
+      const load = (): Promise<unknown> => Promise.resolve(beneath(ctx, plain)[plain]!(q.args));
       const hit = runtime.stack.peek(request.l1Key);
+      if (hit?.refresh) runtime.stack.refresh(request, load);
       // *OrThrow shares the plain entry; on "not found" Prisma itself raises its own error.
       if (hit && (hit.value !== null || plain === op)) return Promise.resolve(hit.value);
-      const load = (): Promise<unknown> => Promise.resolve(beneath(ctx, plain)[plain]!(q.args));
       return runtime.stack.read(request, load).then((value) => (value === null && plain !== op ? runner.direct(q) : value));
     },
   };
@@ -223,6 +230,7 @@ function createExtension(runtime: CacheRuntime, base: unknown) {
     delivered: (from, options) =>
       runtime.bus ? runtime.bus.delivered(from.instance, from.seq, { timeoutMs: options?.timeoutMs ?? 5_000 }) : Promise.resolve(),
     close: () => runtime.close(),
+    on: (listener) => runtime.on(listener),
   };
   /** Dependencies written inside each open interactive transaction, by transaction id. */
   const openTransactions = new Map<unknown, Set<string>>();
@@ -269,6 +277,7 @@ function createExtension(runtime: CacheRuntime, base: unknown) {
         const request = runtime.planRaw(sql, options);
         if (!request) return run();
         const hit = runtime.stack.peek(request.l1Key);
+        if (hit?.refresh) runtime.stack.refresh(request, run);
         return hit ? Promise.resolve(hit.value) : runtime.stack.read(request, run);
       } catch (err) {
         return Promise.reject(err);

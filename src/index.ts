@@ -8,3 +8,4 @@ export type { CacheOptions, L1Options, ModelCacheOptions, QueryCacheOption, RawC
 export { CacheError, CacheConfigError, CacheUsageError } from "./errors.js";
 export type { CacheErrorCode, ConfigIssue } from "./errors.js";
 export type { CacheStats } from "./telemetry.js";
+export type { CacheEvent } from "./tiers/stack.js";

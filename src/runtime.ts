@@ -4,6 +4,7 @@
  * @module
  */
 import { InvalidationBus } from "./coherence/bus.js";
+import { LeaseManager } from "./coherence/lease.js";
 import { checkModelNames, type QueryCacheOption, type RawCacheOptions, type ResolvedOptions } from "./config.js";
 import { ALL_DEP, modelDep, RelationGraph, tagDep, type RuntimeDataModel } from "./deps/graph.js";
 import { readDeps } from "./deps/reads.js";
@@ -15,7 +16,7 @@ import { canonicalHasher, canonicalize } from "./keys.js";
 import { Stats } from "./telemetry.js";
 import { MemoryTier } from "./tiers/memory.js";
 import { RedisTier } from "./tiers/redis.js";
-import { CacheStack, type ReadRequest } from "./tiers/stack.js";
+import { CacheStack, type CacheEvent, type ReadRequest } from "./tiers/stack.js";
 
 /** Read operations the cache answers. */
 export const READ_OPERATIONS = [
@@ -57,6 +58,8 @@ export class CacheRuntime {
   private readonly writeContext: WriteContext;
   /** Carries bumps to other processes' L1 (with Redis only). */
   readonly bus: InvalidationBus | undefined;
+  /** Regeneration leases (with Redis, unless `lock: false`). */
+  readonly leases: LeaseManager | undefined;
   /** Resolves once the bus is subscribed (or has given up for now); at once without Redis. */
   readonly ready: Promise<void>;
   /** Hashes an L1 key into its L2 key id. */
@@ -108,8 +111,31 @@ export class CacheRuntime {
           onBumped: (deps) => this.bus!.publish(deps),
         })
       : undefined;
-    this.stack = new CacheStack(l1, l2, this.stats);
+    this.leases =
+      redis && options.lock
+        ? new LeaseManager({ redis, namespace: options.namespace, ttlMs: options.lock.ttl, waitTimeoutMs: options.lock.wait, timeoutMs: options.redisTimeout, onError: () => this.stats.redisErrors++ })
+        : undefined;
+    this.stack = new CacheStack(l1, l2, this.leases, this.stats, { earlyRefresh: options.earlyRefresh, emit: (e) => this.emit(e) });
     this.ready = this.bus ? this.bus.start() : Promise.resolve();
+  }
+
+  /** Listeners of `$cache.on(...)`. */
+  private readonly listeners = new Set<(event: CacheEvent) => void>();
+
+  /** Adds a listener of cache events; returns a function that removes it. */
+  on(listener: (event: CacheEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: CacheEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch {
+        // A listener's failure is its own business.
+      }
+    }
   }
 
   /**
@@ -133,7 +159,9 @@ export class CacheRuntime {
     const l1Key =
       option?.key !== undefined ? `${model}|${keyOp}|k|${JSON.stringify(option.key)}` : `${model}|${keyOp}|${canonicalize(args ?? {})}`;
     const rowLookup = keyOp === "findUnique" && this.rows.has(model);
-    return new PlannedRead(this, model, args, option?.tags, l1Key, ttl * 1000, rowLookup);
+    const swr = option?.swr ?? modelOptions?.swr ?? this.options.swr;
+    const grace = modelOptions?.grace ?? this.options.grace;
+    return new PlannedRead(this, model, args, option?.tags, l1Key, ttl * 1000, swr * 1000, grace * 1000, rowLookup);
   }
 
   /**
@@ -165,7 +193,8 @@ export class CacheRuntime {
       for (const d of this.options.models[m]?.dependsOn ?? NONE) deps.push(modelDep(d));
     }
     for (const t of option.tags ?? NONE) deps.push(tagDep(t));
-    return { l1Key, deps: [...new Set(deps)], ttlMs: ttl * 1000, l2Id: () => this.l2Id(l1Key) };
+    const swrMs = (option.swr ?? this.options.swr) * 1000;
+    return { l1Key, deps: [...new Set(deps)], ttlMs: ttl * 1000, swrMs, graceMs: this.options.grace * 1000, l2Id: () => this.l2Id(l1Key) };
   }
 
   /** Dependency ids of a read: models reached, tags, and the namespace. */
@@ -228,7 +257,7 @@ export class CacheRuntime {
 
   /** Closes the connections the cache opened (the bus subscriber); the app's Redis client stays open. */
   async close(): Promise<void> {
-    await this.bus?.close();
+    await Promise.all([this.bus?.close(), this.leases?.close()]);
   }
 
   /** `$cache.invalidateAll()`: every entry of the namespace becomes stale. */
@@ -255,6 +284,8 @@ class PlannedRead implements ReadRequest {
     private readonly queryTags: readonly string[] | undefined,
     readonly l1Key: string,
     readonly ttlMs: number,
+    readonly swrMs: number,
+    readonly graceMs: number,
     /** A findUnique on a model with a known primary key: depends on its row, not the model. */
     private readonly rowLookup: boolean,
   ) {

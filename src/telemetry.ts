@@ -22,6 +22,18 @@ export interface CacheStats {
   fillsRefused: number;
   /** Reads that joined another caller's in-flight query for the same key instead of querying. */
   coalesced: number;
+  /** Values served past their ttl within `swr` (a background refresh was started). */
+  staleServed: number;
+  /** Background refreshes started (stale hits and early refreshes). */
+  backgroundRefreshes: number;
+  /** Hits picked for a probabilistic early refresh (XFetch). */
+  earlyRefreshes: number;
+  /** Times a miss waited for another process's regeneration lease. */
+  leaseWaits: number;
+  /** Lease waits that ran out (`lock.wait`) before the holder released; the waiter queried itself. */
+  leaseTimeouts: number;
+  /** Cached values served because the database query failed, within `grace`. */
+  graceServed: number;
   /** Version bumps issued by writes and by `$cache.invalidate*`. */
   invalidations: number;
   /** Redis commands that failed or timed out (the read or write went on without Redis). */
@@ -45,6 +57,12 @@ export class Stats {
   fills = 0;
   fillsRefused = 0;
   coalesced = 0;
+  staleServed = 0;
+  backgroundRefreshes = 0;
+  earlyRefreshes = 0;
+  leaseWaits = 0;
+  leaseTimeouts = 0;
+  graceServed = 0;
   invalidations = 0;
   redisErrors = 0;
   busErrors = 0;
@@ -60,6 +78,12 @@ export class Stats {
       fills: this.fills,
       fillsRefused: this.fillsRefused,
       coalesced: this.coalesced,
+      staleServed: this.staleServed,
+      backgroundRefreshes: this.backgroundRefreshes,
+      earlyRefreshes: this.earlyRefreshes,
+      leaseWaits: this.leaseWaits,
+      leaseTimeouts: this.leaseTimeouts,
+      graceServed: this.graceServed,
       invalidations: this.invalidations,
       redisErrors: this.redisErrors,
       busErrors: this.busErrors,

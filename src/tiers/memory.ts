@@ -13,10 +13,24 @@ export interface L1Entry {
   readonly deps: readonly string[];
   /** Local generations of `deps` when the entry was filled. */
   readonly gens: readonly number[];
-  /** Epoch ms until which the entry is fresh. */
-  readonly freshUntil: number;
+  /** When the entry was filled and how long it may live (see {@link Timing}). */
+  readonly timing: Timing;
+  /** Epoch ms until which L1 serves it without asking L2 (`freshUntil` capped by `l1.ttl`). */
+  readonly checkUntil: number;
   /** Approximate size in bytes. */
   readonly size: number;
+}
+
+/** An entry's lifetime, in epoch ms, and what its query cost. */
+export interface Timing {
+  /** Fresh until then. */
+  readonly freshUntil: number;
+  /** Served stale (and refreshed in the background) until then: `freshUntil + swr`. */
+  readonly staleUntil: number;
+  /** Kept until then, for stale-while-revalidate and grace: `freshUntil + max(swr, grace)`. */
+  readonly keepUntil: number;
+  /** Milliseconds the query took (drives early refresh). */
+  readonly delta: number;
 }
 
 /** The in-process tier. */
@@ -39,14 +53,13 @@ export class MemoryTier {
   }
 
   /**
-   * Stores an entry. Its L1 lifetime is capped by the tier's own ttl, so
-   * `freshUntil` is lowered to `now + l1.ttl` when that comes first.
+   * Stores an entry. L1 serves it without asking L2 until `now + l1.ttl` at
+   * most (`checkUntil`), and keeps it until its `keepUntil`.
    */
-  set(key: string, entry: L1Entry, now: number): void {
-    const cap = now + this.ttlMs;
-    const e = entry.freshUntil > cap ? { ...entry, freshUntil: cap } : entry;
-    if (e.freshUntil <= now) return;
-    this.lru.set(key, e, { ttl: e.freshUntil - now });
+  set(key: string, entry: Omit<L1Entry, "checkUntil">, now: number): void {
+    if (entry.timing.keepUntil <= now) return;
+    const checkUntil = Math.min(entry.timing.freshUntil, now + this.ttlMs);
+    this.lru.set(key, { ...entry, checkUntil }, { ttl: entry.timing.keepUntil - now });
   }
 
   /** Removes one entry. */

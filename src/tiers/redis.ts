@@ -7,20 +7,49 @@
  */
 import { randomInt } from "node:crypto";
 import type { RedisClient } from "../config.js";
+import type { Timing } from "./memory.js";
 import { ALL_DEP } from "../deps/graph.js";
 import { BUMP, FILL, FILL_RECORDED, READ_RECORDED, runScript } from "./scripts.js";
 
+/** Entry format whose versions are those of the dependencies known before the query. */
 const FORMAT = "ptc1";
+/** Entry format that records its dependencies and their versions (checked in Redis). */
+const RECORDED = "ptc2";
 
 /** What a read found in Redis. */
 export interface L2ReadResult {
-  /** The encoded value, when the entry exists, is fresh, and its versions match. */
-  body: string | undefined;
-  /** Epoch ms until which `body` is fresh. */
-  freshUntil: number;
+  /** The entry, when it exists and its versions are current (it may be past its freshness). */
+  entry: L2Entry | undefined;
   /** Versions of the dependencies as read ("" = absent), the snapshot for a later fill. */
   versions: string[];
 }
+
+/** A stored entry whose dependency versions are current. */
+export interface L2Entry {
+  /** The encoded value. */
+  body: string;
+  /** Its lifetime and cost. */
+  timing: Timing;
+}
+
+/**
+ * Splits `<fresh>|<stale>|<delta>|` (from `start`) off an entry: its timing
+ * and the index after the last separator, or undefined if malformed.
+ */
+function parseTiming(raw: string, start: number): { timing: Timing; next: number } | undefined {
+  const a = raw.indexOf("|", start);
+  const b = raw.indexOf("|", a + 1);
+  const c = raw.indexOf("|", b + 1);
+  if (a < 0 || b < 0 || c < 0) return undefined;
+  const freshUntil = Number(raw.slice(start, a));
+  const staleUntil = Number(raw.slice(a + 1, b));
+  const delta = Number(raw.slice(b + 1, c));
+  if (!Number.isFinite(freshUntil) || !Number.isFinite(staleUntil) || !Number.isFinite(delta)) return undefined;
+  return { timing: { freshUntil, staleUntil, keepUntil: Infinity, delta }, next: c + 1 };
+}
+
+/** The header prefix every entry starts with: `<format>|<fresh>|<stale>|<delta>|`. */
+const header = (format: string, t: Timing): string => `${format}|${t.freshUntil}|${t.staleUntil}|${Math.round(t.delta)}|`;
 
 /** Settings of the Redis tier. */
 export interface RedisTierOptions {
@@ -122,44 +151,42 @@ export class RedisTier {
   }
 
   /** Reads an entry and the current versions of its dependencies in one round trip. */
-  read(id: string, deps: readonly string[], now: number): Promise<L2ReadResult | undefined> {
+  read(id: string, deps: readonly string[]): Promise<L2ReadResult | undefined> {
     const keys = this.keys(id, deps);
-    return this.call(() => this.redis.mget(...keys)).then((res) => (res ? this.parse(res, deps.length, now) : undefined));
+    return this.call(() => this.redis.mget(...keys)).then((res) => (res ? this.parse(res, deps.length) : undefined));
   }
 
-  /** Splits an MGET reply into the entry (if fresh and current) and the versions read. */
-  private parse(res: (string | null)[], depCount: number, now: number): L2ReadResult {
+  /** Splits an MGET reply into the entry (if its versions are current) and the versions read. */
+  private parse(res: (string | null)[], depCount: number): L2ReadResult {
     const versions = new Array<string>(depCount);
     for (let i = 0; i < depCount; i++) versions[i] = res[i + 1] ?? "";
     const raw = res[0];
-    if (raw == null) return { body: undefined, freshUntil: 0, versions };
-    // ptc1|<freshUntil>|<v1,v2,...>|<body>
-    const a = raw.indexOf("|");
-    const b = raw.indexOf("|", a + 1);
-    const c = raw.indexOf("|", b + 1);
-    const freshUntil = Number(raw.slice(a + 1, b));
-    const usable = a > 0 && b > a && c > b && raw.slice(0, a) === FORMAT && now < freshUntil && raw.slice(b + 1, c) === versions.join(",");
-    return usable ? { body: raw.slice(c + 1), freshUntil, versions } : { body: undefined, freshUntil: 0, versions };
+    // ptc1|<fresh>|<stale>|<delta>|<v1,v2,...>|<body>
+    if (raw == null || !raw.startsWith(`${FORMAT}|`)) return { entry: undefined, versions };
+    const t = parseTiming(raw, FORMAT.length + 1);
+    const v = t ? raw.indexOf("|", t.next) : -1;
+    if (!t || v < 0 || raw.slice(t.next, v) !== versions.join(",")) return { entry: undefined, versions };
+    return { entry: { body: raw.slice(v + 1), timing: t.timing }, versions };
   }
 
   /**
    * Reads an entry that records its own dependencies (`ptc2`), validated in
    * Redis, and snapshots the versions of `snapshot` for a later fill. One round trip.
    */
-  readRecorded(id: string, snapshot: readonly string[], now: number): Promise<L2ReadResult | undefined> {
+  readRecorded(id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
     const keys = this.keys(id, snapshot);
     return this.call(() => runScript(this.redis, READ_RECORDED, keys, [])).then((res) => {
       if (!Array.isArray(res)) return undefined;
       const versions = new Array<string>(snapshot.length);
       for (let i = 0; i < snapshot.length; i++) versions[i] = String(res[i + 1] ?? "");
       const raw: unknown = res[0];
-      if (typeof raw !== "string") return { body: undefined, freshUntil: 0, versions };
-      // ptc2|<freshUntil>|<header length>|<header><body>
-      const b = raw.indexOf("|", 5);
-      const c = raw.indexOf("|", b + 1);
-      const freshUntil = Number(raw.slice(5, b));
-      if (b < 0 || c < 0 || !(now < freshUntil)) return { body: undefined, freshUntil: 0, versions };
-      return { body: raw.slice(c + 1 + Number(raw.slice(b + 1, c))), freshUntil, versions };
+      // ptc2|<fresh>|<stale>|<delta>|<header length>|<header><body>
+      const t = typeof raw === "string" ? parseTiming(raw, RECORDED.length + 1) : undefined;
+      if (!t) return { entry: undefined, versions };
+      const r = raw as string;
+      const len = r.indexOf("|", t.next);
+      if (len < 0) return { entry: undefined, versions };
+      return { entry: { body: r.slice(len + 1 + Number(r.slice(t.next, len))), timing: t.timing }, versions };
     });
   }
 
@@ -175,17 +202,16 @@ export class RedisTier {
     snapshot: readonly string[],
     versions: readonly string[],
     body: string,
-    freshUntil: number,
-    keepMs: number,
+    timing: Timing,
     recorded?: readonly string[],
   ): Promise<boolean | undefined> {
     const keys = this.keys(id, snapshot, recorded ?? []);
-    const px = Math.max(1, Math.ceil(keepMs));
+    const px = Math.max(1, Math.ceil(timing.keepUntil - Date.now()));
     const base = String(2 ** 40 + randomInt(2 ** 47));
     const r = await this.call(() =>
       recorded
-        ? runScript(this.redis, FILL_RECORDED, keys, [px, freshUntil, body, base, snapshot.length, ...versions])
-        : runScript(this.redis, FILL, keys, [px, `${FORMAT}|${freshUntil}|`, body, base, ...versions]),
+        ? runScript(this.redis, FILL_RECORDED, keys, [px, header(RECORDED, timing), body, base, snapshot.length, ...versions])
+        : runScript(this.redis, FILL, keys, [px, header(FORMAT, timing), body, base, ...versions]),
     );
     return r === undefined ? undefined : r === 1;
   }

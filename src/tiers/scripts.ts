@@ -99,13 +99,17 @@ local out = {false}
 for i = 2, #KEYS do out[i] = redis.call('GET', KEYS[i]) or '' end
 local raw = redis.call('GET', KEYS[1])
 if not raw or string.sub(raw, 1, 5) ~= 'ptc2|' then return out end
-local p2 = string.find(raw, '|', 6, true)
-if not p2 then return out end
-local p3 = string.find(raw, '|', p2 + 1, true)
-if not p3 then return out end
-local len = tonumber(string.sub(raw, p2 + 1, p3 - 1))
+-- ptc2|fresh|stale|delta|len|<header><body>: skip to the 5th separator
+local p = 5
+for _ = 1, 3 do
+  p = string.find(raw, '|', p + 1, true)
+  if not p then return out end
+end
+local q = string.find(raw, '|', p + 1, true)
+if not q then return out end
+local len = tonumber(string.sub(raw, p + 1, q - 1))
 if not len then return out end
-local header = string.sub(raw, p3 + 1, p3 + len)
+local header = string.sub(raw, q + 1, q + len)
 local key = nil
 for line in string.gmatch(header, '([^\\n]*)\\n') do
   if key == nil then
@@ -123,8 +127,9 @@ return out
  * Compare-and-set fill of an entry that records its dependencies (`ptc2`).
  * KEYS[1] entry, KEYS[2..1+n] versions snapshotted before the query (n = ARGV[5]),
  * KEYS[2+n..] dependencies to record.
- * ARGV[1] px, ARGV[2] freshUntil, ARGV[3] body, ARGV[4] initial value for absent
- * counters, ARGV[5] n, ARGV[6..] snapshot versions ("" = absent).
+ * ARGV[1] px, ARGV[2] header prefix (`ptc2|fresh|stale|delta|`), ARGV[3] body,
+ * ARGV[4] initial value for absent counters, ARGV[5] n, ARGV[6..] snapshot
+ * versions ("" = absent).
  */
 export const FILL_RECORDED = script(`
 local n = tonumber(ARGV[5])
@@ -147,6 +152,6 @@ for i = n + 2, #KEYS do
   lines[#lines + 1] = KEYS[i] .. '\\n' .. cur .. '\\n'
 end
 local header = table.concat(lines)
-redis.call('SET', KEYS[1], 'ptc2|' .. ARGV[2] .. '|' .. #header .. '|' .. header .. ARGV[3], 'PX', ARGV[1])
+redis.call('SET', KEYS[1], ARGV[2] .. #header .. '|' .. header .. ARGV[3], 'PX', ARGV[1])
 return 1
 `);

@@ -1,12 +1,15 @@
 /**
- * The cache stack: L1, then L2, then the database, with in-process
- * single-flight, compare-and-set fills, and version bumps.
+ * The cache stack: L1, then L2, then the database. It orchestrates in-process
+ * single-flight, the cluster-wide regeneration lease, stale-while-revalidate,
+ * probabilistic early refresh (XFetch), grace on database errors,
+ * compare-and-set fills, and version bumps.
  * @module
  */
-import { cloneResult, decode, encode, byteSize } from "../codec.js";
+import { byteSize, cloneResult, decode, encode } from "../codec.js";
+import type { LeaseManager } from "../coherence/lease.js";
 import type { Stats } from "../telemetry.js";
-import { LocalGenerations, MemoryTier } from "./memory.js";
-import type { RedisTier } from "./redis.js";
+import { LocalGenerations, MemoryTier, type Timing } from "./memory.js";
+import type { L2ReadResult, RedisTier } from "./redis.js";
 
 /** One cacheable read, as the extension hands it to the stack. */
 export interface ReadRequest {
@@ -26,12 +29,49 @@ export interface ReadRequest {
   lateDeps?(value: unknown): readonly string[];
   /** Milliseconds the value stays fresh. */
   readonly ttlMs: number;
+  /** Milliseconds past freshness during which it is served stale while being refreshed. */
+  readonly swrMs: number;
+  /** Milliseconds past freshness during which it is served if the database fails. */
+  readonly graceMs: number;
+}
+
+/** Something the cache reports besides its counters. */
+export type CacheEvent =
+  | { type: "grace"; error: unknown }
+  | { type: "refresh-error"; error: unknown };
+
+/** Settings of the stack. */
+export interface StackOptions {
+  /** XFetch beta: 0 turns early refresh off. */
+  earlyRefresh: number;
+  /** Reports events (grace served, failed background refresh). */
+  emit(event: CacheEvent): void;
 }
 
 /** Dependencies snapshotted before the query: recorded ones and guards. */
 const snapshotDeps = (req: ReadRequest): readonly string[] => (req.guards ? [...req.deps, ...req.guards] : req.deps);
 /** Dependencies recorded with the entry for `value`. */
 const recordedDeps = (req: ReadRequest, value: unknown): readonly string[] => (req.lateDeps ? [...req.deps, ...req.lateDeps(value)] : req.deps);
+
+/** The lifetime of an entry computed now, whose query took `delta` ms. */
+function timingOf(req: ReadRequest, now: number, delta: number): Timing {
+  const freshUntil = now + req.ttlMs;
+  return { freshUntil, staleUntil: freshUntil + req.swrMs, keepUntil: freshUntil + Math.max(req.swrMs, req.graceMs), delta };
+}
+
+/** A value the cache may fall back to if the database fails: its copy and until when. */
+interface GraceCandidate {
+  value: unknown;
+  until: number;
+}
+
+/** What a peek at L1 found. */
+export interface Peeked {
+  /** A copy for the caller. */
+  value: unknown;
+  /** The entry is stale or close to expiry: the caller should start a background refresh. */
+  refresh: boolean;
+}
 
 /** Orchestrates the tiers. */
 export class CacheStack {
@@ -42,71 +82,167 @@ export class CacheStack {
   constructor(
     readonly l1: MemoryTier | undefined,
     readonly l2: RedisTier | undefined,
+    private readonly leases: LeaseManager | undefined,
     private readonly stats: Stats,
+    private readonly options: StackOptions,
   ) {}
 
   /**
-   * The value of a read from L1 if it is there and fresh, else undefined.
-   * Synchronous, so that an L1 hit costs no promise hop.
+   * The value of a read from L1 if it is there and may be served, else
+   * undefined. Synchronous, so that an L1 hit costs no promise hop. A stale
+   * entry (within `swr`) or one that early refresh picked is served with
+   * `refresh: true`.
    */
-  peek(l1Key: string): { value: unknown } | undefined {
+  peek(l1Key: string): Peeked | undefined {
     const e = this.l1?.get(l1Key);
-    if (e === undefined || Date.now() >= e.freshUntil || !this.generations.matches(e.deps, e.gens)) return undefined;
+    if (e === undefined || !this.generations.matches(e.deps, e.gens)) return undefined;
+    const now = Date.now();
+    const t = e.timing;
+    if (now < e.checkUntil) {
+      this.stats.l1Hits++;
+      return { value: cloneResult(e.value), refresh: this.earlyRefresh(t, now) };
+    }
+    if (now < t.freshUntil || now >= t.staleUntil) return undefined;
     this.stats.l1Hits++;
-    return { value: cloneResult(e.value) };
+    this.stats.staleServed++;
+    return { value: cloneResult(e.value), refresh: true };
+  }
+
+  /**
+   * XFetch: refresh early with a probability that grows as expiry nears and
+   * with the time the query took: `now - delta * beta * ln(rand) >= expiry`.
+   */
+  private earlyRefresh(t: Timing, now: number): boolean {
+    const beta = this.options.earlyRefresh;
+    // -ln(rand) > 20 has probability 2e-9: skip the random draw until then.
+    if (beta <= 0 || now + t.delta * beta * 20 < t.freshUntil) return false;
+    if (now - t.delta * beta * Math.log(Math.random()) < t.freshUntil) return false;
+    this.stats.earlyRefreshes++;
+    return true;
   }
 
   /**
    * Read path after an L1 miss (the caller has peeked): joins a running
-   * flight for the same key, or runs L2 then the database.
+   * flight for the same key, or runs L2, the lease, then the database.
    */
   read(req: ReadRequest, load: () => Promise<unknown>): Promise<unknown> {
     const key = req.l1Key;
     const running = this.inflight.get(key);
     if (running) {
       this.stats.coalesced++;
-      return running.then(cloneResult);
+      // A background refresh that left the work to another process has nothing to share.
+      return running.then((v) => (v === SKIPPED ? this.read(req, load) : cloneResult(v)));
     }
-    const flight = this.fetch(req, load);
-    // Joiners get copies of `stored`; their reactions run before the leader's caller resumes.
-    const shared = flight.then((r) => r.stored);
-    shared.catch(() => undefined);
-    this.inflight.set(key, shared);
-    return flight.then(
-      (r) => {
-        this.inflight.delete(key);
-        return r.value;
-      },
-      (err: unknown) => {
-        this.inflight.delete(key);
-        throw err;
-      },
-    );
+    return this.fly(key, this.fetch(req, load)).then((r) => r!.value);
   }
 
-  /** L2 then database. Returns the caller's value and a private copy for others. */
-  private fetch(req: ReadRequest, load: () => Promise<unknown>): Promise<Fetched> {
+  /**
+   * Refreshes an entry in the background, once per key in this process and,
+   * through the lease, once in the cluster. Never rejects; failures are
+   * counted and reported.
+   */
+  refresh(req: ReadRequest, load: () => Promise<unknown>): void {
+    if (this.inflight.has(req.l1Key)) return;
+    this.stats.backgroundRefreshes++;
     const snap = snapshotDeps(req);
     const gens = this.generations.snapshot(snap);
-    const l2 = this.l2;
-    if (!l2 || !l2.available) return this.miss(req, load, snap, gens, undefined, undefined);
-    const id = req.l2Id();
-    const read = req.lateDeps ? l2.readRecorded(id, snap, Date.now()) : l2.read(id, snap, Date.now());
-    return read.then((found) => {
-      if (found?.body !== undefined) {
-        const value = this.decodeOrDrop(id, found.body);
-        if (value !== DROPPED) {
-          this.stats.l2Hits++;
-          // L1 keeps `value`; the caller gets its own copy only when L1 shares it.
-          const filled = this.fillL1(req, value, byteSize(found.body), snap, gens, found.freshUntil);
-          return { value: filled ? cloneResult(value) : value, stored: value };
-        }
-      }
-      return this.miss(req, load, snap, gens, id, found?.versions);
-    });
+    const id = this.l2?.available ? req.l2Id() : undefined;
+    const run = async (): Promise<Fetched | undefined> => {
+      const versions = id !== undefined ? (await this.l2Read(req, id, snap))?.versions : undefined;
+      return this.leased(req, load, snap, gens, id, versions, undefined, true);
+    };
+    this.fly(req.l1Key, run()).catch((error: unknown) => this.options.emit({ type: "refresh-error", error }));
   }
 
-  /** Database query, then the compare-and-set fills of L2 and L1. */
+  /** Registers a flight so that joiners share it, and removes it when it settles. */
+  private fly(key: string, flight: Promise<Fetched | undefined>): Promise<Fetched | undefined> {
+    // Joiners get copies of `stored`; their reactions run before the leader's caller resumes.
+    const shared = flight.then((r) => (r ? r.stored : SKIPPED));
+    shared.catch(() => undefined);
+    this.inflight.set(key, shared);
+    const done = () => {
+      if (this.inflight.get(key) === shared) this.inflight.delete(key);
+    };
+    flight.then(done, done);
+    return flight;
+  }
+
+  private l2Read(req: ReadRequest, id: string, snap: readonly string[]): Promise<L2ReadResult | undefined> {
+    return req.lateDeps ? this.l2!.readRecorded(id, snap) : this.l2!.read(id, snap);
+  }
+
+  /** L2, then (under the lease) the database. */
+  private async fetch(req: ReadRequest, load: () => Promise<unknown>): Promise<Fetched> {
+    const snap = snapshotDeps(req);
+    const gens = this.generations.snapshot(snap);
+    const grace = this.l1Candidate(req);
+    const l2 = this.l2;
+    if (!l2 || !l2.available) return (await this.miss(req, load, snap, gens, undefined, undefined, grace))!;
+    const id = req.l2Id();
+    const found = await this.l2Read(req, id, snap);
+    const served = this.serveL2(req, load, id, found, snap, gens);
+    if (served) return served;
+    return (await this.leased(req, load, snap, gens, id, found?.versions, this.l2Candidate(req, id, found) ?? grace, false))!;
+  }
+
+  /** An L2 entry served as a hit (fresh, or stale within swr with a background refresh), else undefined. */
+  private serveL2(req: ReadRequest, load: () => Promise<unknown>, id: string, found: L2ReadResult | undefined, snap: readonly string[], gens: readonly number[]): Fetched | undefined {
+    const entry = found?.entry;
+    if (!entry) return undefined;
+    const now = Date.now();
+    const t = entry.timing;
+    const stale = now >= t.freshUntil;
+    if (stale && now >= t.staleUntil) return undefined;
+    const value = this.decodeOrDrop(id, entry.body);
+    if (value === DROPPED) return undefined;
+    this.stats.l2Hits++;
+    const timing = { ...t, keepUntil: Math.max(t.staleUntil, t.freshUntil + req.graceMs) };
+    const filled = this.fillL1(req, value, byteSize(entry.body), snap, gens, timing);
+    if (stale) this.stats.staleServed++;
+    // After this flight has settled, so that the refresh is not taken for a joiner of it.
+    if (stale || this.earlyRefresh(t, now)) setImmediate(() => this.refresh(req, load));
+    // L1 keeps `value`; the caller gets its own copy only when L1 shares it.
+    return { value: filled ? cloneResult(value) : value, stored: value };
+  }
+
+  /**
+   * The database query under the regeneration lease: the holder queries and
+   * fills; others wait for its release (woken by pub/sub, or a backoff poll),
+   * then read L2 once more, and query themselves only if it is still missing
+   * or their wait timed out. A background refresh that finds the lease taken
+   * leaves the work to its holder.
+   */
+  private async leased(
+    req: ReadRequest,
+    load: () => Promise<unknown>,
+    snap: readonly string[],
+    gens: readonly number[],
+    id: string | undefined,
+    versions: string[] | undefined,
+    grace: GraceCandidate | undefined,
+    background: boolean,
+  ): Promise<Fetched | undefined> {
+    const leases = this.leases;
+    if (!leases || id === undefined || versions === undefined) return this.miss(req, load, snap, gens, id, versions, grace);
+    const lease = await leases.acquire(id);
+    if (lease) {
+      try {
+        return await this.miss(req, load, snap, gens, id, versions, grace);
+      } finally {
+        void lease.release();
+      }
+    }
+    if (background) return undefined;
+    this.stats.leaseWaits++;
+    const outcome = await leases.waitForRelease(id);
+    if (outcome === "timeout") this.stats.leaseTimeouts++;
+    const again = await this.l2Read(req, id, snap);
+    const served = this.serveL2(req, load, id, again, snap, gens);
+    if (served) return served;
+    return this.miss(req, load, snap, gens, id, again?.versions ?? versions, grace);
+  }
+
+  /** Database query, then the compare-and-set fills of L2 and L1. Serves a grace value if the query fails. */
   private async miss(
     req: ReadRequest,
     load: () => Promise<unknown>,
@@ -114,15 +250,26 @@ export class CacheStack {
     gens: readonly number[],
     id: string | undefined,
     versions: string[] | undefined,
+    grace: GraceCandidate | undefined,
   ): Promise<Fetched> {
     this.stats.misses++;
-    const value = await load();
+    const started = Date.now();
+    let value: unknown;
+    try {
+      value = await load();
+    } catch (error) {
+      if (!grace || Date.now() >= grace.until) throw error;
+      this.stats.graceServed++;
+      this.options.emit({ type: "grace", error });
+      return { value: cloneResult(grace.value), stored: grace.value };
+    }
+    const now = Date.now();
+    const timing = timingOf(req, now, now - started);
     const body = encode(value);
     const stored = cloneResult(value);
     let storedInL2 = false;
     if (this.l2 && id !== undefined && versions !== undefined) {
-      const freshUntil = Date.now() + req.ttlMs;
-      const ok = await this.l2.fill(id, snap, versions, body, freshUntil, req.ttlMs, req.lateDeps ? recordedDeps(req, value) : undefined);
+      const ok = await this.l2.fill(id, snap, versions, body, timing, req.lateDeps ? recordedDeps(req, value) : undefined);
       if (ok === false) {
         this.stats.fillsRefused++;
         return { value, stored };
@@ -131,10 +278,25 @@ export class CacheStack {
     }
     if (!this.generations.matches(snap, gens)) {
       this.stats.fillsRefused++;
-    } else if (this.fillL1(req, stored, byteSize(body), snap, gens, Date.now() + req.ttlMs) || storedInL2) {
+    } else if (this.fillL1(req, stored, byteSize(body), snap, gens, timing) || storedInL2) {
       this.stats.fills++;
     }
     return { value, stored };
+  }
+
+  /** A grace candidate from L1: a current entry, until `freshUntil + grace`. */
+  private l1Candidate(req: ReadRequest): GraceCandidate | undefined {
+    if (req.graceMs <= 0) return undefined;
+    const e = this.l1?.get(req.l1Key);
+    if (!e || !this.generations.matches(e.deps, e.gens)) return undefined;
+    return { value: e.value, until: e.timing.freshUntil + req.graceMs };
+  }
+
+  /** A grace candidate from an L2 entry whose versions are current, until `freshUntil + grace`. */
+  private l2Candidate(req: ReadRequest, id: string, found: L2ReadResult | undefined): GraceCandidate | undefined {
+    if (req.graceMs <= 0 || !found?.entry) return undefined;
+    const value = this.decodeOrDrop(id, found.entry.body);
+    return value === DROPPED ? undefined : { value, until: found.entry.timing.freshUntil + req.graceMs };
   }
 
   private decodeOrDrop(id: string, body: string): unknown {
@@ -152,10 +314,10 @@ export class CacheStack {
    * records its dependencies at their current generations (equal to the
    * snapshot for those known before the query). Returns whether it stored.
    */
-  private fillL1(req: ReadRequest, value: unknown, size: number, snap: readonly string[], gens: readonly number[], freshUntil: number): boolean {
+  private fillL1(req: ReadRequest, value: unknown, size: number, snap: readonly string[], gens: readonly number[], timing: Timing): boolean {
     if (!this.l1 || !this.generations.matches(snap, gens)) return false;
     const deps = recordedDeps(req, value);
-    this.l1.set(req.l1Key, { value, deps, gens: this.generations.snapshot(deps), freshUntil, size }, Date.now());
+    this.l1.set(req.l1Key, { value, deps, gens: this.generations.snapshot(deps), timing, size }, Date.now());
     return true;
   }
 
@@ -181,12 +343,12 @@ export class CacheStack {
     this.stats.invalidations += deps.length;
     const gens = this.generations.snapshot(snap);
     const body = encode(value);
-    const now = Date.now();
-    let stored = this.fillL1(req, cloneResult(value), byteSize(body), snap, gens, now + req.ttlMs);
+    const timing = timingOf(req, Date.now(), 0);
+    let stored = this.fillL1(req, cloneResult(value), byteSize(body), snap, gens, timing);
     if (this.l2) {
       const versions = await this.l2.bump(deps, snap);
       if (versions) {
-        const ok = await this.l2.fill(req.l2Id(), snap, snap.map((d) => versions.get(d) ?? ""), body, now + req.ttlMs, req.ttlMs, req.lateDeps ? recordedDeps(req, value) : undefined);
+        const ok = await this.l2.fill(req.l2Id(), snap, snap.map((d) => versions.get(d) ?? ""), body, timing, req.lateDeps ? recordedDeps(req, value) : undefined);
         if (ok === false) this.stats.fillsRefused++;
         stored ||= ok === true;
       }
@@ -201,6 +363,7 @@ export class CacheStack {
 }
 
 const DROPPED = Symbol("dropped");
+const SKIPPED = Symbol("skipped");
 
 /** A fetched value for the caller, and a private copy for joiners and L1. */
 interface Fetched {
