@@ -109,8 +109,10 @@ export interface CacheClientApi {
   close(): Promise<void>;
   /**
    * Listens to cache events: `grace` (a cached value was served because the
-   * database query failed; `error` is Prisma's error) and `refresh-error` (a
-   * background refresh failed). Returns a function that removes the listener.
+   * database query failed; `error` is Prisma's error), `refreshed` and
+   * `refresh-error` (a background refresh stored a new value, or failed), `lease-wait` (a miss waits for another
+   * process's regeneration lease) and `lease-timeout` (it stopped waiting and
+   * queried itself). Returns a function that removes the listener.
    */
   on(listener: (event: CacheEvent) => void): () => void;
 }

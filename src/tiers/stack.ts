@@ -38,7 +38,10 @@ export interface ReadRequest {
 /** Something the cache reports besides its counters. */
 export type CacheEvent =
   | { type: "grace"; error: unknown }
-  | { type: "refresh-error"; error: unknown };
+  | { type: "refresh-error"; error: unknown }
+  | { type: "refreshed"; key: string }
+  | { type: "lease-wait"; key: string }
+  | { type: "lease-timeout"; key: string };
 
 /** Settings of the stack. */
 export interface StackOptions {
@@ -151,7 +154,10 @@ export class CacheStack {
       const versions = id !== undefined ? (await this.l2Read(req, id, snap))?.versions : undefined;
       return this.leased(req, load, snap, gens, id, versions, undefined, true);
     };
-    this.fly(req.l1Key, run()).catch((error: unknown) => this.options.emit({ type: "refresh-error", error }));
+    this.fly(req.l1Key, run()).then(
+      (r) => r && this.options.emit({ type: "refreshed", key: req.l1Key }),
+      (error: unknown) => this.options.emit({ type: "refresh-error", error }),
+    );
   }
 
   /** Registers a flight so that joiners share it, and removes it when it settles. */
@@ -234,8 +240,12 @@ export class CacheStack {
     }
     if (background) return undefined;
     this.stats.leaseWaits++;
+    this.options.emit({ type: "lease-wait", key: id });
     const outcome = await leases.waitForRelease(id);
-    if (outcome === "timeout") this.stats.leaseTimeouts++;
+    if (outcome === "timeout") {
+      this.stats.leaseTimeouts++;
+      this.options.emit({ type: "lease-timeout", key: id });
+    }
     const again = await this.l2Read(req, id, snap);
     const served = this.serveL2(req, load, id, again, snap, gens);
     if (served) return served;

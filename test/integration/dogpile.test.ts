@@ -1,0 +1,214 @@
+/**
+ * Promise 3: one regeneration per key, in one process or across many, on
+ * real Postgres and Redis. Slow queries are held at a gate in a wrapped
+ * driver adapter; nothing here depends on timing except the lease TTL of a
+ * killed holder, which the lease itself enforces.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import type { CacheEvent } from "../../src/index";
+import { redisUrl, uniqueNamespace, type QueryCounter, type QueryInfo } from "../support/db";
+import { useSeededDatabase } from "../support/harness";
+
+const t = useSeededDatabase();
+const isUserSelect = (q: QueryInfo) => q.kind === "query" && /select/i.test(q.sql) && q.sql.includes('"User"');
+const userSelects = (c: QueryCounter) => c.log.filter(isUserSelect).length;
+
+/** Lets pending I/O and microtasks run a few turns, without timers. */
+async function turns(n = 10): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
+
+/** Resolves on the first event of `type` from a cached client. */
+function nextEvent(client: { $cache: { on(l: (e: CacheEvent) => void): () => void } }, type: CacheEvent["type"]): Promise<CacheEvent> {
+  return new Promise((resolve) => {
+    const off = client.$cache.on((e) => {
+      if (e.type !== type) return;
+      off();
+      resolve(e);
+    });
+  });
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("one process", () => {
+  it.each([
+    ["L1 + Redis", true, undefined],
+    ["Redis only (L2 misses coalesce too)", true, false as const],
+    ["L1 only", false, undefined],
+  ])("500 concurrent reads of a cold key cause one database query (%s)", async (_label, withRedis, l1) => {
+    const c = t.cached({ ...(withRedis ? { redis: t.redis() } : {}), ...(l1 === false ? { l1 } : {}) });
+    c.counter.reset();
+    const gate = c.counter.gate(isUserSelect);
+    // Prisma promises are lazy: `.then` starts each read now.
+    const reads = Array.from({ length: 500 }, () => c.prisma.user.findUnique({ where: { id: t.ids.users.alice } }).then((r) => r));
+    await gate.opened;
+    await turns();
+    expect(gate.held).toBe(1);
+    gate.release();
+    const results = await Promise.all(reads);
+    expect(userSelects(c.counter)).toBe(1);
+    expect(new Set(results.map((r) => JSON.stringify(r))).size).toBe(1);
+    expect(results[0]?.id).toBe(t.ids.users.alice);
+    expect(c.prisma.$cache.stats().coalesced).toBe(499);
+    // Each caller has its own copy.
+    results[0]!.name = "mutated";
+    expect(results[1]!.name).not.toBe("mutated");
+  });
+});
+
+describe("four OS processes sharing Redis", () => {
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const c of children) c.kill("SIGKILL");
+  });
+
+  type Message = { type: string; selects?: number; results?: number; distinct?: string[]; message?: string };
+
+  /** Starts a cached client in its own process; resolves once it is ready. */
+  async function spawn(namespace: string, userId: number, reads: number, lockTtl?: number) {
+    const script = fileURLToPath(new URL("../support/burst-child.ts", import.meta.url));
+    const config = { databaseUrl: t.url(), redisUrl: redisUrl(), namespace, userId, reads, lockTtl };
+    const child = fork(script, [JSON.stringify(config)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    children.push(child);
+    const messages: Message[] = [];
+    const waiters: Array<() => void> = [];
+    child.on("message", (m: Message) => {
+      messages.push(m);
+      if (m.type === "error") throw new Error(`child failed: ${m.message}`);
+      for (const w of waiters.splice(0)) w();
+    });
+    const until = (type: string) =>
+      new Promise<Message>((resolve) => {
+        const check = () => {
+          const m = messages.find((x) => x.type === type);
+          if (m) resolve(m);
+          else waiters.push(check);
+        };
+        check();
+      });
+    await until("ready");
+    return { child, messages, until };
+  }
+
+  it("1,000 concurrent reads of a cold key over 4 processes cause one database query", async () => {
+    const namespace = uniqueNamespace();
+    const procs = await Promise.all([0, 1, 2, 3].map(() => spawn(namespace, t.ids.users.bob, 250)));
+    for (const p of procs) p.child.send({ type: "burst" });
+    // One process holds the lease with its query at the gate; the other three wait for the lease.
+    const holder = await Promise.race(procs.map((p) => p.until("holding").then(() => p)));
+    await Promise.all(procs.filter((p) => p !== holder).map((p) => p.until("lease-wait")));
+    holder.child.send({ type: "release" });
+    const done = await Promise.all(procs.map((p) => p.until("done")));
+    for (const p of procs) p.child.send({ type: "exit" });
+    expect(done.reduce((n, d) => n + d.selects!, 0)).toBe(1);
+    expect(done.map((d) => d.results)).toEqual([250, 250, 250, 250]);
+    const distinct = new Set(done.flatMap((d) => d.distinct!));
+    expect(distinct.size).toBe(1);
+    expect(JSON.parse([...distinct][0]!)).toMatchObject({ id: t.ids.users.bob });
+  }, 60_000);
+
+  it("a lease holder killed mid-query: another process takes over after the lease TTL, no deadlock", async () => {
+    const namespace = uniqueNamespace();
+    const victim = await spawn(namespace, t.ids.users.carol, 1, 400);
+    victim.child.send({ type: "burst" });
+    await victim.until("holding");
+    const survivor = t.cached({ redis: t.redis(), lock: { ttl: 400, wait: 30_000 } }, namespace);
+    survivor.counter.reset();
+    const waiting = nextEvent(survivor.prisma, "lease-wait");
+    const read = survivor.prisma.user.findUnique({ where: { id: t.ids.users.carol } }).then((r) => r);
+    await waiting;
+    victim.child.kill("SIGKILL");
+    const row = await read;
+    expect(row?.id).toBe(t.ids.users.carol);
+    expect(userSelects(survivor.counter)).toBe(1);
+    expect(survivor.prisma.$cache.stats().leaseWaits).toBe(1);
+    expect(victim.messages.some((m) => m.type === "done")).toBe(false);
+  }, 60_000);
+});
+
+describe("stale-while-revalidate", () => {
+  it("after expiry, 200 reads within swr resolve while the one refresh query is held, in both processes", async () => {
+    const ns = uniqueNamespace();
+    const a = t.cached({ redis: t.redis(), ttl: 60, swr: 120 }, ns);
+    const b = t.cached({ redis: t.redis(), ttl: 60, swr: 120 }, ns);
+    const id = t.ids.users.alice;
+    await Promise.all([a.prisma.$cache.ready(), b.prisma.$cache.ready()]);
+    const old = await a.prisma.user.findUnique({ where: { id } });
+    await b.prisma.user.findUnique({ where: { id } });
+    const name = `refreshed ${Math.random()}`;
+    await t.plain().prisma.user.update({ where: { id }, data: { name } }); // behind the cache's back
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 61_000);
+    a.counter.reset();
+    b.counter.reset();
+    const gates = [a.counter.gate(isUserSelect), b.counter.gate(isUserSelect)];
+    const refreshed = Promise.race([nextEvent(a.prisma, "refreshed"), nextEvent(b.prisma, "refreshed")]);
+    const reads = await Promise.all([
+      ...Array.from({ length: 100 }, () => a.prisma.user.findUnique({ where: { id } })),
+      ...Array.from({ length: 100 }, () => b.prisma.user.findUnique({ where: { id } })),
+    ]);
+    // All 200 resolved with the stale value while the refresh is still held at a gate.
+    expect(reads.every((r) => JSON.stringify(r) === JSON.stringify(old))).toBe(true);
+    await Promise.race(gates.map((g) => g.opened));
+    await turns();
+    expect(gates[0]!.held + gates[1]!.held).toBe(1);
+    gates.forEach((g) => g.release());
+    await refreshed;
+    expect(userSelects(a.counter) + userSelects(b.counter)).toBe(1);
+    const stats = [a, b].map((c) => c.prisma.$cache.stats());
+    expect(stats[0]!.staleServed + stats[1]!.staleServed).toBeGreaterThanOrEqual(2);
+    expect(stats[0]!.backgroundRefreshes + stats[1]!.backgroundRefreshes).toBeGreaterThanOrEqual(1);
+    // The refreshed value is served from here on.
+    const refresher = userSelects(a.counter) === 1 ? a : b;
+    expect((await refresher.prisma.user.findUnique({ where: { id } }))?.name).toBe(name);
+  });
+});
+
+describe("grace on database errors", () => {
+  it("serves the stale value within grace, and raises Prisma's own error outside it", async () => {
+    const c = t.cached({ redis: t.redis(), ttl: 60, grace: 300 });
+    const events: CacheEvent[] = [];
+    c.prisma.$cache.on((e) => events.push(e));
+    const id = t.ids.users.bob;
+    const cached = await c.prisma.user.findUnique({ where: { id } });
+    const failure = new Error("connection to the database was lost");
+
+    // What Prisma itself raises for that failure, without the cache.
+    const plain = t.plain();
+    plain.counter.failNext(failure, isUserSelect);
+    const expected = await plain.prisma.user.findUnique({ where: { id } }).catch((e: unknown) => e);
+    expect(expected).toBeInstanceOf(Error);
+
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 120_000); // past ttl, within ttl + grace
+    c.counter.failNext(failure, isUserSelect);
+    expect(await c.prisma.user.findUnique({ where: { id } })).toEqual(cached);
+    expect(c.prisma.$cache.stats().graceServed).toBe(1);
+    expect(events.find((e) => e.type === "grace")).toBeDefined();
+
+    vi.setSystemTime(Date.now() + 600_000); // past ttl + grace
+    c.counter.failNext(failure, isUserSelect);
+    const err = await c.prisma.user.findUnique({ where: { id } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf((expected as Error).constructor);
+    expect((err as { code?: unknown }).code).toBe((expected as { code?: unknown }).code);
+    expect((err as Error).message).toBe((expected as Error).message.replace(/plain\.prisma/g, "c.prisma"));
+    expect(c.prisma.$cache.stats().graceServed).toBe(1);
+  });
+
+  it("raises Prisma's error class and code unchanged when nothing is cached", async () => {
+    const c = t.cached({ grace: 300 });
+    c.counter.failNext(new Error("boom"), isUserSelect);
+    const err = await c.prisma.user.findUnique({ where: { id: t.ids.users.carol } }).catch((e: unknown) => e);
+    const plain = t.plain();
+    plain.counter.failNext(new Error("boom"), isUserSelect);
+    const expected = await plain.prisma.user.findUnique({ where: { id: t.ids.users.carol } }).catch((e: unknown) => e);
+    expect(Object.getPrototypeOf(err)).toBe(Object.getPrototypeOf(expected));
+    expect((err as { code?: unknown }).code).toBe((expected as { code?: unknown }).code);
+    expect(c.prisma.$cache.stats().graceServed).toBe(0);
+  });
+});

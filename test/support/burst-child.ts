@@ -1,0 +1,69 @@
+/**
+ * A separate OS process for the dogpile tests, run with
+ * `node --import tsx test/support/burst-child.ts` and driven over IPC.
+ *
+ * It builds its own cached client (own Prisma client, own Redis connections,
+ * own L1), then on a "burst" message fires `reads` concurrent identical reads
+ * of `userId`, holding its database SELECT of that row at a gate until told to
+ * release it. It reports, in order: "ready", "holding" (its SELECT reached the
+ * gate, so it holds the lease), "lease-wait" (it waits for another process's
+ * lease), and "done" with the SELECTs it sent and the results it got.
+ */
+import { Redis } from "ioredis";
+import { PrismaClient } from "../../generated/prisma/client";
+import { prismaCache } from "../../src/index";
+import { createCountingAdapter } from "./counting-adapter";
+
+interface Config {
+  databaseUrl: string;
+  redisUrl: string;
+  namespace: string;
+  userId: number;
+  reads: number;
+  lockTtl?: number;
+}
+
+type Command = { type: "burst" } | { type: "release" } | { type: "exit" };
+
+const send = (message: unknown) => process.send?.(message);
+
+async function main(config: Config): Promise<void> {
+  const { adapter, counter } = createCountingAdapter(config.databaseUrl);
+  const redis = new Redis(config.redisUrl);
+  const prisma = new PrismaClient({ adapter }).$extends(
+    prismaCache({ redis, namespace: config.namespace, ttl: 60, lock: { ttl: config.lockTtl ?? 10_000, wait: 20_000 } }),
+  );
+  await prisma.$cache.ready();
+  const isTarget = (sql: string) => /select/i.test(sql) && sql.includes('"User"');
+  const gate = counter.gate((q) => q.kind === "query" && isTarget(q.sql));
+  void gate.opened.then(() => send({ type: "holding" }));
+  prisma.$cache.on((e) => {
+    if (e.type === "lease-wait") send({ type: "lease-wait" });
+  });
+
+  process.on("message", (command: Command) => {
+    if (command.type === "release") gate.release();
+    if (command.type === "exit") {
+      void prisma.$disconnect().finally(() => {
+        redis.disconnect();
+        process.exit(0);
+      });
+    }
+    if (command.type !== "burst") return;
+    counter.reset();
+    void Promise.all(Array.from({ length: config.reads }, () => prisma.user.findUnique({ where: { id: config.userId } }))).then(
+      (results) => {
+        const distinct = new Set(results.map((r) => JSON.stringify(r)));
+        send({ type: "done", selects: counter.log.filter((q) => q.kind === "query" && isTarget(q.sql)).length, results: results.length, distinct: [...distinct], stats: prisma.$cache.stats() });
+      },
+      (error: unknown) => send({ type: "error", message: String(error) }),
+    );
+  });
+  send({ type: "ready" });
+}
+
+const config = JSON.parse(process.argv[2] ?? "{}") as Config;
+main(config).catch((error: unknown) => {
+  send({ type: "error", message: String(error) });
+  process.exit(1);
+});
