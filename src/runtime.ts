@@ -82,7 +82,8 @@ export class CacheRuntime {
     this.writeContext = { graph: this.graph, rows: this.rows, facts, tagsOf: (m) => this.modelTags(m) };
     this.l2Id = canonicalHasher(options.namespace, KEY_FORMAT);
     checkModelNames(options, this.graph.models);
-    const l1 = options.l1 === false ? undefined : new MemoryTier(options.l1);
+    // Without Redis there is nothing to check against: L1 entries live their whole ttl.
+    const l1 = options.l1 === false ? undefined : new MemoryTier(options.redis ? options.l1 : { ...options.l1, ttl: Infinity });
     const onError = () => this.stats.redisErrors++;
     const redis = options.redis;
     this.bus = redis

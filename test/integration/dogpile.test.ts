@@ -212,3 +212,61 @@ describe("grace on database errors", () => {
     expect(c.prisma.$cache.stats().graceServed).toBe(0);
   });
 });
+
+describe("probabilistic early refresh (XFetch)", () => {
+  it.each([
+    ["L1 + Redis", true],
+    ["L1 only", false],
+  ])("a hit close to expiry refreshes in the background; far from it, or with earlyRefresh: 0, it does not (%s)", async (_label, withRedis) => {
+    const id = t.ids.posts.hello;
+    const run = async (earlyRefresh: number | undefined, secondsBeforeExpiry: number) => {
+      const c = t.cached({ ...(withRedis ? { redis: t.redis() } : {}), ttl: 60, ...(earlyRefresh === undefined ? {} : { earlyRefresh }) });
+      // Filled on the real clock, so the entry records how long its query took.
+      const before = Date.now();
+      await c.prisma.post.findUnique({ where: { id } });
+      c.counter.reset();
+      // The draw that makes -ln(rand) as large as it gets in practice.
+      const random = vi.spyOn(Math, "random").mockReturnValue(1e-9);
+      vi.useFakeTimers({ toFake: ["Date"] });
+      // The entry is fresh until (its fill time >= before) + 60 s.
+      vi.setSystemTime(before + 60_000 - secondsBeforeExpiry * 1000);
+      const refreshed = nextEvent(c.prisma, "refreshed");
+      const row = await c.prisma.post.findUnique({ where: { id } });
+      random.mockRestore();
+      expect(row?.id).toBe(id);
+      if (c.prisma.$cache.stats().earlyRefreshes > 0) await refreshed;
+      vi.useRealTimers();
+      return { stats: c.prisma.$cache.stats(), selects: c.counter.log.filter((q) => q.kind === "query" && q.sql.includes('"Post"')).length };
+    };
+    const near = await run(undefined, 0.0005);
+    expect(near.stats.earlyRefreshes).toBe(1);
+    expect(near.stats.backgroundRefreshes).toBe(1);
+    expect(near.selects).toBe(1);
+    const far = await run(undefined, 50);
+    expect(far.stats.earlyRefreshes).toBe(0);
+    expect(far.selects).toBe(0);
+    const off = await run(0, 0.0005);
+    expect(off.stats.earlyRefreshes).toBe(0);
+    expect(off.selects).toBe(0);
+  });
+});
+
+describe("lease wait timeout", () => {
+  it("a waiter whose lock wait runs out queries the database itself", async () => {
+    const ns = uniqueNamespace();
+    const holder = t.cached({ redis: t.redis(), lock: { ttl: 30_000, wait: 30_000 } }, ns);
+    const waiter = t.cached({ redis: t.redis(), lock: { ttl: 30_000, wait: 150 } }, ns);
+    const gate = holder.counter.gate(isUserSelect);
+    const held = holder.prisma.user.findUnique({ where: { id: t.ids.users.alice } }).then((r) => r);
+    await gate.opened;
+    waiter.counter.reset();
+    const timedOut = nextEvent(waiter.prisma, "lease-timeout");
+    const row = await waiter.prisma.user.findUnique({ where: { id: t.ids.users.alice } });
+    await timedOut;
+    expect(row?.id).toBe(t.ids.users.alice);
+    expect(userSelects(waiter.counter)).toBe(1);
+    expect(waiter.prisma.$cache.stats()).toMatchObject({ leaseWaits: 1, leaseTimeouts: 1 });
+    gate.release();
+    expect((await held)?.id).toBe(t.ids.users.alice);
+  });
+});
