@@ -15,7 +15,9 @@ import { RedisTimeoutError } from "../tiers/redis.js";
  */
 export function bounded<T>(send: () => Promise<T>, ms: number, what = "Redis command"): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new RedisTimeoutError(`${what} timed out after ${ms} ms`)), ms);
+    // The rejection waits for one turn of I/O: if the event loop was blocked past the
+    // deadline, a reply that has already arrived still wins over the timer.
+    const timer = setTimeout(() => setImmediate(() => reject(new RedisTimeoutError(`${what} timed out after ${ms} ms`))), ms);
     timer.unref();
     let command: Promise<T>;
     try {

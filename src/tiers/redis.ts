@@ -98,12 +98,18 @@ class Deadlines {
 
   private sweep(): void {
     const now = Date.now();
-    for (const e of this.pending) {
-      if (e.at > now) continue;
-      this.pending.delete(e);
-      e.reject(new RedisTimeoutError(`Redis command timed out after ${this.timeoutMs} ms`));
+    const expired = [...this.pending].filter((e) => e.at <= now);
+    if (expired.length > 0) {
+      // After one turn of I/O: if the event loop was blocked past the deadline, a
+      // reply that has already arrived still wins (it removes its entry).
+      setImmediate(() => {
+        for (const e of expired) {
+          if (!this.pending.delete(e)) continue;
+          e.reject(new RedisTimeoutError(`Redis command timed out after ${this.timeoutMs} ms`));
+        }
+      });
     }
-    if (this.pending.size === 0) {
+    if (this.pending.size === expired.length) {
       clearInterval(this.timer);
       this.timer = undefined;
     }
