@@ -5,11 +5,13 @@
  * `prismaCache(...)`. Checked by `tsc` only (vitest typecheck); nothing runs.
  */
 import { describe, expectTypeOf, test } from "vitest";
-import { PrismaClient } from "../../generated/prisma/client";
+import { Prisma, PrismaClient } from "../../generated/prisma/client";
 import type { Post, Profile, User } from "../../generated/prisma/client";
 import {
   prismaCache,
+  type BumpId,
   type CacheArgs,
+  type CacheEvent,
   type CacheClientApi,
   type CacheOptions,
   type CacheStats,
@@ -361,6 +363,38 @@ describe("$cache", () => {
     // @ts-expect-error models is an array of names
     prisma.$cache.invalidate({ models: [1] });
   });
+
+  test("events, delivery and close", () => {
+    expectTypeOf(prisma.$cache.on).parameter(0).parameter(0).toEqualTypeOf<CacheEvent>();
+    expectTypeOf(prisma.$cache.on(() => undefined)).toEqualTypeOf<() => void>();
+    prisma.$cache.on((e) => {
+      if (e.type === "grace") expectTypeOf(e.error).toEqualTypeOf<unknown>();
+      if (e.type === "lease-wait") expectTypeOf(e.key).toEqualTypeOf<string>();
+    });
+    expectTypeOf(prisma.$cache.lastPublished()).toEqualTypeOf<BumpId | undefined>();
+    expectTypeOf(prisma.$cache.delivered({ instance: "a", seq: 1 })).toEqualTypeOf<Promise<void>>();
+    expectTypeOf(prisma.$cache.ready()).toEqualTypeOf<Promise<void>>();
+    expectTypeOf(prisma.$cache.close()).toEqualTypeOf<Promise<void>>();
+    // @ts-expect-error seq is a number
+    void prisma.$cache.delivered({ instance: "a", seq: "1" });
+  });
+});
+
+describe("$queryRawCached", () => {
+  test("typed like $queryRaw, with declared models and tags", () => {
+    expectTypeOf(prisma.$queryRawCached<{ n: bigint }[]>(Prisma.sql`SELECT 1 AS n`, { models: ["Post"], tags: ["t"], ttl: 5 })).toEqualTypeOf<
+      Promise<{ n: bigint }[]>
+    >();
+    expectTypeOf(prisma.$queryRawCached(Prisma.sql`SELECT 1`, {})).toEqualTypeOf<Promise<unknown>>();
+    // @ts-expect-error options are required (they say what the query reads)
+    void prisma.$queryRawCached(Prisma.sql`SELECT 1`);
+    // @ts-expect-error ttl is a number of seconds
+    void prisma.$queryRawCached(Prisma.sql`SELECT 1`, { ttl: "5" });
+    // @ts-expect-error a plain string is not a Prisma.Sql
+    void prisma.$queryRawCached("SELECT 1", {});
+    const tx = null as unknown as Parameters<Parameters<typeof prisma.$transaction>[0]>[0];
+    expectTypeOf(tx.$queryRawCached(Prisma.sql`SELECT 1`, { models: ["User"] })).toEqualTypeOf<Promise<unknown>>();
+  });
 });
 
 describe("prismaCache options", () => {
@@ -440,5 +474,6 @@ describe("public types have no `any`", () => {
     expectTypeOf<HasAny<CacheArgs>>().toEqualTypeOf<false>();
     expectTypeOf<HasAny<CacheClientApi>>().toEqualTypeOf<false>();
     expectTypeOf<HasAny<typeof prisma.$cache>>().toEqualTypeOf<false>();
+    expectTypeOf<HasAny<CacheEvent>>().toEqualTypeOf<false>();
   });
 });
