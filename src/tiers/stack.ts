@@ -68,6 +68,22 @@ interface GraceCandidate {
   until: number;
 }
 
+/** One attempt to produce a value for a read: what was snapshotted before the query. */
+interface Attempt {
+  readonly req: ReadRequest;
+  readonly load: () => Promise<unknown>;
+  /** Dependencies snapshotted before the query. */
+  readonly snap: readonly string[];
+  /** Their local generations then. */
+  readonly gens: readonly number[];
+  /** L2 key id, when Redis is in use. */
+  readonly id?: string;
+  /** Their Redis versions then, when Redis answered. */
+  readonly versions?: string[];
+  /** What to serve if the query fails. */
+  readonly grace?: GraceCandidate;
+}
+
 /** What a peek at L1 found. */
 export interface Peeked {
   /** A copy for the caller. */
@@ -152,7 +168,7 @@ export class CacheStack {
     const id = this.l2?.available ? req.l2Id() : undefined;
     const run = async (): Promise<Fetched | undefined> => {
       const versions = id !== undefined ? (await this.l2Read(req, id, snap))?.versions : undefined;
-      return this.leased(req, load, snap, gens, id, versions, undefined, true);
+      return this.leased({ req, load, snap, gens, id, versions }, true);
     };
     this.fly(req.l1Key, run()).then(
       (r) => r && this.options.emit({ type: "refreshed", key: req.l1Key }),
@@ -183,12 +199,12 @@ export class CacheStack {
     const gens = this.generations.snapshot(snap);
     const grace = this.l1Candidate(req);
     const l2 = this.l2;
-    if (!l2 || !l2.available) return (await this.miss(req, load, snap, gens, undefined, undefined, grace))!;
+    if (!l2 || !l2.available) return this.miss({ req, load, snap, gens, grace });
     const id = req.l2Id();
     const found = await this.l2Read(req, id, snap);
     const served = this.serveL2(req, load, id, found, snap, gens);
     if (served) return served;
-    return (await this.leased(req, load, snap, gens, id, found?.versions, this.l2Candidate(req, id, found) ?? grace, false))!;
+    return (await this.leased({ req, load, snap, gens, id, versions: found?.versions, grace: this.l2Candidate(req, id, found) ?? grace }, false))!;
   }
 
   /** An L2 entry served as a hit (fresh, or stale within swr with a background refresh), else undefined. */
@@ -218,22 +234,14 @@ export class CacheStack {
    * or their wait timed out. A background refresh that finds the lease taken
    * leaves the work to its holder.
    */
-  private async leased(
-    req: ReadRequest,
-    load: () => Promise<unknown>,
-    snap: readonly string[],
-    gens: readonly number[],
-    id: string | undefined,
-    versions: string[] | undefined,
-    grace: GraceCandidate | undefined,
-    background: boolean,
-  ): Promise<Fetched | undefined> {
-    const leases = this.leases;
-    if (!leases || id === undefined || versions === undefined) return this.miss(req, load, snap, gens, id, versions, grace);
+  private async leased(a: Attempt, background: boolean): Promise<Fetched | undefined> {
+    const { leases } = this;
+    const { req, id } = a;
+    if (!leases || id === undefined || a.versions === undefined) return this.miss(a);
     const lease = await leases.acquire(id);
     if (lease) {
       try {
-        return await this.miss(req, load, snap, gens, id, versions, grace);
+        return await this.miss(a);
       } finally {
         void lease.release();
       }
@@ -246,49 +254,48 @@ export class CacheStack {
       this.stats.leaseTimeouts++;
       this.options.emit({ type: "lease-timeout", key: id });
     }
-    const again = await this.l2Read(req, id, snap);
-    const served = this.serveL2(req, load, id, again, snap, gens);
-    if (served) return served;
-    return this.miss(req, load, snap, gens, id, again?.versions ?? versions, grace);
+    const again = await this.l2Read(req, id, a.snap);
+    return this.serveL2(req, a.load, id, again, a.snap, a.gens) ?? this.miss({ ...a, versions: again?.versions ?? a.versions });
   }
 
-  /** Database query, then the compare-and-set fills of L2 and L1. Serves a grace value if the query fails. */
-  private async miss(
-    req: ReadRequest,
-    load: () => Promise<unknown>,
-    snap: readonly string[],
-    gens: readonly number[],
-    id: string | undefined,
-    versions: string[] | undefined,
-    grace: GraceCandidate | undefined,
-  ): Promise<Fetched> {
+  /** Database query, then the compare-and-set fills. Serves a grace value if the query fails. */
+  private async miss(a: Attempt): Promise<Fetched> {
     this.stats.misses++;
     const started = Date.now();
     let value: unknown;
     try {
-      value = await load();
+      value = await a.load();
     } catch (error) {
-      if (!grace || Date.now() >= grace.until) throw error;
+      if (!a.grace || Date.now() >= a.grace.until) throw error;
       this.stats.graceServed++;
       this.options.emit({ type: "grace", error });
-      return { value: cloneResult(grace.value), stored: grace.value };
+      return { value: cloneResult(a.grace.value), stored: a.grace.value };
     }
     const now = Date.now();
-    const timing = timingOf(req, now, now - started);
+    return this.store(a, value, timingOf(a.req, now, now - started));
+  }
+
+  /**
+   * Compare-and-set fills: L2 (refused if a Redis version moved since the
+   * snapshot), then L1 (refused if a local generation did). Returns the
+   * caller's value and a private copy.
+   */
+  private async store(a: Attempt, value: unknown, timing: Timing): Promise<Fetched> {
+    const { req } = a;
     const body = encode(value);
     const stored = cloneResult(value);
     let storedInL2 = false;
-    if (this.l2 && id !== undefined && versions !== undefined) {
-      const ok = await this.l2.fill(id, snap, versions, body, timing, req.lateDeps ? recordedDeps(req, value) : undefined);
+    if (this.l2 && a.id !== undefined && a.versions !== undefined) {
+      const ok = await this.l2.fill(a.id, a.snap, a.versions, body, timing, req.lateDeps ? recordedDeps(req, value) : undefined);
       if (ok === false) {
         this.stats.fillsRefused++;
         return { value, stored };
       }
       storedInL2 = ok === true;
     }
-    if (!this.generations.matches(snap, gens)) {
+    if (!this.generations.matches(a.snap, a.gens)) {
       this.stats.fillsRefused++;
-    } else if (this.fillL1(req, stored, byteSize(body), snap, gens, timing) || storedInL2) {
+    } else if (this.fillL1(req, stored, byteSize(body), a.snap, a.gens, timing) || storedInL2) {
       this.stats.fills++;
     }
     return { value, stored };
@@ -352,18 +359,10 @@ export class CacheStack {
     this.generations.bump(deps);
     this.stats.invalidations += deps.length;
     const gens = this.generations.snapshot(snap);
-    const body = encode(value);
-    const timing = timingOf(req, Date.now(), 0);
-    let stored = this.fillL1(req, cloneResult(value), byteSize(body), snap, gens, timing);
-    if (this.l2) {
-      const versions = await this.l2.bump(deps, snap);
-      if (versions) {
-        const ok = await this.l2.fill(req.l2Id(), snap, snap.map((d) => versions.get(d) ?? ""), body, timing, req.lateDeps ? recordedDeps(req, value) : undefined);
-        if (ok === false) this.stats.fillsRefused++;
-        stored ||= ok === true;
-      }
-    }
-    if (stored) this.stats.fills++;
+    const bumped = this.l2 ? await this.l2.bump(deps, snap) : undefined;
+    const id = bumped ? req.l2Id() : undefined;
+    const versions = bumped ? snap.map((d) => bumped.get(d) ?? "") : undefined;
+    await this.store({ req, load: () => Promise.resolve(value), snap, gens, id, versions }, value, timingOf(req, Date.now(), 0));
   }
 
   /** Drops every L1 entry. */
