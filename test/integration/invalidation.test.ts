@@ -316,3 +316,20 @@ describe("write-through", () => {
     expect((await b.prisma.post.findUnique({ where: { id } }))?.title).toBe("second");
   });
 });
+
+describe("dependsOn", () => {
+  it("a model's reads go stale on writes to the models it depends on, and only then", async () => {
+    const { prisma, counter } = cached({ models: { Sample: { dependsOn: ["Group"] } } });
+    await prisma.sample.findMany({ orderBy: { id: "asc" } });
+    await prisma.sample.findUnique({ where: { id: t.ids.samples.alpha } });
+    counter.reset();
+    await prisma.tag.create({ data: { name: `dep-${Math.random()}` } });
+    await prisma.sample.findMany({ orderBy: { id: "asc" } });
+    await prisma.sample.findUnique({ where: { id: t.ids.samples.alpha } });
+    expect(selects(counter)).toBe(0);
+    await prisma.group.update({ where: { id: t.ids.groups.admins }, data: { name: "admins" } });
+    await prisma.sample.findMany({ orderBy: { id: "asc" } });
+    await prisma.sample.findUnique({ where: { id: t.ids.samples.alpha } });
+    expect(selects(counter)).toBe(2);
+  });
+});
