@@ -166,12 +166,14 @@ function createReadMethods(runtime: CacheRuntime) {
       const plain = PLAIN_OPERATION[op];
       const request = runtime.plan(ctx.$name, op, q.args, q.cache);
       if (!request) return Promise.resolve(runner.direct(q));
-      const load = (): Promise<unknown> => Promise.resolve(beneath(ctx, plain)[plain]!(q.args));
       const hit = runtime.stack.peek(request.l1Key);
-      if (hit?.refresh) runtime.stack.refresh(request, load);
+      if (hit && !hit.refresh) return Promise.resolve(hit.value === null && plain !== op ? runner.direct(q) : hit.value);
+      const load = (): Promise<unknown> => Promise.resolve(beneath(ctx, plain)[plain]!(q.args));
       // *OrThrow shares the plain entry; on "not found" Prisma itself raises its own error.
-      if (hit && (hit.value !== null || plain === op)) return Promise.resolve(hit.value);
-      return runtime.stack.read(request, load).then((value) => (value === null && plain !== op ? runner.direct(q) : value));
+      const found = (value: unknown): unknown => (value === null && plain !== op ? runner.direct(q) : value);
+      if (!hit) return runtime.stack.read(request, load).then(found);
+      runtime.stack.refresh(request, load);
+      return Promise.resolve(found(hit.value));
     },
   };
 
