@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BenchResults, GroupResult, LatencyGroup } from "./lib/types";
+import type { BenchResults, Check, GroupResult, HitRatioGroup, LatencyGroup, StampedeGroup } from "./lib/types";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Default location of the results file. */
@@ -45,13 +45,75 @@ function latencyTables(g: LatencyGroup): Table[] {
       ...Object.values(g.ratios).map((r) => [r.label, times(r.value), r.target ?? "", yesNo(r.met)]),
     ],
   };
-  return [cases, goals];
+  return g.checks && Object.keys(g.checks).length ? [cases, goals, checksTable(g.checks)] : [cases, goals];
+}
+
+const percent = (v: number) => `${(v * 100).toFixed(1)} %`;
+const count = (v: number) => String(v);
+
+function checksTable(checks: Record<string, Check>): Table {
+  return {
+    head: ["Check", "Observed", "OK"],
+    right: [false, true, false],
+    rows: Object.values(checks).map((c) => [c.label, c.value, yesNo(c.ok)]),
+  };
+}
+
+function hitRatioTables(g: HitRatioGroup): Table[] {
+  const runs: Table = {
+    head: ["Case", "Reads", "Writes", "L1 hits", "L2 hits", "Misses", "Hit ratio (stats)", "Reads that hit the DB (counted)", "Hit ratio (DB)", "Predicted"],
+    right: [false, true, true, true, true, true, true, true, true, true],
+    rows: Object.values(g.runs).map((r) => [
+      r.label,
+      count(r.reads),
+      count(r.writes),
+      count(r.hits.l1),
+      count(r.hits.l2),
+      count(r.misses),
+      percent(r.hitRatio),
+      count(r.db.reads),
+      percent(r.db.hitRatio),
+      percent(r.predictedHitRatio),
+    ]),
+  };
+  const figures: Table = {
+    head: ["Figure", "Value", "Target", "Met"],
+    right: [false, true, false, false],
+    rows: Object.values(g.figures).map((f) => [f.label, f.value, f.target ?? "", yesNo(f.met)]),
+  };
+  return [runs, figures, checksTable(g.checks)];
+}
+
+const msFig = (v: number | null) => (v === null || Number.isNaN(v) ? "" : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+
+function stampedeTables(g: StampedeGroup): Table[] {
+  const variants: Table = {
+    head: ["Variant", "DB queries (median of rounds)", "p50 ms", "p99 ms", "max ms", "DB queries per round"],
+    right: [false, true, true, true, true, true],
+    rows: Object.values(g.variants).map((v) =>
+      v.bursts.length === 0
+        ? [v.label, `not run: ${v.notRun ?? "unknown"}`, "", "", "", ""]
+        : [
+            v.label + (v.notRun ? ` (${v.notRun})` : ""),
+            String(v.dbQueries),
+            msFig(v.p50Ms),
+            msFig(v.p99Ms),
+            msFig(v.maxMs),
+            v.bursts.map((b) => b.dbQueries).join(", "),
+          ],
+    ),
+  };
+  return [variants, checksTable(g.checks)];
 }
 
 function tablesOf(g: GroupResult): Table[] {
   switch (g.kind) {
     case "latency":
       return latencyTables(g);
+    case "hit-ratio":
+      return hitRatioTables(g);
+    case "stampede":
+      return stampedeTables(g);
     default:
       return [];
   }

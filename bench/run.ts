@@ -13,7 +13,10 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import { hitRatio } from "./cases/hit-ratio";
+import { invalidationCost } from "./cases/invalidation-cost";
 import { readPath } from "./cases/read-path";
+import { stampede } from "./cases/stampede";
 import { startBenchEnv, type BenchEnv } from "./lib/env";
 import type { BenchResults, GroupResult } from "./lib/types";
 import { renderText, report, RESULTS_PATH } from "./report";
@@ -21,6 +24,9 @@ import { renderText, report, RESULTS_PATH } from "./report";
 /** Every benchmark group, by the name used in results.json and on the command line. */
 const GROUPS: Record<string, (env: BenchEnv) => Promise<GroupResult>> = {
   "read-path": (env) => readPath(env),
+  "invalidation-cost": (env) => invalidationCost(env),
+  "hit-ratio": (env) => hitRatio(env),
+  stampede: (env) => stampede(env),
 };
 
 /** Hard limit: a hung run is stopped (servers are killed by the exit hook). */
@@ -33,6 +39,14 @@ function previousGroups(): Record<string, GroupResult> {
   } catch {
     return {};
   }
+}
+
+/** `groups` in the order of {@link GROUPS} (then any others the previous file had), so the tables keep one order. */
+function inGroupOrder(groups: Record<string, GroupResult>): Record<string, GroupResult> {
+  const out: Record<string, GroupResult> = {};
+  for (const name of Object.keys(GROUPS)) if (groups[name]) out[name] = groups[name];
+  for (const [name, g] of Object.entries(groups)) if (!(name in out)) out[name] = g;
+  return out;
 }
 
 /** `HEAD`'s short hash, with `+dirty` when src/ has uncommitted changes. */
@@ -80,7 +94,7 @@ async function main(): Promise<void> {
       servers: { postgres: env.servers.postgres.source, redis: env.servers.redis.source },
       library: env.library.source,
       revision: revision(),
-      groups,
+      groups: inGroupOrder(groups),
     };
   } finally {
     await env.close();

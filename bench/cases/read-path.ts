@@ -53,13 +53,24 @@ const L1_MEDIAN_MAX_US = 3;
 const L1_MIN_SPEEDUP_OVER_HOOK = 8;
 const L2_MAX_OVER_RAW = 1.3;
 
-/** `ptc1|<freshUntil>|<versions>|<body>` → body (what a reader must do with the stored payload). */
+/**
+ * The body of a stored entry (what a reader must do with the stored payload):
+ * `ptc1|<fresh>|<stale>|<delta>|<versions>|<body>`, or
+ * `ptc2|<fresh>|<stale>|<delta>|<header length>|<header><body>` (entries that
+ * record their own dependencies, e.g. a findUnique by id with row-level dependencies).
+ */
 function bodyOf(raw: string): string {
-  const a = raw.indexOf("|");
-  const b = raw.indexOf("|", a + 1);
-  const c = raw.indexOf("|", b + 1);
-  if (a < 0 || b < 0 || c < 0) throw new Error(`unexpected L2 payload format: ${raw.slice(0, 40)}`);
-  return raw.slice(c + 1);
+  let at = 0;
+  for (let i = 0; i < 5; i++) {
+    const next = raw.indexOf("|", at);
+    if (next < 0) throw new Error(`unexpected L2 payload format: ${raw.slice(0, 40)}`);
+    if (i === 4) {
+      if (raw.startsWith("ptc1|")) return raw.slice(next + 1);
+      if (raw.startsWith("ptc2|")) return raw.slice(next + 1 + Number(raw.slice(at, next)));
+    }
+    at = next + 1;
+  }
+  throw new Error(`unexpected L2 payload format: ${raw.slice(0, 40)}`);
 }
 
 /** Runs the read-path group. Disconnects everything it opened. */
@@ -152,7 +163,7 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
         "Each call timed with process.hrtime.bigint(); medians and p99 over all rounds; times include the timer overhead shown by the calibration row.",
         `${rounds} rounds, cases interleaved (order rotated each round), warm-ups before the first round and before each batch.`,
         "Cached clients: prisma.$extends(prismaCache({ ttl: 60, redis, namespace })), the L2 one with l1: false.",
-        "Baseline B times GET of the stored entry's exact payload (copied to its own key), splitting off the ptc1 header, and decode().",
+        "Baseline B times GET of the stored entry's exact payload (copied to its own key), splitting off the entry header (ptc1 or ptc2), and decode().",
       ],
       cases,
       ratios: {

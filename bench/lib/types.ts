@@ -34,6 +34,18 @@ export interface Target {
   met: boolean;
 }
 
+/**
+ * Something the group verified about its setup or its results (e.g. "L2
+ * holds 100,000 entry keys"), with what it observed. `ok` is absent for a
+ * figure shown for information only.
+ */
+export interface Check {
+  label: string;
+  /** What was observed, as displayed. */
+  value: string;
+  ok?: boolean;
+}
+
 /** A group of latency cases measured together (interleaved). */
 export interface LatencyGroup {
   kind: "latency";
@@ -44,12 +56,116 @@ export interface LatencyGroup {
   cases: Record<string, LatencyCase>;
   ratios: Record<string, Ratio>;
   targets: Record<string, Target>;
+  /** Setup and result verifications, in display order (optional; older results have none). */
+  checks?: Record<string, Check>;
   /** Wall-clock seconds the group took. */
   seconds: number;
 }
 
-/** Any group's result (later: hit-ratio, stampede, write-latency groups). */
-export type GroupResult = LatencyGroup;
+/** One run of a workload against one cache configuration. */
+export interface HitRatioRun {
+  /** Human-readable name, e.g. "row-level dependencies (default)". */
+  label: string;
+  /** Cacheable reads issued. */
+  reads: number;
+  /** Writes issued. */
+  writes: number;
+  /** From `$cache.stats()`. */
+  hits: { l1: number; l2: number };
+  misses: number;
+  fills: number;
+  fillsRefused: number;
+  /** `(hits.l1 + hits.l2) / reads`, from the cache's counters. */
+  hitRatio: number;
+  /** Counted at the driver adapter, per read. */
+  db: {
+    /** Reads during which at least one SELECT reached the database. */
+    reads: number;
+    /** SELECTs sent during reads. */
+    selects: number;
+    /** `(reads - db.reads) / reads`. */
+    hitRatio: number;
+  };
+  /** Hit ratio that the documented dependency rules predict for this operation sequence. */
+  predictedHitRatio: number;
+  /** Wall-clock seconds of the run. */
+  seconds: number;
+}
+
+/** A figure of a group, already formatted, with its target if it has one. */
+export interface Figure {
+  label: string;
+  value: string;
+  target?: string;
+  met?: boolean;
+}
+
+/** The same operation sequence run against several cache configurations; hit ratios compared. */
+export interface HitRatioGroup {
+  kind: "hit-ratio";
+  title: string;
+  /** What was measured and how, one sentence each. */
+  notes: string[];
+  /** Runs by id, in display order. */
+  runs: Record<string, HitRatioRun>;
+  figures: Record<string, Figure>;
+  checks: Record<string, Check>;
+  /** Wall-clock seconds the group took. */
+  seconds: number;
+}
+
+/** One cold-key burst of the stampede group (all processes together). */
+export interface StampedeBurst {
+  /** SELECTs of the query counted at the driver adapter, summed over the processes. */
+  dbQueries: number;
+  /** Every statement the adapters saw during the burst (should equal `dbQueries`). */
+  statements: number;
+  /** The same, per process. */
+  perProcess: number[];
+  /** Calls timed (all processes). */
+  calls: number;
+  /** Calls that rejected. */
+  failed: number;
+  /** Latency percentiles over all calls of the burst, ms. */
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Spread of the processes' first-call start times, ms. */
+  startSkewMs: number;
+  /** The variant's own counters for the burst, summed over the processes (where it has them). */
+  counters?: Record<string, number>;
+}
+
+/** One variant of the stampede group: medians over its bursts. */
+export interface StampedeVariantResult {
+  label: string;
+  /** Why the variant did not run (or failed); absent when it ran. */
+  notRun?: string;
+  /** Medians over the bursts (NaN, written as null, when not run). */
+  dbQueries: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  bursts: StampedeBurst[];
+  /** The untimed warm-up burst that preceded them (first use of pools and subscriptions), for information. */
+  warmup?: StampedeBurst;
+}
+
+/** A cold key read by many concurrent callers in several processes, per variant. */
+export interface StampedeGroup {
+  kind: "stampede";
+  title: string;
+  /** What was measured and how, one sentence each. */
+  notes: string[];
+  /** Variants by id, in display order. */
+  variants: Record<string, StampedeVariantResult>;
+  checks: Record<string, Check>;
+  /** Wall-clock seconds the group took. */
+  seconds: number;
+}
+
+/** Any group's result. */
+export type GroupResult = LatencyGroup | HitRatioGroup | StampedeGroup;
 
 /** The whole of `bench/results.json`. */
 export interface BenchResults {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { uniqueNamespace } from "../support/db";
 import { selects, useSeededDatabase } from "../support/harness";
+import { mulberry32 } from "../support/prng";
 
 const t = useSeededDatabase();
 
@@ -44,24 +45,12 @@ describe("invalidation bus", () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG, so a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe("randomized read/write interleaving over two processes", () => {
   const SEED = Number(process.env.PTC_PROPERTY_SEED ?? 20261121);
   const OPS = Number(process.env.PTC_PROPERTY_OPS ?? 2000);
 
   it(`every read started after a write resolved sees it (seed ${SEED}, ${OPS} operations)`, async () => {
-    const rand = prng(SEED);
+    const rand = mulberry32(SEED);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const { a, b } = await pair();
     const clients = [a.prisma, b.prisma] as const;
