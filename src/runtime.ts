@@ -289,11 +289,9 @@ class PlannedRead implements ReadRequest {
     readonly graceMs: number,
     /** A findUnique on a model with a known primary key: depends on its row, not the model. */
     private readonly rowLookup: boolean,
-  ) {
-    if (!rowLookup) this.lateDeps = undefined;
-  }
+  ) {}
 
-  /** The row id a unique lookup names by primary key (null: by another unique key). */
+  /** The row id a unique lookup names by primary key (null: by another unique key, or not a row lookup). */
   private get pk(): string | null {
     if (this.pkMemo === undefined) this.pkMemo = (this.rowLookup && this.runtime.rows.ofWhere(this.model, this.args?.where)) || null;
     return this.pkMemo;
@@ -302,18 +300,30 @@ class PlannedRead implements ReadRequest {
   get deps(): readonly string[] {
     if (this.depsMemo) return this.depsMemo;
     const deps = this.runtime.readDeps(this.model, this.args, this.queryTags, this.rowLookup);
-    if (this.pk) deps.push(this.pk);
+    // By primary key: the row, and "a row may appear" (which only a "not found" needs).
+    if (this.pk) deps.push(this.pk, newRowDep(this.model));
     return (this.depsMemo = deps);
   }
 
-  /** By another unique key the row is only known afterwards: no write to the model may land before the fill. */
+  /** A row found by primary key does not depend on rows appearing. */
+  unneeded(value: unknown): readonly string[] {
+    return this.pk && value !== null ? [newRowDep(this.model)] : NONE;
+  }
+
+  /**
+   * A lookup by another unique key finds its row only when it runs: no write
+   * to the model may land between the snapshot and the fill. (By primary key,
+   * the row is known up front: a write that creates or changes it bumps it.)
+   */
   get guards(): readonly string[] | undefined {
     return this.rowLookup && !this.pk ? [modelDep(this.model)] : undefined;
   }
 
-  lateDeps?(value: unknown): readonly string[] {
-    if (value === null) return [newRowDep(this.model)];
-    return this.pk ? NONE : [this.runtime.rows.ofRow(this.model, value) ?? modelDep(this.model)];
+  /** For a lookup by another unique key: the row found, or "a row may appear" when none was. */
+  get lateDeps(): ((value: unknown) => readonly string[]) | undefined {
+    if (!this.rowLookup || this.pk) return undefined;
+    const { model, runtime } = this;
+    return (value) => (value === null ? [newRowDep(model)] : [runtime.rows.ofRow(model, value) ?? modelDep(model)]);
   }
 
   l2Id(): string {

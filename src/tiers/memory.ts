@@ -86,22 +86,38 @@ export class MemoryTier {
  */
 export class LocalGenerations {
   private readonly gens = new Map<string, number>();
+  /** Generation of every dependency not in the map; above every generation ever handed out. */
+  private floor = 0;
+  private highest = 0;
+
+  /** @param limit dependencies tracked before the map is reset (which makes every L1 entry stale). */
+  constructor(private readonly limit = 200_000) {}
 
   /** Current generation of each dependency, in order. */
   snapshot(deps: readonly string[]): number[] {
     const out = new Array<number>(deps.length);
-    for (let i = 0; i < deps.length; i++) out[i] = this.gens.get(deps[i]!) ?? 0;
+    for (let i = 0; i < deps.length; i++) out[i] = this.gens.get(deps[i]!) ?? this.floor;
     return out;
   }
 
   /** Whether every dependency is still at the recorded generation. */
   matches(deps: readonly string[], gens: readonly number[]): boolean {
-    for (let i = 0; i < deps.length; i++) if ((this.gens.get(deps[i]!) ?? 0) !== gens[i]) return false;
+    for (let i = 0; i < deps.length; i++) if ((this.gens.get(deps[i]!) ?? this.floor) !== gens[i]) return false;
     return true;
   }
 
   /** Moves each dependency to a new generation. */
   bump(deps: Iterable<string>): void {
-    for (const d of deps) this.gens.set(d, (this.gens.get(d) ?? 0) + 1);
+    if (this.gens.size >= this.limit) {
+      // Bounded memory: forget every generation, and start above all of them,
+      // so no entry recorded before can match again.
+      this.gens.clear();
+      this.floor = ++this.highest;
+    }
+    for (const d of deps) {
+      const next = (this.gens.get(d) ?? this.floor) + 1;
+      this.gens.set(d, next);
+      if (next > this.highest) this.highest = next;
+    }
   }
 }

@@ -9,7 +9,7 @@ import { randomInt } from "node:crypto";
 import type { RedisClient } from "../config.js";
 import type { Timing } from "./memory.js";
 import { ALL_DEP } from "../deps/graph.js";
-import { BUMP, FILL, FILL_RECORDED, READ_RECORDED, runScript } from "./scripts.js";
+import { BUMP, FILL, FILL_RECORDED, INIT_VERSIONS, READ_RECORDED, runScript } from "./scripts.js";
 
 /** Entry format whose versions are those of the dependencies known before the query. */
 const FORMAT = "ptc1";
@@ -48,6 +48,13 @@ function parseTiming(raw: string, start: number): { timing: Timing; next: number
   return { timing: { freshUntil, staleUntil, keepUntil: Infinity, delta }, next: c + 1 };
 }
 
+/** Whether recorded versions (comma-separated, "-" = not checked) match the current ones. */
+function sameVersions(recorded: string, current: readonly string[]): boolean {
+  if (!recorded.includes("-")) return recorded === current.join(",");
+  const parts = recorded.split(",");
+  return parts.length === current.length && parts.every((v, i) => v === "-" || v === current[i]);
+}
+
 /** The header prefix every entry starts with: `<format>|<fresh>|<stale>|<delta>|`. */
 const header = (format: string, t: Timing): string => `${format}|${t.freshUntil}|${t.staleUntil}|${Math.round(t.delta)}|`;
 
@@ -67,6 +74,17 @@ export interface RedisTierOptions {
 
 /** Error a Redis command is rejected with when it outlives the timeout. */
 export class RedisTimeoutError extends Error {}
+
+/**
+ * Milliseconds a version counter lives after its last bump or fill, so Redis
+ * does not keep one per row forever. A counter that expires is recreated at a
+ * new random value: entries that recorded the old one read as stale, never as
+ * fresh.
+ */
+const VERSION_TTL_MS = 7 * 24 * 3600 * 1000;
+
+/** A random starting value for a version counter, far from any value a previous counter of that name held. */
+const randomBase = (): string => String(2 ** 40 + randomInt(2 ** 47));
 
 /** Most bumps kept for replay while Redis is unreachable; past it, the replay bumps the whole namespace. */
 const MAX_PENDING_BUMPS = 10_000;
@@ -171,7 +189,7 @@ export class RedisTier {
     if (raw == null || !raw.startsWith(`${FORMAT}|`)) return { entry: undefined, versions };
     const t = parseTiming(raw, FORMAT.length + 1);
     const v = t ? raw.indexOf("|", t.next) : -1;
-    if (!t || v < 0 || raw.slice(t.next, v) !== versions.join(",")) return { entry: undefined, versions };
+    if (!t || v < 0 || !sameVersions(raw.slice(t.next, v), versions)) return { entry: undefined, versions };
     return { entry: { body: raw.slice(v + 1), timing: t.timing }, versions };
   }
 
@@ -213,13 +231,30 @@ export class RedisTier {
   ): Promise<boolean | undefined> {
     const keys = this.keys(id, snapshot, recorded ?? []);
     const px = Math.max(1, Math.ceil(timing.keepUntil - Date.now()));
-    const base = String(2 ** 40 + randomInt(2 ** 47));
+    const base = randomBase();
     const r = await this.call(() =>
       recorded
-        ? runScript(this.redis, FILL_RECORDED, keys, [px, header(RECORDED, timing), body, base, snapshot.length, ...versions])
-        : runScript(this.redis, FILL, keys, [px, header(FORMAT, timing), body, base, ...versions]),
+        ? runScript(this.redis, FILL_RECORDED, keys, [px, header(RECORDED, timing), body, base, snapshot.length, VERSION_TTL_MS, ...versions])
+        : runScript(this.redis, FILL, keys, [px, header(FORMAT, timing), body, base, VERSION_TTL_MS, ...versions]),
     );
     return r === undefined ? undefined : r === 1;
+  }
+
+  /**
+   * Creates the counters a read found missing ("" in `versions`), so that
+   * concurrent fills of a fresh namespace agree on them instead of refusing
+   * one another. Returns the versions with the missing ones filled in, or
+   * `versions` unchanged if Redis failed.
+   */
+  async ensureVersions(deps: readonly string[], versions: string[]): Promise<string[]> {
+    const missing: number[] = [];
+    versions.forEach((v, i) => v === "" && missing.push(i));
+    if (missing.length === 0) return versions;
+    const r = await this.call(() => runScript(this.redis, INIT_VERSIONS, missing.map((i) => this.versionKey(deps[i]!)), [randomBase(), VERSION_TTL_MS]));
+    if (!Array.isArray(r)) return versions;
+    const out = versions.slice();
+    missing.forEach((i, k) => (out[i] = String(r[k] ?? "")));
+    return out;
   }
 
   /** The entry's key followed by the version keys of each list of dependencies. */
@@ -258,7 +293,7 @@ export class RedisTier {
     const batch = [...this.pendingBumps];
     this.pendingBumps.clear();
     const keys = [...batch, ...read].map((d) => this.versionKey(d));
-    const r = batch.length + read.length === 0 ? [] : await this.call(() => runScript(this.redis, BUMP, keys, [batch.length]));
+    const r = batch.length + read.length === 0 ? [] : await this.call(() => runScript(this.redis, BUMP, keys, [batch.length, randomBase(), VERSION_TTL_MS]));
     if (Array.isArray(r)) {
       const versions = new Map<string, string>();
       [...batch, ...read].forEach((d, i) => versions.set(d, String(r[i] ?? "")));

@@ -20,21 +20,28 @@ function script(source: string): Script {
  * Compare-and-set fill.
  * KEYS[1] entry, KEYS[2..] version counters.
  * ARGV[1] px, ARGV[2] header prefix, ARGV[3] body, ARGV[4] initial value for
- * absent counters, ARGV[5..] versions seen before the query ("" = absent).
+ * absent counters, ARGV[5] ms a counter lives (renewed here), ARGV[6..]
+ * versions seen before the query ("" = absent,
+ * "-" = does not matter for this value: neither checked nor ever compared).
  * Stores the entry with the versions it was computed from, or returns 0 if
  * any counter moved since the snapshot.
  */
 export const FILL = script(`
 local vers = {}
 for i = 2, #KEYS do
-  local cur = redis.call('GET', KEYS[i])
-  local want = ARGV[i + 3]
-  if want == '' then
-    if cur then return 0 end
-    redis.call('SET', KEYS[i], ARGV[4])
-    cur = ARGV[4]
-  elseif cur ~= want then
-    return 0
+  local want = ARGV[i + 4]
+  local cur = '-'
+  if want ~= '-' then
+    cur = redis.call('GET', KEYS[i])
+    if want == '' then
+      if cur then return 0 end
+      redis.call('SET', KEYS[i], ARGV[4], 'PX', ARGV[5])
+      cur = ARGV[4]
+    elseif cur ~= want then
+      return 0
+    else
+      redis.call('PEXPIRE', KEYS[i], ARGV[5])
+    end
   end
   vers[#vers + 1] = cur
 end
@@ -44,13 +51,36 @@ return 1
 
 /**
  * Bumps the first ARGV[1] version counters in KEYS and reads the rest, in one
- * step. Returns every value, as strings, in KEYS order ("" = absent).
+ * step. An absent counter starts from ARGV[2], a random value far from any a
+ * previous counter of that name could have recorded; every bumped counter
+ * lives ARGV[3] ms more. Returns every value, as strings, in KEYS order
+ * ("" = absent).
  */
 export const BUMP = script(`
 local n = tonumber(ARGV[1])
 local out = {}
 for i = 1, #KEYS do
-  if i <= n then out[i] = tostring(redis.call('INCR', KEYS[i])) else out[i] = redis.call('GET', KEYS[i]) or '' end
+  if i <= n then
+    if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SET', KEYS[i], ARGV[2]) end
+    out[i] = tostring(redis.call('INCR', KEYS[i]))
+    redis.call('PEXPIRE', KEYS[i], ARGV[3])
+  else
+    out[i] = redis.call('GET', KEYS[i]) or ''
+  end
+end
+return out
+`);
+
+/**
+ * Creates the version counters in KEYS that do not exist yet, at ARGV[1],
+ * living ARGV[2] ms; returns every counter's value. Run when a read finds
+ * counters missing, so that concurrent fills agree on the versions.
+ */
+export const INIT_VERSIONS = script(`
+local out = {}
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2])
+  out[i] = redis.call('GET', KEYS[i])
 end
 return out
 `);
@@ -128,14 +158,15 @@ return out
  * KEYS[1] entry, KEYS[2..1+n] versions snapshotted before the query (n = ARGV[5]),
  * KEYS[2+n..] dependencies to record.
  * ARGV[1] px, ARGV[2] header prefix (`ptc2|fresh|stale|delta|`), ARGV[3] body,
- * ARGV[4] initial value for absent counters, ARGV[5] n, ARGV[6..] snapshot
- * versions ("" = absent).
+ * ARGV[4] initial value for absent counters, ARGV[5] n, ARGV[6] ms a counter
+ * lives (renewed here), ARGV[7..] snapshot versions ("" = absent).
  */
 export const FILL_RECORDED = script(`
 local n = tonumber(ARGV[5])
+local ttl = ARGV[6]
 for i = 1, n do
   local cur = redis.call('GET', KEYS[i + 1])
-  local want = ARGV[i + 5]
+  local want = ARGV[i + 6]
   if want == '' then
     if cur then return 0 end
   elseif cur ~= want then
@@ -146,8 +177,10 @@ local lines = {}
 for i = n + 2, #KEYS do
   local cur = redis.call('GET', KEYS[i])
   if not cur then
-    redis.call('SET', KEYS[i], ARGV[4])
+    redis.call('SET', KEYS[i], ARGV[4], 'PX', ttl)
     cur = ARGV[4]
+  else
+    redis.call('PEXPIRE', KEYS[i], ttl)
   end
   lines[#lines + 1] = KEYS[i] .. '\\n' .. cur .. '\\n'
 end

@@ -100,3 +100,36 @@ describe("compare-and-set fill", () => {
     }
   });
 });
+
+describe("version counters", () => {
+  it("concurrent first reads of a fresh namespace all store their results", async () => {
+    const c = t.cached({ redis: t.redis() });
+    c.counter.reset();
+    const ids = Object.values(t.ids.posts);
+    await Promise.all([...ids.map((id) => c.prisma.post.findUnique({ where: { id } })), ...ids.map((id) => c.prisma.post.findMany({ where: { id } }))]);
+    expect(c.prisma.$cache.stats()).toMatchObject({ fills: ids.length * 2, fillsRefused: 0, misses: ids.length * 2 });
+    const queried = c.counter.queries;
+    await Promise.all([...ids.map((id) => c.prisma.post.findUnique({ where: { id } })), ...ids.map((id) => c.prisma.post.findMany({ where: { id } }))]);
+    expect(c.counter.queries).toBe(queried);
+    expect(c.prisma.$cache.stats().hits.l1).toBe(ids.length * 2);
+  });
+
+  it("expire when unused (Redis keeps no counter per row forever), and an expired counter never makes an entry fresh", async () => {
+    const ns = uniqueNamespace();
+    const r = t.redis();
+    const c = t.cached({ redis: r, l1: false }, ns);
+    const id = t.ids.users.alice;
+    await c.prisma.user.findUnique({ where: { id } });
+    const keys = await r.keys(`${ns}:v:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    for (const k of keys) expect(await r.pttl(k)).toBeGreaterThan(0);
+    // The row's counter disappears (as if it expired); the entry must not be served.
+    const row = keys.find((k) => k.includes(":v:r:User:"))!;
+    await r.del(row);
+    await t.plain().prisma.user.update({ where: { id }, data: { name: `expired ${Math.random()}` } });
+    c.counter.reset();
+    const fresh = await c.prisma.user.findUnique({ where: { id } });
+    expect(selects(c.counter)).toBe(1);
+    expect(fresh?.name).toMatch(/^expired /);
+  });
+});
