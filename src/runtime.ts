@@ -110,6 +110,7 @@ export class CacheRuntime {
           cooldownMs: options.breaker.cooldown,
           onError,
           onBumped: (deps) => this.bus!.publish(deps),
+          everything: () => this.graph.everything,
         })
       : undefined;
     this.leases =
@@ -188,7 +189,8 @@ export class CacheRuntime {
       return undefined;
     }
     const l1Key = option.key !== undefined ? `$raw|k|${JSON.stringify(option.key)}` : `$raw|${canonicalize([sql.strings, sql.values])}`;
-    const deps = [ALL_DEP];
+    // A raw read that names no model depends on the namespace as a whole.
+    const deps = models.length ? [] : [ALL_DEP];
     for (const m of models) {
       deps.push(modelDep(m));
       for (const d of this.options.models[m]?.dependsOn ?? NONE) deps.push(modelDep(d));
@@ -264,7 +266,7 @@ export class CacheRuntime {
   /** `$cache.invalidateAll()`: every entry of the namespace becomes stale. */
   async invalidateAll(): Promise<void> {
     this.stack.clearL1();
-    await this.stack.bump([ALL_DEP]);
+    await this.stack.bump(this.graph.everything);
   }
 }
 

@@ -58,6 +58,17 @@ export class RelationGraph {
     return [...seen];
   }
 
+  /**
+   * Dependency ids that make every entry of the namespace stale: each model's
+   * "any row", "unnamed rows" and "new row" versions, and `*` (reads that name
+   * no model). Bumped by `invalidateAll()` and by raw SQL that cannot be parsed.
+   */
+  get everything(): readonly string[] {
+    return (this.everythingMemo ??= [ALL_DEP, ...this.models.flatMap((m) => [modelDep(m), `b:${m}`, `n:${m}`])]);
+  }
+
+  private everythingMemo: readonly string[] | undefined;
+
   /** The schema name of a model from its client property name (`user` -> `User`). */
   modelName(property: string): string | undefined {
     return this.byLowerName.get(property);
@@ -68,5 +79,8 @@ export class RelationGraph {
 export const modelDep = (model: string): string => `m:${model}`;
 /** Dependency id of a tag. */
 export const tagDep = (tag: string): string => `t:${tag}`;
-/** Dependency every entry has: bumping it invalidates the whole namespace. */
+/**
+ * Dependency of cached reads that name no model (raw reads with tags only).
+ * Bumped, with every model's dependencies, when the whole namespace changes.
+ */
 export const ALL_DEP = "*";

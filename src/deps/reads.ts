@@ -4,7 +4,7 @@
  * its tags, and the whole-namespace dependency.
  * @module
  */
-import { ALL_DEP, modelDep, tagDep, type RelationGraph } from "./graph.js";
+import { modelDep, tagDep, type RelationGraph } from "./graph.js";
 import { bulkDep } from "./rows.js";
 
 /** Keys whose value is read in the same model's context. */
@@ -37,7 +37,7 @@ export function reachedModels(graph: RelationGraph, model: string, args: unknown
 }
 
 /**
- * Dependency ids of a read known before it runs: the namespace, its own model
+ * Dependency ids of a read known before it runs: its own model
  * (as `m:M`, or as `b:M` for a row lookup whose row ids come separately),
  * every model reached through relations, `dependsOn` models, and tags.
  */
@@ -49,8 +49,7 @@ export function readDeps(
   dependsOn: (model: string) => readonly string[],
   rowLookup = false,
 ): string[] {
-  const deps = new Set<string>([ALL_DEP]);
-  deps.add(rowLookup ? bulkDep(model) : modelDep(model));
+  const deps = new Set<string>([rowLookup ? bulkDep(model) : modelDep(model)]);
   for (const d of dependsOn(model)) deps.add(modelDep(d));
   for (const m of reachedModels(graph, model, args)) {
     deps.add(modelDep(m));

@@ -3,7 +3,7 @@
  * nested writes, models that referential actions change, and configured tags.
  * @module
  */
-import { ALL_DEP, modelDep, tagDep, type RelationGraph } from "./graph.js";
+import { modelDep, tagDep, type RelationGraph } from "./graph.js";
 import { modelsForTables, tablesWritten } from "./raw-sql.js";
 import { bulkDep, newRowDep, type RowKeys } from "./rows.js";
 import { affectedByDelete, affectedByUpdate, type RelationFacts } from "./schema.js";
@@ -211,11 +211,11 @@ function addSideEffects(b: Bumps, effects: Map<string, "link" | "rows">): void {
 export function rawWriteDeps(ctx: WriteContext, sql: string): string[] {
   const facts = ctx.facts;
   const written = facts ? tablesWritten(sql) : undefined;
-  if (!facts || !written) return [ALL_DEP];
+  if (!facts || !written) return [...ctx.graph.everything];
   const b = new Bumps(ctx);
   for (const t of written.tables) {
     const models = modelsForTables([t], facts.models, facts.joinTables);
-    if (!models) return [ALL_DEP];
+    if (!models) return [...ctx.graph.everything];
     const join = facts.joinTables.some((j) => (t.quoted ? j.table === t.name : j.table.toLowerCase() === t.name.toLowerCase()));
     for (const m of models) {
       if (join) {

@@ -50,9 +50,16 @@ function parseTiming(raw: string, start: number): { timing: Timing; next: number
 
 /** Whether recorded versions (comma-separated, "-" = not checked) match the current ones. */
 function sameVersions(recorded: string, current: readonly string[]): boolean {
-  if (!recorded.includes("-")) return recorded === current.join(",");
-  const parts = recorded.split(",");
-  return parts.length === current.length && parts.every((v, i) => v === "-" || v === current[i]);
+  let at = 0;
+  for (let i = 0; i < current.length; i++) {
+    const end = i === current.length - 1 ? recorded.length : recorded.indexOf(",", at);
+    if (end < 0) return false;
+    const isWildcard = end - at === 1 && recorded.charCodeAt(at) === 45; // "-"
+    if (!isWildcard && !recorded.startsWith(current[i]!, at)) return false;
+    if (!isWildcard && at + current[i]!.length !== end) return false;
+    at = end + 1;
+  }
+  return at === recorded.length + 1 || (current.length === 0 && recorded.length === 0);
 }
 
 /** The header prefix every entry starts with: `<format>|<fresh>|<stale>|<delta>|`. */
@@ -68,6 +75,8 @@ export interface RedisTierOptions {
   cooldownMs?: number;
   /** Called on every failed or timed-out command. */
   onError?: (err: unknown) => void;
+  /** Dependency ids that make the whole namespace stale (replayed when the bump queue overflows). */
+  everything?: () => readonly string[];
   /** Called (and awaited) after bumps reached Redis, with the dependency ids bumped: publishes them on the bus. */
   onBumped?: (deps: readonly string[]) => Promise<unknown>;
 }
@@ -275,7 +284,7 @@ export class RedisTier {
     for (const d of deps) this.pendingBumps.add(d);
     if (this.pendingBumps.size > MAX_PENDING_BUMPS) {
       this.pendingBumps.clear();
-      this.pendingBumps.add(ALL_DEP);
+      for (const d of this.options.everything?.() ?? [ALL_DEP]) this.pendingBumps.add(d);
     }
     if (!this.available) {
       this.scheduleReplay();

@@ -191,13 +191,18 @@ export class CacheStack {
   /** Registers a flight so that joiners share it, and removes it when it settles. */
   private fly(key: string, flight: Promise<Fetched | undefined>): Promise<Fetched | undefined> {
     // Joiners get copies of `stored`; their reactions run before the leader's caller resumes.
-    const shared = flight.then((r) => (r ? r.stored : SKIPPED));
+    const shared: Promise<unknown> = flight.then(
+      (r) => {
+        if (this.inflight.get(key) === shared) this.inflight.delete(key);
+        return r ? r.stored : SKIPPED;
+      },
+      (err: unknown) => {
+        if (this.inflight.get(key) === shared) this.inflight.delete(key);
+        throw err;
+      },
+    );
     shared.catch(() => undefined);
     this.inflight.set(key, shared);
-    const done = () => {
-      if (this.inflight.get(key) === shared) this.inflight.delete(key);
-    };
-    flight.then(done, done);
     return flight;
   }
 
@@ -210,27 +215,36 @@ export class CacheStack {
   }
 
   /** L2, then (under the lease) the database. */
-  private async fetch(req: ReadRequest, load: () => Promise<unknown>): Promise<Fetched> {
+  private fetch(req: ReadRequest, load: () => Promise<unknown>): Promise<Fetched> {
     const snap = snapshotDeps(req);
     const gens = this.generations.snapshot(snap);
     const grace = this.l1Candidate(req);
     const l2 = this.l2;
     if (!l2 || !l2.available) return this.miss({ req, load, snap, gens, grace });
     const id = req.l2Id();
-    const found = await this.l2Read(req, id, snap);
-    const served = this.serveL2(req, load, id, found, snap, gens);
-    if (served) return served;
-    return (await this.leased({ req, load, snap, gens, id, versions: found?.versions, grace: this.l2Candidate(req, id, found) ?? grace }, false))!;
+    return this.l2Read(req, id, snap).then(
+      (found) =>
+        this.serveL2(req, load, id, found, snap, gens) ??
+        (this.leased({ req, load, snap, gens, id, versions: found?.versions, grace: this.l2Candidate(req, id, found) ?? grace }, false) as Promise<Fetched>),
+    );
   }
 
   /** An L2 entry served as a hit (fresh, or stale within swr with a background refresh), else undefined. */
-  private serveL2(req: ReadRequest, load: () => Promise<unknown>, id: string, found: L2ReadResult | undefined, snap: readonly string[], gens: readonly number[]): Fetched | undefined {
+  private serveL2(
+    req: ReadRequest,
+    load: () => Promise<unknown>,
+    id: string,
+    found: L2ReadResult | undefined,
+    snap: readonly string[],
+    gens: readonly number[],
+    acceptStale = true,
+  ): Fetched | undefined {
     const entry = found?.entry;
     if (!entry) return undefined;
     const now = Date.now();
     const t = entry.timing;
     const stale = now >= t.freshUntil;
-    if (stale && now >= t.staleUntil) return undefined;
+    if (stale && (!acceptStale || now >= t.staleUntil)) return undefined;
     const value = this.decodeOrDrop(id, entry.body);
     if (value === DROPPED) return undefined;
     this.stats.l2Hits++;
@@ -257,7 +271,10 @@ export class CacheStack {
     const lease = await leases.acquire(id);
     if (lease) {
       try {
-        return await this.miss(a);
+        if (background) return await this.miss(a);
+        // Another process may have filled the entry between our read and our lease.
+        const again = await this.l2Read(req, id, a.snap);
+        return this.serveL2(req, a.load, id, again, a.snap, a.gens, false) ?? (await this.miss({ ...a, versions: again?.versions ?? a.versions }));
       } finally {
         void lease.release();
       }
