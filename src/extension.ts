@@ -138,6 +138,18 @@ type ClientLike = { [key: string | symbol]: unknown; $parent?: ClientLike };
 
 const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);
 
+/**
+ * Whether a model context belongs to an interactive-transaction client.
+ * Prisma hands out one context object per client and model, so the answer is
+ * remembered per context (the proxy lookup costs more than an L1 hit's budget).
+ */
+const transactionContexts = new WeakMap<object, boolean>();
+function inTransaction(ctx: ModelContext): boolean {
+  let known = transactionContexts.get(ctx);
+  if (known === undefined) transactionContexts.set(ctx, (known = ctx.$parent[TX_SCOPE] !== undefined));
+  return known;
+}
+
 function createReadMethods(runtime: CacheRuntime) {
   const methods = {} as Record<ReadOperation, (this: unknown, args?: Record<string, unknown>) => unknown>;
   const fluentClasses = new Map<string, typeof CachedQuery>();
@@ -158,7 +170,7 @@ function createReadMethods(runtime: CacheRuntime) {
     direct: (q) => beneath(q.ctx as ModelContext, q.operation)[q.operation]!(q.args) as PrismaPromiseLike,
     execute(q): Promise<unknown> {
       const ctx = q.ctx as ModelContext;
-      if (ctx.$parent[TX_SCOPE] !== undefined) {
+      if (inTransaction(ctx)) {
         runtime.stats.bypasses++;
         return Promise.resolve(runner.direct(q));
       }

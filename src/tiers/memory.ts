@@ -59,7 +59,10 @@ export class MemoryTier {
   set(key: string, entry: Omit<L1Entry, "checkUntil">, now: number): void {
     if (entry.timing.keepUntil <= now) return;
     const checkUntil = Math.min(entry.timing.freshUntil, now + this.ttlMs);
-    this.lru.set(key, { ...entry, checkUntil }, { ttl: entry.timing.keepUntil - now });
+    // Expiry is checked on every read from the entry's own timing; lru-cache's
+    // own ttl tracking would only add cost to every get. Expired entries leave
+    // as the LRU evicts them (the tier stays bounded by max and maxBytes).
+    this.lru.set(key, { ...entry, checkUntil });
   }
 
   /** Removes one entry. */
