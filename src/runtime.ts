@@ -11,6 +11,7 @@ import { readDeps } from "./deps/reads.js";
 import { newRowDep, RowKeys } from "./deps/rows.js";
 import { parseRelations } from "./deps/schema.js";
 import { rawWriteDeps, writeDeps, writeDepsBefore, type WriteContext } from "./deps/writes.js";
+import { LRUCache } from "lru-cache";
 import { CacheUsageError } from "./errors.js";
 import { canonicalHasher, canonicalize } from "./keys.js";
 import { Stats } from "./telemetry.js";
@@ -64,6 +65,11 @@ export class CacheRuntime {
   readonly ready: Promise<void>;
   /** Hashes an L1 key into its L2 key id. */
   readonly l2Id: (l1Key: string) => string;
+  /**
+   * What reads planned before worked out, by L1 key: their dependencies and L2
+   * id (a pure function of the key), so repeated L2 hits and misses skip that work.
+   */
+  readonly plans = new LRUCache<string, Plan>({ max: 10_000 });
   private readonly tagsCache = new Map<string, readonly string[]>();
 
   /**
@@ -158,12 +164,14 @@ export class CacheRuntime {
       return undefined;
     }
     const keyOp = PLAIN_OPERATION[operation];
+    // Per-query tags are part of the key: the same query with other tags is another entry.
+    const tagged = option?.tags?.length ? `|t|${canonicalize([...option.tags].sort())}` : "";
     const l1Key =
-      option?.key !== undefined ? `${model}|${keyOp}|k|${JSON.stringify(option.key)}` : `${model}|${keyOp}|${canonicalize(args ?? {})}`;
+      option?.key !== undefined ? `${model}|${keyOp}|k|${JSON.stringify(option.key)}${tagged}` : `${model}|${keyOp}|${canonicalize(args ?? {})}${tagged}`;
     const rowLookup = keyOp === "findUnique" && this.rows.has(model);
     const swr = option?.swr ?? modelOptions?.swr ?? this.options.swr;
     const grace = modelOptions?.grace ?? this.options.grace;
-    return new PlannedRead(this, model, args, option?.tags, l1Key, ttl * 1000, swr * 1000, grace * 1000, rowLookup);
+    return new PlannedRead(this, model, args, option?.tags, l1Key, ttl * 1000, swr * 1000, grace * 1000, rowLookup, option?.key === undefined);
   }
 
   /**
@@ -188,7 +196,9 @@ export class CacheRuntime {
       this.stats.bypasses++;
       return undefined;
     }
-    const l1Key = option.key !== undefined ? `$raw|k|${JSON.stringify(option.key)}` : `$raw|${canonicalize([sql.strings, sql.values])}`;
+    // What the query declares it reads is part of the key, like its text and values.
+    const declared = canonicalize([[...models].sort(), [...(option.tags ?? [])].sort()]);
+    const l1Key = option.key !== undefined ? `$raw|k|${JSON.stringify(option.key)}|${declared}` : `$raw|${canonicalize([sql.strings, sql.values])}|${declared}`;
     // A raw read that names no model depends on the namespace as a whole.
     const deps = models.length ? [] : [ALL_DEP];
     for (const m of models) {
@@ -276,9 +286,16 @@ const NONE: readonly string[] = Object.freeze([]);
  * A cacheable read. Its dependencies and L2 id are worked out on a miss only,
  * so an L1 hit pays for none of it.
  */
+/** What a read depends on and where it lives in L2; a pure function of its L1 key. */
+interface Plan {
+  readonly deps: readonly string[];
+  readonly l2Id: string;
+  /** The row a unique lookup names by primary key, or null. */
+  readonly pk: string | null;
+}
+
 class PlannedRead implements ReadRequest {
-  private depsMemo: readonly string[] | undefined;
-  private pkMemo: string | null | undefined;
+  private planMemo: Plan | undefined;
 
   constructor(
     private readonly runtime: CacheRuntime,
@@ -291,20 +308,31 @@ class PlannedRead implements ReadRequest {
     readonly graceMs: number,
     /** A findUnique on a model with a known primary key: depends on its row, not the model. */
     private readonly rowLookup: boolean,
+    /** The key is derived from the arguments (not a custom `key`), so its plan may be remembered. */
+    private readonly memoizable: boolean,
   ) {}
+
+  /** Dependencies, primary-key row and L2 id, remembered per key across calls. */
+  private get plan(): Plan {
+    if (this.planMemo) return this.planMemo;
+    const cached = this.memoizable ? this.runtime.plans.get(this.l1Key) : undefined;
+    if (cached) return (this.planMemo = cached);
+    const pk = (this.rowLookup && this.runtime.rows.ofWhere(this.model, this.args?.where)) || null;
+    const deps = this.runtime.readDeps(this.model, this.args, this.queryTags, this.rowLookup);
+    // By primary key: the row, and "a row may appear" (which only a "not found" needs).
+    if (pk) deps.push(pk, newRowDep(this.model));
+    const plan = { deps, l2Id: this.runtime.l2Id(this.l1Key), pk };
+    if (this.memoizable) this.runtime.plans.set(this.l1Key, plan);
+    return (this.planMemo = plan);
+  }
 
   /** The row id a unique lookup names by primary key (null: by another unique key, or not a row lookup). */
   private get pk(): string | null {
-    if (this.pkMemo === undefined) this.pkMemo = (this.rowLookup && this.runtime.rows.ofWhere(this.model, this.args?.where)) || null;
-    return this.pkMemo;
+    return this.plan.pk;
   }
 
   get deps(): readonly string[] {
-    if (this.depsMemo) return this.depsMemo;
-    const deps = this.runtime.readDeps(this.model, this.args, this.queryTags, this.rowLookup);
-    // By primary key: the row, and "a row may appear" (which only a "not found" needs).
-    if (this.pk) deps.push(this.pk, newRowDep(this.model));
-    return (this.depsMemo = deps);
+    return this.plan.deps;
   }
 
   /** A row found by primary key does not depend on rows appearing. */
@@ -329,7 +357,7 @@ class PlannedRead implements ReadRequest {
   }
 
   l2Id(): string {
-    return this.runtime.l2Id(this.l1Key);
+    return this.plan.l2Id;
   }
 }
 

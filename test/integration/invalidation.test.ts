@@ -333,3 +333,18 @@ describe("dependsOn", () => {
     expect(selects(counter)).toBe(2);
   });
 });
+
+describe("per-query tags", () => {
+  it("the same query under other tags is its own entry, invalidated by its own tags", async () => {
+    const { prisma, counter } = cached();
+    await prisma.tag.findMany({ cache: { ttl: 60, tags: ["a"] } });
+    await prisma.tag.findMany({ cache: { ttl: 60, tags: ["b"] } });
+    expect(selects(counter)).toBe(2);
+    await prisma.$cache.invalidate({ tags: ["b"] });
+    counter.reset();
+    await prisma.tag.findMany({ cache: { ttl: 60, tags: ["a"] } });
+    expect(selects(counter)).toBe(0);
+    await prisma.tag.findMany({ cache: { ttl: 60, tags: ["b"] } });
+    expect(selects(counter)).toBe(1);
+  });
+});
