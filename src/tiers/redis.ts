@@ -103,24 +103,25 @@ const MAX_PENDING_BUMPS = 10_000;
  * (setTimeout + clearTimeout per call costs about as much as an L1 hit).
  */
 class Deadlines {
-  private readonly pending = new Set<{ at: number; reject: (e: Error) => void }>();
+  private readonly pending = new Set<{ at: number; expire: () => void }>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly timeoutMs: number) {}
 
-  track<T>(command: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const entry = { at: Date.now() + this.timeoutMs, reject };
-      this.pending.add(entry);
-      if (!this.timer) {
-        this.timer = setInterval(() => this.sweep(), Math.max(5, Math.floor(this.timeoutMs / 5)));
-        this.timer.unref();
-      }
-      command.then(
-        (v) => (this.pending.delete(entry), resolve(v)),
-        (e: unknown) => (this.pending.delete(entry), reject(e)),
-      );
-    });
+  /** Calls `expire` once the deadline has passed, unless {@link done} is called first. */
+  add(expire: () => void): { at: number; expire: () => void } {
+    const entry = { at: Date.now() + this.timeoutMs, expire };
+    this.pending.add(entry);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.sweep(), Math.max(5, Math.floor(this.timeoutMs / 5)));
+      this.timer.unref();
+    }
+    return entry;
+  }
+
+  /** The command settled: its deadline no longer applies. Returns false if it had already expired. */
+  done(entry: { at: number; expire: () => void }): boolean {
+    return this.pending.delete(entry);
   }
 
   private sweep(): void {
@@ -130,10 +131,7 @@ class Deadlines {
       // After one turn of I/O: if the event loop was blocked past the deadline, a
       // reply that has already arrived still wins (it removes its entry).
       setImmediate(() => {
-        for (const e of expired) {
-          if (!this.pending.delete(e)) continue;
-          e.reject(new RedisTimeoutError(`Redis command timed out after ${this.timeoutMs} ms`));
-        }
+        for (const e of expired) if (this.pending.delete(e)) e.expire();
       });
     }
     if (this.pending.size === expired.length) {
@@ -186,7 +184,10 @@ export class RedisTier {
   /** Reads an entry and the current versions of its dependencies in one round trip. */
   read(id: string, deps: readonly string[]): Promise<L2ReadResult | undefined> {
     const keys = this.keys(id, deps);
-    return this.call(() => this.redis.mget(...keys)).then((res) => (res ? this.parse(res, deps.length) : undefined));
+    return this.call(
+      () => this.redis.mget(...keys),
+      (res) => this.parse(res, deps.length),
+    );
   }
 
   /** Splits an MGET reply into the entry (if its versions are current) and the versions read. */
@@ -208,19 +209,22 @@ export class RedisTier {
    */
   readRecorded(id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
     const keys = this.keys(id, snapshot);
-    return this.call(() => runScript(this.redis, READ_RECORDED, keys, [])).then((res) => {
-      if (!Array.isArray(res)) return undefined;
-      const versions = new Array<string>(snapshot.length);
-      for (let i = 0; i < snapshot.length; i++) versions[i] = String(res[i + 1] ?? "");
-      const raw: unknown = res[0];
-      // ptc2|<fresh>|<stale>|<delta>|<header length>|<header><body>
-      const t = typeof raw === "string" ? parseTiming(raw, RECORDED.length + 1) : undefined;
-      if (!t) return { entry: undefined, versions };
-      const r = raw as string;
-      const len = r.indexOf("|", t.next);
-      if (len < 0) return { entry: undefined, versions };
-      return { entry: { body: r.slice(len + 1 + Number(r.slice(t.next, len))), timing: t.timing }, versions };
-    });
+    return this.call(
+      () => runScript(this.redis, READ_RECORDED, keys, []),
+      (res): L2ReadResult | undefined => {
+        if (!Array.isArray(res)) return undefined;
+        const versions = new Array<string>(snapshot.length);
+        for (let i = 0; i < snapshot.length; i++) versions[i] = String(res[i + 1] ?? "");
+        const raw: unknown = res[0];
+        // ptc2|<fresh>|<stale>|<delta>|<header length>|<header><body>
+        const t = typeof raw === "string" ? parseTiming(raw, RECORDED.length + 1) : undefined;
+        if (!t) return { entry: undefined, versions };
+        const r = raw as string;
+        const len = r.indexOf("|", t.next);
+        if (len < 0) return { entry: undefined, versions };
+        return { entry: { body: r.slice(len + 1 + Number(r.slice(t.next, len))), timing: t.timing }, versions };
+      },
+    );
   }
 
   /**
@@ -333,27 +337,39 @@ export class RedisTier {
    * Awaits one command with the timeout. Failures are counted, reported,
    * open the circuit after `failureThreshold` in a row, and resolve to undefined.
    */
-  private call<T>(send: () => Promise<T>): Promise<T | undefined> {
-    let command: Promise<T>;
-    try {
-      command = send();
-    } catch (err) {
-      // ioredis throws synchronously in some states (e.g. offline queue disabled and not connected).
-      command = Promise.reject(err);
-    }
-    return this.deadlines.track(command).then(
-      (result) => {
-        this.failures = 0;
-        this.openUntil = 0;
-        if (this.pendingBumps.size > 0 && !this.retryTimer) this.scheduleReplay();
-        return result;
-      },
-      (err: unknown) => {
+  private call<T, R = T>(send: () => Promise<T>, map?: (value: T) => R): Promise<R | undefined> {
+    return new Promise<R | undefined>((resolve) => {
+      const failed = (err: unknown) => {
         this.failures++;
         if (this.failures >= this.threshold) this.openUntil = Date.now() + this.cooldownMs;
         this.options.onError?.(err);
-        return undefined;
-      },
-    );
+        resolve(undefined);
+      };
+      const deadline = this.deadlines.add(() => failed(new RedisTimeoutError(`Redis command timed out after ${this.options.timeoutMs} ms`)));
+      let command: Promise<T>;
+      try {
+        command = send();
+      } catch (err) {
+        // ioredis throws synchronously in some states (e.g. offline queue disabled and not connected).
+        command = Promise.reject(err);
+      }
+      command.then(
+        (value) => {
+          if (!this.deadlines.done(deadline)) return;
+          this.failures = 0;
+          this.openUntil = 0;
+          if (this.pendingBumps.size > 0 && !this.retryTimer) this.scheduleReplay();
+          try {
+            resolve(map ? map(value) : (value as unknown as R));
+          } catch (err) {
+            failed(err);
+          }
+        },
+        (err: unknown) => {
+          if (this.deadlines.done(deadline)) failed(err);
+        },
+      );
+    });
   }
+
 }

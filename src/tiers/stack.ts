@@ -222,11 +222,13 @@ export class CacheStack {
     const l2 = this.l2;
     if (!l2 || !l2.available) return this.miss({ req, load, snap, gens, grace });
     const id = req.l2Id();
-    return this.l2Read(req, id, snap).then(
-      (found) =>
-        this.serveL2(req, load, id, found, snap, gens) ??
-        (this.leased({ req, load, snap, gens, id, versions: found?.versions, grace: this.l2Candidate(req, id, found) ?? grace }, false) as Promise<Fetched>),
-    );
+    return (req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap)).then((found) => {
+      const hit = this.serveL2(req, load, id, found, snap, gens);
+      if (hit) return hit;
+      const next = (versions: string[] | undefined) =>
+        this.leased({ req, load, snap, gens, id, versions, grace: this.l2Candidate(req, id, found) ?? grace }, false) as Promise<Fetched>;
+      return found?.versions.includes("") ? l2.ensureVersions(snap, found.versions).then(next) : next(found?.versions);
+    });
   }
 
   /** An L2 entry served as a hit (fresh, or stale within swr with a background refresh), else undefined. */
