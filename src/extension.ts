@@ -183,7 +183,7 @@ function createReadMethods(runtime: CacheRuntime) {
       const load = (): Promise<unknown> => Promise.resolve(beneath(ctx, plain)[plain]!(q.args));
       // *OrThrow shares the plain entry; on "not found" Prisma itself raises its own error.
       const found = (value: unknown): unknown => (value === null && plain !== op ? runner.direct(q) : value);
-      if (!hit) return runtime.stack.read(request, load).then(found);
+      if (!hit) return plain === op ? runtime.stack.read(request, load) : runtime.stack.read(request, load).then(found);
       runtime.stack.refresh(request, load);
       return Promise.resolve(found(hit.value));
     },

@@ -164,7 +164,7 @@ export class CacheStack {
       // A background refresh that left the work to another process has nothing to share.
       return running.then((v) => (v === SKIPPED ? this.read(req, load) : cloneResult(v)));
     }
-    return this.fly(key, this.fetch(req, load)).then((r) => r!.value);
+    return this.fly(key, this.fetch(req, load), true) as Promise<unknown>;
   }
 
   /**
@@ -182,28 +182,40 @@ export class CacheStack {
       const versions = id !== undefined ? (await this.l2Read(req, id, snap))?.versions : undefined;
       return this.leased({ req, load, snap, gens, id, versions }, true);
     };
-    this.fly(req.l1Key, run()).then(
+    (this.fly(req.l1Key, run()) as Promise<Fetched | undefined>).then(
       (r) => r && this.options.emit({ type: "refreshed", key: req.l1Key }),
       (error: unknown) => this.options.emit({ type: "refresh-error", error }),
     );
   }
 
-  /** Registers a flight so that joiners share it, and removes it when it settles. */
-  private fly(key: string, flight: Promise<Fetched | undefined>): Promise<Fetched | undefined> {
-    // Joiners get copies of `stored`; their reactions run before the leader's caller resumes.
-    const shared: Promise<unknown> = flight.then(
+  /**
+   * Registers a flight so that joiners share it, and removes it when it
+   * settles. Resolves to the flight's result, or with `valueOnly` to the
+   * caller's value (in the same step, saving a promise hop on every miss).
+   */
+  private fly(key: string, flight: Promise<Fetched | undefined>, valueOnly = false): Promise<Fetched | unknown | undefined> {
+    let shared!: Promise<unknown>;
+    let resolveShared!: (v: unknown) => void;
+    let rejectShared!: (e: unknown) => void;
+    shared = new Promise((res, rej) => ((resolveShared = res), (rejectShared = rej)));
+    shared.catch(() => undefined);
+    this.inflight.set(key, shared);
+    const settle = () => {
+      if (this.inflight.get(key) === shared) this.inflight.delete(key);
+    };
+    return flight.then(
       (r) => {
-        if (this.inflight.get(key) === shared) this.inflight.delete(key);
-        return r ? r.stored : SKIPPED;
+        settle();
+        // Joiners get copies of `stored`; their reactions run before the leader's caller resumes.
+        resolveShared(r ? r.stored : SKIPPED);
+        return valueOnly ? r?.value : r;
       },
       (err: unknown) => {
-        if (this.inflight.get(key) === shared) this.inflight.delete(key);
+        settle();
+        rejectShared(err);
         throw err;
       },
     );
-    shared.catch(() => undefined);
-    this.inflight.set(key, shared);
-    return flight;
   }
 
   /** Reads L2 for `req`, and creates any version counter it found missing. */
@@ -250,8 +262,7 @@ export class CacheStack {
     const value = this.decodeOrDrop(id, entry.body);
     if (value === DROPPED) return undefined;
     this.stats.l2Hits++;
-    const timing = { ...t, keepUntil: Math.max(t.staleUntil, t.freshUntil + req.graceMs) };
-    const filled = this.fillL1(req, value, byteSize(entry.body), snap, gens, timing);
+    const filled = this.l1 !== undefined && this.fillL1(req, value, byteSize(entry.body), snap, gens, { ...t, keepUntil: Math.max(t.staleUntil, t.freshUntil + req.graceMs) });
     if (stale) this.stats.staleServed++;
     // After this flight has settled, so that the refresh is not taken for a joiner of it.
     if (stale || this.earlyRefresh(t, now)) setImmediate(() => this.refresh(req, load));
