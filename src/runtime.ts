@@ -319,8 +319,8 @@ class PlannedRead implements ReadRequest {
     if (cached) return (this.planMemo = cached);
     const pk = (this.rowLookup && this.runtime.rows.ofWhere(this.model, this.args?.where)) || null;
     const deps = this.runtime.readDeps(this.model, this.args, this.queryTags, this.rowLookup);
-    // By primary key: the row, and "a row may appear" (which only a "not found" needs).
-    if (pk) deps.push(pk, newRowDep(this.model));
+    // By primary key: the row. (A row that appears bumps it, or b:M when unnamed.)
+    if (pk) deps.push(pk);
     const plan = { deps, l2Id: this.runtime.l2Id(this.l1Key), pk };
     if (this.memoizable) this.runtime.plans.set(this.l1Key, plan);
     return (this.planMemo = plan);
@@ -333,11 +333,6 @@ class PlannedRead implements ReadRequest {
 
   get deps(): readonly string[] {
     return this.plan.deps;
-  }
-
-  /** A row found by primary key does not depend on rows appearing. */
-  unneeded(value: unknown): readonly string[] {
-    return this.pk && value !== null ? [newRowDep(this.model)] : NONE;
   }
 
   /**

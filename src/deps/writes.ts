@@ -122,7 +122,8 @@ export function writeDeps(ctx: WriteContext, model: string, operation: string, a
       b.row(model, result);
       break;
     case "createMany":
-      b.out.add(newRowDep(model));
+      // New rows whose ids are unknown: cached "not found" lookups by primary key go stale too.
+      b.bulk(model);
       break;
     case "createManyAndReturn":
       b.out.add(newRowDep(model));
@@ -155,7 +156,7 @@ export function writeDeps(ctx: WriteContext, model: string, operation: string, a
 export function writeDepsBefore(ctx: WriteContext, model: string, operation: string, args: Record<string, unknown> | undefined): string[] {
   const b = new Bumps(ctx);
   const wherePk = ctx.rows.ofWhere(model, args?.where);
-  if (operation.startsWith("create")) {
+  if (operation === "create" || operation === "createManyAndReturn") {
     // New rows: only cached "not found" lookups and lists can hold them.
     b.model(model);
     b.out.add(newRowDep(model));

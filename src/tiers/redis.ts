@@ -48,20 +48,6 @@ function parseTiming(raw: string, start: number): { timing: Timing; next: number
   return { timing: { freshUntil, staleUntil, keepUntil: Infinity, delta }, next: c + 1 };
 }
 
-/** Whether recorded versions (comma-separated, "-" = not checked) match the current ones. */
-function sameVersions(recorded: string, current: readonly string[]): boolean {
-  let at = 0;
-  for (let i = 0; i < current.length; i++) {
-    const end = i === current.length - 1 ? recorded.length : recorded.indexOf(",", at);
-    if (end < 0) return false;
-    const isWildcard = end - at === 1 && recorded.charCodeAt(at) === 45; // "-"
-    if (!isWildcard && !recorded.startsWith(current[i]!, at)) return false;
-    if (!isWildcard && at + current[i]!.length !== end) return false;
-    at = end + 1;
-  }
-  return at === recorded.length + 1 || (current.length === 0 && recorded.length === 0);
-}
-
 /** The header prefix every entry starts with: `<format>|<fresh>|<stale>|<delta>|`. */
 const header = (format: string, t: Timing): string => `${format}|${t.freshUntil}|${t.staleUntil}|${Math.round(t.delta)}|`;
 
@@ -199,7 +185,7 @@ export class RedisTier {
     if (raw == null || !raw.startsWith(`${FORMAT}|`)) return { entry: undefined, versions };
     const t = parseTiming(raw, FORMAT.length + 1);
     const v = t ? raw.indexOf("|", t.next) : -1;
-    if (!t || v < 0 || !sameVersions(raw.slice(t.next, v), versions)) return { entry: undefined, versions };
+    if (!t || v < 0 || raw.slice(t.next, v) !== versions.join(",")) return { entry: undefined, versions };
     return { entry: { body: raw.slice(v + 1), timing: t.timing }, versions };
   }
 

@@ -21,8 +21,7 @@ function script(source: string): Script {
  * KEYS[1] entry, KEYS[2..] version counters.
  * ARGV[1] px, ARGV[2] header prefix, ARGV[3] body, ARGV[4] initial value for
  * absent counters, ARGV[5] ms a counter lives (renewed here), ARGV[6..]
- * versions seen before the query ("" = absent,
- * "-" = does not matter for this value: neither checked nor ever compared).
+ * versions seen before the query ("" = absent).
  * Stores the entry with the versions it was computed from, or returns 0 if
  * any counter moved since the snapshot.
  */
@@ -30,18 +29,15 @@ export const FILL = script(`
 local vers = {}
 for i = 2, #KEYS do
   local want = ARGV[i + 4]
-  local cur = '-'
-  if want ~= '-' then
-    cur = redis.call('GET', KEYS[i])
-    if want == '' then
-      if cur then return 0 end
-      redis.call('SET', KEYS[i], ARGV[4], 'PX', ARGV[5])
-      cur = ARGV[4]
-    elseif cur ~= want then
-      return 0
-    else
-      redis.call('PEXPIRE', KEYS[i], ARGV[5])
-    end
+  local cur = redis.call('GET', KEYS[i])
+  if want == '' then
+    if cur then return 0 end
+    redis.call('SET', KEYS[i], ARGV[4], 'PX', ARGV[5])
+    cur = ARGV[4]
+  elseif cur ~= want then
+    return 0
+  else
+    redis.call('PEXPIRE', KEYS[i], ARGV[5])
   end
   vers[#vers + 1] = cur
 end

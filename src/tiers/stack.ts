@@ -27,8 +27,6 @@ export interface ReadRequest {
   readonly guards?: readonly string[];
   /** Dependency ids recorded with the entry that follow from the result (the row found, or "not found"). */
   readonly lateDeps?: (value: unknown) => readonly string[];
-  /** Dependency ids of `deps` that do not matter for this value (not checked for it). */
-  unneeded?(value: unknown): readonly string[];
   /** Milliseconds the value stays fresh. */
   readonly ttlMs: number;
   /** Milliseconds past freshness during which it is served stale while being refreshed. */
@@ -55,18 +53,8 @@ export interface StackOptions {
 
 /** Dependencies snapshotted before the query: recorded ones and guards. */
 const snapshotDeps = (req: ReadRequest): readonly string[] => (req.guards ? [...req.deps, ...req.guards] : req.deps);
-/** Dependencies recorded with the entry for `value` (in L1, and in L2's recording format). */
-function recordedDeps(req: ReadRequest, value: unknown): readonly string[] {
-  const unneeded = req.unneeded?.(value);
-  const deps = unneeded?.length ? req.deps.filter((d) => !unneeded.includes(d)) : req.deps;
-  return req.lateDeps ? [...deps, ...req.lateDeps(value)] : deps;
-}
-
-/** Snapshot versions with those that do not matter for `value` replaced by "-" (never checked). */
-function checkedVersions(req: ReadRequest, snap: readonly string[], versions: readonly string[], value: unknown): readonly string[] {
-  const unneeded = req.unneeded?.(value);
-  return unneeded?.length ? versions.map((v, i) => (unneeded.includes(snap[i]!) ? "-" : v)) : versions;
-}
+/** Dependencies recorded with the entry for `value`. */
+const recordedDeps = (req: ReadRequest, value: unknown): readonly string[] => (req.lateDeps ? [...req.deps, ...req.lateDeps(value)] : req.deps);
 
 /** The lifetime of an entry computed now, whose query took `delta` ms. */
 function timingOf(req: ReadRequest, now: number, delta: number): Timing {
@@ -332,7 +320,7 @@ export class CacheStack {
     const stored = cloneResult(value);
     let storedInL2 = false;
     if (this.l2 && a.id !== undefined && a.versions !== undefined) {
-      const ok = await this.l2.fill(a.id, a.snap, checkedVersions(req, a.snap, a.versions, value), body, timing, req.lateDeps ? recordedDeps(req, value) : undefined);
+      const ok = await this.l2.fill(a.id, a.snap, a.versions, body, timing, req.lateDeps ? recordedDeps(req, value) : undefined);
       if (ok === false) {
         this.stats.fillsRefused++;
         return { value, stored };
