@@ -42,7 +42,7 @@ export interface ReadPathOptions {
   rounds?: number;
 }
 
-const DEFAULT_ITERATIONS: Record<ReadPathCase, number> = { l1: 20_000, hook: 20_000, l2: 5_000, raw: 5_000, uncached: 2_000, noop: 20_000 };
+const DEFAULT_ITERATIONS: Record<ReadPathCase, number> = { l1: 20_000, hook: 20_000, l2: 10_000, raw: 10_000, uncached: 2_000, noop: 20_000 };
 /** Untimed calls per case before the first round (JIT). */
 const INITIAL_WARMUP: Record<ReadPathCase, number> = { l1: 5_000, hook: 5_000, l2: 1_000, raw: 1_000, uncached: 200, noop: 5_000 };
 /** Untimed calls per case before each batch. */

@@ -6,6 +6,7 @@
  * @module
  */
 import { randomInt } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type { RedisClient } from "../config.js";
 import type { Timing } from "./memory.js";
 import { ALL_DEP } from "../deps/graph.js";
@@ -134,6 +135,8 @@ export class RedisTier {
   private readonly threshold: number;
   private readonly cooldownMs: number;
   private readonly deadlines: Deadlines;
+  /** Key lists of recent reads, by entry id. */
+  private readonly readKeys = new LRUCache<string, string[]>({ max: 10_000 });
   /** Bumps not yet delivered to Redis, replayed when it answers again. */
   private readonly pendingBumps = new Set<string>();
   private retryTimer: NodeJS.Timeout | undefined;
@@ -169,7 +172,9 @@ export class RedisTier {
 
   /** Reads an entry and the current versions of its dependencies in one round trip. */
   read(id: string, deps: readonly string[]): Promise<L2ReadResult | undefined> {
-    const keys = this.keys(id, deps);
+    // The same read asks for the same keys every time: build them once per (id, deps).
+    let keys = this.readKeys.get(id);
+    if (keys === undefined || keys.length !== deps.length + 1) this.readKeys.set(id, (keys = this.keys(id, deps)));
     return this.call(
       () => this.redis.mget(...keys),
       (res) => this.parse(res, deps.length),
