@@ -6,6 +6,7 @@
  */
 import type { RedisClient } from "../config.js";
 import { RedisTimeoutError } from "../tiers/redis.js";
+import { send } from "../tiers/scripts.js";
 
 /**
  * Runs one Redis command with a deadline. Rejects with a
@@ -13,19 +14,13 @@ import { RedisTimeoutError } from "../tiers/redis.js";
  * (ioredis does that in some states) becomes a rejection.
  * @internal
  */
-export function bounded<T>(send: () => Promise<T>, ms: number, what = "Redis command"): Promise<T> {
+export function bounded<T>(command: () => Promise<T>, ms: number, what = "Redis command"): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     // The rejection waits for one turn of I/O: if the event loop was blocked past the
     // deadline, a reply that has already arrived still wins over the timer.
     const timer = setTimeout(() => setImmediate(() => reject(new RedisTimeoutError(`${what} timed out after ${ms} ms`))), ms);
     timer.unref();
-    let command: Promise<T>;
-    try {
-      command = send();
-    } catch (err) {
-      command = Promise.reject(err);
-    }
-    command.then(
+    send(command).then(
       (v) => (clearTimeout(timer), resolve(v)),
       (e: unknown) => (clearTimeout(timer), reject(e)),
     );

@@ -10,7 +10,7 @@ import { LRUCache } from "lru-cache";
 import type { RedisClient } from "../config.js";
 import type { Timing } from "./memory.js";
 import { ALL_DEP } from "../deps/graph.js";
-import { BUMP, FILL, FILL_RECORDED, INIT_VERSIONS, READ_RECORDED, runScript } from "./scripts.js";
+import { BUMP, FILL, FILL_RECORDED, INIT_VERSIONS, READ_RECORDED, runScript, send } from "./scripts.js";
 
 /** Entry format whose versions are those of the dependencies known before the query. */
 const FORMAT = "ptc1";
@@ -328,7 +328,7 @@ export class RedisTier {
    * Awaits one command with the timeout. Failures are counted, reported,
    * open the circuit after `failureThreshold` in a row, and resolve to undefined.
    */
-  private call<T, R = T>(send: () => Promise<T>, map?: (value: T) => R): Promise<R | undefined> {
+  private call<T, R = T>(command: () => Promise<T>, map?: (value: T) => R): Promise<R | undefined> {
     return new Promise<R | undefined>((resolve) => {
       const failed = (err: unknown) => {
         this.failures++;
@@ -337,14 +337,7 @@ export class RedisTier {
         resolve(undefined);
       };
       const deadline = this.deadlines.add(() => failed(new RedisTimeoutError(`Redis command timed out after ${this.options.timeoutMs} ms`)));
-      let command: Promise<T>;
-      try {
-        command = send();
-      } catch (err) {
-        // ioredis throws synchronously in some states (e.g. offline queue disabled and not connected).
-        command = Promise.reject(err);
-      }
-      command.then(
+      send(command).then(
         (value) => {
           if (!this.deadlines.done(deadline)) return;
           this.failures = 0;

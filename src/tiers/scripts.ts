@@ -81,6 +81,18 @@ end
 return out
 `);
 
+/**
+ * Sends one Redis command; a synchronous throw (ioredis does that in some
+ * states, e.g. offline queue disabled while disconnected) becomes a rejection.
+ */
+export function send<T>(command: () => Promise<T>): Promise<T> {
+  try {
+    return command();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 /** Runs a script by SHA, loading it first if Redis does not know it yet. */
 export async function runScript(
   redis: RedisClient,
