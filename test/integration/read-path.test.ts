@@ -156,24 +156,11 @@ describe("cached reads, L1 only", () => {
 });
 
 describe("result extensions", () => {
-  it("applies computed fields defined before the cache", async () => {
+  const shout = { result: { user: { shout: { needs: { email: true }, compute: (u: { email: string }) => u.email.toUpperCase() } } } };
+  it.each(["before", "after"] as const)("applies computed fields defined %s the cache", async (order) => {
     const { prisma, counter } = plain();
-    const x = prisma
-      .$extends({ result: { user: { shout: { needs: { email: true }, compute: (u) => u.email.toUpperCase() } } } })
-      .$extends(prismaCache({ ttl: 60, namespace: uniqueNamespace() }));
-    counter.reset();
-    const a = await x.user.findUnique({ where: { id: t.ids.users.alice } });
-    const b = await x.user.findUnique({ where: { id: t.ids.users.alice } });
-    expect(a?.shout).toBe(a?.email.toUpperCase());
-    expect(b?.shout).toBe(a?.shout);
-    expect(selects(counter)).toBe(1);
-  });
-
-  it("applies computed fields defined after the cache", async () => {
-    const { prisma, counter } = plain();
-    const x = prisma
-      .$extends(prismaCache({ ttl: 60, namespace: uniqueNamespace() }))
-      .$extends({ result: { user: { shout: { needs: { email: true }, compute: (u) => u.email.toUpperCase() } } } });
+    const cache = prismaCache({ ttl: 60, namespace: uniqueNamespace() });
+    const x = order === "before" ? prisma.$extends(shout).$extends(cache) : prisma.$extends(cache).$extends(shout);
     counter.reset();
     const a = await x.user.findUnique({ where: { id: t.ids.users.alice } });
     const b = await x.user.findUnique({ where: { id: t.ids.users.alice } });
