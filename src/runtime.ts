@@ -101,9 +101,10 @@ export class CacheRuntime {
             this.stats.remoteBumps++;
             this.stack.generations.bump(deps);
           },
-          onReset: () => {
+          onReset: (reason) => {
             this.stats.l1Flushes++;
             this.stack.clearL1();
+            this.emit({ type: "l1-flushed", reason });
           },
           onError: () => this.stats.busErrors++,
         })

@@ -40,6 +40,7 @@ export type CacheEvent =
   | { type: "grace"; error: unknown }
   | { type: "refresh-error"; error: unknown }
   | { type: "refreshed"; key: string }
+  | { type: "l1-flushed"; reason: string }
   | { type: "lease-wait"; key: string }
   | { type: "lease-timeout"; key: string };
 
