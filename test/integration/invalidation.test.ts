@@ -348,3 +348,21 @@ describe("per-query tags", () => {
     expect(selects(counter)).toBe(1);
   });
 });
+
+describe("nested interactive transactions", () => {
+  it("writes in a nested transaction are bumped when the outermost one commits", async () => {
+    const ns = uniqueNamespace();
+    const { prisma } = cached({ redis: redis() }, ns);
+    const reader = cached({ redis: redis(), l1: false }, ns);
+    const id = t.ids.posts.orphan;
+    const title = `nested tx ${Math.random()}`;
+    await prisma.$transaction(async (tx) => {
+      const inner = tx as unknown as { $transaction: (fn: (tx2: typeof tx) => Promise<unknown>) => Promise<unknown> };
+      await inner.$transaction((tx2) => tx2.post.update({ where: { id }, data: { title } }));
+      // Another process fills the entry with the committed (old) row while the outer transaction is open.
+      expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).not.toBe(title);
+    });
+    expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
+    expect((await prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
+  });
+});
