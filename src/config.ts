@@ -6,7 +6,7 @@ import type { Cluster, Redis } from "ioredis";
 import { z } from "zod";
 import { CacheConfigError, type ConfigIssue } from "./errors.js";
 
-/** An ioredis client: `new Redis(...)` or `new Cluster(...)`. The cache never closes it. */
+/** An ioredis client (`new Redis(...)`; a `Cluster` is rejected for now). The cache never closes it. */
 export type RedisClient = Redis | Cluster;
 
 const seconds = (what: string) =>
@@ -20,15 +20,19 @@ const tagList = z.array(
   { error: "tags must be an array of strings" },
 );
 
-const redisSchema = z.custom<RedisClient>(
-  (v) =>
-    typeof v === "object" &&
-    v !== null &&
-    typeof (v as Record<string, unknown>).mget === "function" &&
-    typeof (v as Record<string, unknown>).evalsha === "function" &&
-    typeof (v as Record<string, unknown>).duplicate === "function",
-  { error: "redis must be an ioredis client (new Redis(...) or new Cluster(...))" },
-);
+const redisSchema = z
+  .custom<RedisClient>(
+    (v) =>
+      typeof v === "object" &&
+      v !== null &&
+      typeof (v as Record<string, unknown>).mget === "function" &&
+      typeof (v as Record<string, unknown>).evalsha === "function" &&
+      typeof (v as Record<string, unknown>).duplicate === "function",
+    { error: "redis must be an ioredis client (new Redis(...))" },
+  )
+  .refine((v) => (v as { isCluster?: unknown }).isCluster !== true, {
+    error: "redis is an ioredis Cluster, which is not supported yet (an entry and its version counters can lie in different slots); pass a Redis client",
+  });
 
 const modelSchema = z.strictObject({
   ttl: seconds("ttl").optional(),
@@ -166,7 +170,8 @@ export interface L1Options {
 /** Options of `prismaCache(options)`. */
 export interface CacheOptions {
   /**
-   * An ioredis client (`Redis` or `Cluster`) for the shared tier (L2).
+   * An ioredis client (`new Redis(...)`) for the shared tier (L2). Redis
+   * Cluster is not supported yet and is rejected.
    * Without it the cache is in-process only.
    * @default undefined
    */
