@@ -19,20 +19,8 @@ import { MemoryTier } from "./tiers/memory.js";
 import { RedisTier } from "./tiers/redis.js";
 import { CacheStack, type CacheEvent, type ReadRequest } from "./tiers/stack.js";
 
-/** Read operations the cache answers. */
-export const READ_OPERATIONS = [
-  "findUnique",
-  "findUniqueOrThrow",
-  "findFirst",
-  "findFirstOrThrow",
-  "findMany",
-  "count",
-  "aggregate",
-  "groupBy",
-] as const;
-
-/** A cached read operation. */
-export type ReadOperation = (typeof READ_OPERATIONS)[number];
+/** A read operation the cache answers. */
+export type ReadOperation = "findUnique" | "findUniqueOrThrow" | "findFirst" | "findFirstOrThrow" | "findMany" | "count" | "aggregate" | "groupBy";
 
 /** Each read's plain form: `*OrThrow` reads share entries with (and load through) their plain forms. */
 export const PLAIN_OPERATION: Record<ReadOperation, ReadOperation> = {

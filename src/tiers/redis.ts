@@ -165,11 +165,6 @@ export class RedisTier {
     return this.openUntil === 0 || Date.now() >= this.openUntil;
   }
 
-  /** Bumps waiting to be delivered. */
-  get pendingBumpCount(): number {
-    return this.pendingBumps.size;
-  }
-
   /** Reads an entry and the current versions of its dependencies in one round trip. */
   read(id: string, deps: readonly string[]): Promise<L2ReadResult | undefined> {
     // The same read asks for the same keys every time: build them once per (id, deps).
