@@ -270,3 +270,34 @@ describe("lease wait timeout", () => {
     expect((await held)?.id).toBe(t.ids.users.alice);
   });
 });
+
+describe("swr set per model and per query", () => {
+  it.each([
+    ["per model", { models: { Tag: { swr: 120 } } }, undefined],
+    ["per query", {}, { ttl: 60, swr: 120 }],
+  ] as const)("serves the stale value at once and refreshes it in the background (%s)", async (_label, options, cache) => {
+    const c = t.cached({ redis: t.redis(), ttl: 60, ...options });
+    const id = t.ids.tags.news;
+    const read = () => c.prisma.tag.findUnique({ where: { id }, ...(cache ? { cache } : {}) });
+    const before = await read();
+    const name = `news ${Math.random().toString(36).slice(2, 8)}`;
+    await t.plain().prisma.tag.update({ where: { id }, data: { name } }); // behind the cache's back
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 61_000);
+    c.counter.reset();
+    const refreshed = nextEvent(c.prisma, "refreshed");
+    expect(await read()).toEqual(before);
+    await refreshed;
+    expect(c.counter.log.filter((q) => q.kind === "query" && q.sql.includes('"Tag"')).length).toBe(1);
+    expect((await read())?.name).toBe(name);
+    expect(c.prisma.$cache.stats()).toMatchObject({ staleServed: 1, backgroundRefreshes: 1 });
+    // Without swr the same expiry is a plain miss.
+    const plainTtl = t.cached({ redis: t.redis(), ttl: 60 });
+    await plainTtl.prisma.tag.findUnique({ where: { id } });
+    vi.setSystemTime(Date.now() + 61_000);
+    plainTtl.counter.reset();
+    expect((await plainTtl.prisma.tag.findUnique({ where: { id } }))?.name).toBe(name);
+    expect(plainTtl.prisma.$cache.stats().staleServed).toBe(0);
+    expect(plainTtl.counter.log.filter((q) => q.kind === "query" && q.sql.includes('"Tag"')).length).toBe(1);
+  });
+});
