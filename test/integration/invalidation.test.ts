@@ -366,3 +366,15 @@ describe("nested interactive transactions", () => {
     expect((await prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
   });
 });
+
+describe("relation counts", () => {
+  it("a cached _count of a relation goes stale when the related rows change", async () => {
+    const { prisma } = cached({ redis: redis() });
+    const id = t.ids.users.carol;
+    const read = () => prisma.user.findUnique({ where: { id }, include: { _count: { select: { posts: true } } } });
+    const before = (await read())!._count.posts;
+    await read();
+    await prisma.post.create({ data: { title: `counted ${Math.random()}`, authorId: id } });
+    expect((await read())!._count.posts).toBe(before + 1);
+  });
+});

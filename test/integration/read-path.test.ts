@@ -216,3 +216,22 @@ describe("two tiers with Redis", () => {
     expect(c.prisma.$cache.stats().corruptEntries).toBe(1);
   });
 });
+
+describe("L1 bounds", () => {
+  it("holds at most l1.max entries and at most l1.maxBytes", async () => {
+    const byCount = cached({ l1: { max: 2 } });
+    const reads = [t.ids.users.alice, t.ids.users.bob, t.ids.users.carol].map((id) => () => byCount.prisma.user.findUnique({ where: { id } }));
+    for (const r of reads) await r();
+    byCount.counter.reset();
+    await reads[2]!(); // recent: still held
+    await reads[0]!(); // the oldest was evicted
+    expect(selects(byCount.counter)).toBe(1);
+
+    const bySize = cached({ l1: { maxBytes: 1 } });
+    await bySize.prisma.sample.findUnique({ where: { id: t.ids.samples.alpha } });
+    bySize.counter.reset();
+    await bySize.prisma.sample.findUnique({ where: { id: t.ids.samples.alpha } });
+    expect(selects(bySize.counter)).toBe(1);
+    expect(bySize.prisma.$cache.stats().hits.l1).toBe(0);
+  });
+});
