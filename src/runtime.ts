@@ -141,7 +141,8 @@ export class CacheRuntime {
    * @throws {CacheUsageError} when the per-query `cache` option is malformed.
    */
   plan(model: string, operation: ReadOperation, args: Record<string, unknown> | undefined, cache: unknown): ReadRequest | undefined {
-    const option = checkQueryOption(cache, () => `${model}.${operation}({ cache })`);
+    // No closure is made on the common path (no per-query option).
+    const option = cache === undefined ? undefined : checkQueryOption(cache, () => `${model}.${operation}({ cache })`);
     const modelOptions = this.options.models[model];
     if (option === false || modelOptions?.cache === false) {
       this.stats.bypasses++;

@@ -440,9 +440,7 @@ class Recogniser {
       }
       case "update": {
         this.pos++;
-        if (this.isWord("only")) this.pos++;
-        const target = this.name();
-        if (this.isOp("*")) this.pos++;
+        const target = this.targetTable();
         const columns = this.setColumns();
         this.scan("update");
         this.add(target, "update", columns);
@@ -451,9 +449,7 @@ class Recogniser {
       case "delete": {
         this.pos++;
         this.expectWord("from");
-        if (this.isWord("only")) this.pos++;
-        const target = this.name();
-        if (this.isOp("*")) this.pos++;
+        const target = this.targetTable();
         this.scan("delete");
         this.add(target, "delete");
         return;
@@ -461,9 +457,7 @@ class Recogniser {
       case "merge": {
         this.pos++;
         this.expectWord("into");
-        if (this.isWord("only")) this.pos++;
-        const target = this.name();
-        if (this.isOp("*")) this.pos++;
+        const target = this.targetTable();
         this.scan("merge");
         this.add(target, "merge");
         return;
@@ -497,6 +491,14 @@ class Recogniser {
         this.pos++;
       } else throw UNKNOWN;
     }
+  }
+
+  /** The table a write names: `[ONLY] name [*]`. */
+  private targetTable(): Name {
+    if (this.isWord("only")) this.pos++;
+    const target = this.name();
+    if (this.isOp("*")) this.pos++;
+    return target;
   }
 
   /**
