@@ -5,6 +5,8 @@
 import type { Cluster, Redis } from "ioredis";
 import { z } from "zod";
 import { CacheConfigError, type ConfigIssue } from "./errors.js";
+import { canonicalize } from "./keys.js";
+import type { ScopeSource } from "./prisma/declare.js";
 
 /** An ioredis client (`new Redis(...)`; a `Cluster` is rejected for now). The cache never closes it. */
 export type RedisClient = Redis | Cluster;
@@ -52,6 +54,16 @@ const l1Schema = z.strictObject({
   ttl: seconds("l1.ttl").optional(),
 });
 
+/** Whether a value has a canonical form (and so can be part of a key). */
+function canonicalizable(v: unknown): boolean {
+  try {
+    canonicalize(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A zod issue in words; unknown keys are listed by name. */
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code !== "unrecognized_keys") return issue.message;
@@ -97,6 +109,11 @@ const optionsSchema = z.strictObject({
   models: z.record(z.string(), modelSchema, { error: "models must be an object keyed by model name" }).optional(),
   redisTimeout: z.number().int().positive("redisTimeout must be > 0 milliseconds").optional(),
   rowLevel: z.boolean({ error: "rowLevel must be a boolean" }).optional(),
+  scope: z
+    .custom<ScopeSource>((v) => typeof v === "function" || canonicalizable(v), {
+      error: "scope must be a function returning the caller's scope, or a value (string, number, bigint, boolean, null, or an array or plain object of them)",
+    })
+    .optional(),
   breaker: z
     .strictObject({
       failures: z.number().int().positive("breaker.failures must be an integer > 0").optional(),
@@ -247,6 +264,17 @@ export interface CacheOptions {
    * @default { failures: 5, cooldown: 5000 }
    */
   breaker?: { failures?: number; cooldown?: number };
+  /**
+   * How results vary in the client the cache is applied to, when it has query
+   * extensions (a tenant filter, row-level security set per request): a value
+   * (one per client), or a function called on each cached read, typically
+   * reading an `AsyncLocalStorage` store. It becomes part of every key, and it
+   * lets reads through that client's query extensions be cached. Extensions
+   * chained after the cache are declared with `cacheScope` or `cacheNeutral`.
+   * Without it, reads through a client with query extensions are not cached.
+   * @default undefined (no scope)
+   */
+  scope?: ScopeSource;
 }
 
 /** Per-query `cache` option: `false` bypasses the cache for this call. */
@@ -289,6 +317,7 @@ export interface ResolvedOptions {
   redisTimeout: number;
   breaker: { failures: number; cooldown: number };
   rowLevel: boolean;
+  scope: ScopeSource | undefined;
 }
 
 /** Default options of the in-process tier. */
@@ -331,6 +360,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     redisTimeout: o.redisTimeout ?? 500,
     breaker: { failures: o.breaker?.failures ?? 5, cooldown: o.breaker?.cooldown ?? 5_000 },
     rowLevel: o.rowLevel ?? true,
+    scope: o.scope,
   };
 }
 

@@ -8,9 +8,26 @@ import { Prisma, type PrismaClientExtends } from "@prisma/client/extension";
 import type { Types } from "@prisma/client/runtime/client";
 import type { Sql } from "@prisma/client/runtime/client";
 import { resolveOptions, type CacheOptions, type QueryCacheOption, type RawCacheOptions } from "./config.js";
-import type { RuntimeDataModel } from "./deps/graph.js";
 import { WRITE_OPERATIONS } from "./deps/writes.js";
 import { CachedQuery, fluentClass, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
+import { DatabaseIdentity } from "./identity.js";
+import { canonicalize } from "./keys.js";
+import { CacheConfigError } from "./errors.js";
+import {
+  activeProvider,
+  builtinMethod,
+  extensionHead,
+  extensionList,
+  globalOmit,
+  inlineSchema,
+  isTransactionClient,
+  probeInternals,
+  runtimeDataModel,
+  transactionId,
+  type InternalParams,
+  type MissingInternal,
+} from "./prisma/internals.js";
+import { Profiler, type ClientProfile } from "./prisma/profile.js";
 import { CacheRuntime, PLAIN_OPERATION, type ReadOperation } from "./runtime.js";
 import type { CacheEvent, ReadRequest } from "./tiers/stack.js";
 import type { CacheStats } from "./telemetry.js";
@@ -125,8 +142,6 @@ export interface BumpId {
   seq: number;
 }
 
-const TX_SCOPE = Symbol.for("prisma.client.transaction.scope_context");
-
 /** What the cache reads off Prisma's model context (`this` inside a model method). */
 interface ModelContext {
   readonly $name: string;
@@ -139,18 +154,35 @@ type ClientLike = { [key: string | symbol]: unknown; $parent?: ClientLike };
 const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);
 
 /**
- * Whether a model context belongs to an interactive-transaction client.
- * Prisma hands out one context object per client and model, so the answer is
- * remembered per context (the proxy lookup costs more than an L1 hit's budget).
+ * Decides, for a client that is not plain, whether a read through it is
+ * cached: returns its key prefix, or undefined after counting the bypass (and
+ * reporting it once per client, model and operation).
  */
-const transactionContexts = new WeakMap<object, boolean>();
-function inTransaction(ctx: ModelContext): boolean {
-  let known = transactionContexts.get(ctx);
-  if (known === undefined) transactionContexts.set(ctx, (known = ctx.$parent[TX_SCOPE] !== undefined));
-  return known;
+function admit(runtime: CacheRuntime, profile: ClientProfile, model: string | undefined, operation: string, plain: string): string | undefined {
+  if (profile.transaction) {
+    runtime.bypass("transaction");
+    return undefined;
+  }
+  const label = model ?? "$queryRawCached";
+  const opaque = profile.opaqueFor(model, operation) ?? (plain !== operation ? profile.opaqueFor(model, plain) : null);
+  if (opaque !== null) {
+    runtime.bypass("query-extension");
+    if (profile.firstReport(`${label}.${operation}`)) {
+      const detail = `${opaque} hooks ${label}.${operation} beneath the cache, so its results may vary in ways the cache cannot see; declare it with cacheScope(scope, extension) or cacheNeutral(extension), or set prismaCache({ scope })`;
+      runtime.emit({ type: "bypass", reason: "query-extension", model: label, operation, detail });
+    }
+    return undefined;
+  }
+  try {
+    return profile.keyPrefix();
+  } catch (error) {
+    runtime.bypass("scope-error");
+    runtime.emit({ type: "bypass", reason: "scope-error", model: label, operation, detail: "a scope function threw; the read went to the database uncached", error });
+    return undefined;
+  }
 }
 
-function createReadMethods(runtime: CacheRuntime) {
+function createReadMethods(runtime: CacheRuntime, profiles: () => Profiler) {
   const methods = {} as Record<ReadOperation, (this: unknown, args?: Record<string, unknown>) => unknown>;
   const fluentClasses = new Map<string, typeof CachedQuery>();
 
@@ -166,24 +198,44 @@ function createReadMethods(runtime: CacheRuntime) {
     return client[prop] as Record<string, Method>;
   };
 
+  /**
+   * The profile of the client a model context belongs to. Prisma hands out one
+   * context object per client and model, so it is remembered per context (a
+   * lookup through Prisma's proxies costs more than an L1 hit's budget).
+   */
+  const contexts = new WeakMap<object, ClientProfile>();
+  const profileOf = (ctx: ModelContext): ClientProfile => {
+    let p = contexts.get(ctx);
+    if (p === undefined) {
+      const client = ctx.$parent;
+      p = isTransactionClient(client) ? profiles().transaction : profiles().ofList(extensionList(client));
+      contexts.set(ctx, p);
+    }
+    return p;
+  };
+
   const runner: QueryRunner = {
     direct: (q) => beneath(q.ctx as ModelContext, q.operation)[q.operation]!(q.args) as PrismaPromiseLike,
     execute(q): Promise<unknown> {
       const ctx = q.ctx as ModelContext;
-      if (inTransaction(ctx)) {
-        runtime.stats.bypasses++;
-        return Promise.resolve(runner.direct(q));
-      }
       const op = q.operation as ReadOperation;
       const plain = PLAIN_OPERATION[op];
-      const request = runtime.plan(ctx.$name, op, q.args, q.cache);
+      const profile = profileOf(ctx);
+      const prefix = profile.simple ? profile.prefix : admit(runtime, profile, ctx.$name, op, plain);
+      if (prefix === undefined) return Promise.resolve(runner.direct(q));
+      const request = runtime.plan(ctx.$name, op, q.args, q.cache, prefix);
       if (!request) return Promise.resolve(runner.direct(q));
       const hit = runtime.stack.peek(request.l1Key);
       if (hit && !hit.refresh) return Promise.resolve(hit.value === null && plain !== op ? runner.direct(q) : hit.value);
       const load = (): Promise<unknown> => Promise.resolve(beneath(ctx, plain)[plain]!(q.args));
       // *OrThrow shares the plain entry; on "not found" Prisma itself raises its own error.
       const found = (value: unknown): unknown => (value === null && plain !== op ? runner.direct(q) : value);
-      if (!hit) return plain === op ? runtime.stack.read(request, load) : runtime.stack.read(request, load).then(found);
+      if (!hit) {
+        // The first miss with Redis waits for the database fingerprint (once), so L2 keys can be formed.
+        const fingerprint = runtime.identity?.ensure();
+        const read = () => (plain === op ? runtime.stack.read(request, load) : runtime.stack.read(request, load).then(found));
+        return fingerprint ? fingerprint.then(read) : read();
+      }
       runtime.stack.refresh(request, load);
       return Promise.resolve(found(hit.value));
     },
@@ -210,7 +262,7 @@ type WriteParams = {
   operation: string;
   args: Record<string, unknown> | undefined;
   query: (args: unknown) => PromiseLike<unknown>;
-  __internalParams?: { transaction?: { kind: string; id?: unknown } };
+  __internalParams?: InternalParams;
 };
 
 /** The SQL text of `$executeRaw` (a `Sql` object) or `$executeRawUnsafe` (`[text, ...values]`) arguments. */
@@ -220,19 +272,19 @@ function sqlText(args: unknown): string {
   return Array.isArray(strings) ? strings.join("$0") : "";
 }
 
-type TransactionFn = (this: unknown, arg: unknown, options?: unknown) => Promise<unknown>;
-
-/** Prisma's own `$transaction`, from the prototype of the client the extension was applied to. */
-function builtin(client: unknown, name: "$transaction" | "$disconnect"): TransactionFn | undefined {
-  const original = (client as { _originalClient?: object })._originalClient;
-  const fn = original ? (Object.getPrototypeOf(original) as Record<string, unknown>)[name] : undefined;
-  return typeof fn === "function" ? (fn as TransactionFn) : undefined;
-}
-
-function createExtension(runtime: CacheRuntime, base: unknown) {
-  const $transaction = builtin(base, "$transaction");
-  const $disconnect = builtin(base, "$disconnect");
-  const read = createReadMethods(runtime);
+function createExtension(runtime: CacheRuntime, base: unknown, missing: readonly MissingInternal[]) {
+  const $transaction = builtinMethod(base, "$transaction");
+  const $disconnect = builtinMethod(base, "$disconnect");
+  let profiler: Profiler | undefined;
+  const profiles = () => profiler!;
+  /**
+   * Whether no client of this cache (the one it was applied to, and each one
+   * derived from it with `$extends`) has anything beneath the cache that
+   * changes results. A write hook cannot tell which client wrote, so
+   * write-through stops for good once one such client exists.
+   */
+  let everyClientPlain = true;
+  const read = createReadMethods(runtime, profiles);
   const api: CacheClientApi = {
     invalidate: (target) => runtime.invalidate(target),
     invalidateAll: () => runtime.invalidateAll(),
@@ -274,7 +326,9 @@ function createExtension(runtime: CacheRuntime, base: unknown) {
       return result;
     }
     const result = await params.query(params.args);
-    const store = writeThrough?.(result);
+    // Only a write through a plain client returns what a plain read of the row would.
+    // Only while every client of this cache is plain does a write's result equal what a plain read of the row returns.
+    const store = writeThrough && everyClientPlain ? writeThrough(result) : undefined;
     if (store) await runtime.stack.bumpAndStore(after(result), store, result);
     else await runtime.stack.bump(after(result));
     return result;
@@ -286,15 +340,16 @@ function createExtension(runtime: CacheRuntime, base: unknown) {
     $queryRawCached(this: ClientLike, sql: Sql, options: RawCacheOptions): Promise<unknown> {
       const run = () => Promise.resolve((this.$queryRaw as (s: Sql) => PromiseLike<unknown>)(sql));
       try {
-        if (this[TX_SCOPE] !== undefined) {
-          runtime.stats.bypasses++;
-          return run();
-        }
-        const request = runtime.planRaw(sql, options);
+        const profile = isTransactionClient(this) ? profiles().transaction : profiles().ofList(extensionList(this));
+        const prefix = profile.simple ? profile.prefix : admit(runtime, profile, undefined, "$queryRaw", "$queryRaw");
+        if (prefix === undefined) return run();
+        const request = runtime.planRaw(sql, options, prefix);
         if (!request) return run();
         const hit = runtime.stack.peek(request.l1Key);
         if (hit?.refresh) runtime.stack.refresh(request, run);
-        return hit ? Promise.resolve(hit.value) : runtime.stack.read(request, run);
+        if (hit) return Promise.resolve(hit.value);
+        const fingerprint = runtime.identity?.ensure();
+        return fingerprint ? fingerprint.then(() => runtime.stack.read(request, run)) : runtime.stack.read(request, run);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -313,8 +368,8 @@ function createExtension(runtime: CacheRuntime, base: unknown) {
       if (typeof arg !== "function") return $transaction.call(this, arg, options);
       const written = new Set<string>();
       let id: unknown;
-      const body = (tx: { [TX_SCOPE]?: { txId?: unknown } }) => {
-        id = tx[TX_SCOPE]?.txId;
+      const body = (tx: unknown) => {
+        id = transactionId(tx);
         const outer = openTransactions.get(id);
         if (outer) return (arg as (t: unknown) => unknown)(tx); // nested: the outermost bumps at commit
         openTransactions.set(id, written);
@@ -333,7 +388,7 @@ function createExtension(runtime: CacheRuntime, base: unknown) {
     };
   }
 
-  return {
+  const extension = {
     name: "prisma-tiered-cache",
     model: {
       $allModels: read as unknown as CachedReadMethods,
@@ -362,6 +417,13 @@ function createExtension(runtime: CacheRuntime, base: unknown) {
     },
     client: client as { $cache: CacheClientApi; $queryRawCached: RawQueryMethod },
   };
+  const blind = missing.find((m) => m.name === "_extensions" || m.name === "_globalOmit");
+  profiler = new Profiler(extension, extensionHead(base), runtime.options.scope, blind && `Prisma internal ${blind.name} (missing in this Prisma version)`);
+  /** Called with the cache's first client and each client derived from it. */
+  const onClient = (client: unknown): void => {
+    if (everyClientPlain && !profiles().ofList(extensionList(client)).plain) everyClientPlain = false;
+  };
+  return { extension, onClient };
 }
 
 type Extendable = { $extends: (ext: unknown) => unknown };
@@ -371,11 +433,12 @@ type Extendable = { $extends: (ext: unknown) => unknown };
  * extensions chained after it are applied beneath it, so their query hooks
  * and computed fields run on cache misses and are part of what is cached.
  */
-function keepOutermost(extended: Extendable, base: Extendable, extension: object): void {
+function keepOutermost(extended: Extendable, base: Extendable, extension: object, onClient: (client: Extendable) => void): void {
+  onClient(extended);
   extended.$extends = (next: unknown) => {
     const below = base.$extends(next) as Extendable;
     const again = below.$extends(extension) as Extendable;
-    keepOutermost(again, below, extension);
+    keepOutermost(again, below, extension, onClient);
     return again;
   };
 }
@@ -393,12 +456,18 @@ function keepOutermost(extended: Extendable, base: Extendable, extension: object
 export function prismaCache(options: CacheOptions = {}): CacheExtension {
   const resolved = resolveOptions(options);
   const extension = Prisma.defineExtension((client) => {
-    const dataModel = (client as unknown as { _runtimeDataModel: RuntimeDataModel })._runtimeDataModel;
-    const schema = (client as unknown as { _engineConfig?: { inlineSchema?: unknown } })._engineConfig?.inlineSchema;
-    const runtime = new CacheRuntime(resolved, dataModel, typeof schema === "string" ? schema : undefined);
-    const extension = createExtension(runtime, client);
+    const missing = probeInternals(client);
+    const required = missing.filter((m) => m.effect.startsWith("required"));
+    if (required.length) throw new CacheConfigError(required.map((m) => ({ path: "(client)", message: `Prisma internal ${m.name} is missing: ${m.effect}` })));
+    const dataModel = runtimeDataModel(client)!;
+    // With Redis, entries are keyed by the database they were read from (see identity.ts).
+    const identity = resolved.redis
+      ? new DatabaseIdentity(activeProvider(client), (sql) => (client as unknown as { $queryRawUnsafe(q: string): Promise<unknown> }).$queryRawUnsafe(`/* prisma-tiered-cache: database fingerprint */ ${sql}`))
+      : undefined;
+    const runtime = new CacheRuntime(resolved, dataModel, inlineSchema(client), canonicalize(globalOmit(client) ?? null), identity);
+    const { extension, onClient } = createExtension(runtime, client, missing);
     const extended = client.$extends(extension);
-    keepOutermost(extended as unknown as Extendable, client as unknown as Extendable, extension);
+    keepOutermost(extended as unknown as Extendable, client as unknown as Extendable, extension, onClient);
     return extended;
   });
   return extension as unknown as CacheExtension;

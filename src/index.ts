@@ -3,6 +3,9 @@
  * @packageDocumentation
  */
 export { prismaCache } from "./extension.js";
+export { cacheNeutral, cacheScope } from "./prisma/declare.js";
+export type { CacheScope, ScopeSource } from "./prisma/declare.js";
+export type { BypassReason } from "./prisma/profile.js";
 export type { BumpId, CacheArgs, CacheClientApi, CacheExtension, CachedFluentApi, CachedFluentResult, CachedReadMethods, RawQueryMethod } from "./extension.js";
 export type { CacheOptions, L1Options, ModelCacheOptions, QueryCacheOption, RawCacheOptions, RedisClient } from "./config.js";
 export { CacheError, CacheConfigError, CacheUsageError } from "./errors.js";

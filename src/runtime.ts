@@ -13,7 +13,9 @@ import { parseRelations } from "./deps/schema.js";
 import { rawWriteDeps, writeDeps, writeDepsBefore, type WriteContext } from "./deps/writes.js";
 import { LRUCache } from "lru-cache";
 import { CacheUsageError } from "./errors.js";
+import type { DatabaseIdentity } from "./identity.js";
 import { canonicalHasher, canonicalize } from "./keys.js";
+import type { BypassReason } from "./prisma/profile.js";
 import { Stats } from "./telemetry.js";
 import { MemoryTier } from "./tiers/memory.js";
 import { RedisTier } from "./tiers/redis.js";
@@ -35,7 +37,7 @@ export const PLAIN_OPERATION: Record<ReadOperation, ReadOperation> = {
 };
 
 /** Version of the key format; part of every key. */
-const KEY_FORMAT = "1";
+const KEY_FORMAT = "2";
 
 /** One cache instance: created each time the extension is applied to a base client. */
 export class CacheRuntime {
@@ -51,8 +53,18 @@ export class CacheRuntime {
   readonly leases: LeaseManager | undefined;
   /** Resolves once the bus is subscribed (or has given up for now); at once without Redis. */
   readonly ready: Promise<void>;
-  /** Hashes an L1 key into its L2 key id. */
-  readonly l2Id: (l1Key: string) => string;
+  /**
+   * Hashes an L1 key into its L2 key id, under the namespace, the database
+   * fingerprint and the client's global omit. Only called once
+   * {@link l2Keyed} is true.
+   */
+  readonly l2Id = (l1Key: string): string => {
+    this.hasher ??= canonicalHasher(this.options.namespace, canonicalize([KEY_FORMAT, this.identity?.known ?? "", this.clientShape]));
+    return this.hasher(l1Key);
+  };
+  private hasher: ((text: string) => string) | undefined;
+  /** Whether L2 keys can be formed: without Redis always, with it once the database fingerprint is known. */
+  readonly l2Keyed = (): boolean => this.identity === undefined || this.identity.known !== undefined;
   /**
    * What reads planned before worked out, by L1 key: their dependencies and L2
    * id (a pure function of the key), so repeated L2 hits and misses skip that work.
@@ -64,17 +76,20 @@ export class CacheRuntime {
    * @param dataModel the client's runtime data model (models and relation fields).
    * @param schema the client's schema text, for keys and referential actions;
    *   without it, invalidation is per model.
+   * @param clientShape what in the client's construction shapes results (its global `omit`), canonical.
+   * @param identity the database fingerprint, taken before the first L2 read (with Redis only).
    */
   constructor(
     readonly options: ResolvedOptions,
     dataModel: RuntimeDataModel,
     schema: string | undefined,
+    private readonly clientShape = "",
+    readonly identity?: DatabaseIdentity,
   ) {
     this.graph = new RelationGraph(dataModel);
     const facts = parseRelations(schema);
     this.rows = new RowKeys(options.rowLevel ? facts : undefined);
     this.writeContext = { graph: this.graph, rows: this.rows, facts, tagsOf: (m) => this.modelTags(m) };
-    this.l2Id = canonicalHasher(options.namespace, KEY_FORMAT);
     checkModelNames(options, this.graph.models);
     // Without Redis there is nothing to check against: L1 entries live their whole ttl.
     const l1 = options.l1 === false ? undefined : new MemoryTier(options.redis ? options.l1 : { ...options.l1, ttl: Infinity });
@@ -112,7 +127,7 @@ export class CacheRuntime {
       redis && options.lock
         ? new LeaseManager({ redis, namespace: options.namespace, ttlMs: options.lock.ttl, waitTimeoutMs: options.lock.wait, timeoutMs: options.redisTimeout, onError: () => this.stats.redisErrors++ })
         : undefined;
-    this.stack = new CacheStack(l1, l2, this.leases, this.stats, { earlyRefresh: options.earlyRefresh, emit: (e) => this.emit(e) });
+    this.stack = new CacheStack(l1, l2, this.leases, this.stats, { earlyRefresh: options.earlyRefresh, emit: (e) => this.emit(e), l2Keyed: this.l2Keyed });
     this.ready = this.bus ? this.bus.start() : Promise.resolve();
   }
 
@@ -125,7 +140,14 @@ export class CacheRuntime {
     return () => this.listeners.delete(listener);
   }
 
-  private emit(event: CacheEvent): void {
+  /** Counts a read that skipped the cache, by reason. */
+  bypass(reason: BypassReason): void {
+    this.stats.bypasses++;
+    this.stats.bypassReasons[reason]++;
+  }
+
+  /** Reports an event to the `$cache.on(...)` listeners. */
+  emit(event: CacheEvent): void {
     for (const l of this.listeners) {
       try {
         l(event);
@@ -140,24 +162,27 @@ export class CacheRuntime {
    * undefined for a bypass (counted).
    * @throws {CacheUsageError} when the per-query `cache` option is malformed.
    */
-  plan(model: string, operation: ReadOperation, args: Record<string, unknown> | undefined, cache: unknown): ReadRequest | undefined {
+  plan(model: string, operation: ReadOperation, args: Record<string, unknown> | undefined, cache: unknown, prefix = ""): ReadRequest | undefined {
     // No closure is made on the common path (no per-query option).
     const option = cache === undefined ? undefined : checkQueryOption(cache, () => `${model}.${operation}({ cache })`);
     const modelOptions = this.options.models[model];
     if (option === false || modelOptions?.cache === false) {
-      this.stats.bypasses++;
+      this.bypass(option === false ? "cache-false" : "model-disabled");
       return undefined;
     }
     const ttl = option?.ttl ?? modelOptions?.ttl ?? this.options.ttl;
     if (!(ttl > 0)) {
-      this.stats.bypasses++;
+      this.bypass("no-ttl");
       return undefined;
     }
     const keyOp = PLAIN_OPERATION[operation];
     // Per-query tags are part of the key: the same query with other tags is another entry.
     const tagged = option?.tags?.length ? `|t|${canonicalize([...option.tags].sort())}` : "";
+    // The prefix holds what the client adds (scopes, computed fields); "" for a plain client.
     const l1Key =
-      option?.key !== undefined ? `${model}|${keyOp}|k|${JSON.stringify(option.key)}${tagged}` : `${model}|${keyOp}|${canonicalize(args ?? {})}${tagged}`;
+      option?.key !== undefined
+        ? `${prefix}${model}|${keyOp}|k|${JSON.stringify(option.key)}${tagged}`
+        : `${prefix}${model}|${keyOp}|${canonicalize(args ?? {})}${tagged}`;
     const rowLookup = keyOp === "findUnique" && this.rows.has(model);
     const swr = option?.swr ?? modelOptions?.swr ?? this.options.swr;
     const grace = modelOptions?.grace ?? this.options.grace;
@@ -169,7 +194,7 @@ export class CacheRuntime {
    * the models and tags it declares. Undefined when it is not cached (ttl 0).
    * @throws {CacheUsageError} naming an unknown model or a malformed option.
    */
-  planRaw(sql: { strings: readonly string[]; values: readonly unknown[] }, options: RawCacheOptions): ReadRequest | undefined {
+  planRaw(sql: { strings: readonly string[]; values: readonly unknown[] }, options: RawCacheOptions, prefix = ""): ReadRequest | undefined {
     const where = "$queryRawCached(sql, options)";
     if (typeof sql !== "object" || sql === null || !Array.isArray(sql.strings) || !Array.isArray(sql.values)) {
       throw new CacheUsageError(`${where}: sql must be a Prisma.Sql object, e.g. Prisma.sql\`SELECT ...\``);
@@ -183,12 +208,13 @@ export class CacheRuntime {
     const option = checkQueryOption(rest, () => where) as QueryOption;
     const ttl = option.ttl ?? this.options.ttl;
     if (!(ttl > 0)) {
-      this.stats.bypasses++;
+      this.bypass("no-ttl");
       return undefined;
     }
     // What the query declares it reads is part of the key, like its text and values.
     const declared = canonicalize([[...models].sort(), [...(option.tags ?? [])].sort()]);
-    const l1Key = option.key !== undefined ? `$raw|k|${JSON.stringify(option.key)}|${declared}` : `$raw|${canonicalize([sql.strings, sql.values])}|${declared}`;
+    const l1Key =
+      option.key !== undefined ? `${prefix}$raw|k|${JSON.stringify(option.key)}|${declared}` : `${prefix}$raw|${canonicalize([sql.strings, sql.values])}|${declared}`;
     // A raw read that names no model depends on the namespace as a whole.
     const deps = models.length ? [] : [ALL_DEP];
     for (const m of models) {
@@ -279,7 +305,8 @@ const NONE: readonly string[] = Object.freeze([]);
 /** What a read depends on and where it lives in L2; a pure function of its L1 key. */
 interface Plan {
   readonly deps: readonly string[];
-  readonly l2Id: string;
+  /** Worked out the first time L2 is consulted. */
+  l2Id: string | undefined;
   /** The row a unique lookup names by primary key, or null. */
   readonly pk: string | null;
 }
@@ -311,7 +338,7 @@ class PlannedRead implements ReadRequest {
     const deps = this.runtime.readDeps(this.model, this.args, this.queryTags, this.rowLookup);
     // By primary key: the row. (A row that appears bumps it, or b:M when unnamed.)
     if (pk) deps.push(pk);
-    const plan = { deps, l2Id: this.runtime.l2Id(this.l1Key), pk };
+    const plan: Plan = { deps, l2Id: undefined, pk };
     if (this.memoizable) this.runtime.plans.set(this.l1Key, plan);
     return (this.planMemo = plan);
   }
@@ -342,7 +369,8 @@ class PlannedRead implements ReadRequest {
   }
 
   l2Id(): string {
-    return this.plan.l2Id;
+    const plan = this.plan;
+    return (plan.l2Id ??= this.runtime.l2Id(this.l1Key));
   }
 }
 

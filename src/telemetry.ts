@@ -2,6 +2,9 @@
  * Counters behind `prisma.$cache.stats()`.
  * @module
  */
+import type { BypassReason } from "./prisma/profile.js";
+
+const noBypasses = (): Record<BypassReason, number> => ({ "cache-false": 0, "model-disabled": 0, "no-ttl": 0, transaction: 0, "query-extension": 0, "scope-error": 0 });
 
 /** A snapshot of the cache's counters since the extension was created (or since `resetStats()`). */
 export interface CacheStats {
@@ -14,8 +17,16 @@ export interface CacheStats {
   };
   /** Cacheable reads that went to the database. */
   misses: number;
-  /** Reads that skipped the cache: `cache: false`, model `cache: false`, no ttl, or inside an interactive transaction. */
+  /** Reads that skipped the cache: `cache: false`, model `cache: false`, no ttl, inside an interactive transaction, or through an undeclared query extension. */
   bypasses: number;
+  /**
+   * `bypasses` by reason: `cache-false` (the query's `cache: false`),
+   * `model-disabled` (the model's `cache: false`), `no-ttl`, `transaction`
+   * (an interactive transaction), `query-extension` (a query extension the
+   * cache cannot see into, not declared with `cacheScope`/`cacheNeutral`),
+   * `scope-error` (a scope function threw).
+   */
+  bypassReasons: Record<BypassReason, number>;
   /** Entries stored after a miss. */
   fills: number;
   /** Fills refused because a dependency changed while the query ran (compare-and-set). */
@@ -54,6 +65,7 @@ export class Stats {
   l2Hits = 0;
   misses = 0;
   bypasses = 0;
+  bypassReasons = noBypasses();
   fills = 0;
   fillsRefused = 0;
   coalesced = 0;
@@ -75,6 +87,7 @@ export class Stats {
       hits: { l1: this.l1Hits, l2: this.l2Hits },
       misses: this.misses,
       bypasses: this.bypasses,
+      bypassReasons: { ...this.bypassReasons },
       fills: this.fills,
       fillsRefused: this.fillsRefused,
       coalesced: this.coalesced,

@@ -264,7 +264,7 @@ const SAFE_FUNCTIONS = new Set(
     "abs acos age array_agg array_append array_cat array_length array_lower array_position array_positions array_prepend " +
     "array_remove array_replace array_to_json array_to_string array_upper ascii asin atan atan2 avg bernoulli bit_and bit_length " +
     "bit_or bool_and bool_or btrim cardinality cbrt ceil ceiling char_length character_length chr clock_timestamp coalesce " +
-    "concat concat_ws convert_from convert_to corr cos count cume_dist current_date current_setting current_time " +
+    "concat concat_ws convert_from convert_to corr cos count cume_dist current_date current_setting current_time set_config " +
     "current_timestamp date_bin date_part date_trunc decode degrees dense_rank digest div encode every exp extract " +
     "first_value floor format gen_random_uuid generate_series generate_subscripts greatest hashtext initcap isfinite " +
     "json_agg json_array_elements json_array_elements_text json_array_length json_build_array json_build_object json_each " +

@@ -42,7 +42,20 @@ export type CacheEvent =
   | { type: "refreshed"; key: string }
   | { type: "l1-flushed"; reason: string }
   | { type: "lease-wait"; key: string }
-  | { type: "lease-timeout"; key: string };
+  | { type: "lease-timeout"; key: string }
+  | {
+      type: "bypass";
+      /** Why reads through this client are not cached: `query-extension` or `scope-error`. */
+      reason: "query-extension" | "scope-error";
+      /** The model read, or `$queryRawCached`. */
+      model: string;
+      /** The operation. */
+      operation: string;
+      /** What the cache could not see into, and how to declare it. */
+      detail: string;
+      /** What a scope function threw (`scope-error` only). */
+      error?: unknown;
+    };
 
 /** Settings of the stack. */
 export interface StackOptions {
@@ -50,6 +63,8 @@ export interface StackOptions {
   earlyRefresh: number;
   /** Reports events (grace served, failed background refresh). */
   emit(event: CacheEvent): void;
+  /** Whether L2 keys can be formed now (the database fingerprint is known); L2 is skipped until then. */
+  l2Keyed(): boolean;
 }
 
 /** Dependencies snapshotted before the query: recorded ones and guards. */
@@ -166,7 +181,7 @@ export class CacheStack {
     this.stats.backgroundRefreshes++;
     const snap = snapshotDeps(req);
     const gens = this.generations.snapshot(snap);
-    const id = this.l2?.available ? req.l2Id() : undefined;
+    const id = this.l2?.available && this.options.l2Keyed() ? req.l2Id() : undefined;
     const run = async (): Promise<Fetched | undefined> => {
       const versions = id !== undefined ? (await this.l2Read(req, id, snap))?.versions : undefined;
       return this.leased({ req, load, snap, gens, id, versions }, true);
@@ -221,7 +236,7 @@ export class CacheStack {
     const gens = this.generations.snapshot(snap);
     const grace = this.l1Candidate(req);
     const l2 = this.l2;
-    if (!l2 || !l2.available) return this.miss({ req, load, snap, gens, grace });
+    if (!l2 || !l2.available || !this.options.l2Keyed()) return this.miss({ req, load, snap, gens, grace });
     const id = req.l2Id();
     return (req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap)).then((found) => {
       const hit = this.serveL2(req, load, id, found, snap, gens);
@@ -395,8 +410,8 @@ export class CacheStack {
     this.stats.invalidations += deps.length;
     const gens = this.generations.snapshot(snap);
     const bumped = this.l2 ? await this.l2.bump(deps, snap) : undefined;
-    const id = bumped ? req.l2Id() : undefined;
-    const versions = bumped ? snap.map((d) => bumped.get(d) ?? "") : undefined;
+    const id = bumped && this.options.l2Keyed() ? req.l2Id() : undefined;
+    const versions = bumped && id !== undefined ? snap.map((d) => bumped.get(d) ?? "") : undefined;
     await this.store({ req, load: () => Promise.resolve(value), snap, gens, id, versions }, value, timingOf(req, Date.now(), 0));
   }
 

@@ -40,7 +40,7 @@ describe("test setup", () => {
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
     await c.end();
-    expect(rows.map((r) => r.table_name)).toEqual(["Group", "Membership", "Post", "Profile", "Sample", "Tag", "User", "_PostToTag", "comments"]);
+    expect(rows.map((r) => r.table_name)).toEqual(["Customer", "Group", "Membership", "Order", "Post", "Profile", "Sample", "Tag", "User", "_PostToTag", "comments"]);
   });
 
   it("gives each call an isolated database", async () => {

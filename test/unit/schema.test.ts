@@ -22,7 +22,7 @@ describe("parseRelations on the project schema", () => {
   const facts = parse(projectSchema);
 
   it("finds every model, with @@map names", () => {
-    expect(Object.keys(facts.models)).toEqual(["User", "Profile", "Post", "Comment", "Tag", "Group", "Membership", "Sample"]);
+    expect(Object.keys(facts.models)).toEqual(["User", "Profile", "Post", "Comment", "Tag", "Group", "Membership", "Sample", "Customer", "Order"]);
     expect(facts.models.Comment!.dbName).toBe("comments");
     expect(facts.models.Post!.dbName).toBeNull();
     expect(facts.models.Post!.columns).toEqual({
@@ -44,6 +44,7 @@ describe("parseRelations on the project schema", () => {
       { model: "Comment", field: "post", relationName: "CommentToPost", fields: ["postId"], target: "Post", references: ["id"], onDelete: "Cascade", onUpdate: "Cascade", optional: false },
       { model: "Membership", field: "user", relationName: "MembershipToUser", fields: ["userId"], target: "User", references: ["id"], onDelete: "Cascade", onUpdate: "Cascade", optional: false },
       { model: "Membership", field: "group", relationName: "GroupToMembership", fields: ["groupId"], target: "Group", references: ["id"], onDelete: "Cascade", onUpdate: "Cascade", optional: false },
+      { model: "Order", field: "customer", relationName: "CustomerToOrder", fields: ["customerId"], target: "Customer", references: ["id"], onDelete: "Cascade", onUpdate: "Cascade", optional: false },
     ]);
   });
 

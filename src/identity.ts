@@ -1,0 +1,90 @@
+/**
+ * The database fingerprint: which database a cache's entries were read from.
+ * It is part of every L2 key, so that two databases sharing one Redis and one
+ * namespace (per-tenant databases, staging and production) never read each
+ * other's entries. Taken once, with one query, before the first L2 read; until
+ * it is known, reads use L1 and the database only.
+ * @module
+ */
+import { hostname } from "node:os";
+import { canonicalize } from "./keys.js";
+
+/** The fingerprint query of each provider: cheap, and identifying the server and the database. */
+const QUERIES: Record<string, readonly string[]> = {
+  // system_identifier is unique per cluster (initdb); pg_control_system() may need pg_monitor, hence the fallback.
+  postgresql: [
+    "SELECT current_database() AS db, (SELECT system_identifier::text FROM pg_control_system()) AS sys",
+    "SELECT current_database() AS db, inet_server_addr()::text AS host, inet_server_port() AS port, (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid",
+  ],
+  cockroachdb: ["SELECT current_database() AS db, crdb_internal.cluster_id()::text AS sys"],
+  mysql: ["SELECT DATABASE() AS db, @@hostname AS host, @@port AS port, @@server_id AS sid"],
+  sqlserver: ["SELECT DB_NAME() AS db, @@SERVERNAME AS host, CONVERT(varchar(36), SERVERPROPERTY('ServerName')) AS sname"],
+  // A file database: its path on this host.
+  sqlite: ["PRAGMA database_list"],
+};
+
+/** Milliseconds before a failed fingerprint query is tried again. */
+const RETRY_MS = 1_000;
+
+/** Runs one SQL text and resolves to its rows. */
+export type RawQuery = (sql: string) => Promise<unknown>;
+
+/** The fingerprint of the database a client reads, taken once. */
+export class DatabaseIdentity {
+  private value: string | undefined;
+  private pending: Promise<void> | undefined;
+  private retryAt = 0;
+  /** Why the last attempt failed, if it did. */
+  lastError: unknown;
+
+  constructor(
+    private readonly provider: string | undefined,
+    private readonly query: RawQuery,
+  ) {}
+
+  /** The fingerprint text, once known. */
+  get known(): string | undefined {
+    return this.value;
+  }
+
+  /**
+   * Undefined when the fingerprint is known (or a recent attempt failed and
+   * is not due again); otherwise a promise that settles (never rejects) once
+   * the attempt has finished.
+   */
+  ensure(): Promise<void> | undefined {
+    if (this.value !== undefined) return undefined;
+    if (this.pending) return this.pending;
+    if (Date.now() < this.retryAt) return undefined;
+    this.pending = this.take().then(
+      (v) => {
+        this.value = v;
+        this.pending = undefined;
+      },
+      (err: unknown) => {
+        this.lastError = err;
+        this.retryAt = Date.now() + RETRY_MS;
+        this.pending = undefined;
+      },
+    );
+    return this.pending;
+  }
+
+  private async take(): Promise<string> {
+    const queries = QUERIES[this.provider ?? ""];
+    if (!queries) throw new Error(`no fingerprint query for provider "${this.provider}"`);
+    let last: unknown;
+    for (const sql of queries) {
+      try {
+        const rows = await this.query(sql);
+        if (!Array.isArray(rows) || rows.length === 0) throw new Error(`the fingerprint query returned no rows: ${sql}`);
+        const parts: unknown[] = [this.provider, rows.map((r) => (typeof r === "object" && r !== null ? Object.entries(r).map(([k, v]) => [k, String(v)]) : String(r)))];
+        if (this.provider === "sqlite") parts.push(hostname());
+        return canonicalize(parts);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last;
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Isolation: a cached read returns only what the same query, through the
+ * same client, in the same context, returns from the database. Real
+ * Postgres (with a real RLS policy and a non-superuser role) and real Redis.
+ */
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import { createClient, createTestDatabase, redisUrl, uniqueNamespace, type TestDatabase } from "../support/db";
+import { buildScenario, readAll, READS_PER_CALLER, statements, type Scenario, type ScenarioConfig, type ScenarioName } from "../support/isolation-scenarios";
+import { enableRowLevelSecurity, seedTenants, type SeededTenants } from "../support/tenants";
+import { prismaCache, type CacheStats } from "../../src/index";
+
+let db: TestDatabase;
+let seeded: SeededTenants;
+let rls: Awaited<ReturnType<typeof enableRowLevelSecurity>>;
+const connections: Redis[] = [];
+const scenarios: Scenario[] = [];
+
+const redis = (): Redis => {
+  const r = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
+  connections.push(r);
+  return r;
+};
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const { prisma } = createClient(db.url);
+  seeded = await seedTenants(prisma);
+  await prisma.$disconnect();
+  rls = await enableRowLevelSecurity(db.url, `ptc_rls_${db.name}`);
+});
+
+afterAll(async () => {
+  for (const s of scenarios) await s.close();
+  for (const r of connections) r.disconnect();
+  await db?.drop();
+  await rls?.dropRole(inject("ptcPgAdminUrl"));
+});
+
+function scenario(name: ScenarioName, declared: boolean, namespace: string, options?: ScenarioConfig["options"]): Scenario {
+  const s = buildScenario(name, { url: db.url, rlsUrl: rls.url, namespace, seeded, declared, options }, redis);
+  scenarios.push(s);
+  return s;
+}
+
+/** Every caller's reads, checked against its uncached client. */
+async function expectEachCallerSeesItsOwn(s: Scenario): Promise<unknown[][]> {
+  const all: unknown[][] = [];
+  for (const t of s.tenants) {
+    const got = await readAll(t.cached, seeded);
+    const want = await readAll(t.truth, seeded);
+    expect(got, t.label).toEqual(want);
+    all.push(want);
+  }
+  return all;
+}
+
+/** The scenario in a separate OS process on the same namespace: its results, statements and stats. */
+function inChildProcess(name: ScenarioName, declared: boolean, namespace: string): Promise<{ results: unknown[][]; statements: number; stats: CacheStats[] }> {
+  const script = fileURLToPath(new URL("../support/isolation-child.ts", import.meta.url));
+  const config = { name, redisUrl: redisUrl(), url: db.url, rlsUrl: rls.url, namespace, seeded, declared };
+  const child = fork(script, [JSON.stringify(config)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  return new Promise((resolve, reject) => {
+    child.once("message", (m) => resolve(m as never));
+    child.once("error", reject);
+    child.once("exit", (code) => code !== 0 && reject(new Error(`isolation child exited with ${code}`)));
+  });
+}
+
+const sum = (stats: CacheStats[], pick: (s: CacheStats) => number) => stats.reduce((n, s) => n + pick(s), 0);
+
+/** The setups whose callers differ in a way the cache cannot see, by default. */
+const OPAQUE: readonly ScenarioName[] = ["S1", "S2", "S4"];
+
+describe.each(["S1", "S2", "S3", "S4"] as const)("%s", (name) => {
+  it("by default, every caller gets what its own uncached client returns, on repeated reads and in a second process", async () => {
+    const ns = uniqueNamespace();
+    const s = scenario(name, false, ns);
+    const truth = await expectEachCallerSeesItsOwn(s);
+    s.counter.reset();
+    await expectEachCallerSeesItsOwn(s);
+    const stats = s.tenants.map((t) => t.cached.$cache.stats());
+    if (OPAQUE.includes(name)) {
+      // Undeclared query extensions: not cached, and said so.
+      expect(statements(s.counter)).toBeGreaterThanOrEqual(s.tenants.length * READS_PER_CALLER);
+      expect(sum(stats, (x) => x.hits.l1 + x.hits.l2)).toBe(0);
+      expect(sum(stats, (x) => x.bypassReasons["query-extension"])).toBeGreaterThan(0);
+      const bypass = s.events.find((e) => e.type === "bypass");
+      expect(bypass).toMatchObject({ type: "bypass", reason: "query-extension" });
+      expect(bypass && "detail" in bypass && bypass.detail).toMatch(/cacheScope/);
+    } else {
+      // Global omit is keyed: cached by default, and still apart.
+      expect(statements(s.counter)).toBe(0);
+    }
+    const child = await inChildProcess(name, false, ns);
+    expect(child.results).toEqual(truth);
+    if (!OPAQUE.includes(name)) {
+      expect(child.statements).toBe(0);
+      expect(sum(child.stats, (x) => x.hits.l2)).toBe(s.tenants.length * READS_PER_CALLER);
+    }
+  });
+
+  it("with a declared scope, reads are cached per caller: L1, L2, a second process, and after writes", async () => {
+    const ns = uniqueNamespace();
+    const s = scenario(name, true, ns);
+    const truth = await expectEachCallerSeesItsOwn(s);
+    // L1: a second read of each caller's queries reaches no database.
+    s.counter.reset();
+    await expectEachCallerSeesItsOwn(s);
+    expect(statements(s.counter)).toBe(0);
+    expect(sum(s.tenants.map((t) => t.cached.$cache.stats()), (x) => x.bypasses)).toBe(0);
+    // L2: a second "process" in this one (own clients and runtimes, no L1).
+    const l2 = scenario(name, true, ns, { l1: false });
+    await expectEachCallerSeesItsOwn(l2);
+    expect(statements(l2.counter)).toBe(0);
+    // Another OS process.
+    const child = await inChildProcess(name, true, ns);
+    expect(child.results).toEqual(truth);
+    expect(child.statements).toBe(0);
+    expect(sum(child.stats, (x) => x.hits.l2)).toBe(s.tenants.length * READS_PER_CALLER);
+    // Writes through one caller's client are seen by it, and invalidate for everyone.
+    const first = s.tenants[0]!;
+    const own = seeded.t1.customers[0]!;
+    await first.cached.customer.update({ where: { id: own }, data: { name: `renamed ${Math.random()}` } });
+    await first.cached.order.create({ data: { tenantId: "t1", customerId: own, total: 7 } });
+    await expectEachCallerSeesItsOwn(s);
+    await expectEachCallerSeesItsOwn(l2);
+  });
+});
+
+describe("two databases sharing one Redis", () => {
+  let other: TestDatabase;
+  beforeAll(async () => {
+    other = await createTestDatabase();
+    const { prisma } = createClient(other.url);
+    await seedTenants(prisma, "other");
+    await prisma.$disconnect();
+  });
+  afterAll(() => other?.drop());
+
+  it("with the default namespace, each reads its own rows (entries are keyed by the database)", async () => {
+    const a = createClient(db.url);
+    const b = createClient(other.url);
+    const ca = a.prisma.$extends(prismaCache({ redis: redis(), ttl: 60 }));
+    const cb = b.prisma.$extends(prismaCache({ redis: redis(), ttl: 60 }));
+    const cb2 = createClient(other.url);
+    const cb2c = cb2.prisma.$extends(prismaCache({ redis: redis(), ttl: 60, l1: false }));
+    try {
+      const id = seeded.t3.customers[1]!;
+      const fromA = await ca.customer.findUnique({ where: { id } });
+      const fromB = await cb.customer.findUnique({ where: { id } });
+      expect(fromA?.name).toMatch(/^db /);
+      expect(fromB?.name).toMatch(/^other /);
+      expect(fromB).toEqual(await b.prisma.customer.findUnique({ where: { id } }));
+      expect(cb.$cache.stats()).toMatchObject({ hits: { l1: 0, l2: 0 }, misses: 1 });
+      // Both are cached: B's second client finds B's entry in L2.
+      b.counter.reset();
+      cb2.counter.reset();
+      expect(await cb2c.customer.findUnique({ where: { id } })).toEqual(fromB);
+      expect(cb2c.$cache.stats().hits.l2).toBe(1);
+      expect(statements(cb2.counter)).toBe(0);
+      expect(await ca.customer.findUnique({ where: { id } })).toEqual(fromA);
+      expect(ca.$cache.stats().hits.l1).toBe(1);
+    } finally {
+      await Promise.all([ca.$disconnect(), cb.$disconnect(), cb2c.$disconnect()]);
+    }
+  });
+
+  it("with distinct namespaces, both are cached", async () => {
+    const a = createClient(db.url);
+    const b = createClient(other.url);
+    const ca = a.prisma.$extends(prismaCache({ redis: redis(), ttl: 60, namespace: uniqueNamespace() }));
+    const cb = b.prisma.$extends(prismaCache({ redis: redis(), ttl: 60, namespace: uniqueNamespace() }));
+    try {
+      for (let i = 0; i < 2; i++) {
+        expect(await ca.customer.findMany({ orderBy: { id: "asc" } })).toEqual(await a.prisma.customer.findMany({ orderBy: { id: "asc" } }));
+        expect(await cb.customer.findMany({ orderBy: { id: "asc" } })).toEqual(await b.prisma.customer.findMany({ orderBy: { id: "asc" } }));
+      }
+      expect(ca.$cache.stats()).toMatchObject({ hits: { l1: 1 }, misses: 1 });
+      expect(cb.$cache.stats()).toMatchObject({ hits: { l1: 1 }, misses: 1 });
+    } finally {
+      await Promise.all([ca.$disconnect(), cb.$disconnect()]);
+    }
+  });
+});
