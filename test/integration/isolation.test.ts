@@ -5,54 +5,29 @@
  */
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
 import { createClient, createTestDatabase, redisUrl, uniqueNamespace, type TestDatabase } from "../support/db";
+import { useTenantDatabase } from "../support/harness";
 import { buildScenario, readAll, READS_PER_CALLER, statements, type Scenario, type ScenarioConfig, type ScenarioName } from "../support/isolation-scenarios";
-import { enableRowLevelSecurity, seedTenants, type SeededTenants } from "../support/tenants";
+import { seedTenants } from "../support/tenants";
 import { prismaCache, type CacheStats } from "../../src/index";
 
-let db: TestDatabase;
-let seeded: SeededTenants;
-let rls: Awaited<ReturnType<typeof enableRowLevelSecurity>>;
-const connections: Redis[] = [];
-const scenarios: Scenario[] = [];
-
-const redis = (): Redis => {
-  const r = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
-  connections.push(r);
-  return r;
-};
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  const { prisma } = createClient(db.url);
-  seeded = await seedTenants(prisma);
-  await prisma.$disconnect();
-  rls = await enableRowLevelSecurity(db.url, `ptc_rls_${db.name}`);
-});
-
-afterAll(async () => {
-  for (const s of scenarios) await s.close();
-  for (const r of connections) r.disconnect();
-  await db?.drop();
-  await rls?.dropRole(inject("ptcPgAdminUrl"));
-});
+const t = useTenantDatabase();
+const redis = () => t.redis();
 
 function scenario(name: ScenarioName, declared: boolean, namespace: string, options?: ScenarioConfig["options"]): Scenario {
-  const s = buildScenario(name, { url: db.url, rlsUrl: rls.url, namespace, seeded, declared, options }, redis);
-  scenarios.push(s);
+  const s = buildScenario(name, { url: t.db.url, rlsUrl: t.rlsUrl, namespace, seeded: t.seeded, declared, options }, redis);
+  t.cleanup(() => s.close());
   return s;
 }
 
 /** Every caller's reads, checked against its uncached client. */
 async function expectEachCallerSeesItsOwn(s: Scenario): Promise<unknown[][]> {
   const all: unknown[][] = [];
-  for (const t of s.tenants) {
-    const got = await readAll(t.cached, seeded);
-    const want = await readAll(t.truth, seeded);
-    expect(got, t.label).toEqual(want);
+  for (const c of s.tenants) {
+    const got = await readAll(c.cached, t.seeded);
+    const want = await readAll(c.truth, t.seeded);
+    expect(got, c.label).toEqual(want);
     all.push(want);
   }
   return all;
@@ -61,7 +36,7 @@ async function expectEachCallerSeesItsOwn(s: Scenario): Promise<unknown[][]> {
 /** The scenario in a separate OS process on the same namespace: its results, statements and stats. */
 function inChildProcess(name: ScenarioName, declared: boolean, namespace: string): Promise<{ results: unknown[][]; statements: number; stats: CacheStats[] }> {
   const script = fileURLToPath(new URL("../support/isolation-child.ts", import.meta.url));
-  const config = { name, redisUrl: redisUrl(), url: db.url, rlsUrl: rls.url, namespace, seeded, declared };
+  const config = { name, redisUrl: redisUrl(), url: t.db.url, rlsUrl: t.rlsUrl, namespace, seeded: t.seeded, declared };
   const child = fork(script, [JSON.stringify(config)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   return new Promise((resolve, reject) => {
     child.once("message", (m) => resolve(m as never));
@@ -82,7 +57,7 @@ describe.each(["S1", "S2", "S3", "S4"] as const)("%s", (name) => {
     const truth = await expectEachCallerSeesItsOwn(s);
     s.counter.reset();
     await expectEachCallerSeesItsOwn(s);
-    const stats = s.tenants.map((t) => t.cached.$cache.stats());
+    const stats = s.tenants.map((c) => c.cached.$cache.stats());
     if (OPAQUE.includes(name)) {
       // Undeclared query extensions: not cached, and said so.
       expect(statements(s.counter)).toBeGreaterThanOrEqual(s.tenants.length * READS_PER_CALLER);
@@ -111,7 +86,7 @@ describe.each(["S1", "S2", "S3", "S4"] as const)("%s", (name) => {
     s.counter.reset();
     await expectEachCallerSeesItsOwn(s);
     expect(statements(s.counter)).toBe(0);
-    expect(sum(s.tenants.map((t) => t.cached.$cache.stats()), (x) => x.bypasses)).toBe(0);
+    expect(sum(s.tenants.map((c) => c.cached.$cache.stats()), (x) => x.bypasses)).toBe(0);
     // L2: a second "process" in this one (own clients and runtimes, no L1).
     const l2 = scenario(name, true, ns, { l1: false });
     await expectEachCallerSeesItsOwn(l2);
@@ -123,7 +98,7 @@ describe.each(["S1", "S2", "S3", "S4"] as const)("%s", (name) => {
     expect(sum(child.stats, (x) => x.hits.l2)).toBe(s.tenants.length * READS_PER_CALLER);
     // Writes through one caller's client are seen by it, and invalidate for everyone.
     const first = s.tenants[0]!;
-    const own = seeded.t1.customers[0]!;
+    const own = t.seeded.t1.customers[0]!;
     await first.cached.customer.update({ where: { id: own }, data: { name: `renamed ${Math.random()}` } });
     await first.cached.order.create({ data: { tenantId: "t1", customerId: own, total: 7 } });
     await expectEachCallerSeesItsOwn(s);
@@ -142,14 +117,14 @@ describe("two databases sharing one Redis", () => {
   afterAll(() => other?.drop());
 
   it("with the default namespace, each reads its own rows (entries are keyed by the database)", async () => {
-    const a = createClient(db.url);
+    const a = createClient(t.db.url);
     const b = createClient(other.url);
     const ca = a.prisma.$extends(prismaCache({ redis: redis(), ttl: 60 }));
     const cb = b.prisma.$extends(prismaCache({ redis: redis(), ttl: 60 }));
     const cb2 = createClient(other.url);
     const cb2c = cb2.prisma.$extends(prismaCache({ redis: redis(), ttl: 60, l1: false }));
     try {
-      const id = seeded.t3.customers[1]!;
+      const id = t.seeded.t3.customers[1]!;
       const fromA = await ca.customer.findUnique({ where: { id } });
       const fromB = await cb.customer.findUnique({ where: { id } });
       expect(fromA?.name).toMatch(/^db /);
@@ -170,7 +145,7 @@ describe("two databases sharing one Redis", () => {
   });
 
   it("with distinct namespaces, both are cached", async () => {
-    const a = createClient(db.url);
+    const a = createClient(t.db.url);
     const b = createClient(other.url);
     const ca = a.prisma.$extends(prismaCache({ redis: redis(), ttl: 60, namespace: uniqueNamespace() }));
     const cb = b.prisma.$extends(prismaCache({ redis: redis(), ttl: 60, namespace: uniqueNamespace() }));

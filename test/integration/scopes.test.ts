@@ -6,53 +6,32 @@
  * (RLS under a non-superuser role) and real Redis.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Redis } from "ioredis";
+import { describe, expect, it } from "vitest";
 import { Prisma } from "../../generated/prisma/client";
 import { cacheNeutral, cacheScope, prismaCache, type CacheEvent, type CacheOptions } from "../../src/index";
-import { createClient, createTestDatabase, redisUrl, uniqueNamespace, type TestDatabase } from "../support/db";
+import { createClient, uniqueNamespace } from "../support/db";
+import { useTenantDatabase } from "../support/harness";
 import { FINGERPRINT_TAG, readAll, statements } from "../support/isolation-scenarios";
-import { enableRowLevelSecurity, scopedTo, seedTenants, TENANTS, type SeededTenants } from "../support/tenants";
+import { scopedTo, TENANTS } from "../support/tenants";
 
-let db: TestDatabase;
-let seeded: SeededTenants;
-let rls: Awaited<ReturnType<typeof enableRowLevelSecurity>>;
-const cleanups: Array<() => Promise<void> | void> = [];
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  const { prisma } = createClient(db.url);
-  seeded = await seedTenants(prisma);
-  await prisma.$disconnect();
-  rls = await enableRowLevelSecurity(db.url, `ptc_rls_${db.name}`);
-});
-
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await db?.drop();
-  await rls?.dropRole(inject("ptcPgAdminUrl"));
-});
-
-const redis = (): Redis => {
-  const r = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
-  cleanups.push(() => r.disconnect());
-  return r;
-};
+const t = useTenantDatabase();
+const redis = () => t.redis();
 
 /** A plain client (on `url`) with a statement counter. */
-function plain(url = db.url) {
+function plain(url = t.db.url) {
   const made = createClient(url);
-  cleanups.push(() => made.prisma.$disconnect());
+  t.cleanup(() => made.prisma.$disconnect());
   return made;
 }
 
 /** A cached client on its own namespace, with Redis unless `redis: undefined` is passed. */
-function cached(options: CacheOptions = {}, url = db.url) {
+function cached(options: CacheOptions = {}, url = t.db.url) {
   const { prisma, counter } = plain(url);
   const events: CacheEvent[] = [];
   const c = prisma.$extends(prismaCache({ redis: redis(), ttl: 60, namespace: uniqueNamespace(), ...options }));
   c.$cache.on((e) => events.push(e));
-  cleanups.push(() => c.$cache.close());
+  t.cleanup(() => c.$cache.close());
   return { prisma: c, base: prisma, counter, events };
 }
 
@@ -74,18 +53,18 @@ const rlsFromContext = Prisma.defineExtension((prisma) =>
 );
 
 describe("a scope read from the request context", () => {
-  const customers = () => [seeded.t1.customers[0]!, seeded.t1.customers[1]!, seeded.t2.customers[0]!];
+  const customers = () => [t.seeded.t1.customers[0]!, t.seeded.t1.customers[1]!, t.seeded.t2.customers[0]!];
 
   it("prismaCache({ scope }) covers the query extensions of the client it is applied to", async () => {
-    const { prisma: base, counter } = plain(rls.url);
+    const { prisma: base, counter } = plain(t.rlsUrl);
     const c = base.$extends(rlsFromContext).$extends(prismaCache({ redis: redis(), ttl: 60, namespace: uniqueNamespace(), scope: () => als.getStore() }));
-    cleanups.push(() => c.$cache.close());
-    const truth = plain(rls.url).prisma.$extends(rlsFromContext);
+    t.cleanup(() => c.$cache.close());
+    const truth = plain(t.rlsUrl).prisma.$extends(rlsFromContext);
     for (let round = 0; round < 2; round++) {
       if (round === 1) counter.reset();
       for (const id of customers()) {
-        const got = await als.run(id, () => readAll(c as never, seeded));
-        expect(got).toEqual(await als.run(id, () => readAll(truth as never, seeded)));
+        const got = await als.run(id, () => readAll(c as never, t.seeded));
+        expect(got).toEqual(await als.run(id, () => readAll(truth as never, t.seeded)));
         // RLS really applies: only this customer's orders.
         expect((got[3] as { customerId: number }[]).every((o) => o.customerId === id)).toBe(true);
       }
@@ -95,14 +74,14 @@ describe("a scope read from the request context", () => {
   });
 
   it("cacheScope(() => ...) does the same for an extension chained after the cache", async () => {
-    const { prisma: base, counter } = plain(rls.url);
+    const { prisma: base, counter } = plain(t.rlsUrl);
     const c = base.$extends(prismaCache({ redis: redis(), ttl: 60, namespace: uniqueNamespace() })).$extends(cacheScope(() => als.getStore(), rlsFromContext));
-    cleanups.push(() => c.$cache.close());
-    const truth = plain(rls.url).prisma.$extends(rlsFromContext);
+    t.cleanup(() => c.$cache.close());
+    const truth = plain(t.rlsUrl).prisma.$extends(rlsFromContext);
     for (let round = 0; round < 2; round++) {
       if (round === 1) counter.reset();
       for (const id of customers()) {
-        expect(await als.run(id, () => readAll(c as never, seeded))).toEqual(await als.run(id, () => readAll(truth as never, seeded)));
+        expect(await als.run(id, () => readAll(c as never, t.seeded))).toEqual(await als.run(id, () => readAll(truth as never, t.seeded)));
       }
     }
     expect(statements(counter)).toBe(0);
@@ -156,7 +135,7 @@ describe("extensions that do not change results, and computed fields", () => {
     const x = cached();
     const labelled = x.prisma.$extends({ result: { customer: { label: { needs: { name: true }, compute: (c: { name: string }) => c.name.toUpperCase() } } } });
     const other = x.prisma.$extends({ result: { customer: { label: { needs: { name: true }, compute: (c: { name: string }) => c.name.length } } } });
-    const id = seeded.t2.customers[1]!;
+    const id = t.seeded.t2.customers[1]!;
     const row = await x.base.customer.findUnique({ where: { id } });
     // Fields only: Prisma marks computed-field results with a symbol-keyed inspector.
     const fields = (v: object | null) => v && Object.fromEntries(Object.entries(v));
@@ -172,7 +151,7 @@ describe("extensions that do not change results, and computed fields", () => {
 describe("write-through next to clients the cache cannot see into", () => {
   it("a write stores its result only while every client of the cache is plain", async () => {
     const x = cached({ models: { Customer: { invalidation: "write-through" } } });
-    const id = seeded.t3.customers[0]!;
+    const id = t.seeded.t3.customers[0]!;
     await x.prisma.customer.update({ where: { id }, data: { name: "wt 1" } });
     x.counter.reset();
     expect((await x.prisma.customer.findUnique({ where: { id } }))?.name).toBe("wt 1");
@@ -197,20 +176,20 @@ describe("a derived client per request", () => {
     }) as Redis["duplicate"];
     const { prisma: base, counter } = plain();
     const c = base.$extends(prismaCache({ redis: r, ttl: 60, namespace: uniqueNamespace() }));
-    cleanups.push(() => c.$cache.close());
+    t.cleanup(() => c.$cache.close());
     await c.$cache.ready();
     await c.customer.count();
     const opened = duplicates;
     const truth = new Map<string, unknown>();
     const truthBase = plain().prisma;
-    for (const t of TENANTS) truth.set(t, await truthBase.$extends(scopedTo(t)).customer.findMany({ orderBy: { id: "asc" } }));
+    for (const tenant of TENANTS) truth.set(tenant, await truthBase.$extends(scopedTo(tenant)).customer.findMany({ orderBy: { id: "asc" } }));
     c.$cache.resetStats();
     counter.reset();
     for (let i = 0; i < 1000; i++) {
-      const t = TENANTS[i % TENANTS.length]!;
-      const request = c.$extends(cacheScope(t, scopedTo(t)));
+      const tenant = TENANTS[i % TENANTS.length]!;
+      const request = c.$extends(cacheScope(tenant, scopedTo(tenant)));
       expect(request.$cache).toBe(c.$cache);
-      expect(await request.customer.findMany({ orderBy: { id: "asc" } })).toEqual(truth.get(t));
+      expect(await request.customer.findMany({ orderBy: { id: "asc" } })).toEqual(truth.get(tenant));
     }
     expect(duplicates).toBe(opened);
     // One entry per tenant: 3 misses, then L1 hits for every other request.
@@ -221,7 +200,7 @@ describe("a derived client per request", () => {
 
 describe("the database fingerprint", () => {
   it("is taken once per cache, before its first L2 read, with one query, also as a role without superuser rights", async () => {
-    for (const url of [db.url, rls.url]) {
+    for (const url of [t.db.url, t.rlsUrl]) {
       const x = cached({}, url);
       await Promise.all([x.prisma.customer.count(), x.prisma.customer.findMany(), x.prisma.tag.findMany()]);
       await x.prisma.customer.findFirst();

@@ -1,7 +1,8 @@
 import { Redis } from "ioredis";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 import { prismaCache, type CacheOptions } from "../../src/index";
 import { createClient, createTestDatabase, redisUrl, seed, uniqueNamespace, type QueryCounter, type SeedIds, type TestDatabase } from "./db";
+import { enableRowLevelSecurity, seedTenants, type RowLevelSecurity, type SeededTenants } from "./tenants";
 
 /** Counts database reads (SELECTs) a counter has seen since its last reset. */
 export const selects = (c: QueryCounter): number => c.log.filter((q) => q.kind === "query" && /^\s*select/i.test(q.sql)).length;
@@ -63,5 +64,51 @@ export function useSeededDatabase() {
     redis,
     plain,
     cached,
+  };
+}
+
+/**
+ * Gives a test file its own database seeded with tenants ({@link seedTenants}),
+ * row-level security on "Order" for a non-superuser role, a Redis factory,
+ * and cleanups run after the file's tests (before the database is dropped).
+ */
+export function useTenantDatabase() {
+  const state = {} as { db: TestDatabase; seeded: SeededTenants; rls: RowLevelSecurity };
+  const cleanups: Array<() => Promise<void> | void> = [];
+  beforeAll(async () => {
+    state.db = await createTestDatabase();
+    const { prisma } = createClient(state.db.url);
+    state.seeded = await seedTenants(prisma);
+    await prisma.$disconnect();
+    state.rls = await enableRowLevelSecurity(state.db.url, `ptc_rls_${state.db.name}`);
+  });
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+    await state.db?.drop();
+    await state.rls?.dropRole(inject("ptcPgAdminUrl"));
+  });
+  return {
+    /** The database (available from the first test on). */
+    get db(): TestDatabase {
+      return state.db;
+    },
+    /** Ids of the seeded customers and orders. */
+    get seeded(): SeededTenants {
+      return state.seeded;
+    },
+    /** The RLS role's connection URL. */
+    get rlsUrl(): string {
+      return state.rls.url;
+    },
+    /** Runs `fn` after the file's tests, newest first. */
+    cleanup(fn: () => Promise<void> | void): void {
+      cleanups.push(fn);
+    },
+    /** A new Redis connection to the test server, closed after the file's tests. */
+    redis(): Redis {
+      const r = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
+      cleanups.push(() => r.disconnect());
+      return r;
+    },
   };
 }

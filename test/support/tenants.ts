@@ -75,13 +75,21 @@ export const forCustomer = (customerId: number) =>
     }),
   );
 
+/** A role row-level security applies to. */
+export interface RowLevelSecurity {
+  /** Connects as the role. */
+  url: string;
+  /** Drops the role (after the database is dropped). */
+  dropRole(adminUrl: string): Promise<void>;
+}
+
 /**
  * Creates a login role without superuser rights (superusers bypass RLS) and
  * a policy on "Order": a session sees the orders of the customer in
  * `app.customer` only. Returns a URL that connects as that role, and a
  * function that drops the role (call it after the database is dropped).
  */
-export async function enableRowLevelSecurity(dbUrl: string, role: string): Promise<{ url: string; dropRole: (adminUrl: string) => Promise<void> }> {
+export async function enableRowLevelSecurity(dbUrl: string, role: string): Promise<RowLevelSecurity> {
   const password = "rls-test";
   const c = new pg.Client({ connectionString: dbUrl });
   await c.connect();
