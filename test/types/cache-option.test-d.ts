@@ -8,7 +8,12 @@ import { describe, expectTypeOf, test } from "vitest";
 import { Prisma, PrismaClient } from "../../generated/prisma/client";
 import type { Post, Profile, User } from "../../generated/prisma/client";
 import {
+  cacheNeutral,
+  cacheScope,
   prismaCache,
+  type BypassReason,
+  type CacheScope,
+  type ScopeSource,
   type BumpId,
   type CacheArgs,
   type CacheEvent,
@@ -350,6 +355,70 @@ describe("chained $extends", () => {
   });
 });
 
+describe("declaring how results vary (isolation)", () => {
+  const tenantFilter = (tenantId: string) =>
+    Prisma.defineExtension({
+      query: {
+        $allModels: {
+          async $allOperations({ args, query }) {
+            return query(args);
+          },
+        },
+      },
+      client: { $tenant: () => tenantId },
+    });
+
+  test("cacheScope and cacheNeutral return the extension's own type", () => {
+    const ext = tenantFilter("t1");
+    expectTypeOf(cacheScope("t1", ext)).toEqualTypeOf<typeof ext>();
+    expectTypeOf(cacheScope(() => "t1", ext)).toEqualTypeOf<typeof ext>();
+    expectTypeOf(cacheNeutral(ext)).toEqualTypeOf<typeof ext>();
+    expectTypeOf(cacheScope).parameter(0).toEqualTypeOf<ScopeSource>();
+  });
+
+  test("a declared client keeps the cache option, the extension's methods and $cache, also in $transaction and after more $extends", async () => {
+    const tenant = prisma.$extends(cacheScope({ tenant: "t1", roles: ["admin"] }, tenantFilter("t1")));
+    expectTypeOf(tenant.$tenant()).toEqualTypeOf<string>();
+    expectTypeOf(tenant.user.findMany({ cache: { ttl: 5 } })).resolves.toEqualTypeOf<User[]>();
+    expectTypeOf(tenant.user.findUnique({ where: { id: 1 }, cache: false })).resolves.toEqualTypeOf<User | null>();
+    expectTypeOf(tenant.$cache.stats().bypassReasons).toEqualTypeOf<Record<BypassReason, number>>();
+    // @ts-expect-error cache: true
+    tenant.user.findMany({ cache: true });
+    await tenant.$transaction(async (tx) => {
+      expectTypeOf(tx.user.findMany({ cache: { tags: ["a"] } })).resolves.toEqualTypeOf<User[]>();
+      // @ts-expect-error ttl is a number
+      tx.user.findMany({ cache: { ttl: "5" } });
+    });
+    const more = tenant.$extends(cacheNeutral({ result: { user: { shout: { needs: { email: true }, compute: (u: { email: string }) => u.email } } } }));
+    expectTypeOf(more.user.findMany({ cache: { ttl: 5 } })).resolves.items.toHaveProperty("shout").toEqualTypeOf<string>();
+    expectTypeOf(more.$tenant()).toEqualTypeOf<string>();
+  });
+
+  test("scopes are values with a canonical form, or functions returning one", () => {
+    prismaCache({ scope: "tenant-a" });
+    prismaCache({ scope: () => undefined });
+    prismaCache({ scope: () => ({ tenant: "a", user: 7n }) });
+    prismaCache({ scope: [1, "a", null, true] });
+    // @ts-expect-error a symbol has no canonical form
+    prismaCache({ scope: Symbol("x") });
+    // @ts-expect-error a scope function takes no arguments and returns a scope
+    prismaCache({ scope: () => new Map() });
+    // @ts-expect-error a symbol has no canonical form
+    cacheScope(Symbol("x"), tenantFilter("t"));
+    expectTypeOf<CacheScope>().not.toBeAny();
+  });
+
+  test("the bypass event", () => {
+    prisma.$cache.on((e) => {
+      if (e.type === "bypass") {
+        expectTypeOf(e.reason).toEqualTypeOf<"query-extension" | "scope-error">();
+        expectTypeOf(e.detail).toEqualTypeOf<string>();
+        expectTypeOf(e.model).toEqualTypeOf<string>();
+      }
+    });
+  });
+});
+
 describe("$cache", () => {
   test("API types", () => {
     expectTypeOf(prisma.$cache.stats()).toEqualTypeOf<CacheStats>();
@@ -475,5 +544,7 @@ describe("public types have no `any`", () => {
     expectTypeOf<HasAny<CacheClientApi>>().toEqualTypeOf<false>();
     expectTypeOf<HasAny<typeof prisma.$cache>>().toEqualTypeOf<false>();
     expectTypeOf<HasAny<CacheEvent>>().toEqualTypeOf<false>();
+    expectTypeOf<HasAny<ScopeSource>>().toEqualTypeOf<false>();
+    expectTypeOf<HasAny<typeof cacheScope<{ name: string }>>>().toEqualTypeOf<false>();
   });
 });
