@@ -15,6 +15,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { hitRatio } from "./cases/hit-ratio";
 import { invalidationCost } from "./cases/invalidation-cost";
+import { isolation } from "./cases/isolation";
 import { readPath } from "./cases/read-path";
 import { stampede } from "./cases/stampede";
 import { startBenchEnv, type BenchEnv } from "./lib/env";
@@ -27,6 +28,7 @@ const GROUPS: Record<string, (env: BenchEnv) => Promise<GroupResult>> = {
   "invalidation-cost": (env) => invalidationCost(env),
   "hit-ratio": (env) => hitRatio(env),
   stampede: (env) => stampede(env),
+  isolation: (env) => isolation(env),
 };
 
 /** Hard limit: a hung run is stopped (servers are killed by the exit hook). */

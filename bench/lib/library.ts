@@ -10,7 +10,8 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { rm, rmdir } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, rm, rmdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -20,6 +21,7 @@ type Codec = typeof import("../../src/codec");
 /** What the benchmarks use of the library. */
 export interface Library {
   prismaCache: Index["prismaCache"];
+  cacheScope: Index["cacheScope"];
   decode: Codec["decode"];
   /** How it was loaded, for results.json. */
   source: string;
@@ -37,14 +39,66 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export async function loadLibrary(mode: "build" | "src" = process.env.BENCH_SOURCE === "src" ? "src" : "build"): Promise<Library> {
   if (mode === "src") {
     const [index, codec] = await Promise.all([import("../../src/index"), import("../../src/codec")]);
-    return { prismaCache: index.prismaCache, decode: codec.decode, source: "src/ via tsx (esbuild keepNames on)", dispose: async () => undefined };
+    return {
+      prismaCache: index.prismaCache,
+      cacheScope: index.cacheScope,
+      decode: codec.decode,
+      source: "src/ via tsx (esbuild keepNames on)",
+      dispose: async () => undefined,
+    };
   }
+  const built = await buildSrc(ROOT);
+  const index = (await import(pathToFileURL(path.join(built.outDir, "index.mjs")).href)) as Index;
+  const codec = (await import(pathToFileURL(path.join(built.outDir, "codec.mjs")).href)) as Codec;
+  return { prismaCache: index.prismaCache, cacheScope: index.cacheScope, decode: codec.decode, source: "tsup build of src/ (esm, node20, as shipped)", dispose: built.dispose };
+}
+
+/** `prismaCache` as it was at an earlier commit, built like the current one. */
+export interface ReferenceLibrary {
+  prismaCache: (options?: object) => (client: unknown) => unknown;
+  /** The commit, as given and as resolved. */
+  source: string;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Builds src/ as it was at git revision `ref` (extracted with `git archive`
+ * into node_modules/.cache, so its bare imports resolve to this checkout's
+ * packages), for same-run comparisons with the current code.
+ */
+export async function loadReference(ref: string): Promise<ReferenceLibrary> {
+  const dir = path.join(ROOT, "node_modules", ".cache", "ptc-bench", `ref-${randomBytes(4).toString("hex")}`);
+  await mkdir(dir, { recursive: true });
+  try {
+    const sha = execFileSync("git", ["rev-parse", "--short", ref], { cwd: ROOT }).toString().trim();
+    execFileSync("sh", ["-c", `git archive ${sha} src tsconfig.json | tar -x -C "${dir}"`], { cwd: ROOT });
+    const built = await buildSrc(dir, { codec: false });
+    const index = (await import(pathToFileURL(path.join(built.outDir, "index.mjs")).href)) as { prismaCache: ReferenceLibrary["prismaCache"] };
+    return {
+      prismaCache: index.prismaCache,
+      source: `${ref} (${sha}), tsup build`,
+      dispose: async () => {
+        await built.dispose();
+        await rm(dir, { recursive: true, force: true });
+        await rmdir(path.dirname(dir)).catch(() => undefined); // only if empty
+      },
+    };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** tsup build of `<root>/src/index.ts` (and codec.ts) into node_modules/.cache, as shipped (ESM, node20). */
+async function buildSrc(root: string, parts: { codec?: boolean } = {}): Promise<{ outDir: string; dispose(): Promise<void> }> {
   const { build } = await import("tsup");
   const outDir = path.join(ROOT, "node_modules", ".cache", "ptc-bench", randomBytes(4).toString("hex"));
+  const entry: Record<string, string> = { index: path.join(root, "src/index.ts") };
+  if (parts.codec !== false) entry.codec = path.join(root, "src/codec.ts");
   try {
     await build({
       config: false,
-      entry: { index: path.join(ROOT, "src/index.ts"), codec: path.join(ROOT, "src/codec.ts") },
+      entry,
       format: ["esm"],
       target: "node20",
       // Same externals as tsup.config.ts, plus Prisma's subpaths.
@@ -56,14 +110,10 @@ export async function loadLibrary(mode: "build" | "src" = process.env.BENCH_SOUR
       sourcemap: false,
       clean: false,
       silent: true,
-      tsconfig: path.join(ROOT, "tsconfig.json"),
+      tsconfig: path.join(root, "tsconfig.json"),
     });
-    const index = (await import(pathToFileURL(path.join(outDir, "index.mjs")).href)) as Index;
-    const codec = (await import(pathToFileURL(path.join(outDir, "codec.mjs")).href)) as Codec;
     return {
-      prismaCache: index.prismaCache,
-      decode: codec.decode,
-      source: "tsup build of src/ (esm, node20, as shipped)",
+      outDir,
       dispose: async () => {
         await rm(outDir, { recursive: true, force: true });
         await rmdir(path.dirname(outDir)).catch(() => undefined); // only if empty
