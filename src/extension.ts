@@ -461,10 +461,16 @@ export function prismaCache(options: CacheOptions = {}): CacheExtension {
     if (required.length) throw new CacheConfigError(required.map((m) => ({ path: "(client)", message: `Prisma internal ${m.name} is missing: ${m.effect}` })));
     const dataModel = runtimeDataModel(client)!;
     // With Redis, entries are keyed by the database they were read from (see identity.ts).
+    let report: (error: unknown) => void = () => undefined;
     const identity = resolved.redis
-      ? new DatabaseIdentity(activeProvider(client), (sql) => (client as unknown as { $queryRawUnsafe(q: string): Promise<unknown> }).$queryRawUnsafe(`/* prisma-tiered-cache: database fingerprint */ ${sql}`))
+      ? new DatabaseIdentity(
+          activeProvider(client),
+          (sql) => (client as unknown as { $queryRawUnsafe(q: string): Promise<unknown> }).$queryRawUnsafe(`/* prisma-tiered-cache: database fingerprint */ ${sql}`),
+          (error) => report(error),
+        )
       : undefined;
     const runtime = new CacheRuntime(resolved, dataModel, inlineSchema(client), canonicalize(globalOmit(client) ?? null), identity);
+    report = (error) => runtime.emit({ type: "fingerprint-error", error });
     const { extension, onClient } = createExtension(runtime, client, missing);
     const extended = client.$extends(extension);
     keepOutermost(extended as unknown as Extendable, client as unknown as Extendable, extension, onClient);

@@ -34,12 +34,12 @@ export class DatabaseIdentity {
   private value: string | undefined;
   private pending: Promise<void> | undefined;
   private retryAt = 0;
-  /** Why the last attempt failed, if it did. */
-  lastError: unknown;
 
+  /** @param onError called with each failed attempt's error (attempts are at least {@link RETRY_MS} apart). */
   constructor(
     private readonly provider: string | undefined,
     private readonly query: RawQuery,
+    private readonly onError: (error: unknown) => void = () => undefined,
   ) {}
 
   /** The fingerprint text, once known. */
@@ -62,9 +62,9 @@ export class DatabaseIdentity {
         this.pending = undefined;
       },
       (err: unknown) => {
-        this.lastError = err;
         this.retryAt = Date.now() + RETRY_MS;
         this.pending = undefined;
+        this.onError(err);
       },
     );
     return this.pending;

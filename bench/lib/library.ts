@@ -25,6 +25,8 @@ export interface Library {
   decode: Codec["decode"];
   /** How it was loaded, for results.json. */
   source: string;
+  /** URL of the module it was loaded from, for child processes (the built index.mjs, or src/index.ts). */
+  indexUrl: string;
   /** Removes the build, if any. */
   dispose(): Promise<void>;
 }
@@ -44,20 +46,30 @@ export async function loadLibrary(mode: "build" | "src" = process.env.BENCH_SOUR
       cacheScope: index.cacheScope,
       decode: codec.decode,
       source: "src/ via tsx (esbuild keepNames on)",
+      indexUrl: new URL("../../src/index.ts", import.meta.url).href,
       dispose: async () => undefined,
     };
   }
   const built = await buildSrc(ROOT);
-  const index = (await import(pathToFileURL(path.join(built.outDir, "index.mjs")).href)) as Index;
+  const indexUrl = pathToFileURL(path.join(built.outDir, "index.mjs")).href;
+  const index = (await import(indexUrl)) as Index;
   const codec = (await import(pathToFileURL(path.join(built.outDir, "codec.mjs")).href)) as Codec;
-  return { prismaCache: index.prismaCache, cacheScope: index.cacheScope, decode: codec.decode, source: "tsup build of src/ (esm, node20, as shipped)", dispose: built.dispose };
+  return {
+    prismaCache: index.prismaCache,
+    cacheScope: index.cacheScope,
+    decode: codec.decode,
+    source: "tsup build of src/ (esm, node20, as shipped)",
+    indexUrl,
+    dispose: built.dispose,
+  };
 }
 
-/** `prismaCache` as it was at an earlier commit, built like the current one. */
+/** The library as it was at an earlier commit, built like the current one. */
 export interface ReferenceLibrary {
-  prismaCache: (options?: object) => (client: unknown) => unknown;
   /** The commit, as given and as resolved. */
   source: string;
+  /** URL of its built index.mjs. */
+  indexUrl: string;
   dispose(): Promise<void>;
 }
 
@@ -73,10 +85,9 @@ export async function loadReference(ref: string): Promise<ReferenceLibrary> {
     const sha = execFileSync("git", ["rev-parse", "--short", ref], { cwd: ROOT }).toString().trim();
     execFileSync("sh", ["-c", `git archive ${sha} src tsconfig.json | tar -x -C "${dir}"`], { cwd: ROOT });
     const built = await buildSrc(dir, { codec: false });
-    const index = (await import(pathToFileURL(path.join(built.outDir, "index.mjs")).href)) as { prismaCache: ReferenceLibrary["prismaCache"] };
     return {
-      prismaCache: index.prismaCache,
       source: `${ref} (${sha}), tsup build`,
+      indexUrl: pathToFileURL(path.join(built.outDir, "index.mjs")).href,
       dispose: async () => {
         await built.dispose();
         await rm(dir, { recursive: true, force: true });

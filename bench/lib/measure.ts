@@ -25,6 +25,11 @@ export class Samples {
     return this.ns.length;
   }
 
+  /** Adds durations measured elsewhere (e.g. in a child process), in nanoseconds. */
+  add(ns: readonly number[]): void {
+    for (const v of ns) this.ns.push(v);
+  }
+
   /** Times `n` sequential calls of `fn` (each awaited), one sample per call. */
   async time(fn: () => unknown, n: number): Promise<void> {
     const out = this.ns;

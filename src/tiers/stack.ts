@@ -43,6 +43,8 @@ export type CacheEvent =
   | { type: "l1-flushed"; reason: string }
   | { type: "lease-wait"; key: string }
   | { type: "lease-timeout"; key: string }
+  /** The database fingerprint could not be taken: reads use L1 and the database only, and it is tried again after 1 s. */
+  | { type: "fingerprint-error"; error: unknown }
   | {
       type: "bypass";
       /** Why reads through this client are not cached: `query-extension` or `scope-error`. */

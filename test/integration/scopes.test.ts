@@ -210,6 +210,22 @@ describe("the database fingerprint", () => {
     }
   });
 
+  it("when it cannot be taken, reads are served from the database and L1 only, and the failure is reported", async () => {
+    const ns = uniqueNamespace();
+    const x = cached({ namespace: ns });
+    x.counter.failNext(new Error("permission denied for function pg_control_system"), (q) => q.sql.includes(FINGERPRINT_TAG));
+    x.counter.failNext(new Error("permission denied for table pg_database"), (q) => q.sql.includes(FINGERPRINT_TAG));
+    const want = await x.base.customer.findMany({ orderBy: { id: "asc" } });
+    expect(await x.prisma.customer.findMany({ orderBy: { id: "asc" } })).toEqual(want);
+    expect(x.events.filter((e) => e.type === "fingerprint-error")).toHaveLength(1);
+    // Nothing was written to Redis under a key that could belong to another database.
+    const [, keys] = await redis().scan("0", "MATCH", `${ns}:e:*`, "COUNT", 1000);
+    expect(keys).toEqual([]);
+    // L1 still serves it.
+    expect(await x.prisma.customer.findMany({ orderBy: { id: "asc" } })).toEqual(want);
+    expect(x.prisma.$cache.stats().hits.l1).toBe(1);
+  });
+
   it("is not taken without Redis (L1 is private to one client, hence to one database)", async () => {
     const x = cached({ redis: undefined });
     await x.prisma.customer.count();
