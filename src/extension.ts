@@ -27,7 +27,7 @@ import {
   type InternalParams,
   type MissingInternal,
 } from "./prisma/internals.js";
-import { Profiler, type ClientProfile } from "./prisma/profile.js";
+import { markCacheLayer, Profiler, type ClientProfile } from "./prisma/profile.js";
 import { CacheRuntime, PLAIN_OPERATION, type ReadOperation } from "./runtime.js";
 import type { CacheEvent, ReadRequest } from "./tiers/stack.js";
 import type { CacheStats } from "./telemetry.js";
@@ -182,7 +182,7 @@ function admit(runtime: CacheRuntime, profile: ClientProfile, model: string | un
   }
 }
 
-function createReadMethods(runtime: CacheRuntime, profiles: () => Profiler) {
+function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
   const methods = {} as Record<ReadOperation, (this: unknown, args?: Record<string, unknown>) => unknown>;
   const fluentClasses = new Map<string, typeof CachedQuery>();
 
@@ -208,7 +208,7 @@ function createReadMethods(runtime: CacheRuntime, profiles: () => Profiler) {
     let p = contexts.get(ctx);
     if (p === undefined) {
       const client = ctx.$parent;
-      p = isTransactionClient(client) ? profiles().transaction : profiles().ofList(extensionList(client));
+      p = isTransactionClient(client) ? profiler.transaction : profiler.ofList(extensionList(client));
       contexts.set(ctx, p);
     }
     return p;
@@ -230,12 +230,7 @@ function createReadMethods(runtime: CacheRuntime, profiles: () => Profiler) {
       const load = (): Promise<unknown> => Promise.resolve(beneath(ctx, plain)[plain]!(q.args));
       // *OrThrow shares the plain entry; on "not found" Prisma itself raises its own error.
       const found = (value: unknown): unknown => (value === null && plain !== op ? runner.direct(q) : value);
-      if (!hit) {
-        // The first miss with Redis waits for the database fingerprint (once), so L2 keys can be formed.
-        const fingerprint = runtime.identity?.ensure();
-        const read = () => (plain === op ? runtime.stack.read(request, load) : runtime.stack.read(request, load).then(found));
-        return fingerprint ? fingerprint.then(read) : read();
-      }
+      if (!hit) return plain === op ? runtime.read(request, load) : runtime.read(request, load).then(found);
       runtime.stack.refresh(request, load);
       return Promise.resolve(found(hit.value));
     },
@@ -275,8 +270,8 @@ function sqlText(args: unknown): string {
 function createExtension(runtime: CacheRuntime, base: unknown, missing: readonly MissingInternal[]) {
   const $transaction = builtinMethod(base, "$transaction");
   const $disconnect = builtinMethod(base, "$disconnect");
-  let profiler: Profiler | undefined;
-  const profiles = () => profiler!;
+  const blind = missing.find((m) => m.name === "_extensions" || m.name === "_globalOmit");
+  const profiler = new Profiler(extensionHead(base), runtime.options.scope, blind && `Prisma internal ${blind.name} (missing in this Prisma version)`);
   /**
    * Whether no client of this cache (the one it was applied to, and each one
    * derived from it with `$extends`) has anything beneath the cache that
@@ -284,7 +279,7 @@ function createExtension(runtime: CacheRuntime, base: unknown, missing: readonly
    * write-through stops for good once one such client exists.
    */
   let everyClientPlain = true;
-  const read = createReadMethods(runtime, profiles);
+  const read = createReadMethods(runtime, profiler);
   const api: CacheClientApi = {
     invalidate: (target) => runtime.invalidate(target),
     invalidateAll: () => runtime.invalidateAll(),
@@ -326,7 +321,6 @@ function createExtension(runtime: CacheRuntime, base: unknown, missing: readonly
       return result;
     }
     const result = await params.query(params.args);
-    // Only a write through a plain client returns what a plain read of the row would.
     // Only while every client of this cache is plain does a write's result equal what a plain read of the row returns.
     const store = writeThrough && everyClientPlain ? writeThrough(result) : undefined;
     if (store) await runtime.stack.bumpAndStore(after(result), store, result);
@@ -340,16 +334,14 @@ function createExtension(runtime: CacheRuntime, base: unknown, missing: readonly
     $queryRawCached(this: ClientLike, sql: Sql, options: RawCacheOptions): Promise<unknown> {
       const run = () => Promise.resolve((this.$queryRaw as (s: Sql) => PromiseLike<unknown>)(sql));
       try {
-        const profile = isTransactionClient(this) ? profiles().transaction : profiles().ofList(extensionList(this));
+        const profile = isTransactionClient(this) ? profiler.transaction : profiler.ofList(extensionList(this));
         const prefix = profile.simple ? profile.prefix : admit(runtime, profile, undefined, "$queryRaw", "$queryRaw");
         if (prefix === undefined) return run();
         const request = runtime.planRaw(sql, options, prefix);
         if (!request) return run();
         const hit = runtime.stack.peek(request.l1Key);
         if (hit?.refresh) runtime.stack.refresh(request, run);
-        if (hit) return Promise.resolve(hit.value);
-        const fingerprint = runtime.identity?.ensure();
-        return fingerprint ? fingerprint.then(() => runtime.stack.read(request, run)) : runtime.stack.read(request, run);
+        return hit ? Promise.resolve(hit.value) : runtime.read(request, run);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -417,11 +409,10 @@ function createExtension(runtime: CacheRuntime, base: unknown, missing: readonly
     },
     client: client as { $cache: CacheClientApi; $queryRawCached: RawQueryMethod },
   };
-  const blind = missing.find((m) => m.name === "_extensions" || m.name === "_globalOmit");
-  profiler = new Profiler(extension, extensionHead(base), runtime.options.scope, blind && `Prisma internal ${blind.name} (missing in this Prisma version)`);
+  markCacheLayer(extension);
   /** Called with the cache's first client and each client derived from it. */
   const onClient = (client: unknown): void => {
-    if (everyClientPlain && !profiles().ofList(extensionList(client)).plain) everyClientPlain = false;
+    if (everyClientPlain && !profiler.ofList(extensionList(client)).plain) everyClientPlain = false;
   };
   return { extension, onClient };
 }

@@ -269,6 +269,16 @@ export class CacheRuntime {
     return writeDepsBefore(this.writeContext, model, operation, args);
   }
 
+  /**
+   * The read path after an L1 miss ({@link CacheStack.read}). With Redis, the
+   * first miss waits for the database fingerprint (taken once), so that L2
+   * keys can be formed.
+   */
+  read(request: ReadRequest, load: () => Promise<unknown>): Promise<unknown> {
+    const fingerprint = this.identity?.ensure();
+    return fingerprint ? fingerprint.then(() => this.stack.read(request, load)) : this.stack.read(request, load);
+  }
+
   /** `$cache.invalidate({ models, tags })`. */
   async invalidate(target: { models?: readonly string[]; tags?: readonly string[] }): Promise<void> {
     if (typeof target !== "object" || target === null) throw new CacheUsageError("$cache.invalidate expects { models?: string[], tags?: string[] }");

@@ -4,7 +4,7 @@
  *
  * A client is the chain of `$extends` layers beneath the cache. Each layer is
  * one of:
- * - the cache itself, or a declaration marker: skipped;
+ * - the cache itself (any application of it), or a declaration marker: skipped;
  * - a query extension (or a model method overriding a read) the cache cannot
  *   see into: reads it hooks are not cached, unless a declaration
  *   (`cacheScope`, `cacheNeutral`) wraps it, or it lies in the client the
@@ -72,6 +72,12 @@ function resultShape(result: Bag): unknown {
 }
 
 const hashShape = canonicalHasher("prisma-tiered-cache", "result-shape");
+
+/** The extension objects of this library (one per application of the cache): skipped in every profile. */
+const cacheLayers = new WeakSet<object>();
+
+/** Marks an extension object as one of the cache's own layers. */
+export const markCacheLayer = (extension: object): void => void cacheLayers.add(extension);
 
 /** What one client means for the cache's reads through it. */
 export class ClientProfile {
@@ -141,8 +147,6 @@ export class Profiler {
   private readonly byList = new WeakMap<object, ClientProfile>();
 
   constructor(
-    /** The cache's own extension object (skipped). */
-    private readonly own: object,
     /** The newest layer of the client the cache was applied to; it and older layers are that client's. */
     private readonly baseHead: object | undefined,
     /** `prismaCache({ scope })`: covers the opaque layers of the client the cache was applied to. */
@@ -176,7 +180,7 @@ export class Profiler {
     let changes = false;
     for (const { extension, node } of layers) {
       if (node === this.baseHead) inBase = true;
-      if (extension === this.own) continue;
+      if (cacheLayers.has(extension)) continue;
       const marker = markerOf(extension);
       if (marker) {
         if (marker.edge === "end") {

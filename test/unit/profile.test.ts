@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { PrismaClient } from "../../generated/prisma/client";
 import { CacheConfigError, cacheNeutral, cacheScope, prismaCache } from "../../src/index";
 import { probeInternals } from "../../src/prisma/internals";
-import { Profiler } from "../../src/prisma/profile";
+import { markCacheLayer, Profiler } from "../../src/prisma/profile";
 
 type Ext = Record<string, unknown>;
 type Node = { extension: Ext; previous?: Node };
@@ -30,10 +30,11 @@ const fake = (head?: Node): FakeClient => ({
 const list = (client: FakeClient): { head?: object } => ({ head: client.head });
 
 const own = { name: "prisma-tiered-cache" };
+markCacheLayer(own);
 const logger = { name: "log", query: { $allModels: { $allOperations: () => undefined } } };
 const tenant = (t: string) => ({ name: "tenant", query: { customer: { findMany: () => t } } });
 const profile = (client: FakeClient, base?: FakeClient, scope?: unknown) =>
-  new Profiler(own, base ? list(base).head : undefined, scope as never).ofList(list(client.$extends(own)));
+  new Profiler(base ? list(base).head : undefined, scope as never).ofList(list(client.$extends(own)));
 
 describe("Profiler", () => {
   it("a client with no extensions beneath the cache is plain: no prefix, nothing opaque", () => {
@@ -122,9 +123,9 @@ describe("Profiler", () => {
   });
 
   it("an unreadable extension list, or a missing internal, caches nothing", () => {
-    expect(new Profiler(own, undefined, undefined).ofList(undefined).opaqueFor("Customer", "findMany")).toBe("(unreadable extension list)");
-    expect(new Profiler(own, undefined, undefined).ofList({ head: { extension: 42 } }).opaqueFor("Customer", "count")).toBe("(unreadable extension list)");
-    const blind = new Profiler(own, undefined, undefined, "Prisma internal _globalOmit (missing)");
+    expect(new Profiler(undefined, undefined).ofList(undefined).opaqueFor("Customer", "findMany")).toBe("(unreadable extension list)");
+    expect(new Profiler(undefined, undefined).ofList({ head: { extension: 42 } }).opaqueFor("Customer", "count")).toBe("(unreadable extension list)");
+    const blind = new Profiler(undefined, undefined, "Prisma internal _globalOmit (missing)");
     expect(blind.ofList(list(fake().$extends(own))).opaqueFor("Customer", "findMany")).toBe("Prisma internal _globalOmit (missing)");
   });
 
