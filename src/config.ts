@@ -1,15 +1,21 @@
 /**
- * Options of `prismaCache(...)`: the zod schema, defaults, and inferred types.
+ * Options of `prismaCache(...)`: the zod schema, the one {@link DEFAULTS}
+ * object, and the option types (written out, with their JSDoc, rather than
+ * inferred from zod, so that each option documents its default).
  * @module
  */
-import type { Cluster, Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { z } from "zod";
 import { CacheConfigError, type ConfigIssue } from "./errors.js";
 import { canonicalize } from "./keys.js";
 import type { ScopeSource } from "./prisma/declare.js";
 
-/** An ioredis client (`new Redis(...)`; a `Cluster` is rejected for now). The cache never closes it. */
-export type RedisClient = Redis | Cluster;
+/**
+ * An ioredis client (`new Redis(...)`). The cache never closes it. A
+ * `Cluster` is not accepted yet (its type is not, and at run time it is
+ * rejected with a `CacheConfigError`).
+ */
+export type RedisClient = Redis;
 
 const seconds = (what: string) =>
   z
@@ -320,8 +326,23 @@ export interface ResolvedOptions {
   scope: ScopeSource | undefined;
 }
 
-/** Default options of the in-process tier. */
-export const L1_DEFAULTS: Required<L1Options> = { max: 10_000, maxBytes: 64 * 2 ** 20, ttl: 5 };
+/** Every default, in one place: the values the README and the option docs state. */
+export const DEFAULTS = {
+  namespace: "ptc",
+  /** No ttl: nothing is cached until a model or query sets one. */
+  ttl: 0,
+  swr: 0,
+  grace: 0,
+  earlyRefresh: 1,
+  lock: { ttl: 10_000, wait: 5_000 },
+  l1: { max: 10_000, maxBytes: 64 * 2 ** 20, ttl: 5 } satisfies Required<L1Options>,
+  redisTimeout: 500,
+  breaker: { failures: 5, cooldown: 5_000 },
+  rowLevel: true,
+  /** `$cache.delivered(...)` timeout, in ms. */
+  deliveredTimeout: 5_000,
+} as const;
+
 
 function toIssues(error: z.ZodError): ConfigIssue[] {
   return error.issues.map((i) => ({ path: i.path.map(String).join("."), message: describeIssue(i) }));
@@ -347,19 +368,20 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       dependsOn: m.dependsOn ?? [],
     };
   }
+  const d = DEFAULTS;
   return {
     redis: o.redis,
-    namespace: o.namespace ?? "ptc",
-    ttl: o.ttl ?? 0,
-    swr: o.swr ?? 0,
-    grace: o.grace ?? 0,
-    earlyRefresh: o.earlyRefresh ?? 1,
-    lock: o.lock === false ? false : { ttl: o.lock?.ttl ?? 10_000, wait: o.lock?.wait ?? 5_000 },
-    l1: o.l1 === false ? false : { ...L1_DEFAULTS, ...o.l1 },
+    namespace: o.namespace ?? d.namespace,
+    ttl: o.ttl ?? d.ttl,
+    swr: o.swr ?? d.swr,
+    grace: o.grace ?? d.grace,
+    earlyRefresh: o.earlyRefresh ?? d.earlyRefresh,
+    lock: o.lock === false ? false : { ttl: o.lock?.ttl ?? d.lock.ttl, wait: o.lock?.wait ?? d.lock.wait },
+    l1: o.l1 === false ? false : { ...d.l1, ...o.l1 },
     models,
-    redisTimeout: o.redisTimeout ?? 500,
-    breaker: { failures: o.breaker?.failures ?? 5, cooldown: o.breaker?.cooldown ?? 5_000 },
-    rowLevel: o.rowLevel ?? true,
+    redisTimeout: o.redisTimeout ?? d.redisTimeout,
+    breaker: { failures: o.breaker?.failures ?? d.breaker.failures, cooldown: o.breaker?.cooldown ?? d.breaker.cooldown },
+    rowLevel: o.rowLevel ?? d.rowLevel,
     scope: o.scope,
   };
 }

@@ -4,7 +4,7 @@
  */
 
 /** Codes carried by {@link CacheError} and its subclasses. */
-export type CacheErrorCode = "PTC_CONFIG" | "PTC_USAGE";
+export type CacheErrorCode = "PTC_CONFIG" | "PTC_USAGE" | "PTC_REDIS_TIMEOUT" | "PTC_NOT_DELIVERED";
 
 /** Base class of every error this library throws on purpose. */
 export class CacheError extends Error {
@@ -48,5 +48,27 @@ export class CacheConfigError extends CacheError {
 export class CacheUsageError extends CacheError {
   constructor(message: string) {
     super("PTC_USAGE", message);
+  }
+}
+
+/**
+ * A Redis command outlived `redisTimeout`. The cache never throws it to a
+ * query: the read goes on to the database, and a bump is queued for replay.
+ * It reaches `stats().redisErrors` and the logs of the cache's own internals.
+ */
+export class RedisTimeoutError extends CacheError {
+  constructor(message: string) {
+    super("PTC_REDIS_TIMEOUT", message);
+  }
+}
+
+/** Why a `$cache.delivered(...)` promise rejected. */
+export class BusDeliveryError extends CacheError {
+  /** `"closed"`: the cache was closed first; `"timeout"`: the wait's `timeoutMs` passed first. */
+  readonly reason: "closed" | "timeout";
+
+  constructor(reason: "closed" | "timeout", message: string) {
+    super("PTC_NOT_DELIVERED", message);
+    this.reason = reason;
   }
 }

@@ -7,12 +7,13 @@
 import { Prisma, type PrismaClientExtends } from "@prisma/client/extension";
 import type { Types } from "@prisma/client/runtime/client";
 import type { Sql } from "@prisma/client/runtime/client";
-import { resolveOptions, type CacheOptions, type QueryCacheOption, type RawCacheOptions } from "./config.js";
+import { DEFAULTS, resolveOptions, type CacheOptions, type QueryCacheOption, type RawCacheOptions } from "./config.js";
 import { WRITE_OPERATIONS } from "./deps/writes.js";
+import type { BumpId } from "./coherence/bus.js";
 import { CachedQuery, fluentClass, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
 import { DatabaseIdentity } from "./identity.js";
 import { canonicalize } from "./keys.js";
-import { CacheConfigError } from "./errors.js";
+import { CacheConfigError, type BusDeliveryError } from "./errors.js";
 import {
   activeProvider,
   builtinMethod,
@@ -119,7 +120,8 @@ export interface CacheClientApi {
   lastPublished(): BumpId | undefined;
   /**
    * Resolves once this process has applied the bump `from` (or a later one of
-   * the same sender) to its L1. Rejects on timeout (default 5000 ms) or close.
+   * the same sender) to its L1. Rejects with a {@link BusDeliveryError} on
+   * timeout (`timeoutMs`, default 5000) or when the cache is closed.
    */
   delivered(from: BumpId, options?: { timeoutMs?: number }): Promise<void>;
   /** Closes the connections the cache opened. Also done by `prisma.$disconnect()`. */
@@ -134,13 +136,6 @@ export interface CacheClientApi {
   on(listener: (event: CacheEvent) => void): () => void;
 }
 
-/** A bump published on the invalidation bus: the sender's id and its sequence number. */
-export interface BumpId {
-  /** The publishing process's instance id. */
-  instance: string;
-  /** Its sequence number, from 1. */
-  seq: number;
-}
 
 /** What the cache reads off Prisma's model context (`this` inside a model method). */
 interface ModelContext {
@@ -291,7 +286,7 @@ function createExtension(runtime: CacheRuntime, base: unknown, missing: readonly
       return bus && bus.lastSeq > 0 ? { instance: bus.instanceId, seq: bus.lastSeq } : undefined;
     },
     delivered: (from, options) =>
-      runtime.bus ? runtime.bus.delivered(from.instance, from.seq, { timeoutMs: options?.timeoutMs ?? 5_000 }) : Promise.resolve(),
+      runtime.bus ? runtime.bus.delivered(from.instance, from.seq, { timeoutMs: options?.timeoutMs ?? DEFAULTS.deliveredTimeout }) : Promise.resolve(),
     close: () => runtime.close(),
     on: (listener) => runtime.on(listener),
   };

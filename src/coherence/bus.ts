@@ -9,7 +9,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { RedisClient } from "../config.js";
-import { CacheUsageError } from "../errors.js";
+import { BusDeliveryError, CacheUsageError } from "../errors.js";
 import { bounded, ChannelSubscription, RETRY_MAX_MS, RETRY_MIN_MS } from "./subscription.js";
 
 /** Why the bus asks the caller to flush L1. */
@@ -23,11 +23,11 @@ export type BusResetReason =
   /** Subscribing failed or timed out (the bus keeps retrying), or `onRemote` threw. */
   | "error";
 
-/** Who sent a remote message. */
-export interface BusOrigin {
-  /** `instanceId` of the sending bus. */
+/** A bump published on the invalidation bus: the sender's instance id and its sequence number. */
+export interface BumpId {
+  /** The publishing process's instance id (`instanceId` of its bus). */
   instance: string;
-  /** The message's sequence number in that instance. */
+  /** Its sequence number in that instance, from 1. */
   seq: number;
 }
 
@@ -47,7 +47,7 @@ export interface InvalidationBusOptions {
    * Bumps published by another instance, in arrival order. Not called for a
    * resync message (no deps). Should not throw (a throw is reported and resets).
    */
-  onRemote(deps: string[], from: BusOrigin): void;
+  onRemote(deps: string[], from: BumpId): void;
   /** L1 can no longer be trusted to have seen every bump: flush it. */
   onReset(reason: BusResetReason): void;
   /** Failed or timed-out commands, subscriber connection errors, malformed messages. For counting; never thrown. */
@@ -97,18 +97,6 @@ export function decodeBusMessage(text: string): BusMessage | undefined {
   if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 1) return undefined;
   if (!Array.isArray(deps) || !deps.every((d) => typeof d === "string")) return undefined;
   return { instance, seq, deps: deps as string[] };
-}
-
-/** Why a `delivered()` promise was rejected. */
-export class BusDeliveryError extends Error {
-  /** `"closed"`: the bus was closed first; `"timeout"`: the wait's `timeoutMs` passed first. */
-  readonly reason: "closed" | "timeout";
-
-  constructor(reason: "closed" | "timeout", message: string) {
-    super(message);
-    this.name = "BusDeliveryError";
-    this.reason = reason;
-  }
 }
 
 /** Options of {@link InvalidationBus.delivered}. */

@@ -43,16 +43,10 @@ export interface LeaseManagerOptions {
   redis: RedisClient;
   /** Cache namespace; keys are `${namespace}:lock:${key}`, wake-ups go to `${namespace}:lease`. */
   namespace: string;
-  /**
-   * Lease lifetime in milliseconds: how long a crashed holder blocks others.
-   * @default 5000
-   */
-  ttlMs?: number;
-  /**
-   * Longest wait in `waitForRelease`, in milliseconds.
-   * @default 3000
-   */
-  waitTimeoutMs?: number;
+  /** Lease lifetime in milliseconds: how long a crashed holder blocks others (`lock.ttl`). */
+  ttlMs: number;
+  /** Longest wait in `waitForRelease`, in milliseconds (`lock.wait`). */
+  waitTimeoutMs: number;
   /**
    * First poll interval in milliseconds; doubles after every poll up to `maxPollMs`.
    * @default 10
@@ -63,11 +57,8 @@ export interface LeaseManagerOptions {
    * @default 200
    */
   maxPollMs?: number;
-  /**
-   * Milliseconds each Redis command may take.
-   * @default 500
-   */
-  timeoutMs?: number;
+  /** Milliseconds each Redis command may take (`redisTimeout`). */
+  timeoutMs: number;
   /**
    * Where wake-ups are subscribed. Default: `redis.duplicate()`, opened on
    * the first wait and quit by `close()`. A client: SUBSCRIBE on it (it
@@ -127,11 +118,11 @@ export class LeaseManager {
   constructor(private readonly options: LeaseManagerOptions) {
     this.redis = options.redis;
     this.channel = `${options.namespace}:lease`;
-    this.ttlMs = positive(options.ttlMs, 5_000);
-    this.waitTimeoutMs = positive(options.waitTimeoutMs, 3_000);
+    this.ttlMs = options.ttlMs;
+    this.waitTimeoutMs = options.waitTimeoutMs;
     this.pollMs = positive(options.pollMs, 10);
     this.maxPollMs = Math.max(this.pollMs, positive(options.maxPollMs, 200));
-    this.timeoutMs = positive(options.timeoutMs, 500);
+    this.timeoutMs = options.timeoutMs;
   }
 
   /** The Redis key of the lease on `key`. */

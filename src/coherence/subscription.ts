@@ -5,7 +5,7 @@
  * @module
  */
 import type { RedisClient } from "../config.js";
-import { RedisTimeoutError } from "../tiers/redis.js";
+import { RedisTimeoutError } from "../errors.js";
 import { send } from "../tiers/scripts.js";
 
 /**

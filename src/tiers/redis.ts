@@ -8,6 +8,7 @@
 import { randomInt } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import type { RedisClient } from "../config.js";
+import { RedisTimeoutError } from "../errors.js";
 import type { Timing } from "./memory.js";
 import { ALL_DEP } from "../deps/graph.js";
 import { BUMP, FILL, FILL_RECORDED, INIT_VERSIONS, READ_RECORDED, runScript, send } from "./scripts.js";
@@ -56,10 +57,10 @@ const header = (format: string, t: Timing): string => `${format}|${t.freshUntil}
 export interface RedisTierOptions {
   namespace: string;
   timeoutMs: number;
-  /** Consecutive failures that open the circuit. */
-  failureThreshold?: number;
-  /** Milliseconds the circuit stays open. */
-  cooldownMs?: number;
+  /** Consecutive failures that open the circuit (`breaker.failures`). */
+  failureThreshold: number;
+  /** Milliseconds the circuit stays open (`breaker.cooldown`). */
+  cooldownMs: number;
   /** Called on every failed or timed-out command. */
   onError?: (err: unknown) => void;
   /** Dependency ids that make the whole namespace stale (replayed when the bump queue overflows). */
@@ -67,9 +68,6 @@ export interface RedisTierOptions {
   /** Called (and awaited) after bumps reached Redis, with the dependency ids bumped: publishes them on the bus. */
   onBumped?: (deps: readonly string[]) => Promise<unknown>;
 }
-
-/** Error a Redis command is rejected with when it outlives the timeout. */
-export class RedisTimeoutError extends Error {}
 
 /**
  * Milliseconds a version counter lives after its last bump or fill, so Redis
@@ -145,8 +143,8 @@ export class RedisTier {
     readonly redis: RedisClient,
     private readonly options: RedisTierOptions,
   ) {
-    this.threshold = options.failureThreshold ?? 5;
-    this.cooldownMs = options.cooldownMs ?? 5_000;
+    this.threshold = options.failureThreshold;
+    this.cooldownMs = options.cooldownMs;
     this.deadlines = new Deadlines(options.timeoutMs);
   }
 

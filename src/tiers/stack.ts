@@ -6,6 +6,7 @@
  * @module
  */
 import { byteSize, cloneResult, decode, encode } from "../codec.js";
+import type { BusResetReason } from "../coherence/bus.js";
 import type { LeaseManager } from "../coherence/lease.js";
 import type { Stats } from "../telemetry.js";
 import { LocalGenerations, MemoryTier, type Timing } from "./memory.js";
@@ -40,7 +41,7 @@ export type CacheEvent =
   | { type: "grace"; error: unknown }
   | { type: "refresh-error"; error: unknown }
   | { type: "refreshed"; key: string }
-  | { type: "l1-flushed"; reason: string }
+  | { type: "l1-flushed"; reason: BusResetReason }
   | { type: "lease-wait"; key: string }
   | { type: "lease-timeout"; key: string }
   /** The database fingerprint could not be taken: reads use L1 and the database only, and it is tried again after 1 s. */

@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import { BusDeliveryError, encodeBusMessage, InvalidationBus, type BusOrigin, type BusResetReason } from "../../src/coherence/bus";
+import { encodeBusMessage, InvalidationBus, type BumpId, type BusResetReason } from "../../src/coherence/bus";
+import { BusDeliveryError } from "../../src/index";
 import { redisUrl, uniqueNamespace } from "../support/db";
 import { startTcpProxy } from "../support/proxy";
 
@@ -9,7 +10,7 @@ interface Proc {
   redis: Redis;
   bus: InvalidationBus;
   name: string;
-  remote: Array<{ deps: string[]; from: BusOrigin }>;
+  remote: Array<{ deps: string[]; from: BumpId }>;
   resets: BusResetReason[];
   errors: unknown[];
   /** Every callback in order, e.g. `remote:3`, `reset:gap`. */

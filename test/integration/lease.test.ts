@@ -1,3 +1,4 @@
+import { DEFAULTS } from "../../src/config";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { LeaseManager, type LeaseManagerOptions } from "../../src/coherence/lease";
@@ -14,7 +15,7 @@ function client(): Redis {
 
 /** A lease manager on a client of its own: one simulated process. */
 function manager(namespace: string, options: Partial<LeaseManagerOptions> = {}): LeaseManager {
-  const m = new LeaseManager({ redis: client(), namespace, ...options });
+  const m = new LeaseManager({ redis: client(), namespace, ttlMs: DEFAULTS.lock.ttl, waitTimeoutMs: DEFAULTS.lock.wait, timeoutMs: DEFAULTS.redisTimeout, ...options });
   managers.push(m);
   return m;
 }
@@ -37,7 +38,7 @@ describe("LeaseManager", () => {
     expect(await client().get(procs[0]!.lockKey("k"))).toBe(lease.token);
     const pttl = await client().pttl(procs[0]!.lockKey("k"));
     expect(pttl).toBeGreaterThan(0);
-    expect(pttl).toBeLessThanOrEqual(5_000);
+    expect(pttl).toBeLessThanOrEqual(DEFAULTS.lock.ttl);
 
     expect(await lease.release()).toBe(true);
     expect(await client().exists(procs[0]!.lockKey("k"))).toBe(0);
@@ -186,7 +187,7 @@ describe("LeaseManager", () => {
     const errors: unknown[] = [];
     const dead = new Redis({ host: "127.0.0.1", port: 1, retryStrategy: () => 50, lazyConnect: true });
     dead.on("error", () => undefined);
-    const m = new LeaseManager({ redis: dead, namespace: uniqueNamespace(), timeoutMs: 100, onError: (e) => errors.push(e) });
+    const m = new LeaseManager({ redis: dead, namespace: uniqueNamespace(), ttlMs: DEFAULTS.lock.ttl, waitTimeoutMs: DEFAULTS.lock.wait, timeoutMs: 100, onError: (e) => errors.push(e) });
     try {
       const t0 = Date.now();
       expect(await m.acquire("k")).toBeUndefined();

@@ -5,6 +5,7 @@
  * `prismaCache(...)`. Checked by `tsc` only (vitest typecheck); nothing runs.
  */
 import { describe, expectTypeOf, test } from "vitest";
+import type { Cluster } from "ioredis";
 import { Prisma, PrismaClient } from "../../generated/prisma/client";
 import type { Post, Profile, User } from "../../generated/prisma/client";
 import {
@@ -498,6 +499,8 @@ describe("prismaCache options", () => {
     prismaCache({ redis: {} });
     // @ts-expect-error tags are strings
     prismaCache({ models: { Post: { tags: [1] } } });
+    // @ts-expect-error a Cluster is not accepted yet
+    prismaCache({ redis: null as unknown as Cluster });
   });
 });
 
