@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { Decimal as PrismaDecimal } from "@prisma/client/runtime/client";
+import { DECIMAL_TAG, isDecimal as looksDecimal } from "./values.js";
 
 /** A constructor able to re-create a Decimal from its string form (decimal.js API). */
 export type DecimalConstructor = new (value: string) => object;
@@ -29,22 +29,38 @@ export type DecimalConstructor = new (value: string) => object;
 export const TAG_KEY = "$@";
 
 const TAG = TAG_KEY;
-const DECIMAL_TAG = "[object Decimal]";
 const objectProto = Object.prototype;
 const getProto = Object.getPrototypeOf;
 const isArray = Array.isArray;
 const nodeBuffer: typeof Buffer | undefined = (globalThis as { Buffer?: typeof Buffer }).Buffer;
 
-let DecimalCtor: DecimalConstructor = PrismaDecimal as unknown as DecimalConstructor;
+/** A stand-in until the ORM seam registers its class: decoding a Decimal without one says so. */
+class NoDecimalClass {
+  constructor(value: string) {
+    throw new Error(`no Decimal class is registered to decode ${value} (the Prisma seam registers Prisma's at import)`);
+  }
+}
+
+let DecimalCtor: DecimalConstructor = NoDecimalClass;
 let decimalPinned = false;
+
+/**
+ * The class used to re-create `Decimal` values on decode until another is
+ * set or seen. The Prisma seam (src/prisma/values.ts) registers Prisma's
+ * `Decimal` when the library is imported; it never overrides a class that
+ * {@link setDecimalClass} or an encoded value set.
+ */
+export function setDefaultDecimalClass(ctor: DecimalConstructor): void {
+  if (!decimalPinned) DecimalCtor = ctor;
+}
 
 /**
  * Set the class used to re-create `Decimal` values on decode.
  *
- * Defaults to `Decimal` from `@prisma/client/runtime/client`. The first Decimal
- * seen by {@link encode} sets it automatically (so decoded values share the
- * class of the results Prisma really returns, even under the dual ESM/CJS
- * package hazard); an explicit call wins over that and over later values.
+ * The first Decimal seen by {@link encode} sets it automatically (so decoded
+ * values share the class of the results Prisma really returns, even under the
+ * dual ESM/CJS package hazard); an explicit call wins over that and over
+ * later values.
  */
 export function setDecimalClass(ctor: DecimalConstructor): void {
   DecimalCtor = ctor;
@@ -56,20 +72,9 @@ export function getDecimalClass(): DecimalConstructor {
   return DecimalCtor;
 }
 
-/**
- * Whether `v` (a non-plain object) is a decimal.js / Prisma `Decimal`.
- * Duck-typed, because two copies of the runtime give two Decimal classes:
- * decimal.js marks instances with `toStringTag === "[object Decimal]"` on the
- * prototype (this is what `Decimal.isDecimal` checks), and Prisma's own
- * serializer also accepts `{ s: number, e: number, d: number[], toFixed() }`.
- */
+/** Whether `v` (a non-plain object) is a Decimal: the current class, or one that looks like it (values.ts). */
 function isDecimal(v: object): boolean {
-  if (v instanceof DecimalCtor) return true;
-  const d = v as { toStringTag?: unknown; s?: unknown; e?: unknown; d?: unknown; toFixed?: unknown };
-  return (
-    d.toStringTag === DECIMAL_TAG ||
-    (typeof d.s === "number" && typeof d.e === "number" && typeof d.toFixed === "function" && (isArray(d.d) || d.d === null))
-  );
+  return v instanceof DecimalCtor || looksDecimal(v);
 }
 
 function decimalString(v: object): string {

@@ -2,12 +2,12 @@
  * prisma-tiered-cache: a two-tier (in-process LRU + Redis) query cache for Prisma 7.
  * @packageDocumentation
  */
-export { prismaCache } from "./extension.js";
+export { prismaCache } from "./prisma/extension.js";
 export { cacheNeutral, cacheScope } from "./prisma/declare.js";
 export type { CacheScope, ScopeSource } from "./prisma/declare.js";
 export type { BypassReason } from "./prisma/profile.js";
 export type { BumpId } from "./coherence/bus.js";
-export type { CacheArgs, CacheClientApi, CacheExtension, CachedFluentApi, CachedFluentResult, CachedReadMethods, RawQueryMethod } from "./extension.js";
+export type { CacheArgs, CacheClientApi, CacheExtension, CachedFluentApi, CachedFluentResult, CachedReadMethods, RawQueryMethod } from "./prisma/types.js";
 export type { CacheOptions, L1Options, ModelCacheOptions, QueryCacheOption, RawCacheOptions, RedisClient } from "./config.js";
 export { BusDeliveryError, CacheError, CacheConfigError, CacheUsageError, RedisTimeoutError } from "./errors.js";
 export type { CacheErrorCode, ConfigIssue } from "./errors.js";

@@ -24,7 +24,7 @@
  * @module
  */
 import { hash as oneShotHash, createHash } from "node:crypto";
-import { skip as prismaSkip } from "@prisma/client/runtime/client";
+import { isDecimal, isObjectEnum, isSkip } from "./values.js";
 import { describeInstance, pathAppend } from "./codec.js";
 
 /** The parts a cache key is built from; see {@link hashKey}. */
@@ -44,24 +44,10 @@ export interface KeyParts {
 const objectProto = Object.prototype;
 const getProto = Object.getPrototypeOf;
 const isArray = Array.isArray;
-const OBJECT_ENUM = Symbol.for("prisma.objectEnumValue");
 const MAX_DEPTH = 1000;
 
 class Uncanonical {}
 const UNCANONICAL = new Uncanonical();
-
-/** Whether a non-plain object is `Prisma.skip` (identity, or the same shape from another runtime copy). */
-function isSkip(v: object): boolean {
-  return v === (prismaSkip as unknown) || (typeof (v as { ifUndefined?: unknown }).ifUndefined === "function" && Object.keys(v).length === 0);
-}
-
-function isDecimal(v: object): boolean {
-  const d = v as { toStringTag?: unknown; s?: unknown; e?: unknown; d?: unknown; toFixed?: unknown };
-  return (
-    (d.toStringTag === "[object Decimal]" && typeof d.toFixed === "function") ||
-    (typeof d.s === "number" && typeof d.e === "number" && typeof d.toFixed === "function" && (isArray(d.d) || d.d === null))
-  );
-}
 
 function bytesOf(v: ArrayBufferView): string {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64");
@@ -144,7 +130,7 @@ function canonObject(v: object, depth: number): string {
   if (v instanceof Date || objectProto.toString.call(v) === "[object Date]") return "d" + (v as Date).getTime();
   if (ArrayBuffer.isView(v)) return "x" + bytesOf(v);
   if (isDecimal(v)) return "m" + (v as { toFixed(): string }).toFixed();
-  if (o[OBJECT_ENUM] === true) {
+  if (isObjectEnum(o)) {
     const name = (v as { _getName?: () => unknown })._getName?.() ?? describeInstance(v);
     return "N" + JSON.stringify(String(name));
   }
@@ -192,7 +178,7 @@ function describeFailure(root: unknown): string {
     if (ancestors.has(o)) return `cannot canonicalize value at ${path}: circular reference`;
     if (depth > MAX_DEPTH) return `cannot canonicalize value at ${path}: nested deeper than ${MAX_DEPTH}`;
     if (o instanceof Date || ArrayBuffer.isView(o) || isDecimal(o) || isSkip(o)) return undefined;
-    if ((o as Record<symbol, unknown>)[OBJECT_ENUM] === true) return undefined;
+    if (isObjectEnum(o)) return undefined;
     ancestors.add(o);
     let r: string | undefined;
     if (typeof (o as { toJSON?: unknown }).toJSON === "function") {

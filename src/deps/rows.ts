@@ -10,6 +10,7 @@
  *   (cached "not found" unique lookups depend on it).
  * @module
  */
+import { isDecimal } from "../values.js";
 import { canonicalize } from "../keys.js";
 import type { ModelFacts, RelationFacts } from "./schema.js";
 
@@ -107,7 +108,7 @@ function isPlainValue(v: unknown): boolean {
   if (v === null || v === undefined) return false;
   const t = typeof v;
   if (t === "string" || t === "number" || t === "bigint" || t === "boolean") return true;
-  return v instanceof Date || v instanceof Uint8Array || (t === "object" && typeof (v as { toFixed?: unknown }).toFixed === "function");
+  return v instanceof Date || v instanceof Uint8Array || (t === "object" && isDecimal(v as object));
 }
 
 function sameFields(a: readonly string[], b: readonly string[]): boolean {

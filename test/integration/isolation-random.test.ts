@@ -12,7 +12,7 @@ import { mulberry32 } from "../support/prng";
 import { scopedTo, seedTenants, TENANTS, type Tenant } from "../support/tenants";
 
 const SEED = Number(process.env.PTC_ISOLATION_SEED ?? 20261201);
-const OPS = Number(process.env.PTC_ISOLATION_OPS ?? 1500);
+const OPS = Number(process.env.PTC_ISOLATION_OPS ?? 1200);
 
 let db: TestDatabase;
 const cleanups: Array<() => Promise<void> | void> = [];

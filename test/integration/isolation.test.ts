@@ -70,9 +70,13 @@ describe.each(["S1", "S2", "S3", "S4"] as const)("%s", (name) => {
       // Global omit is keyed: cached by default, and still apart.
       expect(statements(s.counter)).toBe(0);
     }
-    const child = await inChildProcess(name, false, ns);
-    expect(child.results).toEqual(truth);
+    // A second process: an in-process one (own clients, runtimes and L1), and, where the default caches, an OS process.
+    const second = scenario(name, false, ns);
+    expect(await Promise.all(second.tenants.map((c) => readAll(c.cached, t.seeded)))).toEqual(truth);
     if (!OPAQUE.includes(name)) {
+      expect(statements(second.counter)).toBe(0);
+      const child = await inChildProcess(name, false, ns);
+      expect(child.results).toEqual(truth);
       expect(child.statements).toBe(0);
       expect(sum(child.stats, (x) => x.hits.l2)).toBe(s.tenants.length * READS_PER_CALLER);
     }

@@ -69,9 +69,18 @@ describe("encode/decode round-trips", () => {
     expect(out2.price).toBeInstanceOf(CjsDecimal);
   });
 
+  it("has no Decimal class of its own: decoding one before the seam registers Prisma's says so", async () => {
+    vi.resetModules();
+    const bare = (await import("../../src/codec.js")) as typeof import("../../src/codec.js");
+    const text = bare.encode({ n: 1 }).replace("{", '{"d":{"$@":"M","v":"1.5"},');
+    expect(() => bare.decode(bare.encode(null))).not.toThrow();
+    expect(() => bare.decode(text)).toThrow(/no Decimal class is registered/);
+  });
+
   it("remembers the class of the first Decimal it encodes, unless one was set explicitly", async () => {
     vi.resetModules();
     const fresh = (await import("../../src/codec.js")) as typeof import("../../src/codec.js");
+    fresh.setDefaultDecimalClass(Decimal); // what the Prisma seam does
     expect(fresh.getDecimalClass()).toBe(Decimal);
     const text = fresh.encode([new CjsDecimal("1.25")]);
     expect(fresh.getDecimalClass()).toBe(CjsDecimal);
@@ -83,6 +92,7 @@ describe("encode/decode round-trips", () => {
     const pinned = (await import("../../src/codec.js")) as typeof import("../../src/codec.js");
     pinned.setDecimalClass(Decimal);
     pinned.encode(new CjsDecimal("1"));
+    pinned.setDefaultDecimalClass(CjsDecimal); // a default never overrides a chosen class
     expect(pinned.getDecimalClass()).toBe(Decimal);
   });
 

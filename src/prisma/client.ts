@@ -1,0 +1,88 @@
+/**
+ * The client component: `$cache`, `$queryRawCached`, and Prisma's own
+ * `$disconnect` and `$transaction` wrapped (closing the cache's connections;
+ * bumping an interactive transaction's writes at its commit).
+ * @module
+ */
+import type { Sql } from "@prisma/client/runtime/client";
+import { DEFAULTS, type RawCacheOptions } from "../config.js";
+import type { CacheRuntime } from "../runtime.js";
+import { builtinMethod, extensionList, isTransactionClient, transactionId } from "./internals.js";
+import { admit, type ClientLike } from "./model.js";
+import type { Profiler } from "./profile.js";
+import type { Transactions } from "./query.js";
+import type { CacheClientApi, RawQueryMethod } from "./types.js";
+
+/** The client component of the extension applied to `base`. */
+export function createClientComponent(runtime: CacheRuntime, base: unknown, profiler: Profiler, openTransactions: Transactions) {
+  const $transaction = builtinMethod(base, "$transaction");
+  const $disconnect = builtinMethod(base, "$disconnect");
+  const api: CacheClientApi = {
+    invalidate: (target) => runtime.invalidate(target),
+    invalidateAll: () => runtime.invalidateAll(),
+    stats: () => runtime.stats.snapshot(),
+    resetStats: () => runtime.stats.reset(),
+    ready: () => runtime.ready,
+    lastPublished: () => {
+      const bus = runtime.bus;
+      return bus && bus.lastSeq > 0 ? { instance: bus.instanceId, seq: bus.lastSeq } : undefined;
+    },
+    delivered: (from, options) =>
+      runtime.bus ? runtime.bus.delivered(from.instance, from.seq, { timeoutMs: options?.timeoutMs ?? DEFAULTS.deliveredTimeout }) : Promise.resolve(),
+    close: () => runtime.close(),
+    on: (listener) => runtime.on(listener),
+  };
+
+  const client: Record<string, unknown> = {
+    /** Invalidation and statistics of the tiered cache. */
+    $cache: api,
+    $queryRawCached(this: ClientLike, sql: Sql, options: RawCacheOptions): Promise<unknown> {
+      const run = () => Promise.resolve((this.$queryRaw as (s: Sql) => PromiseLike<unknown>)(sql));
+      try {
+        const profile = isTransactionClient(this) ? profiler.transaction : profiler.ofList(extensionList(this));
+        const prefix = profile.simple ? profile.prefix : admit(runtime, profile, undefined, "$queryRaw", "$queryRaw");
+        if (prefix === undefined) return run();
+        const request = runtime.planRaw(sql, options, prefix);
+        if (!request) return run();
+        const hit = runtime.stack.peek(request.l1Key);
+        if (hit?.refresh) runtime.stack.refresh(request, run);
+        return hit ? Promise.resolve(hit.value) : runtime.read(request, run);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+  };
+  if ($disconnect) {
+    /** Prisma's `$disconnect`, after closing the cache's own connections. */
+    client.$disconnect = async function (this: unknown) {
+      await runtime.close();
+      return $disconnect.call(this, undefined);
+    };
+  }
+  if ($transaction) {
+    /** Prisma's `$transaction`, plus a version bump after an interactive transaction commits. */
+    client.$transaction = function (this: unknown, arg: unknown, options?: unknown) {
+      if (typeof arg !== "function") return $transaction.call(this, arg, options);
+      const written = new Set<string>();
+      let id: unknown;
+      const body = (tx: unknown) => {
+        id = transactionId(tx);
+        const outer = openTransactions.get(id);
+        if (outer) return (arg as (t: unknown) => unknown)(tx); // nested: the outermost bumps at commit
+        openTransactions.set(id, written);
+        return (arg as (t: unknown) => unknown)(tx);
+      };
+      return (async () => {
+        try {
+          return await $transaction.call(this, body, options);
+        } finally {
+          if (openTransactions.get(id) === written) {
+            openTransactions.delete(id);
+            await runtime.stack.bump([...written]);
+          }
+        }
+      })();
+    };
+  }
+  return client as { $cache: CacheClientApi; $queryRawCached: RawQueryMethod };
+}

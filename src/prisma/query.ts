@@ -1,0 +1,83 @@
+/**
+ * The query component: every write runs, then bumps what it changed before it
+ * resolves. Inside an interactive transaction it pre-invalidates and leaves
+ * the exact bump to the commit (`Transactions`).
+ * @module
+ */
+import { WRITE_OPERATIONS } from "../deps/writes.js";
+import type { CacheRuntime } from "../runtime.js";
+import type { ReadRequest } from "../tiers/stack.js";
+import type { InternalParams } from "./internals.js";
+
+export type WriteParams = {
+  model?: string;
+  operation: string;
+  args: Record<string, unknown> | undefined;
+  query: (args: unknown) => PromiseLike<unknown>;
+  __internalParams?: InternalParams;
+};
+
+/** The SQL text of `$executeRaw` (a `Sql` object) or `$executeRawUnsafe` (`[text, ...values]`) arguments. */
+function sqlText(args: unknown): string {
+  if (Array.isArray(args)) return typeof args[0] === "string" ? args[0] : "";
+  const strings = (args as { strings?: unknown } | null)?.strings;
+  return Array.isArray(strings) ? strings.join("$0") : "";
+}
+
+/** Dependencies written inside each open interactive transaction, by transaction id. */
+export type Transactions = Map<unknown, Set<string>>;
+
+/**
+ * The query component of the extension. `writeThroughAllowed` says whether a
+ * write's result may be stored as a plain read's entry (see extension.ts).
+ */
+export function createQueryHooks(runtime: CacheRuntime, openTransactions: Transactions, writeThroughAllowed: () => boolean) {
+  /**
+   * Runs a write, then bumps what it changed (`after`, from its arguments and
+   * result) before the write resolves. Inside an interactive transaction it
+   * bumps `before` first (pre-invalidation) and `after` again at commit (see
+   * `$transaction` in client.ts).
+   */
+  const write = async (
+    params: WriteParams,
+    before: () => readonly string[],
+    after: (result: unknown) => readonly string[],
+    writeThrough?: (result: unknown) => ReadRequest | undefined,
+  ): Promise<unknown> => {
+    const tx = params.__internalParams?.transaction;
+    const pending = tx?.kind === "itx" ? openTransactions.get(tx.id) : undefined;
+    if (pending) {
+      const early = before();
+      for (const d of early) pending.add(d);
+      await runtime.stack.bump(early);
+      const result = await params.query(params.args);
+      for (const d of after(result)) pending.add(d);
+      return result;
+    }
+    const result = await params.query(params.args);
+    const store = writeThrough && writeThroughAllowed() ? writeThrough(result) : undefined;
+    if (store) await runtime.stack.bumpAndStore(after(result), store, result);
+    else await runtime.stack.bump(after(result));
+    return result;
+  };
+  const raw = (params: WriteParams) => {
+    const deps = () => runtime.rawWriteDeps(sqlText(params.args));
+    return write(params, deps, deps);
+  };
+  return {
+    $allModels: {
+      $allOperations(params: WriteParams) {
+        const { model, operation, args } = params;
+        if (model === undefined || !WRITE_OPERATIONS.has(operation)) return params.query(args);
+        return write(
+          params,
+          () => runtime.writeDepsBefore(model, operation, args),
+          (result) => runtime.writeDeps(model, operation, args, result),
+          (result) => runtime.writeThrough(model, operation, args, result),
+        );
+      },
+    },
+    $executeRaw: raw,
+    $executeRawUnsafe: raw,
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * The public types of the Prisma seam: the per-query `cache` option, the
+ * cached read methods, `$cache` and `$queryRawCached`, and what
+ * `prismaCache(...)` returns.
+ * @module
+ */
+import type { Prisma, PrismaClientExtends } from "@prisma/client/extension";
+import type { Sql, Types } from "@prisma/client/runtime/client";
+import type { BumpId } from "../coherence/bus.js";
+import type { QueryCacheOption, RawCacheOptions } from "../config.js";
+import type { BusDeliveryError } from "../errors.js";
+import type { CacheStats } from "../telemetry.js";
+import type { CacheEvent } from "../tiers/stack.js";
+
+/** The per-query option added to every cached read's arguments. */
+export interface CacheArgs {
+  /**
+   * `false` bypasses the cache for this call; an object overrides ttl/swr, adds tags, or sets a key.
+   * @default undefined (the model's and global settings apply)
+   */
+  cache?: QueryCacheOption;
+}
+
+type FluentOperation = "findUnique" | "findUniqueOrThrow" | "findFirst" | "findFirstOrThrow";
+type RelationNames<T> = T extends { [K: symbol]: { types: { payload: { objects: infer O } } } } ? keyof O : never;
+type RelationSelect<T, Op extends FluentOperation, K> = NonNullable<NonNullable<Prisma.Args<T, Op>>["select"]> extends infer S
+  ? K extends keyof S
+    ? S[K]
+    : never
+  : never;
+
+/**
+ * Prisma's fluent API on a cached `findUnique`/`findFirst` (and `OrThrow`):
+ * `prisma.user.findUnique(...).posts()`. Fluent calls go to the database.
+ */
+export type CachedFluentApi<T, Op extends FluentOperation> = {
+  [K in RelationNames<T>]: <A>(
+    args?: Prisma.Exact<A, RelationSelect<T, Op, K>>,
+  ) => Prisma.PrismaPromise<
+    | (K extends keyof NonNullable<Prisma.Result<T, { select: { [Q in K]: A } }, Op>>
+        ? NonNullable<Prisma.Result<T, { select: { [Q in K]: A } }, Op>>[K]
+        : never)
+    | (Op extends "findUnique" | "findFirst" ? null : never)
+  >;
+};
+
+/** What a cached `findUnique`/`findFirst` (and `OrThrow`) returns: a PrismaPromise with the fluent API. */
+export type CachedFluentResult<T, A, Op extends FluentOperation> = Prisma.PrismaPromise<Prisma.Result<T, A, Op>> & CachedFluentApi<T, Op>;
+
+/**
+ * The cached reads the extension adds to every model. Each accepts Prisma's own
+ * arguments plus `cache`, and returns what Prisma returns.
+ */
+export interface CachedReadMethods {
+  findUnique<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUnique"> & CacheArgs>): CachedFluentResult<T, A, "findUnique">;
+  findUniqueOrThrow<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUniqueOrThrow"> & CacheArgs>): CachedFluentResult<T, A, "findUniqueOrThrow">;
+  findFirst<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirst"> & CacheArgs>): CachedFluentResult<T, A, "findFirst">;
+  findFirstOrThrow<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirstOrThrow"> & CacheArgs>): CachedFluentResult<T, A, "findFirstOrThrow">;
+  findMany<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findMany"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "findMany">>;
+  count<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "count"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "count">>;
+  aggregate<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "aggregate"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "aggregate">>;
+  groupBy<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "groupBy"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "groupBy">>;
+}
+
+/** What `prismaCache(...)` returns: pass it to `prisma.$extends(...)`. */
+export type CacheExtension = (
+  client: unknown,
+) => PrismaClientExtends<
+  Types.Extensions.InternalArgs<{}, { $allModels: CachedReadMethods }, {}, { $cache: CacheClientApi; $queryRawCached: RawQueryMethod }> & Types.Extensions.DefaultArgs
+>;
+
+/**
+ * `prisma.$queryRawCached<T>(Prisma.sql\`...\`, { models, tags, ttl, key })`: a cached
+ * `$queryRaw`. Declare the models it reads so writes to them invalidate it.
+ * Inside an interactive transaction it runs uncached.
+ */
+export type RawQueryMethod = <T = unknown>(sql: Sql, options: RawCacheOptions) => Promise<T>;
+
+/** `prisma.$cache`: invalidation and statistics. */
+export interface CacheClientApi {
+  /** Makes every cached read that depends on one of these models or tags stale, in every process sharing the Redis. */
+  invalidate(target: { models?: string[]; tags?: string[] }): Promise<void>;
+  /** Makes every cached entry of the namespace stale. */
+  invalidateAll(): Promise<void>;
+  /** Counters since creation or the last `resetStats()`. */
+  stats(): CacheStats;
+  /** Sets every counter back to 0. */
+  resetStats(): void;
+  /**
+   * Resolves once this process listens to other processes' bumps (with Redis),
+   * or at once without Redis. Reads work before; L1 is flushed when it happens.
+   */
+  ready(): Promise<void>;
+  /**
+   * The last bump this process published on the bus, as `{ instance, seq }`,
+   * or undefined (none yet, or no Redis). Pass it to another process's
+   * `delivered(...)` to wait until that process has applied it.
+   */
+  lastPublished(): BumpId | undefined;
+  /**
+   * Resolves once this process has applied the bump `from` (or a later one of
+   * the same sender) to its L1. Rejects with a {@link BusDeliveryError} on
+   * timeout (`timeoutMs`, default 5000) or when the cache is closed.
+   */
+  delivered(from: BumpId, options?: { timeoutMs?: number }): Promise<void>;
+  /** Closes the connections the cache opened. Also done by `prisma.$disconnect()`. */
+  close(): Promise<void>;
+  /**
+   * Listens to cache events: `grace` (a cached value was served because the
+   * database query failed; `error` is Prisma's error), `refreshed` and
+   * `refresh-error` (a background refresh stored a new value, or failed), `lease-wait` (a miss waits for another
+   * process's regeneration lease) and `lease-timeout` (it stopped waiting and
+   * queried itself). Returns a function that removes the listener.
+   */
+  on(listener: (event: CacheEvent) => void): () => void;
+}
