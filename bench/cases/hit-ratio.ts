@@ -51,7 +51,7 @@ const DEFAULTS: Required<HitRatioOptions> = { rows: 2_000, operations: 20_000, w
 export function zipf(n: number, s: number, random: () => number): () => number {
   const cdf = new Float64Array(n);
   let sum = 0;
-  for (let k = 0; k < n; k++) cdf[k] = sum += 1 / Math.pow(k + 1, s);
+  for (let k = 0; k < n; k++) cdf[k] = sum += 1 / (k + 1) ** s;
   return () => {
     const u = random() * sum;
     let lo = 0;

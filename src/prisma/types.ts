@@ -66,6 +66,7 @@ export interface CachedReadMethods {
 export type CacheExtension = (
   client: unknown,
 ) => PrismaClientExtends<
+  // biome-ignore lint/complexity/noBannedTypes: Prisma's extension arguments use `{}` for "no result and no query component".
   Types.Extensions.InternalArgs<{}, { $allModels: CachedReadMethods }, {}, { $cache: CacheClientApi; $queryRawCached: RawQueryMethod }> & Types.Extensions.DefaultArgs
 >;
 

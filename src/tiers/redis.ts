@@ -245,12 +245,12 @@ export class RedisTier {
    */
   async ensureVersions(deps: readonly string[], versions: string[]): Promise<string[]> {
     const missing: number[] = [];
-    versions.forEach((v, i) => v === "" && missing.push(i));
+    for (let i = 0; i < versions.length; i++) if (versions[i] === "") missing.push(i);
     if (missing.length === 0) return versions;
     const r = await this.call(() => runScript(this.redis, INIT_VERSIONS, missing.map((i) => this.versionKey(deps[i]!)), [randomBase(), VERSION_TTL_MS]));
     if (!Array.isArray(r)) return versions;
     const out = versions.slice();
-    missing.forEach((i, k) => (out[i] = String(r[k] ?? "")));
+    for (let k = 0; k < missing.length; k++) out[missing[k]!] = String(r[k] ?? "");
     return out;
   }
 
@@ -293,7 +293,7 @@ export class RedisTier {
     const r = batch.length + read.length === 0 ? [] : await this.call(() => runScript(this.redis, BUMP, keys, [batch.length, randomBase(), VERSION_TTL_MS]));
     if (Array.isArray(r)) {
       const versions = new Map<string, string>();
-      [...batch, ...read].forEach((d, i) => versions.set(d, String(r[i] ?? "")));
+      for (const [i, d] of [...batch, ...read].entries()) versions.set(d, String(r[i] ?? ""));
       if (batch.length > 0) await this.options.onBumped?.(batch);
       return versions;
     }

@@ -9,7 +9,7 @@ import { byteSize, cloneResult, decode, encode } from "../codec.js";
 import type { BusResetReason } from "../coherence/bus.js";
 import type { LeaseManager } from "../coherence/lease.js";
 import type { Stats } from "../telemetry.js";
-import { LocalGenerations, MemoryTier, type Timing } from "./memory.js";
+import { LocalGenerations, type MemoryTier, type Timing } from "./memory.js";
 import type { L2ReadResult, RedisTier } from "./redis.js";
 
 /** One cacheable read, as the extension hands it to the stack. */
@@ -229,7 +229,7 @@ export class CacheStack {
   private l2Read(req: ReadRequest, id: string, snap: readonly string[]): Promise<L2ReadResult | undefined> {
     const l2 = this.l2!;
     return (req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap)).then((found) =>
-      !found || !found.versions.includes("") ? found : l2.ensureVersions(snap, found.versions).then((versions) => ({ entry: undefined, versions })),
+      !found?.versions.includes("") ? found : l2.ensureVersions(snap, found.versions).then((versions) => ({ entry: undefined, versions })),
     );
   }
 
@@ -239,7 +239,7 @@ export class CacheStack {
     const gens = this.generations.snapshot(snap);
     const grace = this.l1Candidate(req);
     const l2 = this.l2;
-    if (!l2 || !l2.available || !this.options.l2Keyed()) return this.miss({ req, load, snap, gens, grace });
+    if (!l2?.available || !this.options.l2Keyed()) return this.miss({ req, load, snap, gens, grace });
     const id = req.l2Id();
     return (req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap)).then((found) => {
       const hit = this.serveL2(req, load, id, found, snap, gens);

@@ -157,7 +157,7 @@ describe("stale-while-revalidate", () => {
     await Promise.race(gates.map((g) => g.opened));
     await turns();
     expect(gates[0]!.held + gates[1]!.held).toBe(1);
-    gates.forEach((g) => g.release());
+    for (const g of gates) g.release();
     await refreshed;
     expect(userSelects(a.counter) + userSelects(b.counter)).toBe(1);
     const stats = [a, b].map((c) => c.prisma.$cache.stats());

@@ -6,7 +6,7 @@
  */
 import { describe, expectTypeOf, test } from "vitest";
 import type { Cluster } from "ioredis";
-import { Prisma, PrismaClient } from "../../generated/prisma/client";
+import { Prisma, type PrismaClient } from "../../generated/prisma/client";
 import type { Post, Profile, User } from "../../generated/prisma/client";
 import {
   cacheNeutral,
