@@ -128,7 +128,10 @@ function textTable(t: Table): string {
   const clean = (s: string) => s.replace(/\*\*/g, "");
   const widths = t.head.map((h, i) => Math.max(h.length, ...t.rows.map((r) => clean(r[i] ?? "").length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (t.right[i] ? clean(c).padStart(widths[i]!) : clean(c).padEnd(widths[i]!))).join("  ").trimEnd();
+    cells
+      .map((c, i) => (t.right[i] ? clean(c).padStart(widths[i]!) : clean(c).padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(t.head), widths.map((w) => "-".repeat(w)).join("  "), ...t.rows.map(line)].join("\n");
 }
 
@@ -153,7 +156,11 @@ export function renderText(results: BenchResults): string {
   for (const [name, g] of Object.entries(results.groups)) {
     parts.push(`${g.title}  [${name}, ${g.seconds} s]`, "", ...tablesOf(g).flatMap((t) => [textTable(t), ""]));
   }
-  parts.push(`${machineLine(results)}`, `library: ${results.library}, revision ${results.revision}`, `postgres: ${results.servers.postgres}; redis: ${results.servers.redis}`);
+  parts.push(
+    `${machineLine(results)}`,
+    `library: ${results.library}, revision ${results.revision}`,
+    `postgres: ${results.servers.postgres}; redis: ${results.servers.redis}`,
+  );
   return parts.join("\n");
 }
 

@@ -54,7 +54,10 @@ function inGroupOrder(groups: Record<string, GroupResult>): Record<string, Group
 /** `HEAD`'s short hash, with `+dirty` when src/ has uncommitted changes. */
 function revision(): string {
   try {
-    const git = (...args: string[]) => execFileSync("git", args, { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    const git = (...args: string[]) =>
+      execFileSync("git", args, { stdio: ["ignore", "pipe", "ignore"] })
+        .toString()
+        .trim();
     return git("rev-parse", "--short", "HEAD") + (git("status", "--porcelain", "--", "src") ? "+dirty" : "");
   } catch {
     return "unknown";

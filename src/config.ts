@@ -23,10 +23,9 @@ const seconds = (what: string) =>
     .finite(`${what} must be finite`)
     .nonnegative(`${what} must be >= 0`);
 
-const tagList = z.array(
-  z.string().min(1, "a tag must be a non-empty string").max(200, "a tag must be at most 200 characters"),
-  { error: "tags must be an array of strings" },
-);
+const tagList = z.array(z.string().min(1, "a tag must be a non-empty string").max(200, "a tag must be at most 200 characters"), {
+  error: "tags must be an array of strings",
+});
 
 const redisSchema = z
   .custom<RedisClient>(
@@ -48,9 +47,7 @@ const modelSchema = z.strictObject({
   grace: seconds("grace").optional(),
   tags: tagList.optional(),
   cache: z.boolean({ error: "cache must be a boolean (false turns caching off for the model)" }).optional(),
-  invalidation: z
-    .enum(["invalidate", "write-through"], { error: 'invalidation must be "invalidate" or "write-through"' })
-    .optional(),
+  invalidation: z.enum(["invalidate", "write-through"], { error: 'invalidation must be "invalidate" or "write-through"' }).optional(),
   dependsOn: z.array(z.string().min(1), { error: "dependsOn must be an array of model names" }).optional(),
 });
 
@@ -101,15 +98,22 @@ const optionsSchema = z.strictObject({
   ttl: seconds("ttl").optional(),
   swr: seconds("swr").optional(),
   grace: seconds("grace").optional(),
-  earlyRefresh: z.number({ error: "earlyRefresh must be a number (the XFetch beta; 0 turns it off)" }).finite().nonnegative("earlyRefresh must be >= 0").optional(),
+  earlyRefresh: z
+    .number({ error: "earlyRefresh must be a number (the XFetch beta; 0 turns it off)" })
+    .finite()
+    .nonnegative("earlyRefresh must be >= 0")
+    .optional(),
   lock: z
-    .union([
-      z.literal(false),
-      z.strictObject({
-        ttl: z.number().int().positive("lock.ttl must be > 0 milliseconds").optional(),
-        wait: z.number().int().nonnegative("lock.wait must be >= 0 milliseconds").optional(),
-      }),
-    ], { error: "lock must be false or an object { ttl, wait }" })
+    .union(
+      [
+        z.literal(false),
+        z.strictObject({
+          ttl: z.number().int().positive("lock.ttl must be > 0 milliseconds").optional(),
+          wait: z.number().int().nonnegative("lock.wait must be >= 0 milliseconds").optional(),
+        }),
+      ],
+      { error: "lock must be false or an object { ttl, wait }" },
+    )
     .optional(),
   l1: l1Field.optional(),
   models: z.record(z.string(), modelSchema, { error: "models must be an object keyed by model name" }).optional(),
@@ -342,7 +346,6 @@ export const DEFAULTS = {
   /** `$cache.delivered(...)` timeout, in ms. */
   deliveredTimeout: 5_000,
 } as const;
-
 
 function toIssues(error: z.ZodError): ConfigIssue[] {
   return error.issues.map((i) => ({ path: i.path.map(String).join("."), message: describeIssue(i) }));

@@ -78,7 +78,10 @@ export class DatabaseIdentity {
       try {
         const rows = await this.query(sql);
         if (!Array.isArray(rows) || rows.length === 0) throw new Error(`the fingerprint query returned no rows: ${sql}`);
-        const parts: unknown[] = [this.provider, rows.map((r) => (typeof r === "object" && r !== null ? Object.entries(r).map(([k, v]) => [k, String(v)]) : String(r)))];
+        const parts: unknown[] = [
+          this.provider,
+          rows.map((r) => (typeof r === "object" && r !== null ? Object.entries(r).map(([k, v]) => [k, String(v)]) : String(r))),
+        ];
         if (this.provider === "sqlite") parts.push(hostname());
         return canonicalize(parts);
       } catch (err) {

@@ -206,9 +206,7 @@ export const KEY_HASH_BITS = 192;
 const HASH_CHARS = KEY_HASH_BITS / 6;
 
 const sha256: (data: string) => string =
-  typeof oneShotHash === "function"
-    ? (data) => oneShotHash("sha256", data, "base64url")
-    : (data) => createHash("sha256").update(data).digest("base64url");
+  typeof oneShotHash === "function" ? (data) => oneShotHash("sha256", data, "base64url") : (data) => createHash("sha256").update(data).digest("base64url");
 
 /**
  * Build the final cache key: `${namespace}:${hash}`.

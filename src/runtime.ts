@@ -125,7 +125,14 @@ export class CacheRuntime {
       : undefined;
     this.leases =
       redis && options.lock
-        ? new LeaseManager({ redis, namespace: options.namespace, ttlMs: options.lock.ttl, waitTimeoutMs: options.lock.wait, timeoutMs: options.redisTimeout, onError: () => this.stats.redisErrors++ })
+        ? new LeaseManager({
+            redis,
+            namespace: options.namespace,
+            ttlMs: options.lock.ttl,
+            waitTimeoutMs: options.lock.wait,
+            timeoutMs: options.redisTimeout,
+            onError: () => this.stats.redisErrors++,
+          })
         : undefined;
     this.stack = new CacheStack(l1, l2, this.leases, this.stats, { earlyRefresh: options.earlyRefresh, emit: (e) => this.emit(e), l2Keyed: this.l2Keyed });
     this.ready = this.bus ? this.bus.start() : Promise.resolve();
@@ -214,7 +221,9 @@ export class CacheRuntime {
     // What the query declares it reads is part of the key, like its text and values.
     const declared = canonicalize([[...models].sort(), [...(option.tags ?? [])].sort()]);
     const l1Key =
-      option.key !== undefined ? `${prefix}$raw|k|${JSON.stringify(option.key)}|${declared}` : `${prefix}$raw|${canonicalize([sql.strings, sql.values])}|${declared}`;
+      option.key !== undefined
+        ? `${prefix}$raw|k|${JSON.stringify(option.key)}|${declared}`
+        : `${prefix}$raw|${canonicalize([sql.strings, sql.values])}|${declared}`;
     // A raw read that names no model depends on the namespace as a whole.
     const deps = models.length ? [] : [ALL_DEP];
     for (const m of models) {
@@ -400,7 +409,8 @@ function checkQueryOption(cache: unknown, label: () => string): QueryOption | fa
   }
   for (const k of ["ttl", "swr"] as const) {
     const v = c[k];
-    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) throw new CacheUsageError(`${where}: ${k} must be a number of seconds >= 0`);
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0))
+      throw new CacheUsageError(`${where}: ${k} must be a number of seconds >= 0`);
   }
   if (c.tags !== undefined && (!Array.isArray(c.tags) || c.tags.some((t) => typeof t !== "string" || t === ""))) {
     throw new CacheUsageError(`${where}: tags must be an array of non-empty strings`);

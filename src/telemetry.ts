@@ -4,7 +4,14 @@
  */
 import type { BypassReason } from "./prisma/profile.js";
 
-const noBypasses = (): Record<BypassReason, number> => ({ "cache-false": 0, "model-disabled": 0, "no-ttl": 0, transaction: 0, "query-extension": 0, "scope-error": 0 });
+const noBypasses = (): Record<BypassReason, number> => ({
+  "cache-false": 0,
+  "model-disabled": 0,
+  "no-ttl": 0,
+  transaction: 0,
+  "query-extension": 0,
+  "scope-error": 0,
+});
 
 /** A snapshot of the cache's counters since the extension was created (or since `resetStats()`). */
 export interface CacheStats {

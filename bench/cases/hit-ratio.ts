@@ -45,7 +45,15 @@ export interface HitRatioOptions {
   seed?: number;
 }
 
-const DEFAULTS: Required<HitRatioOptions> = { rows: 2_000, operations: 20_000, writeShare: 0.1, pageShare: 0.05, pageSize: 10, exponent: 1.0, seed: 0x5eed_cafe };
+const DEFAULTS: Required<HitRatioOptions> = {
+  rows: 2_000,
+  operations: 20_000,
+  writeShare: 0.1,
+  pageShare: 0.05,
+  pageSize: 10,
+  exponent: 1.0,
+  seed: 0x5eed_cafe,
+};
 
 /** A sampler of ranks 0..n-1 with P(rank k) ∝ 1 / (k + 1)^s. */
 export function zipf(n: number, s: number, random: () => number): () => number {
@@ -81,8 +89,14 @@ type Op = { kind: "unique"; id: number } | { kind: "page"; start: number } | { k
 function operations(o: Required<HitRatioOptions>, firstId: number): Op[] {
   const random = mulberry32(o.seed);
   const pages = Math.ceil(o.rows / o.pageSize);
-  const rowOfRank = shuffled(Array.from({ length: o.rows }, (_, i) => firstId + i), random);
-  const pageOfRank = shuffled(Array.from({ length: pages }, (_, i) => firstId + i * o.pageSize), random);
+  const rowOfRank = shuffled(
+    Array.from({ length: o.rows }, (_, i) => firstId + i),
+    random,
+  );
+  const pageOfRank = shuffled(
+    Array.from({ length: pages }, (_, i) => firstId + i * o.pageSize),
+    random,
+  );
   const row = zipf(o.rows, o.exponent, random);
   const page = zipf(pages, o.exponent, random);
   const ops: Op[] = [];
@@ -136,7 +150,9 @@ export async function hitRatio(env: BenchEnv, options: HitRatioOptions = {}): Pr
   const closers: (() => Promise<void>)[] = [];
   try {
     await truth.$connect();
-    await truth.$executeRawUnsafe(`INSERT INTO "Post" ("title", "content", "published") SELECT 'post ' || g, 'content of post ' || g, g % 2 = 0 FROM generate_series(1, ${o.rows}) AS g`);
+    await truth.$executeRawUnsafe(
+      `INSERT INTO "Post" ("title", "content", "published") SELECT 'post ' || g, 'content of post ' || g, g % 2 = 0 FROM generate_series(1, ${o.rows}) AS g`,
+    );
     const firstId = (await truth.post.findFirst({ orderBy: { id: "asc" }, select: { id: true } }))!.id;
     const ops = operations(o, firstId);
     const pageStarts = Array.from({ length: Math.ceil(o.rows / o.pageSize) }, (_, i) => firstId + i * o.pageSize);

@@ -126,7 +126,8 @@ export async function invalidationCost(env: BenchEnv, options: InvalidationCostO
         value: `${fmt(reread.hits.l1)} (L2 ${reread.hits.l2}, misses ${reread.misses})`,
         ok: reread.hits.l1 === n && reread.misses === 0 && reread.hits.l2 === 0,
       };
-      if (which === "large") checks.fillTime = { label: `time to fill ${fmt(n)} entries, ${o.concurrency} reads in flight (setup, untimed)`, value: `${fillSeconds.toFixed(1)} s` };
+      if (which === "large")
+        checks.fillTime = { label: `time to fill ${fmt(n)} entries, ${o.concurrency} reads in flight (setup, untimed)`, value: `${fillSeconds.toFixed(1)} s` };
     }
     const failed = Object.values(checks).filter((c) => c.ok === false);
     if (failed.length) throw new Error(`invalidation-cost setup is not what it should be: ${failed.map((c) => `${c.label} = ${c.value}`).join("; ")}`);
@@ -219,7 +220,10 @@ export async function invalidationCost(env: BenchEnv, options: InvalidationCostO
         },
         largeVsSmallP99: { label: `same, p99s`, value: ratio(cases.large.p99Us, cases.small.p99Us) },
         smallVsFloor: { label: "cached write over uncached write (10 entries, medians)", value: ratio(cases.small.medianUs, cases.uncached.medianUs) },
-        largeVsFloor: { label: `cached write over uncached write (${fmt(o.entries)} entries, medians)`, value: ratio(cases.large.medianUs, cases.uncached.medianUs) },
+        largeVsFloor: {
+          label: `cached write over uncached write (${fmt(o.entries)} entries, medians)`,
+          value: ratio(cases.large.medianUs, cases.uncached.medianUs),
+        },
       },
       targets: {},
       checks,

@@ -111,7 +111,12 @@ export async function isolation(env: BenchEnv): Promise<LatencyGroup> {
       }
     }
     const now = plainClient.$extends(prismaCache(opts));
-    const scoped = now.$extends(cacheScope("t1", tenantFilter(() => "t1")));
+    const scoped = now.$extends(
+      cacheScope(
+        "t1",
+        tenantFilter(() => "t1"),
+      ),
+    );
     const context = plainClient.$extends(tenantFilter(() => als.getStore())).$extends(prismaCache({ ...opts, scope: () => als.getStore() }));
     clients.push(now, context);
     const calls: Record<InProcessCase, () => Promise<unknown>> = {
@@ -157,13 +162,32 @@ export async function isolation(env: BenchEnv): Promise<LatencyGroup> {
       ],
       cases,
       ratios: {
-        plainOverBefore: { label: "plain-client L1 hit now ÷ before isolation (child processes, medians)", value: plainOverBefore, target: `≤ ${PLAIN_MAX_OVER_BEFORE}×`, met: plainOverBefore <= PLAIN_MAX_OVER_BEFORE },
-        scopedOverPlain: { label: "cacheScope hit ÷ plain hit (medians)", value: scopedOverPlain, target: `≤ ${SCOPED_MAX_OVER_PLAIN}×`, met: scopedOverPlain <= SCOPED_MAX_OVER_PLAIN },
-        contextOverPlain: { label: "context-scope hit ÷ plain hit, both inside als.run (medians)", value: contextOverPlain, target: `≤ ${SCOPED_MAX_OVER_PLAIN}×`, met: contextOverPlain <= SCOPED_MAX_OVER_PLAIN },
+        plainOverBefore: {
+          label: "plain-client L1 hit now ÷ before isolation (child processes, medians)",
+          value: plainOverBefore,
+          target: `≤ ${PLAIN_MAX_OVER_BEFORE}×`,
+          met: plainOverBefore <= PLAIN_MAX_OVER_BEFORE,
+        },
+        scopedOverPlain: {
+          label: "cacheScope hit ÷ plain hit (medians)",
+          value: scopedOverPlain,
+          target: `≤ ${SCOPED_MAX_OVER_PLAIN}×`,
+          met: scopedOverPlain <= SCOPED_MAX_OVER_PLAIN,
+        },
+        contextOverPlain: {
+          label: "context-scope hit ÷ plain hit, both inside als.run (medians)",
+          value: contextOverPlain,
+          target: `≤ ${SCOPED_MAX_OVER_PLAIN}×`,
+          met: contextOverPlain <= SCOPED_MAX_OVER_PLAIN,
+        },
       },
       targets: {},
       checks: {
-        served: { label: "in-process calls of the current build that its counters count as L1 hits", value: `${servedHits} of ${expectedHits}`, ok: servedHits === expectedHits },
+        served: {
+          label: "in-process calls of the current build that its counters count as L1 hits",
+          value: `${servedHits} of ${expectedHits}`,
+          ok: servedHits === expectedHits,
+        },
         childServed: {
           label: "timed calls in child processes that their counters count as L1 hits",
           value: `${childHits} of ${2 * CHILD_RUNS * CHILD_ITERATIONS}`,

@@ -209,7 +209,8 @@ export async function stampede(env: BenchEnv, options: StampedeOptions = {}): Pr
       const starts = done.map((d) => d.startedAt);
       const expected = JSON.stringify(await plain.post.groupBy(stampedeArgs(bound)));
       const distinct = new Set(done.flatMap((d) => d.distinct));
-      if (distinct.size !== 1 || !distinct.has(expected)) wrong.push(`${variant} ${what}: ${distinct.size} distinct result(s)${distinct.has(expected) ? "" : ", none equal to the database's"}`);
+      if (distinct.size !== 1 || !distinct.has(expected))
+        wrong.push(`${variant} ${what}: ${distinct.size} distinct result(s)${distinct.has(expected) ? "" : ", none equal to the database's"}`);
       const failed = done.reduce((n, d) => n + d.failed, 0);
       if (failed) {
         failures.push(`${variant} ${what}: ${failed} failed call(s)`);

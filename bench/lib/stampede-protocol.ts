@@ -71,4 +71,3 @@ export function stampedeArgs(bound: number) {
 
 /** The statements a burst's query sends: SELECTs on the Post table. */
 export const isTargetQuery = (q: QueryInfo): boolean => q.kind === "query" && /^\s*select\b/i.test(q.sql) && q.sql.includes('"Post"');
-

@@ -13,7 +13,10 @@ const MIGRATIONS = new URL("../../prisma/migrations/", import.meta.url);
 export async function createDatabase(): Promise<PGlite> {
   const pglite = new PGlite(); // no data dir: in memory, gone when the process ends
   // The same SQL files `prisma migrate deploy` would apply, in directory order.
-  for (const dir of readdirSync(MIGRATIONS, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()) {
+  for (const dir of readdirSync(MIGRATIONS, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort()) {
     const file = new URL(`${dir}/migration.sql`, MIGRATIONS);
     if (existsSync(file)) await pglite.exec(readFileSync(file, "utf8"));
   }
@@ -52,9 +55,18 @@ export async function seed(prisma: PrismaClient): Promise<Seeded> {
   }
   await prisma.sample.create({
     data: {
-      tenant: "acme", slug: "alpha", text: "every scalar type", int: 7, big: 9007199254740993n, float: 0.5,
-      decimal: "12345.678901", flag: true, at: new Date("2024-02-29T12:00:00Z"), json: { nested: [1, 2] },
-      bytes: new Uint8Array([1, 2, 3]), role: "USER",
+      tenant: "acme",
+      slug: "alpha",
+      text: "every scalar type",
+      int: 7,
+      big: 9007199254740993n,
+      float: 0.5,
+      decimal: "12345.678901",
+      flag: true,
+      at: new Date("2024-02-29T12:00:00Z"),
+      json: { nested: [1, 2] },
+      bytes: new Uint8Array([1, 2, 3]),
+      role: "USER",
     },
   });
   return { alice: { id: alice.id, email: alice.email }, post: { id: post.id } };

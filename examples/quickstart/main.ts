@@ -57,10 +57,8 @@ type Cache = false | undefined;
 const queries: Record<string, (cache?: Cache) => PromiseLike<unknown>> = {
   "post.findUnique by id": (cache) => prisma.post.findUnique({ where: { id: ids.post.id }, cache }),
   "user.findUnique by email": (cache) => prisma.user.findUnique({ where: { email: ids.alice.email }, cache }),
-  "sample.findUnique compound": (cache) =>
-    prisma.sample.findUnique({ where: { tenant_slug: { tenant: "acme", slug: "alpha" } }, cache }),
-  "post.findMany + include": (cache) =>
-    prisma.post.findMany({ where: { published: true }, include: { author: true, tags: true, comments: true }, cache }),
+  "sample.findUnique compound": (cache) => prisma.sample.findUnique({ where: { tenant_slug: { tenant: "acme", slug: "alpha" } }, cache }),
+  "post.findMany + include": (cache) => prisma.post.findMany({ where: { published: true }, include: { author: true, tags: true, comments: true }, cache }),
   "post.count": (cache) => prisma.post.count({ where: { published: true }, cache }),
   "post.aggregate": (cache) => prisma.post.aggregate({ _sum: { views: true }, _avg: { views: true }, cache }),
   "post.groupBy": (cache) => prisma.post.groupBy({ by: ["published"], _count: { _all: true }, orderBy: { published: "asc" }, cache }),
@@ -71,8 +69,7 @@ const otherQueries: Record<string, () => PromiseLike<unknown>> = other
       "post.findUnique by id": () => other.post.findUnique({ where: { id: ids.post.id } }),
       "user.findUnique by email": () => other.user.findUnique({ where: { email: ids.alice.email } }),
       "sample.findUnique compound": () => other.sample.findUnique({ where: { tenant_slug: { tenant: "acme", slug: "alpha" } } }),
-      "post.findMany + include": () =>
-        other.post.findMany({ where: { published: true }, include: { author: true, tags: true, comments: true } }),
+      "post.findMany + include": () => other.post.findMany({ where: { published: true }, include: { author: true, tags: true, comments: true } }),
       "post.count": () => other.post.count({ where: { published: true } }),
       "post.aggregate": () => other.post.aggregate({ _sum: { views: true }, _avg: { views: true } }),
       "post.groupBy": () => other.post.groupBy({ by: ["published"], _count: { _all: true }, orderBy: { published: "asc" } }),
@@ -80,7 +77,9 @@ const otherQueries: Record<string, () => PromiseLike<unknown>> = other
   : {};
 
 try {
-  console.log(`prisma-tiered-cache quick start: PGlite + L1${redis ? ` + L2 (Redis ${process.env.REDIS_URL}, namespace ${namespace})` : " (set REDIS_URL to add Redis)"}`);
+  console.log(
+    `prisma-tiered-cache quick start: PGlite + L1${redis ? ` + L2 (Redis ${process.env.REDIS_URL}, namespace ${namespace})` : " (set REDIS_URL to add Redis)"}`,
+  );
   console.log(`Latencies: cold = first call; others = median of ${RUNS} calls. Speedup = no cache / warm.\n`);
   const header = ["query".padEnd(28), "cold".padStart(11), "no cache".padStart(11), "warm".padStart(11), "speedup".padStart(8), "  warm served by"];
   if (other) header.splice(4, 0, "L2 only".padStart(11));

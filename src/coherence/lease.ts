@@ -148,7 +148,10 @@ export class LeaseManager {
       if (reply !== "OK") return undefined;
     } catch (err) {
       this.report(err);
-      sent?.then((late) => (late === "OK" ? this.release(key, token) : undefined), () => undefined);
+      sent?.then(
+        (late) => (late === "OK" ? this.release(key, token) : undefined),
+        () => undefined,
+      );
       return undefined;
     }
     return { key, token, expiresAt: startedAt + px, release: () => this.release(key, token) };
@@ -162,11 +165,7 @@ export class LeaseManager {
   async release(key: string, token: string): Promise<boolean> {
     let released: boolean;
     try {
-      const r = await bounded(
-        () => runScript(this.redis, RELEASE_LEASE, [this.lockKey(key)], [token, this.channel, key]),
-        this.timeoutMs,
-        "lease release",
-      );
+      const r = await bounded(() => runScript(this.redis, RELEASE_LEASE, [this.lockKey(key)], [token, this.channel, key]), this.timeoutMs, "lease release");
       released = r === 1;
     } catch (err) {
       this.report(err);

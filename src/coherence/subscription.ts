@@ -81,18 +81,30 @@ export class ChannelSubscription {
 
   constructor(private readonly o: ChannelSubscriptionOptions) {
     this.listeners = [
-      ["message", (channel: string, message: string) => {
-        if (!this.closed && channel === o.channel) o.onMessage(message);
-      }],
-      ["close", () => {
-        this.live = false;
-      }],
-      ["ready", () => {
-        if (this.started) this.kick();
-      }],
-      ["error", (err: unknown) => {
-        if (!this.closed) o.onError(err);
-      }],
+      [
+        "message",
+        (channel: string, message: string) => {
+          if (!this.closed && channel === o.channel) o.onMessage(message);
+        },
+      ],
+      [
+        "close",
+        () => {
+          this.live = false;
+        },
+      ],
+      [
+        "ready",
+        () => {
+          if (this.started) this.kick();
+        },
+      ],
+      [
+        "error",
+        (err: unknown) => {
+          if (!this.closed) o.onError(err);
+        },
+      ],
     ];
     for (const [event, listener] of this.listeners) o.connection.on(event, listener as (...args: unknown[]) => void);
   }

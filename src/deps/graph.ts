@@ -54,7 +54,7 @@ export class RelationGraph {
   reachable(model: string): string[] {
     const seen = new Set<string>([model]);
     const queue = [model];
-    while (queue.length) for (const n of this.neighbors(queue.pop()!)) if (!seen.has(n)) (seen.add(n), queue.push(n));
+    while (queue.length) for (const n of this.neighbors(queue.pop()!)) if (!seen.has(n)) seen.add(n), queue.push(n);
     return [...seen];
   }
 

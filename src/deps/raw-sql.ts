@@ -130,8 +130,8 @@ function lex(src: string): Tok[] | undefined {
         if (i >= n) return undefined;
         const a = src.charCodeAt(i);
         const b = src.charCodeAt(i + 1);
-        if (a === 47 && b === 42) (depth++, (i += 2));
-        else if (a === 42 && b === 47) (depth--, (i += 2));
+        if (a === 47 && b === 42) depth++, (i += 2);
+        else if (a === 42 && b === 47) depth--, (i += 2);
         else i++;
       }
     } else if (c === 39) {
@@ -552,8 +552,8 @@ class Recogniser {
         const t = this.tok(j);
         if (t === undefined) return out;
         if (t.t === T.Op && t.v === "(") j = this.match[j]! + 1;
-        else if (t.t === T.Op && t.v === "[") (brackets++, j++);
-        else if (t.t === T.Op && t.v === "]") (brackets--, j++);
+        else if (t.t === T.Op && t.v === "[") brackets++, j++;
+        else if (t.t === T.Op && t.v === "]") brackets--, j++;
         else if (brackets === 0 && t.t === T.Op && t.v === ",") {
           j++;
           break;
@@ -674,10 +674,7 @@ export function modelsForTables(
   joinTables: readonly { table: string; models: readonly string[] }[] = [],
 ): string[] | undefined {
   const out = new Set<string>();
-  const candidates = [
-    ...Object.entries(models).map(([name, m]) => ({ table: m.dbName ?? name, models: [name] as readonly string[] })),
-    ...joinTables,
-  ];
+  const candidates = [...Object.entries(models).map(([name, m]) => ({ table: m.dbName ?? name, models: [name] as readonly string[] })), ...joinTables];
   for (const t of tables) {
     const lower = t.name.toLowerCase();
     let found = false;

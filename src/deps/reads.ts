@@ -8,7 +8,24 @@ import { modelDep, tagDep, type RelationGraph } from "./graph.js";
 import { bulkDep } from "./rows.js";
 
 /** Keys whose value is read in the same model's context. */
-const STRUCTURAL = new Set(["where", "include", "select", "omit", "orderBy", "having", "cursor", "_count", "AND", "OR", "NOT", "some", "every", "none", "is", "isNot"]);
+const STRUCTURAL = new Set([
+  "where",
+  "include",
+  "select",
+  "omit",
+  "orderBy",
+  "having",
+  "cursor",
+  "_count",
+  "AND",
+  "OR",
+  "NOT",
+  "some",
+  "every",
+  "none",
+  "is",
+  "isNot",
+]);
 
 function walk(graph: RelationGraph, model: string, node: unknown, out: Set<string>): void {
   if (node === null || typeof node !== "object") return;

@@ -110,12 +110,7 @@ export interface RelationFacts {
 // ---------------------------------------------------------------------------
 // Lexer
 
-type Tok =
-  | { t: "id"; v: string }
-  | { t: "str"; v: string }
-  | { t: "num"; v: string }
-  | { t: "nl" }
-  | { t: "p"; v: string };
+type Tok = { t: "id"; v: string } | { t: "str"; v: string } | { t: "num"; v: string } | { t: "nl" } | { t: "p"; v: string };
 
 class SchemaError extends Error {}
 
@@ -181,11 +176,7 @@ function lex(src: string): Tok[] {
 // Parser
 
 /** An attribute argument value. */
-type Value =
-  | { k: "str"; v: string }
-  | { k: "num"; v: string }
-  | { k: "ref"; name: string; args?: Arg[] }
-  | { k: "arr"; items: Value[] };
+type Value = { k: "str"; v: string } | { k: "num"; v: string } | { k: "ref"; name: string; args?: Arg[] } | { k: "arr"; items: Value[] };
 interface Arg {
   name?: string;
   value: Value;

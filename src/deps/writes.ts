@@ -22,7 +22,21 @@ export const WRITE_OPERATIONS = new Set([
 ]);
 
 /** Keys of a nested write whose value is read in the related model's context. */
-const NESTED = new Set(["create", "createMany", "connect", "connectOrCreate", "disconnect", "set", "update", "updateMany", "upsert", "delete", "deleteMany", "data", "where"]);
+const NESTED = new Set([
+  "create",
+  "createMany",
+  "connect",
+  "connectOrCreate",
+  "disconnect",
+  "set",
+  "update",
+  "updateMany",
+  "upsert",
+  "delete",
+  "deleteMany",
+  "data",
+  "where",
+]);
 
 /** Nested operations that only add or remove links, never write the related rows themselves. */
 const LINK_ONLY = new Set(["connect", "disconnect", "set"]);

@@ -38,7 +38,9 @@ type Extendable = { $extends(extension: unknown): Extendable };
 
 function declare<E>(declaration: Declaration, extension: E, where: string): E {
   if ((typeof extension !== "object" && typeof extension !== "function") || extension === null) {
-    throw new CacheUsageError(`${where}: extension must be a Prisma extension (an object or Prisma.defineExtension(...)), got ${extension === null ? "null" : typeof extension}`);
+    throw new CacheUsageError(
+      `${where}: extension must be a Prisma extension (an object or Prisma.defineExtension(...)), got ${extension === null ? "null" : typeof extension}`,
+    );
   }
   const start = { name: "prisma-tiered-cache:declared" };
   const end = { name: "prisma-tiered-cache:declared" };

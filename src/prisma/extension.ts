@@ -85,7 +85,8 @@ export function prismaCache(options: CacheOptions = {}): CacheExtension {
     const identity = resolved.redis
       ? new DatabaseIdentity(
           activeProvider(client),
-          (sql) => (client as unknown as { $queryRawUnsafe(q: string): Promise<unknown> }).$queryRawUnsafe(`/* prisma-tiered-cache: database fingerprint */ ${sql}`),
+          (sql) =>
+            (client as unknown as { $queryRawUnsafe(q: string): Promise<unknown> }).$queryRawUnsafe(`/* prisma-tiered-cache: database fingerprint */ ${sql}`),
           (error) => report(error),
         )
       : undefined;

@@ -142,7 +142,8 @@ export function probeInternals(client: unknown): MissingInternal[] {
   const missing: MissingInternal[] = [];
   const c = client as Bag | null;
   if (!runtimeDataModel(client)) missing.push({ name: "_runtimeDataModel", effect: "required: the cache cannot plan reads without the data model" });
-  if (extensionLayers(extensionList(client)) === undefined) missing.push({ name: "_extensions", effect: "reads are not cached (the cache cannot see the client's extensions)" });
+  if (extensionLayers(extensionList(client)) === undefined)
+    missing.push({ name: "_extensions", effect: "reads are not cached (the cache cannot see the client's extensions)" });
   if (c && !("_globalOmit" in c)) missing.push({ name: "_globalOmit", effect: "reads are not cached (the cache cannot see the client's global omit)" });
   if (!inlineSchema(client)) missing.push({ name: "_engineConfig.inlineSchema", effect: "invalidation is per model" });
   if (!builtinMethod(client, "$transaction")) missing.push({ name: "_originalClient", effect: "interactive transactions bump per write instead of at commit" });

@@ -44,7 +44,14 @@ export function admit(runtime: CacheRuntime, profile: ClientProfile, model: stri
     return profile.keyPrefix();
   } catch (error) {
     runtime.bypass("scope-error");
-    runtime.emit({ type: "bypass", reason: "scope-error", model: label, operation, detail: "a scope function threw; the read went to the database uncached", error });
+    runtime.emit({
+      type: "bypass",
+      reason: "scope-error",
+      model: label,
+      operation,
+      detail: "a scope function threw; the read went to the database uncached",
+      error,
+    });
     return undefined;
   }
 }

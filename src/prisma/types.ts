@@ -23,11 +23,8 @@ export interface CacheArgs {
 
 type FluentOperation = "findUnique" | "findUniqueOrThrow" | "findFirst" | "findFirstOrThrow";
 type RelationNames<T> = T extends { [K: symbol]: { types: { payload: { objects: infer O } } } } ? keyof O : never;
-type RelationSelect<T, Op extends FluentOperation, K> = NonNullable<NonNullable<Prisma.Args<T, Op>>["select"]> extends infer S
-  ? K extends keyof S
-    ? S[K]
-    : never
-  : never;
+type RelationSelect<T, Op extends FluentOperation, K> =
+  NonNullable<NonNullable<Prisma.Args<T, Op>>["select"]> extends infer S ? (K extends keyof S ? S[K] : never) : never;
 
 /**
  * Prisma's fluent API on a cached `findUnique`/`findFirst` (and `OrThrow`):
@@ -63,11 +60,10 @@ export interface CachedReadMethods {
 }
 
 /** What `prismaCache(...)` returns: pass it to `prisma.$extends(...)`. */
-export type CacheExtension = (
-  client: unknown,
-) => PrismaClientExtends<
+export type CacheExtension = (client: unknown) => PrismaClientExtends<
   // biome-ignore lint/complexity/noBannedTypes: Prisma's extension arguments use `{}` for "no result and no query component".
-  Types.Extensions.InternalArgs<{}, { $allModels: CachedReadMethods }, {}, { $cache: CacheClientApi; $queryRawCached: RawQueryMethod }> & Types.Extensions.DefaultArgs
+  Types.Extensions.InternalArgs<{}, { $allModels: CachedReadMethods }, {}, { $cache: CacheClientApi; $queryRawCached: RawQueryMethod }> &
+    Types.Extensions.DefaultArgs
 >;
 
 /**

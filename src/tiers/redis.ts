@@ -247,7 +247,14 @@ export class RedisTier {
     const missing: number[] = [];
     for (let i = 0; i < versions.length; i++) if (versions[i] === "") missing.push(i);
     if (missing.length === 0) return versions;
-    const r = await this.call(() => runScript(this.redis, INIT_VERSIONS, missing.map((i) => this.versionKey(deps[i]!)), [randomBase(), VERSION_TTL_MS]));
+    const r = await this.call(() =>
+      runScript(
+        this.redis,
+        INIT_VERSIONS,
+        missing.map((i) => this.versionKey(deps[i]!)),
+        [randomBase(), VERSION_TTL_MS],
+      ),
+    );
     if (!Array.isArray(r)) return versions;
     const out = versions.slice();
     for (let k = 0; k < missing.length; k++) out[missing[k]!] = String(r[k] ?? "");
@@ -348,5 +355,4 @@ export class RedisTier {
       );
     });
   }
-
 }

@@ -94,12 +94,7 @@ export function send<T>(command: () => Promise<T>): Promise<T> {
 }
 
 /** Runs a script by SHA, loading it first if Redis does not know it yet. */
-export async function runScript(
-  redis: RedisClient,
-  s: Script,
-  keys: readonly string[],
-  args: readonly (string | number)[],
-): Promise<unknown> {
+export async function runScript(redis: RedisClient, s: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
   try {
     return await redis.evalsha(s.sha, keys.length, ...keys, ...args);
   } catch (err) {

@@ -269,7 +269,9 @@ export class CacheStack {
     const value = this.decodeOrDrop(id, entry.body);
     if (value === DROPPED) return undefined;
     this.stats.l2Hits++;
-    const filled = this.l1 !== undefined && this.fillL1(req, value, byteSize(entry.body), snap, gens, { ...t, keepUntil: Math.max(t.staleUntil, t.freshUntil + req.graceMs) });
+    const filled =
+      this.l1 !== undefined &&
+      this.fillL1(req, value, byteSize(entry.body), snap, gens, { ...t, keepUntil: Math.max(t.staleUntil, t.freshUntil + req.graceMs) });
     if (stale) this.stats.staleServed++;
     // After this flight has settled, so that the refresh is not taken for a joiner of it.
     if (stale || this.earlyRefresh(t, now)) setImmediate(() => this.refresh(req, load));

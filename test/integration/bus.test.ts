@@ -207,7 +207,11 @@ describe("InvalidationBus", () => {
 
   it("close() rejects pending delivered() promises and quits the subscriber", async () => {
     const [a, b] = await started(uniqueNamespace());
-    const outcome = (p: Promise<void>) => p.then(() => "resolved", (e: unknown) => e);
+    const outcome = (p: Promise<void>) =>
+      p.then(
+        () => "resolved",
+        (e: unknown) => e,
+      );
     const pending = outcome(b.bus.delivered(a.bus.instanceId, 99));
     const timed = outcome(b.bus.delivered(a.bus.instanceId, 100, { timeoutMs: 60_000 }));
     const numsub = async () => ((await plainClient().pubsub("NUMSUB", b.bus.channel)) as [string, number])[1];

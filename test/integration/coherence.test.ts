@@ -68,7 +68,10 @@ describe("randomized read/write interleaving over two processes", () => {
     const check = async (who: number, what: string, got: unknown, want: unknown) => {
       if (JSON.stringify(got, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)) !== JSON.stringify(want)) {
         const db = await plain.post.findMany({ where: mine, orderBy: { id: "asc" }, select: { id: true, views: true, published: true } });
-        throw new Error(`database: ${JSON.stringify(db)}\ntruth: ${JSON.stringify([...truth])}\n` +`op ${log.length} (${what} on ${who === 0 ? "A" : "B"}) saw stale data: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}\nlast ops:\n${log.slice(-10).join("\n")}`);
+        throw new Error(
+          `database: ${JSON.stringify(db)}\ntruth: ${JSON.stringify([...truth])}\n` +
+            `op ${log.length} (${what} on ${who === 0 ? "A" : "B"}) saw stale data: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}\nlast ops:\n${log.slice(-10).join("\n")}`,
+        );
       }
     };
 
@@ -84,7 +87,12 @@ describe("randomized read/write interleaving over two processes", () => {
       } else if (r < 0.5) {
         log.push("list");
         const list = await p.post.findMany({ where: mine, orderBy: { id: "asc" }, select: { id: true, views: true } });
-        await check(who, "findMany", list, ids.map((id) => ({ id, views: truth.get(id)!.views })));
+        await check(
+          who,
+          "findMany",
+          list,
+          ids.map((id) => ({ id, views: truth.get(id)!.views })),
+        );
       } else if (r < 0.6) {
         log.push("aggregate");
         const agg = await p.post.aggregate({ where: { ...mine, published: true }, _sum: { views: true }, _count: { _all: true } });
@@ -137,7 +145,10 @@ describe("bus failures flush L1", () => {
     const flushed = new Promise<string>((resolve) => c.prisma.$cache.on((e) => e.type === "l1-flushed" && resolve(e.reason)));
     const admin = t.redis();
     const list = (await admin.call("CLIENT", "LIST", "TYPE", "pubsub")) as string;
-    const id = list.split("\n").find((line) => line.includes(` name=${name} `))?.match(/^id=(\d+) /)?.[1];
+    const id = list
+      .split("\n")
+      .find((line) => line.includes(` name=${name} `))
+      ?.match(/^id=(\d+) /)?.[1];
     expect(id).toBeDefined();
     await admin.client("KILL", "ID", id!);
     expect(await flushed).toBe("reconnect");

@@ -49,7 +49,9 @@ function runDemo(redis: string | undefined): Promise<Run> {
 
 /** Parses a `hits L1=… L2=…, misses=…, bypasses=…` stats line. */
 function stats(stdout: string, client: "main client" | "other client") {
-  const m = new RegExp(`${client}:\\s+hits L1=(\\d+) L2=(\\d+), misses=(\\d+), bypasses=(\\d+), fills=\\d+, invalidations=(\\d+), redisErrors=(\\d+)`).exec(stdout);
+  const m = new RegExp(`${client}:\\s+hits L1=(\\d+) L2=(\\d+), misses=(\\d+), bypasses=(\\d+), fills=\\d+, invalidations=(\\d+), redisErrors=(\\d+)`).exec(
+    stdout,
+  );
   if (!m) return undefined;
   const [l1, l2, misses, bypasses, invalidations, redisErrors] = m.slice(1).map(Number);
   return { l1, l2, misses, bypasses, invalidations, redisErrors };

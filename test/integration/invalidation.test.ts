@@ -237,7 +237,8 @@ describe("cached raw reads", () => {
   it("$queryRawCached caches by SQL and values, and declared models invalidate it", async () => {
     const { prisma, counter } = cached({ redis: redis() });
     const { Prisma } = await import("../../generated/prisma/client");
-    const q = (min: number) => prisma.$queryRawCached<{ n: bigint }[]>(Prisma.sql`SELECT count(*) AS n FROM "Post" WHERE views >= ${min}`, { models: ["Post"] });
+    const q = (min: number) =>
+      prisma.$queryRawCached<{ n: bigint }[]>(Prisma.sql`SELECT count(*) AS n FROM "Post" WHERE views >= ${min}`, { models: ["Post"] });
     const first = await q(0);
     counter.reset();
     expect(await q(0)).toEqual(first);

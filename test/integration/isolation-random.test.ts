@@ -34,7 +34,10 @@ function process_(namespace: string) {
   const { prisma } = createClient(db.url);
   const redis = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
   const cached = prisma.$extends(prismaCache({ redis, ttl: 60, namespace }));
-  cleanups.push(() => cached.$disconnect(), () => redis.disconnect());
+  cleanups.push(
+    () => cached.$disconnect(),
+    () => redis.disconnect(),
+  );
   const tenants = Object.fromEntries(TENANTS.map((t) => [t, cached.$extends(cacheScope(t, scopedTo(t)))])) as Record<Tenant, typeof cached>;
   return { cached, tenants };
 }
@@ -50,20 +53,38 @@ describe("randomized tenant reads and writes over two processes", () => {
     cleanups.push(() => plainBase.$disconnect());
     const truth = Object.fromEntries(TENANTS.map((t) => [t, plainBase.$extends(scopedTo(t))])) as Record<Tenant, ReturnType<typeof plainBase.$extends>>;
     const log: string[] = [];
-    const allCustomers = async () => (await plainBase.customer.findMany({ select: { id: true, tenantId: true } }));
+    const allCustomers = async () => await plainBase.customer.findMany({ select: { id: true, tenantId: true } });
     let customers = await allCustomers();
     const orderIds = async (t: Tenant) => (await plainBase.order.findMany({ where: { tenantId: t }, select: { id: true } })).map((o) => o.id);
 
-    type Read = (c: typeof procs[0]["cached"]) => Promise<unknown>;
+    type Read = (c: (typeof procs)[0]["cached"]) => Promise<unknown>;
     const reads: Array<[string, () => Read]> = [
       ["customers", () => (c) => c.customer.findMany({ orderBy: { id: "asc" } })],
       ["orders", () => (c) => c.order.findMany({ orderBy: { id: "asc" } })],
-      ["orders of a customer", () => { const id = pick(customers).id; return (c) => c.order.findMany({ where: { customerId: id }, orderBy: { id: "asc" } }); }],
-      ["customer by id", () => { const id = pick(customers).id; return (c) => c.customer.findUnique({ where: { id } }); }],
+      [
+        "orders of a customer",
+        () => {
+          const id = pick(customers).id;
+          return (c) => c.order.findMany({ where: { customerId: id }, orderBy: { id: "asc" } });
+        },
+      ],
+      [
+        "customer by id",
+        () => {
+          const id = pick(customers).id;
+          return (c) => c.customer.findUnique({ where: { id } });
+        },
+      ],
       ["count", () => (c) => c.order.count()],
       ["sum", () => (c) => c.order.aggregate({ _sum: { total: true } })],
       ["with orders", () => (c) => c.customer.findMany({ include: { orders: { orderBy: { id: "asc" } } }, orderBy: { id: "asc" } })],
-      ["first big order", () => { const min = Math.floor(rand() * 2000); return (c) => c.order.findFirst({ where: { total: { gte: min } }, orderBy: { id: "asc" } }); }],
+      [
+        "first big order",
+        () => {
+          const min = Math.floor(rand() * 2000);
+          return (c) => c.order.findFirst({ where: { total: { gte: min } }, orderBy: { id: "asc" } });
+        },
+      ],
     ];
 
     let counter = 0;
@@ -80,7 +101,9 @@ describe("randomized tenant reads and writes over two processes", () => {
         const got = await read(client as never);
         const want = await read(truth[tenant] as never);
         if (JSON.stringify(got) !== JSON.stringify(want)) {
-          throw new Error(`op ${op} (${what} for ${tenant} on process ${who}) got ${JSON.stringify(got)}, want ${JSON.stringify(want)}\nlast ops:\n${log.slice(-10).join("\n")}`);
+          throw new Error(
+            `op ${op} (${what} for ${tenant} on process ${who}) got ${JSON.stringify(got)}, want ${JSON.stringify(want)}\nlast ops:\n${log.slice(-10).join("\n")}`,
+          );
         }
         log.push(`${op} read ${what} ${tenant}@${who}`);
         continue;
@@ -110,7 +133,9 @@ describe("randomized tenant reads and writes over two processes", () => {
         await writer.order.updateMany({ where: { tenantId: tenant, total: { lt: 1500 } }, data: { total: { increment: 1 } } });
       } else if (w < 0.95) {
         log.push(`${op} new customer (${tenant}@${who})`);
-        await writer.customer.create({ data: { tenantId: tenant, email: `${tenant}-${n}@random.example`, name: `${tenant} new ${n}`, orders: { create: [{ tenantId: tenant, total: n }] } } });
+        await writer.customer.create({
+          data: { tenantId: tenant, email: `${tenant}-${n}@random.example`, name: `${tenant} new ${n}`, orders: { create: [{ tenantId: tenant, total: n }] } },
+        });
         customers = await allCustomers();
       } else {
         log.push(`${op} $executeRaw (${tenant}@${who})`);

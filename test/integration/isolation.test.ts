@@ -90,7 +90,12 @@ describe.each(["S1", "S2", "S3", "S4"] as const)("%s", (name) => {
     s.counter.reset();
     await expectEachCallerSeesItsOwn(s);
     expect(statements(s.counter)).toBe(0);
-    expect(sum(s.tenants.map((c) => c.cached.$cache.stats()), (x) => x.bypasses)).toBe(0);
+    expect(
+      sum(
+        s.tenants.map((c) => c.cached.$cache.stats()),
+        (x) => x.bypasses,
+      ),
+    ).toBe(0);
     // L2: a second "process" in this one (own clients and runtimes, no L1).
     const l2 = scenario(name, true, ns, { l1: false });
     await expectEachCallerSeesItsOwn(l2);

@@ -15,7 +15,14 @@ function client(): Redis {
 
 /** A lease manager on a client of its own: one simulated process. */
 function manager(namespace: string, options: Partial<LeaseManagerOptions> = {}): LeaseManager {
-  const m = new LeaseManager({ redis: client(), namespace, ttlMs: DEFAULTS.lock.ttl, waitTimeoutMs: DEFAULTS.lock.wait, timeoutMs: DEFAULTS.redisTimeout, ...options });
+  const m = new LeaseManager({
+    redis: client(),
+    namespace,
+    ttlMs: DEFAULTS.lock.ttl,
+    waitTimeoutMs: DEFAULTS.lock.wait,
+    timeoutMs: DEFAULTS.redisTimeout,
+    ...options,
+  });
   managers.push(m);
   return m;
 }
@@ -187,7 +194,14 @@ describe("LeaseManager", () => {
     const errors: unknown[] = [];
     const dead = new Redis({ host: "127.0.0.1", port: 1, retryStrategy: () => 50, lazyConnect: true });
     dead.on("error", () => undefined);
-    const m = new LeaseManager({ redis: dead, namespace: uniqueNamespace(), ttlMs: DEFAULTS.lock.ttl, waitTimeoutMs: DEFAULTS.lock.wait, timeoutMs: 100, onError: (e) => errors.push(e) });
+    const m = new LeaseManager({
+      redis: dead,
+      namespace: uniqueNamespace(),
+      ttlMs: DEFAULTS.lock.ttl,
+      waitTimeoutMs: DEFAULTS.lock.wait,
+      timeoutMs: 100,
+      onError: (e) => errors.push(e),
+    });
     try {
       const t0 = Date.now();
       expect(await m.acquire("k")).toBeUndefined();

@@ -100,7 +100,16 @@ const scenarios = (ids: SeedIds): Scenario[] => [
   },
   {
     name: "deleteMany",
-    setup: async (b) => ({ n: (await b.comment.createMany({ data: [{ body: "bulk-temp", postId: ids.posts.draft }, { body: "bulk-temp", postId: ids.posts.draft }] })).count }),
+    setup: async (b) => ({
+      n: (
+        await b.comment.createMany({
+          data: [
+            { body: "bulk-temp", postId: ids.posts.draft },
+            { body: "bulk-temp", postId: ids.posts.draft },
+          ],
+        })
+      ).count,
+    }),
     write: (p) => p.comment.deleteMany({ where: { body: "bulk-temp" } }),
     changed: ["comment count"],
     hits: ["post by id (hello)", "post by id (draft)", "user by id (alice)"],

@@ -23,7 +23,6 @@ async function cuttableRedis() {
   return { proxy, redis };
 }
 
-
 describe("Redis outages", () => {
   it("keeps reads and writes working while Redis is unreachable, and replays the undelivered bumps", async () => {
     const ns = uniqueNamespace();

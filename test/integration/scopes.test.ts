@@ -44,7 +44,10 @@ const rlsFromContext = Prisma.defineExtension((prisma) =>
       $allModels: {
         async $allOperations({ args, query }) {
           const id = als.getStore();
-          const [, result] = await prisma.$transaction([prisma.$executeRaw`SELECT set_config('app.customer', ${id === undefined ? "" : String(id)}, TRUE)`, query(args)]);
+          const [, result] = await prisma.$transaction([
+            prisma.$executeRaw`SELECT set_config('app.customer', ${id === undefined ? "" : String(id)}, TRUE)`,
+            query(args),
+          ]);
           return result;
         },
       },
@@ -94,7 +97,9 @@ describe("a scope read from the request context", () => {
         throw new Error("no request context");
       }, scopedTo("t2")),
     );
-    const want = await plain().prisma.$extends(scopedTo("t2")).customer.findMany({ orderBy: { id: "asc" } });
+    const want = await plain()
+      .prisma.$extends(scopedTo("t2"))
+      .customer.findMany({ orderBy: { id: "asc" } });
     expect(await failing.customer.findMany({ orderBy: { id: "asc" } })).toEqual(want);
     expect(await failing.customer.findMany({ orderBy: { id: "asc" } })).toEqual(want);
     expect(x.prisma.$cache.stats().bypassReasons["scope-error"]).toBe(2);

@@ -11,7 +11,12 @@ async function turns(n = 5): Promise<void> {
 function track<T>(p: Promise<T>): { promise: Promise<T>; readonly settled: boolean } {
   let settled = false;
   const promise = p.finally(() => (settled = true));
-  return { promise, get settled() { return settled; } };
+  return {
+    promise,
+    get settled() {
+      return settled;
+    },
+  };
 }
 
 describe("test setup", () => {
@@ -40,7 +45,19 @@ describe("test setup", () => {
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
     await c.end();
-    expect(rows.map((r) => r.table_name)).toEqual(["Customer", "Group", "Membership", "Order", "Post", "Profile", "Sample", "Tag", "User", "_PostToTag", "comments"]);
+    expect(rows.map((r) => r.table_name)).toEqual([
+      "Customer",
+      "Group",
+      "Membership",
+      "Order",
+      "Post",
+      "Profile",
+      "Sample",
+      "Tag",
+      "User",
+      "_PostToTag",
+      "comments",
+    ]);
   });
 
   it("gives each call an isolated database", async () => {

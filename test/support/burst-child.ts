@@ -54,7 +54,13 @@ async function main(config: Config): Promise<void> {
     void Promise.all(Array.from({ length: config.reads }, () => prisma.user.findUnique({ where: { id: config.userId } }))).then(
       (results) => {
         const distinct = new Set(results.map((r) => JSON.stringify(r)));
-        send({ type: "done", selects: counter.log.filter((q) => q.kind === "query" && isTarget(q.sql)).length, results: results.length, distinct: [...distinct], stats: prisma.$cache.stats() });
+        send({
+          type: "done",
+          selects: counter.log.filter((q) => q.kind === "query" && isTarget(q.sql)).length,
+          results: results.length,
+          distinct: [...distinct],
+          stats: prisma.$cache.stats(),
+        });
       },
       (error: unknown) => send({ type: "error", message: String(error) }),
     );

@@ -139,8 +139,7 @@ function wrap<T extends Queryable>(target: T, counter: Counter, inTransaction: b
         return (q: SqlQuery) => counter.run({ kind, sql: q.sql, args: q.args, inTransaction }, () => t[prop](q) as Promise<never>);
       }
       if (prop === "startTransaction" && "startTransaction" in t) {
-        return async (...args: Parameters<SqlDriverAdapter["startTransaction"]>) =>
-          wrap(await t.startTransaction(...args), counter, true);
+        return async (...args: Parameters<SqlDriverAdapter["startTransaction"]>) => wrap(await t.startTransaction(...args), counter, true);
       }
       const value: unknown = Reflect.get(t, prop, t);
       return typeof value === "function" ? value.bind(t) : value;

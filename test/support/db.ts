@@ -73,7 +73,6 @@ export function uniqueNamespace(prefix = "ptc"): string {
   return `${prefix}:${unique()}`;
 }
 
-
 /** Client options other than the adapter. */
 export type ClientOptions = Omit<Prisma.PrismaClientOptionsWithAdapter, "adapter">;
 
@@ -88,7 +87,7 @@ export const SAMPLE_ROWS = [
   {
     tenant: "acme",
     slug: "alpha",
-    text: "héllo \"quoted\" \n 🚀",
+    text: 'héllo "quoted" \n 🚀',
     int: -2147483648,
     big: 9007199254740993n, // 2^53 + 1: not representable as a JS number
     float: 0.1 + 0.2,
@@ -144,14 +143,28 @@ export interface SeedIds {
  * - groups admins (alice as owner), writers (alice, bob); two `Sample` rows ({@link SAMPLE_ROWS})
  */
 export async function seed(prisma: PrismaClient): Promise<SeedIds> {
-  const alice = await prisma.user.create({ data: { email: "alice@example.com", name: "Alice", role: "ADMIN", profile: { create: { bio: "Founder" } } }, include: { profile: true } });
-  const bob = await prisma.user.create({ data: { email: "bob@example.com", name: "Bob", role: "EDITOR", managerId: alice.id, profile: { create: { bio: "Editor" } } }, include: { profile: true } });
+  const alice = await prisma.user.create({
+    data: { email: "alice@example.com", name: "Alice", role: "ADMIN", profile: { create: { bio: "Founder" } } },
+    include: { profile: true },
+  });
+  const bob = await prisma.user.create({
+    data: { email: "bob@example.com", name: "Bob", role: "EDITOR", managerId: alice.id, profile: { create: { bio: "Editor" } } },
+    include: { profile: true },
+  });
   const carol = await prisma.user.create({ data: { email: "carol@example.com", name: null, managerId: alice.id } });
   const news = await prisma.tag.create({ data: { name: "news" } });
   const tech = await prisma.tag.create({ data: { name: "tech" } });
   const life = await prisma.tag.create({ data: { name: "life" } });
   const hello = await prisma.post.create({
-    data: { title: "Hello", content: "First post", published: true, views: 10, authorId: alice.id, tags: { connect: [{ id: news.id }, { id: tech.id }] }, comments: { create: [{ body: "Nice" }, { body: "Thanks" }] } },
+    data: {
+      title: "Hello",
+      content: "First post",
+      published: true,
+      views: 10,
+      authorId: alice.id,
+      tags: { connect: [{ id: news.id }, { id: tech.id }] },
+      comments: { create: [{ body: "Nice" }, { body: "Thanks" }] },
+    },
     include: { comments: { orderBy: { id: "asc" } } },
   });
   const draft = await prisma.post.create({

@@ -121,7 +121,10 @@ export function buildScenario(name: ScenarioName, config: ScenarioConfig, redis:
     const omit = { customer: { email: true } } as const;
     const hidden = client({ omit }).$extends(cache());
     const full = client().$extends(cache());
-    closers.push(() => hidden.$cache.close(), () => full.$cache.close());
+    closers.push(
+      () => hidden.$cache.close(),
+      () => full.$cache.close(),
+    );
     tenants.push({ label: "omit email", cached: watch(hidden), truth: asReader(plain({ omit })) });
     tenants.push({ label: "no omit", cached: watch(full), truth: asReader(truthBase) });
   } else {

@@ -121,7 +121,9 @@ const pathDirs = () => (process.env.PATH ?? "").split(path.delimiter);
 
 function debianPgDirs(): string[] {
   try {
-    return readdirSync("/usr/lib/postgresql").sort((a, b) => Number(b) - Number(a)).map((v) => `/usr/lib/postgresql/${v}/bin`);
+    return readdirSync("/usr/lib/postgresql")
+      .sort((a, b) => Number(b) - Number(a))
+      .map((v) => `/usr/lib/postgresql/${v}/bin`);
   } catch {
     return [];
   }
@@ -400,7 +402,10 @@ export function databaseUrl(adminUrl: string, name: string): string {
  * @throws naming the migration that failed.
  */
 export async function applyMigrations(url: string): Promise<void> {
-  const dirs = (await readdir(MIGRATIONS_DIR, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const dirs = (await readdir(MIGRATIONS_DIR, { withFileTypes: true }))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   await withClient(url, async (c) => {
     for (const dir of dirs) {
       const file = path.join(MIGRATIONS_DIR, dir, "migration.sql");

@@ -24,7 +24,12 @@ export async function seedTenants(prisma: PrismaClient, label = "db"): Promise<S
           tenantId,
           email: `${tenantId}-c${c}@${label}.example`,
           name: `${label} ${tenantId} customer ${c}`,
-          orders: { create: [{ tenantId, total: 100 * (ti + 1) + c }, { tenantId, total: 1000 * (ti + 1) + c }] },
+          orders: {
+            create: [
+              { tenantId, total: 100 * (ti + 1) + c },
+              { tenantId, total: 1000 * (ti + 1) + c },
+            ],
+          },
         },
         include: { orders: true },
       });

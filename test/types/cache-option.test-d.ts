@@ -301,9 +301,13 @@ describe("interactive transaction client", () => {
 describe("chained $extends", () => {
   test("result extension: cache option, computed field, $cache", () => {
     const ext = prisma.$extends({ result: { user: { shout: { needs: { email: true }, compute: (u) => u.email } } } });
-    expectTypeOf(ext.user.findMany({ cache: { ttl: 5 } })).resolves.items.toHaveProperty("shout").toEqualTypeOf<string>();
+    expectTypeOf(ext.user.findMany({ cache: { ttl: 5 } }))
+      .resolves.items.toHaveProperty("shout")
+      .toEqualTypeOf<string>();
     expectTypeOf(ext.user.findUnique({ where: { id: 1 }, select: { shout: true }, cache: false })).resolves.toEqualTypeOf<{ shout: string } | null>();
-    expectTypeOf(ext.user.findUniqueOrThrow({ where: { id: 1 }, cache: { tags: ["a"] } })).resolves.toHaveProperty("shout").toEqualTypeOf<string>();
+    expectTypeOf(ext.user.findUniqueOrThrow({ where: { id: 1 }, cache: { tags: ["a"] } }))
+      .resolves.toHaveProperty("shout")
+      .toEqualTypeOf<string>();
     // @ts-expect-error cache: true
     ext.user.findMany({ cache: true });
     // @ts-expect-error unknown key
@@ -345,7 +349,9 @@ describe("chained $extends", () => {
       .$extends({ result: { user: { shout: { needs: { email: true }, compute: (u) => u.email } } } });
     expectTypeOf(ext.user.byEmail).parameters.toEqualTypeOf<[email: string]>();
     expectTypeOf(ext.user.byEmail("a")).resolves.toEqualTypeOf<{ email: string }>();
-    expectTypeOf(ext.user.findMany({ cache: { ttl: 5 } })).resolves.items.toHaveProperty("shout").toEqualTypeOf<string>();
+    expectTypeOf(ext.user.findMany({ cache: { ttl: 5 } }))
+      .resolves.items.toHaveProperty("shout")
+      .toEqualTypeOf<string>();
     expectTypeOf(ext.user.findFirst({ cache: false }).posts()).resolves.toEqualTypeOf<Post[] | null>();
     // @ts-expect-error tags string
     ext.user.findMany({ cache: { tags: "feed" } });
@@ -391,7 +397,9 @@ describe("declaring how results vary (isolation)", () => {
       tx.user.findMany({ cache: { ttl: "5" } });
     });
     const more = tenant.$extends(cacheNeutral({ result: { user: { shout: { needs: { email: true }, compute: (u: { email: string }) => u.email } } } }));
-    expectTypeOf(more.user.findMany({ cache: { ttl: 5 } })).resolves.items.toHaveProperty("shout").toEqualTypeOf<string>();
+    expectTypeOf(more.user.findMany({ cache: { ttl: 5 } }))
+      .resolves.items.toHaveProperty("shout")
+      .toEqualTypeOf<string>();
     expectTypeOf(more.$tenant()).toEqualTypeOf<string>();
   });
 

@@ -130,18 +130,7 @@ describe("encode/decode round-trips", () => {
   });
 
   it("never decodes a Json string that looks like a date, number or tag as a special type", () => {
-    const json = [
-      "2026-01-01T00:00:00.000Z",
-      "123",
-      "12345678901234567890",
-      "D1767225600000",
-      "B123",
-      "M1.5",
-      "XAAEC",
-      "U",
-      '{"$@":"D0"}',
-      "$@",
-    ];
+    const json = ["2026-01-01T00:00:00.000Z", "123", "12345678901234567890", "D1767225600000", "B123", "M1.5", "XAAEC", "U", '{"$@":"D0"}', "$@"];
     expect(roundTrip(json)).toEqual(json);
     expect(roundTrip({ json })).toEqual({ json });
   });

@@ -128,9 +128,7 @@ describe("prismaCache(options): valid options", () => {
 
 describe("prismaCache(options): invalid options", () => {
   it("lists every bad field at once", () => {
-    const err = configError(() =>
-      untyped({ ttl: -1, l1: { max: 0 }, models: { Post: { ttl: "x", tags: [1] } }, tll: 5, redis: {} }),
-    );
+    const err = configError(() => untyped({ ttl: -1, l1: { max: 0 }, models: { Post: { ttl: "x", tags: [1] } }, tll: 5, redis: {} }));
     expect(paths(err)).toEqual(expect.arrayContaining(["ttl", "l1.max", "models.Post.ttl", "models.Post.tags.0", "redis"]));
     expect(err.issues).toHaveLength(6);
     for (const p of ["ttl", "l1.max", "models.Post.ttl", "models.Post.tags.0", "redis"]) expect(err.message).toContain(`${p}:`);

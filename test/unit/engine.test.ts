@@ -34,7 +34,10 @@ model Book {
 function engine() {
   const runtime = new CacheRuntime(resolveOptions({ ttl: 60 }), dataModel, schema);
   let loads = 0;
-  const rows = new Map<number, { id: number; name: string }>([[1, { id: 1, name: "Ann" }], [2, { id: 2, name: "Bo" }]]);
+  const rows = new Map<number, { id: number; name: string }>([
+    [1, { id: 1, name: "Ann" }],
+    [2, { id: 2, name: "Bo" }],
+  ]);
   const read = async (op: "findUnique" | "findMany", args: Record<string, unknown>) => {
     const req = runtime.plan("Author", op, args, undefined)!;
     const hit = runtime.stack.peek(req.l1Key);
@@ -70,7 +73,10 @@ describe("the engine, without Prisma", () => {
     await e.update(2, "Bob");
     await e.read("findUnique", { where: { id: 1 } });
     expect(e.loads()).toBe(2);
-    expect(await e.read("findMany", {})).toEqual([{ id: 1, name: "Ann" }, { id: 2, name: "Bob" }]);
+    expect(await e.read("findMany", {})).toEqual([
+      { id: 1, name: "Ann" },
+      { id: 2, name: "Bob" },
+    ]);
     expect(e.loads()).toBe(3);
   });
 

@@ -95,7 +95,11 @@ describe("Profiler", () => {
   });
 
   it("nested and repeated declarations all count", () => {
-    const p = profile(fake().$extends(cacheScope("outer", cacheNeutral(tenant("t1")))).$extends(cacheScope("second", logger)));
+    const p = profile(
+      fake()
+        .$extends(cacheScope("outer", cacheNeutral(tenant("t1"))))
+        .$extends(cacheScope("second", logger)),
+    );
     expect(p.opaqueFor("Customer", "findMany")).toBeNull();
     expect(p.prefix).toContain("outer");
     expect(p.prefix).toContain("second");

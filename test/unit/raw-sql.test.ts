@@ -19,7 +19,7 @@ describe("tablesWritten: recognised writes", () => {
     ["nested block comment", `/* outer /* DELETE FROM "User"; */ still comment; DROP TABLE x */ DELETE FROM "Post" WHERE id = 1`, ['delete "Post"']],
     ["lower-case unquoted name is folded", `update post set views = 0`, ["update post"]],
     ["upper-case unquoted name is folded", `UPDATE POST SET views = 0`, ["update post"]],
-    ["quoted identifier with \"\" escape", `DELETE FROM "we""ird"`, ['delete "we"ird"']],
+    ['quoted identifier with "" escape', `DELETE FROM "we""ird"`, ['delete "we"ird"']],
     ["schema-qualified, unquoted schema", `UPDATE public."Post" SET views = 0`, ['update public."Post"']],
     ["schema-qualified, quoted schema", `DELETE FROM "public".post`, ["delete public.post"]],
     ["catalog.schema.table", `DELETE FROM db.public.post`, ["delete public.post"]],
@@ -32,7 +32,11 @@ describe("tablesWritten: recognised writes", () => {
     ["insert ... select from another table", `INSERT INTO comments (body) SELECT body FROM "Post"`, ["insert comments"]],
     ["insert default values", `INSERT INTO "Tag" DEFAULT VALUES`, ['insert "Tag"']],
     ["insert with alias", `INSERT INTO "Tag" AS t (name) VALUES ('x') ON CONFLICT (name) DO NOTHING`, ['insert "Tag"']],
-    ["insert ... on conflict do update is an upsert", `INSERT INTO "Tag" (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name`, ['upsert "Tag"']],
+    [
+      "insert ... on conflict do update is an upsert",
+      `INSERT INTO "Tag" (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name`,
+      ['upsert "Tag"'],
+    ],
     [
       "data-modifying CTE then insert",
       `WITH moved AS (DELETE FROM "Tag" RETURNING *) INSERT INTO "Post" (title) SELECT name FROM moved`,
@@ -54,17 +58,33 @@ describe("tablesWritten: recognised writes", () => {
        WHEN NOT MATCHED THEN INSERT (id, title) VALUES (v.id, v.title)`,
       ['merge "Post"'],
     ],
-    ["merge using a table", `MERGE INTO comments c USING "Post" p ON c."postId" = p.id WHEN NOT MATCHED BY SOURCE THEN DELETE WHEN MATCHED THEN DO NOTHING`, ["merge comments"]],
     [
-      "multiple statements, deduplicated",
-      `UPDATE "Post" SET views = 0; DELETE FROM "Tag"; UPDATE "Post" SET title = ''; ;`,
-      ['update "Post"', 'delete "Tag"'],
+      "merge using a table",
+      `MERGE INTO comments c USING "Post" p ON c."postId" = p.id WHEN NOT MATCHED BY SOURCE THEN DELETE WHEN MATCHED THEN DO NOTHING`,
+      ["merge comments"],
     ],
-    ["known built-in functions are fine", `UPDATE "Post" SET title = upper(coalesce($1, 'x')), "createdAt" = now() WHERE id = ANY($2::int[]) AND lower(title) LIKE '%a%'`, ['update "Post"']],
+    ["multiple statements, deduplicated", `UPDATE "Post" SET views = 0; DELETE FROM "Tag"; UPDATE "Post" SET title = ''; ;`, ['update "Post"', 'delete "Tag"']],
+    [
+      "known built-in functions are fine",
+      `UPDATE "Post" SET title = upper(coalesce($1, 'x')), "createdAt" = now() WHERE id = ANY($2::int[]) AND lower(title) LIKE '%a%'`,
+      ['update "Post"'],
+    ],
     ["pg_catalog-qualified built-in", `UPDATE "Post" SET "createdAt" = pg_catalog.now()`, ['update "Post"']],
-    ["type modifiers and casts", `UPDATE "Post" SET "createdAt" = $1::timestamp(3), title = CAST($2 AS varchar(20)), content = $3::character varying(10)`, ['update "Post"']],
-    ["select-list aggregates with FILTER / OVER / WITHIN GROUP", `SELECT count(*) FILTER (WHERE published), row_number() OVER (PARTITION BY "authorId" ORDER BY id), percentile_cont(0.5) WITHIN GROUP (ORDER BY views) FROM "Post"`, []],
-    ["select with subqueries, EXISTS, IN, FOR UPDATE", `SELECT * FROM "Post" p WHERE EXISTS (SELECT 1 FROM comments c WHERE c."postId" = p.id) AND id IN (1, 2) FOR NO KEY UPDATE OF p SKIP LOCKED`, []],
+    [
+      "type modifiers and casts",
+      `UPDATE "Post" SET "createdAt" = $1::timestamp(3), title = CAST($2 AS varchar(20)), content = $3::character varying(10)`,
+      ['update "Post"'],
+    ],
+    [
+      "select-list aggregates with FILTER / OVER / WITHIN GROUP",
+      `SELECT count(*) FILTER (WHERE published), row_number() OVER (PARTITION BY "authorId" ORDER BY id), percentile_cont(0.5) WITHIN GROUP (ORDER BY views) FROM "Post"`,
+      [],
+    ],
+    [
+      "select with subqueries, EXISTS, IN, FOR UPDATE",
+      `SELECT * FROM "Post" p WHERE EXISTS (SELECT 1 FROM comments c WHERE c."postId" = p.id) AND id IN (1, 2) FOR NO KEY UPDATE OF p SKIP LOCKED`,
+      [],
+    ],
     ["values and table statements", `VALUES (1, 'a'); TABLE "Post"; (SELECT 1) UNION (SELECT 2)`, []],
     ["alias column lists without AS", `INSERT INTO "Tag" (name) SELECT v.n FROM (VALUES ('a'), ('b')) v(n)`, ['insert "Tag"']],
     ["set-returning function in FROM", `INSERT INTO "Tag" (name) SELECT 'tag' || g FROM generate_series(1, 10) AS g(n)`, ['insert "Tag"']],
@@ -83,7 +103,9 @@ describe("tablesWritten: recognised writes", () => {
   });
 
   it("reports the columns an UPDATE assigns", () => {
-    const r = tablesWritten(`UPDATE post p SET views = views + 1, "Title" = (SELECT max(x) FROM y WHERE a IN (1, 2)), tags[1] = 'a', meta.x = ARRAY[1, 2], (a, "B") = (1, 2) FROM other WHERE p.id = 1`);
+    const r = tablesWritten(
+      `UPDATE post p SET views = views + 1, "Title" = (SELECT max(x) FROM y WHERE a IN (1, 2)), tags[1] = 'a', meta.x = ARRAY[1, 2], (a, "B") = (1, 2) FROM other WHERE p.id = 1`,
+    );
     expect(r).toEqual({
       tables: [
         {
@@ -144,7 +166,7 @@ describe("tablesWritten: what it does not understand", () => {
     ["WITH without a main statement", `WITH x AS (DELETE FROM "Post")`],
     ["recursive CTE with SEARCH clause", `WITH RECURSIVE t(n) AS (SELECT 1) SEARCH DEPTH FIRST BY n SET o SELECT * FROM t`],
     ["empty quoted identifier", `DELETE FROM ""`],
-    ["U&\"...\" identifier", `DELETE FROM U&"P\\006Fst"`],
+    ['U&"..." identifier', `DELETE FROM U&"P\\006Fst"`],
     ["table name that is not an identifier", `DELETE FROM 42`],
     ["update without SET", `UPDATE "Post" WHERE id = 1`],
     ["stray tokens after TRUNCATE", `TRUNCATE "Post" NOW`],

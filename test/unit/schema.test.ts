@@ -38,13 +38,83 @@ describe("parseRelations on the project schema", () => {
 
   it("returns only the foreign-key sides, with explicit and default referential actions", () => {
     expect(facts.relations).toEqual([
-      { model: "User", field: "manager", relationName: "Management", fields: ["managerId"], target: "User", references: ["id"], onDelete: "SetNull", onUpdate: "Cascade", optional: true },
-      { model: "Profile", field: "user", relationName: "ProfileToUser", fields: ["userId"], target: "User", references: ["id"], onDelete: "Cascade", onUpdate: "Cascade", optional: false },
-      { model: "Post", field: "author", relationName: "PostToUser", fields: ["authorId"], target: "User", references: ["id"], onDelete: "SetNull", onUpdate: "Cascade", optional: true },
-      { model: "Comment", field: "post", relationName: "CommentToPost", fields: ["postId"], target: "Post", references: ["id"], onDelete: "Cascade", onUpdate: "Cascade", optional: false },
-      { model: "Membership", field: "user", relationName: "MembershipToUser", fields: ["userId"], target: "User", references: ["id"], onDelete: "Cascade", onUpdate: "Cascade", optional: false },
-      { model: "Membership", field: "group", relationName: "GroupToMembership", fields: ["groupId"], target: "Group", references: ["id"], onDelete: "Cascade", onUpdate: "Cascade", optional: false },
-      { model: "Order", field: "customer", relationName: "CustomerToOrder", fields: ["customerId"], target: "Customer", references: ["id"], onDelete: "Cascade", onUpdate: "Cascade", optional: false },
+      {
+        model: "User",
+        field: "manager",
+        relationName: "Management",
+        fields: ["managerId"],
+        target: "User",
+        references: ["id"],
+        onDelete: "SetNull",
+        onUpdate: "Cascade",
+        optional: true,
+      },
+      {
+        model: "Profile",
+        field: "user",
+        relationName: "ProfileToUser",
+        fields: ["userId"],
+        target: "User",
+        references: ["id"],
+        onDelete: "Cascade",
+        onUpdate: "Cascade",
+        optional: false,
+      },
+      {
+        model: "Post",
+        field: "author",
+        relationName: "PostToUser",
+        fields: ["authorId"],
+        target: "User",
+        references: ["id"],
+        onDelete: "SetNull",
+        onUpdate: "Cascade",
+        optional: true,
+      },
+      {
+        model: "Comment",
+        field: "post",
+        relationName: "CommentToPost",
+        fields: ["postId"],
+        target: "Post",
+        references: ["id"],
+        onDelete: "Cascade",
+        onUpdate: "Cascade",
+        optional: false,
+      },
+      {
+        model: "Membership",
+        field: "user",
+        relationName: "MembershipToUser",
+        fields: ["userId"],
+        target: "User",
+        references: ["id"],
+        onDelete: "Cascade",
+        onUpdate: "Cascade",
+        optional: false,
+      },
+      {
+        model: "Membership",
+        field: "group",
+        relationName: "GroupToMembership",
+        fields: ["groupId"],
+        target: "Group",
+        references: ["id"],
+        onDelete: "Cascade",
+        onUpdate: "Cascade",
+        optional: false,
+      },
+      {
+        model: "Order",
+        field: "customer",
+        relationName: "CustomerToOrder",
+        fields: ["customerId"],
+        target: "Customer",
+        references: ["id"],
+        onDelete: "Cascade",
+        onUpdate: "Cascade",
+        optional: false,
+      },
     ]);
   });
 
@@ -112,10 +182,10 @@ describe("parseRelations on small schemas", () => {
     expect(parseRelations("")).toBeUndefined();
     expect(parseRelations("   \n// only a comment\n")).toBeUndefined();
     expect(parseRelations(42 as unknown as string)).toBeUndefined();
-    expect(parseRelations("datasource db {\n  provider = \"postgresql\"\n}\n")).toBeUndefined(); // no model
+    expect(parseRelations('datasource db {\n  provider = "postgresql"\n}\n')).toBeUndefined(); // no model
     expect(parseRelations("model A {\n  id Int @id\n")).toBeUndefined(); // unterminated
     expect(parseRelations("model A {\n  id Int @id(\n}\n")).toBeUndefined();
-    expect(parseRelations("model A {\n  id Int @id\n  name String @default(\"x)\n}\n")).toBeUndefined();
+    expect(parseRelations('model A {\n  id Int @id\n  name String @default("x)\n}\n')).toBeUndefined();
     expect(parseRelations("SELECT 1;")).toBeUndefined();
     expect(parseRelations("whatever A {\n}\n")).toBeUndefined();
   });
@@ -182,7 +252,15 @@ describe("parseRelations on small schemas", () => {
       }
     `);
     expect(rel(facts, "B", "a1")).toEqual({
-      model: "B", field: "a1", relationName: "first", fields: ["a1Id"], target: "A", references: ["id"], onDelete: "Cascade", onUpdate: "NoAction", optional: false,
+      model: "B",
+      field: "a1",
+      relationName: "first",
+      fields: ["a1Id"],
+      target: "A",
+      references: ["id"],
+      onDelete: "Cascade",
+      onUpdate: "NoAction",
+      optional: false,
     });
     expect(rel(facts, "B", "a2")).toMatchObject({ relationName: "second", onDelete: "SetDefault", onUpdate: "Cascade", optional: true });
     expect(facts.joinTables).toEqual([]);
