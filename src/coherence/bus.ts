@@ -10,7 +10,8 @@
 import { randomBytes } from "node:crypto";
 import type { RedisClient } from "../config.js";
 import { BusDeliveryError, CacheUsageError } from "../errors.js";
-import { bounded, ChannelSubscription, RETRY_MAX_MS, RETRY_MIN_MS } from "./subscription.js";
+import { bounded } from "../tiers/commands.js";
+import { ChannelSubscription, RETRY_MAX_MS, RETRY_MIN_MS } from "./subscription.js";
 
 /** Why the bus asks the caller to flush L1. */
 export type BusResetReason =

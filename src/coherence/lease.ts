@@ -10,8 +10,25 @@
  */
 import { randomBytes } from "node:crypto";
 import type { RedisClient } from "../config.js";
-import { RELEASE_LEASE, runScript } from "../tiers/scripts.js";
-import { bounded, ChannelSubscription } from "./subscription.js";
+import { bounded, runScript, script } from "../tiers/commands.js";
+
+/**
+ * Releases a dogpile lease: compare-and-delete, then a wake-up for waiters.
+ * KEYS[1] lease key. ARGV[1] the holder's token, ARGV[2] wake-up channel,
+ * ARGV[3] wake-up message (the lease's key as callers name it).
+ * Deletes the key and publishes only when it still holds the token, so a
+ * holder whose lease expired (and was taken by someone else) changes nothing.
+ * Returns 1 when released, 0 otherwise.
+ */
+const RELEASE_LEASE = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+`);
+import { ChannelSubscription } from "./subscription.js";
 
 /** A held lease. */
 export interface Lease {

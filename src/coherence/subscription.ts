@@ -1,31 +1,11 @@
 /**
  * A one-channel pub/sub subscriber on a connection of its own, resubscribing
- * after reconnects, shared by the invalidation bus and the dogpile lease; and
- * {@link bounded}, a command deadline.
+ * after reconnects, shared by the invalidation bus and the dogpile lease.
  * @module
  */
 import type { RedisClient } from "../config.js";
 import { RedisTimeoutError } from "../errors.js";
-import { send } from "../tiers/scripts.js";
-
-/**
- * Runs one Redis command with a deadline. Rejects with a
- * {@link RedisTimeoutError} when it outlives `ms`; a synchronous throw
- * (ioredis does that in some states) becomes a rejection.
- * @internal
- */
-export function bounded<T>(command: () => Promise<T>, ms: number, what = "Redis command"): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    // The rejection waits for one turn of I/O: if the event loop was blocked past the
-    // deadline, a reply that has already arrived still wins over the timer.
-    const timer = setTimeout(() => setImmediate(() => reject(new RedisTimeoutError(`${what} timed out after ${ms} ms`))), ms);
-    timer.unref();
-    send(command).then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e: unknown) => (clearTimeout(timer), reject(e)),
-    );
-  });
-}
+import { bounded } from "../tiers/commands.js";
 
 /** Settings of a {@link ChannelSubscription}. @internal */
 export interface ChannelSubscriptionOptions {
@@ -195,6 +175,8 @@ export class ChannelSubscription {
       this.o.onFailure(err);
     };
     // A timed-out SUBSCRIBE stays pending (ioredis sends it when it reconnects): no second one meanwhile.
+    // It is reported as failed at the exact timeout (its own timer, not a command deadline), before
+    // the waiters that `subscribe(timeoutMs)` bounds with the same timeout give up.
     const overdue = setTimeout(
       () => fail(new RedisTimeoutError(`SUBSCRIBE ${this.o.channel} timed out after ${this.o.subscribeTimeoutMs} ms`)),
       this.o.subscribeTimeoutMs,

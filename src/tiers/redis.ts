@@ -11,47 +11,8 @@ import type { RedisClient } from "../config.js";
 import { RedisTimeoutError } from "../errors.js";
 import type { Timing } from "./memory.js";
 import { ALL_DEP } from "../deps/graph.js";
-import { BUMP, FILL, FILL_RECORDED, INIT_VERSIONS, READ_RECORDED, runScript, send } from "./scripts.js";
-
-/** Entry format whose versions are those of the dependencies known before the query. */
-const FORMAT = "ptc1";
-/** Entry format that records its dependencies and their versions (checked in Redis). */
-const RECORDED = "ptc2";
-
-/** What a read found in Redis. */
-export interface L2ReadResult {
-  /** The entry, when it exists and its versions are current (it may be past its freshness). */
-  entry: L2Entry | undefined;
-  /** Versions of the dependencies as read ("" = absent), the snapshot for a later fill. */
-  versions: string[];
-}
-
-/** A stored entry whose dependency versions are current. */
-export interface L2Entry {
-  /** The encoded value. */
-  body: string;
-  /** Its lifetime and cost. */
-  timing: Timing;
-}
-
-/**
- * Splits `<fresh>|<stale>|<delta>|` (from `start`) off an entry: its timing
- * and the index after the last separator, or undefined if malformed.
- */
-function parseTiming(raw: string, start: number): { timing: Timing; next: number } | undefined {
-  const a = raw.indexOf("|", start);
-  const b = raw.indexOf("|", a + 1);
-  const c = raw.indexOf("|", b + 1);
-  if (a < 0 || b < 0 || c < 0) return undefined;
-  const freshUntil = Number(raw.slice(start, a));
-  const staleUntil = Number(raw.slice(a + 1, b));
-  const delta = Number(raw.slice(b + 1, c));
-  if (!Number.isFinite(freshUntil) || !Number.isFinite(staleUntil) || !Number.isFinite(delta)) return undefined;
-  return { timing: { freshUntil, staleUntil, keepUntil: Infinity, delta }, next: c + 1 };
-}
-
-/** The header prefix every entry starts with: `<format>|<fresh>|<stale>|<delta>|`. */
-const header = (format: string, t: Timing): string => `${format}|${t.freshUntil}|${t.staleUntil}|${Math.round(t.delta)}|`;
+import { deadlinesFor, runScript, send, type Deadlines } from "./commands.js";
+import { BUMP, FILL, FILL_RECORDED, FORMAT, header, INIT_VERSIONS, type L2Entry, type L2ReadResult, parseTiming, READ_RECORDED, RECORDED } from "./entry.js";
 
 /** Settings of the Redis tier. */
 export interface RedisTierOptions {
@@ -83,49 +44,6 @@ const randomBase = (): string => String(2 ** 40 + randomInt(2 ** 47));
 /** Most bumps kept for replay while Redis is unreachable; past it, the replay bumps the whole namespace. */
 const MAX_PENDING_BUMPS = 10_000;
 
-/**
- * Command timeouts with one shared timer instead of a timer per command
- * (setTimeout + clearTimeout per call costs about as much as an L1 hit).
- */
-class Deadlines {
-  private readonly pending = new Set<{ at: number; expire: () => void }>();
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly timeoutMs: number) {}
-
-  /** Calls `expire` once the deadline has passed, unless {@link done} is called first. */
-  add(expire: () => void): { at: number; expire: () => void } {
-    const entry = { at: Date.now() + this.timeoutMs, expire };
-    this.pending.add(entry);
-    if (!this.timer) {
-      this.timer = setInterval(() => this.sweep(), Math.max(5, Math.floor(this.timeoutMs / 5)));
-      this.timer.unref();
-    }
-    return entry;
-  }
-
-  /** The command settled: its deadline no longer applies. Returns false if it had already expired. */
-  done(entry: { at: number; expire: () => void }): boolean {
-    return this.pending.delete(entry);
-  }
-
-  private sweep(): void {
-    const now = Date.now();
-    const expired = [...this.pending].filter((e) => e.at <= now);
-    if (expired.length > 0) {
-      // After one turn of I/O: if the event loop was blocked past the deadline, a
-      // reply that has already arrived still wins (it removes its entry).
-      setImmediate(() => {
-        for (const e of expired) if (this.pending.delete(e)) e.expire();
-      });
-    }
-    if (this.pending.size === expired.length) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
-  }
-}
-
 /** The Redis tier. */
 export class RedisTier {
   private failures = 0;
@@ -145,7 +63,7 @@ export class RedisTier {
   ) {
     this.threshold = options.failureThreshold;
     this.cooldownMs = options.cooldownMs;
-    this.deadlines = new Deadlines(options.timeoutMs);
+    this.deadlines = deadlinesFor(options.timeoutMs);
   }
 
   /** Redis key of a cache entry. */

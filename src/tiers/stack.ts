@@ -10,7 +10,8 @@ import type { BusResetReason } from "../coherence/bus.js";
 import type { LeaseManager } from "../coherence/lease.js";
 import type { Stats } from "../telemetry.js";
 import { LocalGenerations, type MemoryTier, type Timing } from "./memory.js";
-import type { L2ReadResult, RedisTier } from "./redis.js";
+import type { L2ReadResult } from "./entry.js";
+import type { RedisTier } from "./redis.js";
 
 /** One cacheable read, as the extension hands it to the stack. */
 export interface ReadRequest {

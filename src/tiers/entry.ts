@@ -1,20 +1,51 @@
 /**
- * Lua scripts run in Redis, and a runner that uses EVALSHA and loads the
- * script once on NOSCRIPT.
+ * The format of a cache entry in Redis, and the Lua scripts that write and
+ * read it and its version counters (fills, bumps, reads of entries that
+ * record their dependencies), side by side. Run with `runScript` (commands.ts).
  * @module
  */
-import { createHash } from "node:crypto";
-import type { RedisClient } from "../config.js";
+import { script } from "./commands.js";
 
-/** A Lua script with its SHA1, ready for EVALSHA. */
-export interface Script {
-  readonly source: string;
-  readonly sha: string;
+/** Entry format whose versions are those of the dependencies known before the query. */
+export const FORMAT = "ptc1";
+/** Entry format that records its dependencies and their versions (checked in Redis). */
+export const RECORDED = "ptc2";
+
+/** What a read found in Redis. */
+export interface L2ReadResult {
+  /** The entry, when it exists and its versions are current (it may be past its freshness). */
+  entry: L2Entry | undefined;
+  /** Versions of the dependencies as read ("" = absent), the snapshot for a later fill. */
+  versions: string[];
 }
 
-function script(source: string): Script {
-  return { source, sha: createHash("sha1").update(source).digest("hex") };
+/** A stored entry whose dependency versions are current. */
+export interface L2Entry {
+  /** The encoded value. */
+  body: string;
+  /** Its lifetime and cost. */
+  timing: Timing;
 }
+
+/**
+ * Splits `<fresh>|<stale>|<delta>|` (from `start`) off an entry: its timing
+ * and the index after the last separator, or undefined if malformed.
+ */
+export function parseTiming(raw: string, start: number): { timing: Timing; next: number } | undefined {
+  const a = raw.indexOf("|", start);
+  const b = raw.indexOf("|", a + 1);
+  const c = raw.indexOf("|", b + 1);
+  if (a < 0 || b < 0 || c < 0) return undefined;
+  const freshUntil = Number(raw.slice(start, a));
+  const staleUntil = Number(raw.slice(a + 1, b));
+  const delta = Number(raw.slice(b + 1, c));
+  if (!Number.isFinite(freshUntil) || !Number.isFinite(staleUntil) || !Number.isFinite(delta)) return undefined;
+  return { timing: { freshUntil, staleUntil, keepUntil: Infinity, delta }, next: c + 1 };
+}
+
+/** The header prefix every entry starts with: `<format>|<fresh>|<stale>|<delta>|`. */
+export const header = (format: string, t: Timing): string => `${format}|${t.freshUntil}|${t.staleUntil}|${Math.round(t.delta)}|`;
+import type { Timing } from "./memory.js";
 
 /**
  * Compare-and-set fill.
@@ -82,45 +113,6 @@ return out
 `);
 
 /**
- * Sends one Redis command; a synchronous throw (ioredis does that in some
- * states, e.g. offline queue disabled while disconnected) becomes a rejection.
- */
-export function send<T>(command: () => Promise<T>): Promise<T> {
-  try {
-    return command();
-  } catch (err) {
-    return Promise.reject(err);
-  }
-}
-
-/** Runs a script by SHA, loading it first if Redis does not know it yet. */
-export async function runScript(redis: RedisClient, s: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-  try {
-    return await redis.evalsha(s.sha, keys.length, ...keys, ...args);
-  } catch (err) {
-    if (!(err instanceof Error) || !err.message.includes("NOSCRIPT")) throw err;
-    return redis.eval(s.source, keys.length, ...keys, ...args);
-  }
-}
-
-/**
- * Releases a dogpile lease: compare-and-delete, then a wake-up for waiters.
- * KEYS[1] lease key. ARGV[1] the holder's token, ARGV[2] wake-up channel,
- * ARGV[3] wake-up message (the lease's key as callers name it).
- * Deletes the key and publishes only when it still holds the token, so a
- * holder whose lease expired (and was taken by someone else) changes nothing.
- * Returns 1 when released, 0 otherwise.
- */
-export const RELEASE_LEASE = script(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[2], ARGV[3])
-  return 1
-end
-return 0
-`);
-
-/**
  * Read of an entry whose dependencies are recorded in it (`ptc2`): the ids
  * of rows found by the query are only known after it ran.
  * KEYS[1] entry, KEYS[2..] the versions to snapshot for a later fill.
@@ -131,7 +123,7 @@ export const READ_RECORDED = script(`
 local out = {false}
 for i = 2, #KEYS do out[i] = redis.call('GET', KEYS[i]) or '' end
 local raw = redis.call('GET', KEYS[1])
-if not raw or string.sub(raw, 1, 5) ~= 'ptc2|' then return out end
+if not raw or string.sub(raw, 1, ${RECORDED.length + 1}) ~= '${RECORDED}|' then return out end
 -- ptc2|fresh|stale|delta|len|<header><body>: skip to the 5th separator
 local p = 5
 for _ = 1, 3 do
