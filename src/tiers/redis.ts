@@ -12,7 +12,7 @@ import { RedisTimeoutError } from "../errors.js";
 import type { Timing } from "./memory.js";
 import { ALL_DEP } from "../deps/graph.js";
 import { deadlinesFor, runScript, send, type Deadlines } from "./commands.js";
-import { BUMP, FILL, FILL_RECORDED, FORMAT, header, INIT_VERSIONS, type L2Entry, type L2ReadResult, parseTiming, READ_RECORDED, RECORDED } from "./entry.js";
+import { BUMP, FILL, FILL_RECORDED, FORMAT, header, INIT_VERSIONS, type L2ReadResult, parseTiming, READ_RECORDED, RECORDED } from "./entry.js";
 
 /** Settings of the Redis tier. */
 export interface RedisTierOptions {
