@@ -37,13 +37,20 @@ export interface ReadRequest {
   readonly graceMs: number;
 }
 
-/** Something the cache reports besides its counters. */
+/**
+ * Something the cache reports besides its counters. Every `key` is the same
+ * kind of key: the entry's L1 key, the canonical text of its query (model,
+ * operation, arguments, and what the client adds to them).
+ */
 export type CacheEvent =
   | { type: "grace"; error: unknown }
   | { type: "refresh-error"; error: unknown }
+  /** A background refresh stored a new value for `key`. */
   | { type: "refreshed"; key: string }
   | { type: "l1-flushed"; reason: BusResetReason }
+  /** A miss on `key` waits for another process's regeneration lease. */
   | { type: "lease-wait"; key: string }
+  /** It stopped waiting (`lock.wait`) and queried the database itself. */
   | { type: "lease-timeout"; key: string }
   /** The database fingerprint could not be taken: reads use L1 and the database only, and it is tried again after 1 s. */
   | { type: "fingerprint-error"; error: unknown }
@@ -304,11 +311,11 @@ export class CacheStack {
     }
     if (background) return undefined;
     this.stats.leaseWaits++;
-    this.options.emit({ type: "lease-wait", key: id });
+    this.options.emit({ type: "lease-wait", key: req.l1Key });
     const outcome = await leases.waitForRelease(id);
     if (outcome === "timeout") {
       this.stats.leaseTimeouts++;
-      this.options.emit({ type: "lease-timeout", key: id });
+      this.options.emit({ type: "lease-timeout", key: req.l1Key });
     }
     const again = await this.l2Read(req, id, a.snap);
     return this.serveL2(req, a.load, id, again, a.snap, a.gens) ?? this.miss({ ...a, versions: again?.versions ?? a.versions });
