@@ -12,4 +12,4 @@ export type { CacheOptions, L1Options, ModelCacheOptions, QueryCacheOption, RawC
 export { BusDeliveryError, CacheError, CacheConfigError, CacheUsageError, RedisTimeoutError } from "./errors.js";
 export type { CacheErrorCode, ConfigIssue } from "./errors.js";
 export type { CacheStats } from "./telemetry.js";
-export type { CacheEvent } from "./tiers/stack.js";
+export type { CacheEvent } from "./events.js";

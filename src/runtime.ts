@@ -19,7 +19,9 @@ import type { BypassReason } from "./prisma/profile.js";
 import { Stats } from "./telemetry.js";
 import { MemoryTier } from "./tiers/memory.js";
 import { RedisTier } from "./tiers/redis.js";
-import { CacheStack, type CacheEvent, type ReadRequest } from "./tiers/stack.js";
+import { CacheStack } from "./engine/stack.js";
+import type { ReadRequest } from "./engine/request.js";
+import type { CacheEvent } from "./events.js";
 
 /** A read operation the cache answers. */
 export type ReadOperation = "findUnique" | "findUniqueOrThrow" | "findFirst" | "findFirstOrThrow" | "findMany" | "count" | "aggregate" | "groupBy";

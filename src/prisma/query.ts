@@ -6,7 +6,7 @@
  */
 import { WRITE_OPERATIONS } from "../deps/writes.js";
 import type { CacheRuntime } from "../runtime.js";
-import type { ReadRequest } from "../tiers/stack.js";
+import type { ReadRequest } from "../engine/request.js";
 import type { InternalParams } from "./internals.js";
 
 export type WriteParams = {

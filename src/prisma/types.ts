@@ -10,7 +10,7 @@ import type { BumpId } from "../coherence/bus.js";
 import type { QueryCacheOption, RawCacheOptions } from "../config.js";
 import type { BusDeliveryError } from "../errors.js";
 import type { CacheStats } from "../telemetry.js";
-import type { CacheEvent } from "../tiers/stack.js";
+import type { CacheEvent } from "../events.js";
 
 /** The per-query option added to every cached read's arguments. */
 export interface CacheArgs {

@@ -1,0 +1,70 @@
+/**
+ * What the read path works on: a read request (what the planner built), an
+ * attempt (what was snapshotted before the query), and what a flight yields.
+ * @module
+ */
+import type { Timing } from "../tiers/memory.js";
+
+/** One cacheable read, as the extension hands it to the stack. */
+export interface ReadRequest {
+  /** L1 key: the canonical text of the query (no hashing on the L1 path). */
+  readonly l1Key: string;
+  /** L2 key id: a hash of the canonical text. Computed only when L2 is consulted. */
+  l2Id(): string;
+  /** Dependency ids recorded with the entry, known before the query. */
+  readonly deps: readonly string[];
+  /**
+   * Dependency ids that must not move while the query runs (checked by the
+   * fill) without being recorded: for a unique lookup, the whole model, since
+   * the row it finds is only known afterwards.
+   */
+  readonly guards?: readonly string[];
+  /** Dependency ids recorded with the entry that follow from the result (the row found, or "not found"). */
+  readonly lateDeps?: (value: unknown) => readonly string[];
+  /** Milliseconds the value stays fresh. */
+  readonly ttlMs: number;
+  /** Milliseconds past freshness during which it is served stale while being refreshed. */
+  readonly swrMs: number;
+  /** Milliseconds past freshness during which it is served if the database fails. */
+  readonly graceMs: number;
+}
+
+/** A value the cache may fall back to if the database fails: its copy and until when. */
+export interface GraceCandidate {
+  value: unknown;
+  until: number;
+}
+
+/** One attempt to produce a value for a read: what was snapshotted before the query. */
+export interface Attempt {
+  readonly req: ReadRequest;
+  readonly load: () => Promise<unknown>;
+  /** Dependencies snapshotted before the query. */
+  readonly snap: readonly string[];
+  /** Their local generations then. */
+  readonly gens: readonly number[];
+  /** L2 key id, when Redis is in use. */
+  readonly id?: string;
+  /** Their Redis versions then, when Redis answered. */
+  readonly versions?: string[];
+  /** What to serve if the query fails. */
+  readonly grace?: GraceCandidate;
+}
+
+/** A fetched value for the caller, and a private copy for joiners and L1. */
+export interface Fetched {
+  value: unknown;
+  stored: unknown;
+}
+
+/** Dependencies snapshotted before the query: recorded ones and guards. */
+export const snapshotDeps = (req: ReadRequest): readonly string[] => (req.guards ? [...req.deps, ...req.guards] : req.deps);
+
+/** Dependencies recorded with the entry for `value`. */
+export const recordedDeps = (req: ReadRequest, value: unknown): readonly string[] => (req.lateDeps ? [...req.deps, ...req.lateDeps(value)] : req.deps);
+
+/** The lifetime of an entry computed now, whose query took `delta` ms. */
+export function timingOf(req: ReadRequest, now: number, delta: number): Timing {
+  const freshUntil = now + req.ttlMs;
+  return { freshUntil, staleUntil: freshUntil + req.swrMs, keepUntil: freshUntil + Math.max(req.swrMs, req.graceMs), delta };
+}

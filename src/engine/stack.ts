@@ -1,0 +1,293 @@
+/**
+ * The read entry of the engine: L1, then swr / early refresh, then
+ * single-flight, then L2, then the lease, then the database, then the fill.
+ * Written once, for model reads and cached raw reads alike. The pieces live
+ * beside it: flight.ts (single-flight), fill.ts (compare-and-set fills),
+ * policy.ts (early refresh, grace); the lease is coherence/lease.ts.
+ * @module
+ */
+import { byteSize, cloneResult, decode } from "../codec.js";
+import type { LeaseManager } from "../coherence/lease.js";
+import type { CacheEvent } from "../events.js";
+import type { Stats } from "../telemetry.js";
+import type { L2Entry, L2ReadResult } from "../tiers/entry.js";
+import { LocalGenerations, type MemoryTier } from "../tiers/memory.js";
+import type { RedisTier } from "../tiers/redis.js";
+import { Fill } from "./fill.js";
+import { Flights, SKIPPED } from "./flight.js";
+import { Policy } from "./policy.js";
+import { type Attempt, type Fetched, type ReadRequest, snapshotDeps, timingOf } from "./request.js";
+
+/** Settings of the stack. */
+export interface StackOptions {
+  /** XFetch beta: 0 turns early refresh off. */
+  earlyRefresh: number;
+  /** Reports events (grace served, failed background refresh). */
+  emit(event: CacheEvent): void;
+  /** Whether L2 keys can be formed now (the database fingerprint is known); L2 is skipped until then. */
+  l2Keyed(): boolean;
+}
+
+/** What a peek at L1 found. */
+export interface Peeked {
+  /** A copy for the caller. */
+  value: unknown;
+  /** The entry is stale or close to expiry: the caller should start a background refresh. */
+  refresh: boolean;
+}
+
+const DROPPED = Symbol("dropped");
+
+/** Orchestrates the tiers. */
+export class CacheStack {
+  /** Local generations: bumped by local writes and by the bus. */
+  readonly generations = new LocalGenerations();
+  private readonly flights = new Flights();
+  private readonly fill: Fill;
+  private readonly policy: Policy;
+
+  constructor(
+    readonly l1: MemoryTier | undefined,
+    readonly l2: RedisTier | undefined,
+    private readonly leases: LeaseManager | undefined,
+    private readonly stats: Stats,
+    private readonly options: StackOptions,
+  ) {
+    this.fill = new Fill(l1, l2, this.generations, stats);
+    this.policy = new Policy(options.earlyRefresh, stats);
+  }
+
+  /**
+   * The value of a read from L1 if it is there and may be served, else
+   * undefined. Synchronous, so that an L1 hit costs no promise hop. A stale
+   * entry (within `swr`) or one that early refresh picked is served with
+   * `refresh: true`.
+   */
+  peek(l1Key: string): Peeked | undefined {
+    const e = this.l1?.get(l1Key);
+    if (e === undefined || !this.generations.matches(e.deps, e.gens)) return undefined;
+    const now = Date.now();
+    const t = e.timing;
+    if (now < e.checkUntil) {
+      this.stats.l1Hits++;
+      return { value: cloneResult(e.value), refresh: this.policy.refreshEarly(t, now) };
+    }
+    if (now < t.freshUntil || now >= t.staleUntil) return undefined;
+    this.stats.l1Hits++;
+    this.stats.staleServed++;
+    return { value: cloneResult(e.value), refresh: true };
+  }
+
+  /**
+   * Read path after an L1 miss (the caller has peeked): joins a running
+   * flight for the same key, or runs L2, the lease, then the database.
+   */
+  read(req: ReadRequest, load: () => Promise<unknown>): Promise<unknown> {
+    const key = req.l1Key;
+    const running = this.flights.running(key);
+    if (running) {
+      this.stats.coalesced++;
+      // A background refresh that left the work to another process has nothing to share.
+      return running.then((v) => (v === SKIPPED ? this.read(req, load) : cloneResult(v)));
+    }
+    return this.flights.value(key, this.fetch(req, load));
+  }
+
+  /**
+   * Refreshes an entry in the background, once per key in this process and,
+   * through the lease, once in the cluster. Never rejects; failures are
+   * counted and reported.
+   */
+  refresh(req: ReadRequest, load: () => Promise<unknown>): void {
+    if (this.flights.has(req.l1Key)) return;
+    this.stats.backgroundRefreshes++;
+    const snap = snapshotDeps(req);
+    const gens = this.generations.snapshot(snap);
+    const id = this.l2?.available && this.options.l2Keyed() ? req.l2Id() : undefined;
+    const run = async (): Promise<Fetched | undefined> => {
+      const versions = id !== undefined ? (await this.l2Read(req, id, snap))?.versions : undefined;
+      return this.leasedRefresh({ req, load, snap, gens, id, versions });
+    };
+    this.flights.fetched(req.l1Key, run()).then(
+      (r) => r && this.options.emit({ type: "refreshed", key: req.l1Key }),
+      (error: unknown) => this.options.emit({ type: "refresh-error", error }),
+    );
+  }
+
+  /** Reads L2 for `req`, and creates any version counter it found missing. */
+  private l2Read(req: ReadRequest, id: string, snap: readonly string[]): Promise<L2ReadResult | undefined> {
+    const l2 = this.l2!;
+    return (req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap)).then((found) =>
+      !found?.versions.includes("") ? found : l2.ensureVersions(snap, found.versions).then((versions) => ({ entry: undefined, versions })),
+    );
+  }
+
+  /** L2, then (under the lease) the database. */
+  private fetch(req: ReadRequest, load: () => Promise<unknown>): Promise<Fetched> {
+    const snap = snapshotDeps(req);
+    const gens = this.generations.snapshot(snap);
+    const grace = this.policy.graceFromL1(this.l1, this.generations, req);
+    const l2 = this.l2;
+    if (!l2?.available || !this.options.l2Keyed()) return this.miss({ req, load, snap, gens, grace });
+    const id = req.l2Id();
+    return (req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap)).then((found) => {
+      const hit = this.servable(found?.entry) ? this.serveL2(req, load, id, found!.entry!, snap, gens) : undefined;
+      if (hit) return hit;
+      const next = (versions: string[] | undefined) =>
+        this.leasedMiss({ req, load, snap, gens, id, versions, grace: this.graceFromL2(req, id, found) ?? grace });
+      return found?.versions.includes("") ? l2.ensureVersions(snap, found.versions).then(next) : next(found?.versions);
+    });
+  }
+
+  /** Whether an L2 entry may be served: fresh, or stale within `swr`. */
+  private servable(entry: L2Entry | undefined): entry is L2Entry {
+    return entry !== undefined && Date.now() < entry.timing.staleUntil;
+  }
+
+  /** Whether an L2 entry is fresh (what a lease holder accepts: a stale one is what it is there to replace). */
+  private fresh(entry: L2Entry | undefined): entry is L2Entry {
+    return entry !== undefined && Date.now() < entry.timing.freshUntil;
+  }
+
+  /**
+   * Serves an L2 entry as a hit: decodes it, fills L1, and starts a background
+   * refresh when it is stale or early refresh picks it. Undefined when the
+   * entry cannot be decoded (it is dropped).
+   */
+  private serveL2(
+    req: ReadRequest,
+    load: () => Promise<unknown>,
+    id: string,
+    entry: L2Entry,
+    snap: readonly string[],
+    gens: readonly number[],
+  ): Fetched | undefined {
+    const now = Date.now();
+    const t = entry.timing;
+    const stale = now >= t.freshUntil;
+    const value = this.decodeOrDrop(id, entry.body);
+    if (value === DROPPED) return undefined;
+    this.stats.l2Hits++;
+    const filled =
+      this.l1 !== undefined &&
+      this.fill.l1Entry(req, value, byteSize(entry.body), snap, gens, { ...t, keepUntil: Math.max(t.staleUntil, t.freshUntil + req.graceMs) });
+    if (stale) this.stats.staleServed++;
+    // After this flight has settled, so that the refresh is not taken for a joiner of it.
+    if (stale || this.policy.refreshEarly(t, now)) setImmediate(() => this.refresh(req, load));
+    // L1 keeps `value`; the caller gets its own copy only when L1 shares it.
+    return { value: filled ? cloneResult(value) : value, stored: value };
+  }
+
+  /**
+   * A miss under the regeneration lease: the holder checks L2 once more, then
+   * queries and fills; others wait for its release (woken by pub/sub, or a
+   * backoff poll), then read L2 once more, and query themselves only if it is
+   * still missing or their wait timed out.
+   */
+  private async leasedMiss(a: Attempt): Promise<Fetched> {
+    const { leases } = this;
+    const { req, id } = a;
+    if (!leases || id === undefined || a.versions === undefined) return this.miss(a);
+    const lease = await leases.acquire(id);
+    if (lease) {
+      try {
+        // Another process may have filled the entry between our read and our lease.
+        const again = await this.l2Read(req, id, a.snap);
+        const hit = this.fresh(again?.entry) ? this.serveL2(req, a.load, id, again!.entry!, a.snap, a.gens) : undefined;
+        return hit ?? (await this.miss({ ...a, versions: again?.versions ?? a.versions }));
+      } finally {
+        void lease.release();
+      }
+    }
+    this.stats.leaseWaits++;
+    this.options.emit({ type: "lease-wait", key: req.l1Key });
+    const outcome = await leases.waitForRelease(id);
+    if (outcome === "timeout") {
+      this.stats.leaseTimeouts++;
+      this.options.emit({ type: "lease-timeout", key: req.l1Key });
+    }
+    const again = await this.l2Read(req, id, a.snap);
+    const hit = this.servable(again?.entry) ? this.serveL2(req, a.load, id, again!.entry!, a.snap, a.gens) : undefined;
+    return hit ?? this.miss({ ...a, versions: again?.versions ?? a.versions });
+  }
+
+  /** A background refresh under the lease: undefined when another process holds it (the work is its). */
+  private async leasedRefresh(a: Attempt): Promise<Fetched | undefined> {
+    const { leases } = this;
+    const { id } = a;
+    if (!leases || id === undefined || a.versions === undefined) return this.miss(a);
+    const lease = await leases.acquire(id);
+    if (!lease) return undefined;
+    try {
+      return await this.miss(a);
+    } finally {
+      void lease.release();
+    }
+  }
+
+  /** Database query, then the compare-and-set fills. Serves a grace value if the query fails. */
+  private async miss(a: Attempt): Promise<Fetched> {
+    this.stats.misses++;
+    const started = Date.now();
+    let value: unknown;
+    try {
+      value = await a.load();
+    } catch (error) {
+      if (!a.grace || Date.now() >= a.grace.until) throw error;
+      this.stats.graceServed++;
+      this.options.emit({ type: "grace", error });
+      return { value: cloneResult(a.grace.value), stored: a.grace.value };
+    }
+    const now = Date.now();
+    return this.fill.store(a, value, timingOf(a.req, now, now - started));
+  }
+
+  /** A grace candidate from an L2 entry whose versions are current. */
+  private graceFromL2(req: ReadRequest, id: string, found: L2ReadResult | undefined): Attempt["grace"] {
+    if (req.graceMs <= 0 || !found?.entry) return undefined;
+    const value = this.decodeOrDrop(id, found.entry.body);
+    return value === DROPPED ? undefined : this.policy.graceFromL2(req, value, found.entry.timing);
+  }
+
+  private decodeOrDrop(id: string, body: string): unknown {
+    try {
+      return decode(body);
+    } catch {
+      this.stats.corruptEntries++;
+      void this.l2?.remove(id);
+      return DROPPED;
+    }
+  }
+
+  /**
+   * Bumps dependency versions: locally at once (L1 entries that depend on them
+   * stop being served), then in Redis. Resolves when Redis has them (or failed).
+   */
+  async bump(deps: readonly string[]): Promise<void> {
+    if (deps.length === 0) return;
+    this.generations.bump(deps);
+    this.stats.invalidations += deps.length;
+    if (this.l2) await this.l2.bump(deps);
+  }
+
+  /**
+   * Write-through: bumps `deps` like {@link bump}, then stores `value` (the
+   * write's result) as the entry of `req`. The versions it is stored under
+   * are read in the same step as the bump, so a later write refuses the fill.
+   */
+  async bumpAndStore(deps: readonly string[], req: ReadRequest, value: unknown): Promise<void> {
+    const snap = snapshotDeps(req);
+    this.generations.bump(deps);
+    this.stats.invalidations += deps.length;
+    const gens = this.generations.snapshot(snap);
+    const bumped = this.l2 ? await this.l2.bump(deps, snap) : undefined;
+    const id = bumped && this.options.l2Keyed() ? req.l2Id() : undefined;
+    const versions = bumped && id !== undefined ? snap.map((d) => bumped.get(d) ?? "") : undefined;
+    await this.fill.store({ req, load: () => Promise.resolve(value), snap, gens, id, versions }, value, timingOf(req, Date.now(), 0));
+  }
+
+  /** Drops every L1 entry. */
+  clearL1(): void {
+    this.l1?.clear();
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * The events `$cache.on(...)` reports.
+ * @module
+ */
+import type { BusResetReason } from "./coherence/bus.js";
+
+/**
+ * Something the cache reports besides its counters. Every `key` is the same
+ * kind of key: the entry's L1 key, the canonical text of its query (model,
+ * operation, arguments, and what the client adds to them).
+ */
+export type CacheEvent =
+  | { type: "grace"; error: unknown }
+  | { type: "refresh-error"; error: unknown }
+  /** A background refresh stored a new value for `key`. */
+  | { type: "refreshed"; key: string }
+  | { type: "l1-flushed"; reason: BusResetReason }
+  /** A miss on `key` waits for another process's regeneration lease. */
+  | { type: "lease-wait"; key: string }
+  /** It stopped waiting (`lock.wait`) and queried the database itself. */
+  | { type: "lease-timeout"; key: string }
+  /** The database fingerprint could not be taken: reads use L1 and the database only, and it is tried again after 1 s. */
+  | { type: "fingerprint-error"; error: unknown }
+  | {
+      type: "bypass";
+      /** Why reads through this client are not cached: `query-extension` or `scope-error`. */
+      reason: "query-extension" | "scope-error";
+      /** The model read, or `$queryRawCached`. */
+      model: string;
+      /** The operation. */
+      operation: string;
+      /** What the cache could not see into, and how to declare it. */
+      detail: string;
+      /** What a scope function threw (`scope-error` only). */
+      error?: unknown;
+    };
