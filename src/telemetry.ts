@@ -2,7 +2,8 @@
  * Counters behind `prisma.$cache.stats()`.
  * @module
  */
-import type { BypassReason } from "./prisma/profile.js";
+/** Why a read was not cached (counted in `stats().bypassReasons`). */
+export type BypassReason = "cache-false" | "model-disabled" | "no-ttl" | "transaction" | "query-extension" | "scope-error";
 
 const noBypasses = (): Record<BypassReason, number> => ({
   "cache-false": 0,

@@ -42,7 +42,7 @@ export function createClientComponent(runtime: CacheRuntime, base: unknown, prof
         const profile = isTransactionClient(this) ? profiler.transaction : profiler.ofList(extensionList(this));
         const prefix = profile.simple ? profile.prefix : admit(runtime, profile, undefined, "$queryRaw", "$queryRaw");
         if (prefix === undefined) return run();
-        const request = runtime.planRaw(sql, options, prefix);
+        const request = runtime.planner.planRaw(sql, options, prefix);
         if (!request) return run();
         const hit = runtime.stack.peek(request.l1Key);
         if (hit?.refresh) runtime.stack.refresh(request, run);

@@ -4,7 +4,8 @@
  * read may be cached, plans it, and hands it to the runtime's read path.
  * @module
  */
-import { PLAIN_OPERATION, type CacheRuntime, type ReadOperation } from "../runtime.js";
+import { PLAIN_OPERATION, type ReadOperation } from "../engine/planner.js";
+import type { CacheRuntime } from "../runtime.js";
 import { extensionList, isTransactionClient } from "./internals.js";
 import { CachedQuery, fluentClass, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
 import type { ClientProfile, Profiler } from "./profile.js";
@@ -97,7 +98,7 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
       const profile = profileOf(ctx);
       const prefix = profile.simple ? profile.prefix : admit(runtime, profile, ctx.$name, op, plain);
       if (prefix === undefined) return Promise.resolve(runner.direct(q));
-      const request = runtime.plan(ctx.$name, op, q.args, q.cache, prefix);
+      const request = runtime.planner.plan(ctx.$name, op, q.args, q.cache, prefix);
       if (!request) return Promise.resolve(runner.direct(q));
       const hit = runtime.stack.peek(request.l1Key);
       if (hit && !hit.refresh) return Promise.resolve(hit.value === null && plain !== op ? runner.direct(q) : hit.value);

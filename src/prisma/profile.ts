@@ -20,8 +20,7 @@ import type { ScopeSource, CacheScope } from "./declare.js";
 import { markerOf } from "./declare.js";
 import { extensionLayers, type ExtensionLayer } from "./internals.js";
 
-/** Why a read was not cached (counted in `stats().bypassReasons`). */
-export type BypassReason = "cache-false" | "model-disabled" | "no-ttl" | "transaction" | "query-extension" | "scope-error";
+export type { BypassReason } from "../telemetry.js";
 
 /** Read operations a model method override could replace. */
 const READ_METHODS = ["findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate", "groupBy"];

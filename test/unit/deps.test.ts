@@ -11,7 +11,8 @@ import { describe, expect, it } from "vitest";
 import { PrismaClient } from "../../generated/prisma/client";
 import { resolveOptions } from "../../src/config";
 import { inlineSchema, runtimeDataModel } from "../../src/prisma/internals";
-import { CacheRuntime, type ReadOperation } from "../../src/runtime";
+import type { ReadOperation } from "../../src/engine/planner";
+import { CacheRuntime } from "../../src/runtime";
 
 const client = new PrismaClient({ adapter: new PrismaPg({ connectionString: "postgresql://127.0.0.1:1/none" }) });
 const runtime = new CacheRuntime(resolveOptions({ ttl: 60, models: { Post: { tags: ["feed"] } } }), runtimeDataModel(client)!, inlineSchema(client));
@@ -126,7 +127,7 @@ const RAW: RawCase[] = [
 
 describe("what a read depends on", () => {
   it.each(READS)("%s", (_why, model, operation, args, deps) => {
-    expect(sorted(runtime.plan(model, operation, args, undefined)!.deps)).toEqual(sorted(deps));
+    expect(sorted(runtime.planner.plan(model, operation, args, undefined)!.deps)).toEqual(sorted(deps));
   });
 });
 
@@ -138,7 +139,7 @@ describe("what a write bumps", () => {
   it.each(WRITES)("and a write's bumps cover every read it can change: %s", (_why, model, operation, args, result) => {
     const bumped = new Set(runtime.writeDeps(model, operation, args, result));
     // A list read of the written model must go stale.
-    expect(runtime.plan(model, "findMany", {}, undefined)!.deps.some((d) => bumped.has(d))).toBe(true);
+    expect(runtime.planner.plan(model, "findMany", {}, undefined)!.deps.some((d) => bumped.has(d))).toBe(true);
   });
 });
 

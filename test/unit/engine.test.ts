@@ -39,7 +39,7 @@ function engine() {
     [2, { id: 2, name: "Bo" }],
   ]);
   const read = async (op: "findUnique" | "findMany", args: Record<string, unknown>) => {
-    const req = runtime.plan("Author", op, args, undefined)!;
+    const req = runtime.planner.plan("Author", op, args, undefined)!;
     const hit = runtime.stack.peek(req.l1Key);
     if (hit) return hit.value;
     return runtime.read(req, async () => {
@@ -82,17 +82,17 @@ describe("the engine, without Prisma", () => {
 
   it("a read through a relation depends on the related model", async () => {
     const e = engine();
-    const req = e.runtime.plan("Author", "findMany", { include: { books: true } }, undefined)!;
-    const bookModel = e.runtime.plan("Book", "findMany", {}, undefined)!.deps[0]!;
+    const req = e.runtime.planner.plan("Author", "findMany", { include: { books: true } }, undefined)!;
+    const bookModel = e.runtime.planner.plan("Book", "findMany", {}, undefined)!.deps[0]!;
     expect(req.deps).toContain(bookModel);
-    expect(e.runtime.plan("Author", "findMany", {}, undefined)!.deps).not.toContain(bookModel);
+    expect(e.runtime.planner.plan("Author", "findMany", {}, undefined)!.deps).not.toContain(bookModel);
     expect(e.runtime.writeDeps("Book", "create", { data: { id: 9, authorId: 1 } }, { id: 9, authorId: 1 })).toContain(bookModel);
   });
 
   it("keys of the same query differ by the client's prefix (scopes, computed fields)", () => {
     const e = engine();
-    const a = e.runtime.plan("Author", "findMany", {}, undefined, "cA|")!;
-    const b = e.runtime.plan("Author", "findMany", {}, undefined, "cB|")!;
+    const a = e.runtime.planner.plan("Author", "findMany", {}, undefined, "cA|")!;
+    const b = e.runtime.planner.plan("Author", "findMany", {}, undefined, "cB|")!;
     expect(a.l1Key).not.toBe(b.l1Key);
     expect(a.l2Id()).not.toBe(b.l2Id());
     expect(a.deps).toEqual(b.deps);
