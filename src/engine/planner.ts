@@ -52,7 +52,14 @@ export class Planner {
   readonly plans = new LRUCache<string, Plan>({ max: 10_000 });
   private readonly tagsCache = new Map<string, readonly string[]>();
 
-  constructor(readonly ctx: PlannerContext) {}
+  /** The options and row keys, held directly: `plan` runs on every cached read, hits included. */
+  private readonly options: ResolvedOptions;
+  readonly rows: RowKeys;
+
+  constructor(readonly ctx: PlannerContext) {
+    this.options = ctx.options;
+    this.rows = ctx.rows;
+  }
 
   /**
    * Decides whether a read is cached and builds its request, or returns
@@ -62,12 +69,12 @@ export class Planner {
   plan(model: string, operation: ReadOperation, args: Record<string, unknown> | undefined, cache: unknown, prefix = ""): ReadRequest | undefined {
     // No closure is made on the common path (no per-query option).
     const option = cache === undefined ? undefined : checkQueryOption(cache, () => `${model}.${operation}({ cache })`);
-    const modelOptions = this.ctx.options.models[model];
+    const modelOptions = this.options.models[model];
     if (option === false || modelOptions?.cache === false) {
       this.ctx.bypass(option === false ? "cache-false" : "model-disabled");
       return undefined;
     }
-    const ttl = option?.ttl ?? modelOptions?.ttl ?? this.ctx.options.ttl;
+    const ttl = option?.ttl ?? modelOptions?.ttl ?? this.options.ttl;
     if (!(ttl > 0)) {
       this.ctx.bypass("no-ttl");
       return undefined;
@@ -80,9 +87,9 @@ export class Planner {
       option?.key !== undefined
         ? `${prefix}${model}|${keyOp}|k|${JSON.stringify(option.key)}${tagged}`
         : `${prefix}${model}|${keyOp}|${canonicalize(args ?? {})}${tagged}`;
-    const rowLookup = keyOp === "findUnique" && this.ctx.rows.has(model);
-    const swr = option?.swr ?? modelOptions?.swr ?? this.ctx.options.swr;
-    const grace = modelOptions?.grace ?? this.ctx.options.grace;
+    const rowLookup = keyOp === "findUnique" && this.rows.has(model);
+    const swr = option?.swr ?? modelOptions?.swr ?? this.options.swr;
+    const grace = modelOptions?.grace ?? this.options.grace;
     return new PlannedRead(this, model, args, option?.tags, l1Key, ttl * 1000, swr * 1000, grace * 1000, rowLookup, option?.key === undefined);
   }
 
@@ -103,7 +110,7 @@ export class Planner {
       if (!this.ctx.graph.models.includes(m)) throw new CacheUsageError(`${where}: unknown model "${m}" (models: ${this.ctx.graph.models.join(", ")})`);
     }
     const option = checkQueryOption(rest, () => where) as QueryOption;
-    const ttl = option.ttl ?? this.ctx.options.ttl;
+    const ttl = option.ttl ?? this.options.ttl;
     if (!(ttl > 0)) {
       this.ctx.bypass("no-ttl");
       return undefined;
@@ -118,23 +125,23 @@ export class Planner {
     const deps = models.length ? [] : [ALL_DEP];
     for (const m of models) {
       deps.push(modelDep(m));
-      for (const d of this.ctx.options.models[m]?.dependsOn ?? NONE) deps.push(modelDep(d));
+      for (const d of this.options.models[m]?.dependsOn ?? NONE) deps.push(modelDep(d));
     }
     for (const t of option.tags ?? NONE) deps.push(tagDep(t));
-    const swrMs = (option.swr ?? this.ctx.options.swr) * 1000;
-    return { l1Key, deps: [...new Set(deps)], ttlMs: ttl * 1000, swrMs, graceMs: this.ctx.options.grace * 1000, l2Id: () => this.ctx.l2Id(l1Key) };
+    const swrMs = (option.swr ?? this.options.swr) * 1000;
+    return { l1Key, deps: [...new Set(deps)], ttlMs: ttl * 1000, swrMs, graceMs: this.options.grace * 1000, l2Id: () => this.ctx.l2Id(l1Key) };
   }
 
   /** Dependency ids of a read: models reached, tags, and the namespace. */
   readDeps(model: string, args: Record<string, unknown> | undefined, queryTags: readonly string[] | undefined, rowLookup: boolean): string[] {
     const tags = queryTags?.length ? [...this.modelTags(model), ...queryTags] : this.modelTags(model);
-    return readDeps(this.ctx.graph, model, args, tags, (m) => this.ctx.options.models[m]?.dependsOn ?? NONE, rowLookup);
+    return readDeps(this.ctx.graph, model, args, tags, (m) => this.options.models[m]?.dependsOn ?? NONE, rowLookup);
   }
 
   /** The tags configured for a model. */
   modelTags(model: string): readonly string[] {
     let tags = this.tagsCache.get(model);
-    if (!tags) this.tagsCache.set(model, (tags = this.ctx.options.models[model]?.tags ?? NONE));
+    if (!tags) this.tagsCache.set(model, (tags = this.options.models[model]?.tags ?? NONE));
     return tags;
   }
 }
@@ -175,7 +182,7 @@ class PlannedRead implements ReadRequest {
     if (this.planMemo) return this.planMemo;
     const cached = this.memoizable ? this.planner.plans.get(this.l1Key) : undefined;
     if (cached) return (this.planMemo = cached);
-    const pk = (this.rowLookup && this.planner.ctx.rows.ofWhere(this.model, this.args?.where)) || null;
+    const pk = (this.rowLookup && this.planner.rows.ofWhere(this.model, this.args?.where)) || null;
     const deps = this.planner.readDeps(this.model, this.args, this.queryTags, this.rowLookup);
     // By primary key: the row. (A row that appears bumps it, or b:M when unnamed.)
     if (pk) deps.push(pk);
@@ -206,7 +213,7 @@ class PlannedRead implements ReadRequest {
   get lateDeps(): ((value: unknown) => readonly string[]) | undefined {
     if (!this.rowLookup || this.pk) return undefined;
     const { model, planner } = this;
-    return (value) => (value === null ? [newRowDep(model)] : [planner.ctx.rows.ofRow(model, value) ?? modelDep(model)]);
+    return (value) => (value === null ? [newRowDep(model)] : [planner.rows.ofRow(model, value) ?? modelDep(model)]);
   }
 
   l2Id(): string {
