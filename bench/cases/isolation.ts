@@ -38,8 +38,8 @@ const PHASES: readonly (readonly InProcessCase[])[] = [
   ["plainInContext", "context", "noopInContext"],
 ];
 /** Child processes per build, alternating; each times CHILD_ITERATIONS calls. */
-const CHILD_RUNS = 6;
-const CHILD_ITERATIONS = 10_000;
+const CHILD_RUNS = 10;
+const CHILD_ITERATIONS = 8_000;
 const CHILD_WARMUP = 20_000;
 
 const BASELINE = process.env.BENCH_ISOLATION_BASELINE ?? "3b5b4e4";
