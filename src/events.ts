@@ -19,6 +19,12 @@ export type CacheEvent =
   | { type: "lease-wait"; key: string }
   /** It stopped waiting (`lock.wait`) and queried the database itself. */
   | { type: "lease-timeout"; key: string }
+  /**
+   * A Prisma internal the cache relies on is missing in this Prisma version,
+   * and the cache works without it as `effect` says. Reported to every
+   * listener when it is added (the probe runs when the cache is applied).
+   */
+  | { type: "degraded"; internal: string; effect: string }
   /** The database fingerprint could not be taken: reads use L1 and the database only, and it is tried again after 1 s. */
   | { type: "fingerprint-error"; error: unknown }
   | {

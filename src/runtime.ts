@@ -127,8 +127,19 @@ export class CacheRuntime {
   /** Adds a listener of cache events; returns a function that removes it. */
   on(listener: (event: CacheEvent) => void): () => void {
     this.listeners.add(listener);
+    // What the probe found when the cache was applied, before any listener could exist.
+    for (const event of this.degraded) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure is its own business.
+      }
+    }
     return () => this.listeners.delete(listener);
   }
+
+  /** `degraded` events: Prisma internals the probe found missing, replayed to each new listener. */
+  readonly degraded: CacheEvent[] = [];
 
   /** Counts a read that skipped the cache, by reason. */
   bypass(reason: BypassReason): void {

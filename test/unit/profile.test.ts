@@ -169,4 +169,19 @@ describe("declarations and the internals probe", () => {
     expect(() => without.$extends(prismaCache({ ttl: 1 }))).toThrow(CacheConfigError);
     expect(() => without.$extends(prismaCache({ ttl: 1 }))).toThrow(/Prisma internal _runtimeDataModel is missing/);
   });
+
+  it("an internal it can do without: the cache degrades as documented and reports it to every listener", () => {
+    const client = new PrismaClient({ adapter: new PrismaPg({ connectionString: "postgresql://127.0.0.1:1/none" }) });
+    const degraded = new Proxy(client, {
+      get: (t, p, r) => (p === "_engineConfig" ? {} : Reflect.get(t, p, r)),
+    });
+    const cached = degraded.$extends(prismaCache({ ttl: 1 }));
+    const seen: unknown[] = [];
+    cached.$cache.on((e) => seen.push(e));
+    expect(seen).toEqual([{ type: "degraded", internal: "_engineConfig.inlineSchema", effect: "invalidation is per model" }]);
+    // A plain client reports nothing.
+    const fine: unknown[] = [];
+    client.$extends(prismaCache({ ttl: 1 })).$cache.on((e) => fine.push(e));
+    expect(fine).toEqual([]);
+  });
 });
