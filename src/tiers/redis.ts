@@ -26,7 +26,12 @@ export interface RedisTierOptions {
   onError?: (err: unknown) => void;
   /** Dependency ids that make the whole namespace stale (replayed when the bump queue overflows). */
   everything?: () => readonly string[];
-  /** Called (and awaited) after bumps reached Redis, with the dependency ids bumped: publishes them on the bus. */
+  /**
+   * Called after bumps reached Redis, with the dependency ids bumped: publishes
+   * them on the bus. Not awaited: the PUBLISH is sent before the write
+   * resolves, and other processes' L1 hear of it within the bus delay (L2
+   * readers see the bump at once). It never rejects.
+   */
   onBumped?: (deps: readonly string[]) => Promise<unknown>;
 }
 
@@ -219,7 +224,7 @@ export class RedisTier {
     if (Array.isArray(r)) {
       const versions = new Map<string, string>();
       for (const [i, d] of [...batch, ...read].entries()) versions.set(d, String(r[i] ?? ""));
-      if (batch.length > 0) await this.options.onBumped?.(batch);
+      if (batch.length > 0) void this.options.onBumped?.(batch);
       return versions;
     }
     for (const d of batch) this.pendingBumps.add(d);
