@@ -22,7 +22,7 @@ import { ratio, Samples, warmUp } from "../lib/measure";
 import type { LatencyCase, LatencyGroup } from "../lib/types";
 
 /** Case ids, in display order. */
-export const READ_PATH_CASES = ["l1", "hook", "l2", "raw", "uncached", "noop"] as const;
+export const READ_PATH_CASES = ["l1", "hook", "l2", "raw", "l2Unique", "rawUnique", "uncached", "noop"] as const;
 export type ReadPathCase = (typeof READ_PATH_CASES)[number];
 
 const LABELS: Record<ReadPathCase, string> = {
@@ -30,6 +30,8 @@ const LABELS: Record<ReadPathCase, string> = {
   hook: "baseline A: Map cache in $allOperations hook",
   l2: "cached findUnique, L2 hit (l1: false)",
   raw: "baseline B: ioredis GET + decode()",
+  l2Unique: "cached findUnique by email (a non-primary unique key), L2 hit (l1: false)",
+  rawUnique: "baseline B for it: ioredis GET + decode() of that entry",
   uncached: "uncached findUnique (adapter-pg)",
   noop: "calibration: empty call (timer + await overhead)",
 };
@@ -42,11 +44,29 @@ export interface ReadPathOptions {
   rounds?: number;
 }
 
-const DEFAULT_ITERATIONS: Record<ReadPathCase, number> = { l1: 20_000, hook: 20_000, l2: 10_000, raw: 10_000, uncached: 2_000, noop: 20_000 };
+const DEFAULT_ITERATIONS: Record<ReadPathCase, number> = {
+  l1: 20_000,
+  hook: 20_000,
+  l2: 10_000,
+  raw: 10_000,
+  l2Unique: 10_000,
+  rawUnique: 10_000,
+  uncached: 2_000,
+  noop: 20_000,
+};
 /** Untimed calls per case before the first round (JIT). */
-const INITIAL_WARMUP: Record<ReadPathCase, number> = { l1: 5_000, hook: 5_000, l2: 1_000, raw: 1_000, uncached: 200, noop: 5_000 };
+const INITIAL_WARMUP: Record<ReadPathCase, number> = {
+  l1: 5_000,
+  hook: 5_000,
+  l2: 1_000,
+  raw: 1_000,
+  l2Unique: 1_000,
+  rawUnique: 1_000,
+  uncached: 200,
+  noop: 5_000,
+};
 /** Untimed calls per case before each batch. */
-const BATCH_WARMUP: Record<ReadPathCase, number> = { l1: 50, hook: 50, l2: 20, raw: 20, uncached: 10, noop: 50 };
+const BATCH_WARMUP: Record<ReadPathCase, number> = { l1: 50, hook: 50, l2: 20, raw: 20, l2Unique: 20, rawUnique: 20, uncached: 10, noop: 50 };
 
 /** Targets of the read path (DESIGN.md, "The read path"). */
 const L1_MEDIAN_MAX_US = 3;
@@ -117,20 +137,36 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
     if (stored === null) throw new Error("the cache entry vanished from Redis");
     const rawKey = `${namespace}:bench:raw`;
     await redis.set(rawKey, stored);
+    // The same for a lookup by email: its entry records the row it found (ptc2).
+    const email = { where: { email: user.email } };
+    deepStrictEqual(await l1Client.user.findUnique(email), expected);
+    const [, bothKeys] = await redis.scan("0", "MATCH", `${namespace}:e:*`, "COUNT", 1000);
+    const uniqueKeys = bothKeys.filter((k) => k !== entryKeys[0]);
+    if (uniqueKeys.length !== 1) throw new Error(`expected exactly one cache entry for the email lookup, found ${uniqueKeys.length}`);
+    const storedUnique = await redis.get(uniqueKeys[0]!);
+    if (storedUnique === null) throw new Error("the email lookup's entry vanished from Redis");
+    const rawUniqueKey = `${namespace}:bench:raw-unique`;
+    await redis.set(rawUniqueKey, storedUnique);
 
     const calls: Record<ReadPathCase, () => Promise<unknown>> = {
       l1: () => l1Client.user.findUnique({ where: { id } }),
       hook: () => hookClient.user.findUnique({ where: { id } }),
       l2: () => l2Client.user.findUnique({ where: { id } }),
       raw: async () => decode(bodyOf((await redis.get(rawKey))!)),
+      l2Unique: () => l2Client.user.findUnique(email),
+      rawUnique: async () => decode(bodyOf((await redis.get(rawUniqueKey))!)),
       uncached: () => plain.user.findUnique({ where: { id } }),
       noop: async () => undefined,
     };
     for (const c of READ_PATH_CASES) if (c !== "noop") deepStrictEqual(await calls[c](), expected, `case ${c} returns a different value`);
 
     // Calls of the L1/L2 cases that the cache's own counters attribute to the intended tier.
-    const tierOf = { l1: { client: l1Client, tier: "l1" as const }, l2: { client: l2Client, tier: "l2" as const } };
-    const served: Record<"l1" | "l2", number> = { l1: 0, l2: 0 };
+    const tierOf: Partial<Record<ReadPathCase, { client: typeof l1Client; tier: "l1" | "l2" }>> = {
+      l1: { client: l1Client, tier: "l1" },
+      l2: { client: l2Client, tier: "l2" },
+      l2Unique: { client: l2Client, tier: "l2" },
+    };
+    const served: Partial<Record<ReadPathCase, number>> = {};
 
     for (const c of READ_PATH_CASES) await warmUp(calls[c], INITIAL_WARMUP[c]);
     const samples = Object.fromEntries(READ_PATH_CASES.map((c) => [c, new Samples()])) as Record<ReadPathCase, Samples>;
@@ -140,10 +176,10 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
       for (const c of order) {
         const n = Math.ceil((iterations[c] * (r + 1)) / rounds) - Math.ceil((iterations[c] * r) / rounds);
         await warmUp(calls[c], BATCH_WARMUP[c]);
-        const tier = c === "l1" || c === "l2" ? tierOf[c] : undefined;
+        const tier = tierOf[c];
         const before = tier ? tier.client.$cache.stats().hits[tier.tier] : 0;
         await samples[c].time(calls[c], n);
-        if (tier) served[tier.tier] += tier.client.$cache.stats().hits[tier.tier] - before;
+        if (tier) served[c] = (served[c] ?? 0) + tier.client.$cache.stats().hits[tier.tier] - before;
       }
     }
 
@@ -151,14 +187,16 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
     for (const c of READ_PATH_CASES) {
       const summary = samples[c].summary();
       cases[c] = { label: LABELS[c], ...summary };
-      if (c === "l1" || c === "l2") cases[c].servedBy = { tier: c, calls: served[c], ok: served[c] === summary.iterations };
+      const tier = tierOf[c];
+      if (tier) cases[c].servedBy = { tier: tier.tier, calls: served[c] ?? 0, ok: served[c] === summary.iterations };
     }
     const l1 = cases.l1.medianUs;
     const speedup = ratio(cases.hook.medianUs, l1);
     const l2OverRaw = ratio(cases.l2.medianUs, cases.raw.medianUs);
+    const l2UniqueOverRaw = ratio(cases.l2Unique.medianUs, cases.rawUnique.medianUs);
     return {
       kind: "latency",
-      title: "Read path: findUnique by id, one User row",
+      title: "Read path: findUnique by id (and by email), one User row",
       notes: [
         "Each call timed with process.hrtime.bigint(); medians and p99 over all rounds; times include the timer overhead shown by the calibration row.",
         `${rounds} rounds, cases interleaved (order rotated each round), warm-ups before the first round and before each batch.`,
@@ -178,6 +216,12 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
           value: l2OverRaw,
           target: `≤ ${L2_MAX_OVER_RAW}×`,
           met: l2OverRaw <= L2_MAX_OVER_RAW,
+        },
+        l2UniqueVsRaw: {
+          label: "L2 cost by a non-primary unique key over its baseline B (medians)",
+          value: l2UniqueOverRaw,
+          target: `≤ ${L2_MAX_OVER_RAW}×`,
+          met: l2UniqueOverRaw <= L2_MAX_OVER_RAW,
         },
         uncachedVsL1: { label: "L1 speed-up over the database (uncached ÷ L1)", value: ratio(cases.uncached.medianUs, l1) },
         uncachedVsL2: { label: "L2 speed-up over the database (uncached ÷ L2)", value: ratio(cases.uncached.medianUs, cases.l2.medianUs) },
