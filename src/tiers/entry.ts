@@ -113,6 +113,27 @@ return out
 `);
 
 /**
+ * A `ptc2` entry split into its timing, the recorded `(version key, version)`
+ * pairs of its header, and its body; undefined if it is not one or is malformed.
+ * The same format READ_RECORDED parses in Lua below.
+ */
+export function parseRecorded(raw: string): { timing: Timing; recorded: Array<[key: string, version: string]>; body: string } | undefined {
+  if (!raw.startsWith(`${RECORDED}|`)) return undefined;
+  const t = parseTiming(raw, RECORDED.length + 1);
+  if (!t) return undefined;
+  const sep = raw.indexOf("|", t.next);
+  if (sep < 0) return undefined;
+  const len = Number(raw.slice(t.next, sep));
+  if (!Number.isSafeInteger(len) || len < 0) return undefined;
+  const header = raw.slice(sep + 1, sep + 1 + len);
+  const lines = header.split("\n");
+  if (lines.pop() !== "" || lines.length % 2 !== 0) return undefined;
+  const recorded: Array<[string, string]> = [];
+  for (let i = 0; i < lines.length; i += 2) recorded.push([lines[i]!, lines[i + 1]!]);
+  return { timing: t.timing, recorded, body: raw.slice(sep + 1 + len) };
+}
+
+/**
  * Read of an entry whose dependencies are recorded in it (`ptc2`): the ids
  * of rows found by the query are only known after it ran.
  * KEYS[1] entry, KEYS[2..] the versions to snapshot for a later fill.

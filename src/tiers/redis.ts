@@ -12,7 +12,22 @@ import { RedisTimeoutError } from "../errors.js";
 import type { Timing } from "./memory.js";
 import { ALL_DEP } from "../deps/graph.js";
 import { deadlinesFor, runScript, send, type Deadlines } from "./commands.js";
-import { BUMP, FILL, FILL_RECORDED, FORMAT, header, INIT_VERSIONS, type L2ReadResult, parseTiming, READ_RECORDED, RECORDED } from "./entry.js";
+import { BUMP, FILL, FILL_RECORDED, FORMAT, header, INIT_VERSIONS, type L2ReadResult, parseRecorded, parseTiming, READ_RECORDED, RECORDED } from "./entry.js";
+
+/** What a `ptc2` entry recorded, as last seen, and the MGET that reads it with a snapshot. */
+interface KnownRecorded {
+  /** The version keys in its header. */
+  readonly recorded: readonly string[];
+  /** Snapshot length `fetch` and `index` were built for (-1: not yet). */
+  snapshot: number;
+  /** Entry key, snapshot version keys, then the recorded keys not among them. */
+  fetch: string[];
+  /** Position in `fetch` (and the reply) of every version key. */
+  index: Map<string, number>;
+}
+
+/** A read of known recorded keys found the entry recorded others: read it by script again. */
+const REFETCH = Symbol("refetch");
 
 /** Settings of the Redis tier. */
 export interface RedisTierOptions {
@@ -58,6 +73,8 @@ export class RedisTier {
   private readonly deadlines: Deadlines;
   /** Key lists of recent reads, by entry id. */
   private readonly readKeys = new LRUCache<string, string[]>({ max: 10_000 });
+  /** The version keys each `ptc2` entry recorded, as last seen, so that its reads can be one MGET. */
+  private readonly recordedKeys = new LRUCache<string, KnownRecorded>({ max: 10_000 });
   /** Bumps not yet delivered to Redis, replayed when it answers again. */
   private readonly pendingBumps = new Set<string>();
   private retryTimer: NodeJS.Timeout | undefined;
@@ -111,10 +128,16 @@ export class RedisTier {
   }
 
   /**
-   * Reads an entry that records its own dependencies (`ptc2`), validated in
-   * Redis, and snapshots the versions of `snapshot` for a later fill. One round trip.
+   * Reads an entry that records its own dependencies (`ptc2`), and snapshots
+   * the versions of `snapshot` for a later fill. One round trip. The first
+   * read of an entry runs a script that validates it in Redis; it learns
+   * which version keys the entry recorded, and later reads of the entry
+   * fetch those with one MGET and validate them here (falling back to the
+   * script when the entry recorded other keys since).
    */
   readRecorded(id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
+    const known = this.recordedKeys.get(id);
+    if (known) return this.readRecordedKnown(id, snapshot, known);
     const keys = this.keys(id, snapshot);
     return this.call(
       () => runScript(this.redis, READ_RECORDED, keys, []),
@@ -122,16 +145,48 @@ export class RedisTier {
         if (!Array.isArray(res)) return undefined;
         const versions = new Array<string>(snapshot.length);
         for (let i = 0; i < snapshot.length; i++) versions[i] = String(res[i + 1] ?? "");
-        const raw: unknown = res[0];
-        // ptc2|<fresh>|<stale>|<delta>|<header length>|<header><body>
-        const t = typeof raw === "string" ? parseTiming(raw, RECORDED.length + 1) : undefined;
-        if (!t) return { entry: undefined, versions };
-        const r = raw as string;
-        const len = r.indexOf("|", t.next);
-        if (len < 0) return { entry: undefined, versions };
-        return { entry: { body: r.slice(len + 1 + Number(r.slice(t.next, len))), timing: t.timing }, versions };
+        const parsed = typeof res[0] === "string" ? parseRecorded(res[0]) : undefined;
+        if (!parsed) return { entry: undefined, versions };
+        this.recordedKeys.set(id, { recorded: parsed.recorded.map(([k]) => k), snapshot: -1, fetch: [], index: new Map() });
+        return { entry: { body: parsed.body, timing: parsed.timing }, versions };
       },
     );
+  }
+
+  /** {@link readRecorded} when the entry's recorded keys are known: one MGET, validated here. */
+  private readRecordedKnown(id: string, snapshot: readonly string[], known: KnownRecorded): Promise<L2ReadResult | undefined> {
+    if (known.snapshot !== snapshot.length) {
+      // Built once per entry: the keys to fetch and where each recorded key's version lands.
+      const keys = this.keys(id, snapshot);
+      const index = new Map<string, number>();
+      for (let i = 1; i < keys.length; i++) index.set(keys[i]!, i);
+      for (const k of known.recorded) if (!index.has(k)) index.set(k, keys.push(k) - 1);
+      known.fetch = keys;
+      known.index = index;
+      known.snapshot = snapshot.length;
+    }
+    const { fetch, index } = known;
+    const read = this.call(
+      () => this.redis.mget(...fetch),
+      (res): L2ReadResult | typeof REFETCH => {
+        const versions = new Array<string>(snapshot.length);
+        for (let i = 0; i < snapshot.length; i++) versions[i] = res[i + 1] ?? "";
+        const parsed = typeof res[0] === "string" ? parseRecorded(res[0]) : undefined;
+        if (!parsed) return { entry: undefined, versions };
+        for (const [k, v] of parsed.recorded) {
+          const at = index.get(k);
+          // A key this read did not fetch: the entry was refilled with other dependencies.
+          if (at === undefined) return REFETCH;
+          if ((res[at] ?? "") !== v) return { entry: undefined, versions };
+        }
+        return { entry: { body: parsed.body, timing: parsed.timing }, versions };
+      },
+    );
+    return read.then((r) => {
+      if (r !== REFETCH) return r;
+      this.recordedKeys.delete(id);
+      return this.readRecorded(id, snapshot);
+    });
   }
 
   /**

@@ -235,3 +235,38 @@ describe("L1 bounds", () => {
     expect(bySize.prisma.$cache.stats().hits.l1).toBe(0);
   });
 });
+
+describe("L2 reads of lookups by a non-primary unique key (entries that record the row they found)", () => {
+  it("are hits after the first one (one MGET, validated in the process), and stale after a write to the row or a move of the key", async () => {
+    const ns = uniqueNamespace();
+    const writer = cached({ redis: redis() }, ns);
+    const reader = cached({ redis: redis(), l1: false }, ns);
+    const truth = plain().prisma;
+    const a = await truth.user.create({ data: { email: `unique-a-${Math.random()}@example.com`, name: "A" } });
+    const b = await truth.user.create({ data: { email: `unique-b-${Math.random()}@example.com`, name: "B" } });
+    const byEmail = (email: string) => reader.prisma.user.findUnique({ where: { email } });
+
+    expect(await byEmail(a.email)).toEqual(a); // miss: fills the entry
+    reader.counter.reset();
+    for (let i = 0; i < 3; i++) expect(await byEmail(a.email)).toEqual(a); // first by script, then by MGET
+    expect(selects(reader.counter)).toBe(0);
+    expect(reader.prisma.$cache.stats().hits.l2).toBe(3);
+
+    // A write to the row found makes the entry stale for the known-keys read too.
+    const renamed = await writer.prisma.user.update({ where: { id: a.id }, data: { name: "A2" } });
+    expect(await byEmail(a.email)).toEqual(renamed);
+    expect(selects(reader.counter)).toBe(1);
+
+    // The key moves to another row: the entry is refilled with other recorded keys, and read correctly.
+    const moved = `moved-${Math.random()}@example.com`;
+    await writer.prisma.user.update({ where: { id: a.id }, data: { email: moved } });
+    const bMoved = await writer.prisma.user.update({ where: { id: b.id }, data: { email: a.email } });
+    expect(await byEmail(a.email)).toEqual(bMoved); // refills with b's row
+    reader.counter.reset();
+    expect(await byEmail(a.email)).toEqual(bMoved); // known keys were a's: falls back to the script, then learns b's
+    expect(await byEmail(a.email)).toEqual(bMoved);
+    expect(selects(reader.counter)).toBe(0);
+    const b2 = await writer.prisma.user.update({ where: { id: b.id }, data: { name: "B2" } });
+    expect(await byEmail(a.email)).toEqual(b2);
+  });
+});
