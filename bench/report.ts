@@ -15,8 +15,10 @@ import type { BenchResults, Check, GroupResult, HitRatioGroup, LatencyGroup, Sta
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Default location of the results file. */
 export const RESULTS_PATH = path.join(ROOT, "bench", "results.json");
-/** Default README whose marked section is regenerated. */
+/** Default README whose marked section is regenerated (one summary table per group). */
 export const README_PATH = path.join(ROOT, "README.md");
+/** The benchmarks' own README, whose marked section holds the detail tables. */
+const DETAILS_PATH = path.join(ROOT, "bench", "README.md");
 export const START_MARKER = "<!-- bench:start -->";
 export const END_MARKER = "<!-- bench:end -->";
 
@@ -26,7 +28,13 @@ const us = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.
 const times = (v: number) => `${v.toFixed(2)}×`;
 const yesNo = (met: boolean | undefined) => (met === undefined ? "" : met ? "yes" : "**no**");
 
-function latencyTables(g: LatencyGroup): Table[] {
+/** A group's tables: the one summary table (the README's) and the details (bench/README.md's). */
+interface GroupTables {
+  summary: Table;
+  details: Table[];
+}
+
+function latencyTables(g: LatencyGroup): GroupTables {
   const cases: Table = {
     head: ["Case", "Median (µs)", "p99 (µs)", "Iterations"],
     right: [false, true, true, true],
@@ -37,15 +45,16 @@ function latencyTables(g: LatencyGroup): Table[] {
       String(c.iterations),
     ]),
   };
-  const goals: Table = {
+  const summary: Table = {
     head: ["Figure", "Value", "Target", "Met"],
     right: [false, true, false, false],
     rows: [
+      ...Object.values(g.cases).map((c) => [`${c.label} (median)`, `${us(c.medianUs)} µs`, "", ""]),
       ...Object.values(g.targets).map((t) => [t.label, `${us(t.value)} µs`, t.target, yesNo(t.met)]),
       ...Object.values(g.ratios).map((r) => [r.label, times(r.value), r.target ?? "", yesNo(r.met)]),
     ],
   };
-  return g.checks && Object.keys(g.checks).length ? [cases, goals, checksTable(g.checks)] : [cases, goals];
+  return { summary, details: g.checks && Object.keys(g.checks).length ? [cases, checksTable(g.checks)] : [cases] };
 }
 
 const percent = (v: number) => `${(v * 100).toFixed(1)} %`;
@@ -59,7 +68,7 @@ function checksTable(checks: Record<string, Check>): Table {
   };
 }
 
-function hitRatioTables(g: HitRatioGroup): Table[] {
+function hitRatioTables(g: HitRatioGroup): GroupTables {
   const runs: Table = {
     head: ["Case", "Reads", "Writes", "L1 hits", "L2 hits", "Misses", "Hit ratio (stats)", "Reads that hit the DB (counted)", "Hit ratio (DB)", "Predicted"],
     right: [false, true, true, true, true, true, true, true, true, true],
@@ -81,12 +90,12 @@ function hitRatioTables(g: HitRatioGroup): Table[] {
     right: [false, true, false, false],
     rows: Object.values(g.figures).map((f) => [f.label, f.value, f.target ?? "", yesNo(f.met)]),
   };
-  return [runs, figures, checksTable(g.checks)];
+  return { summary: figures, details: [runs, checksTable(g.checks)] };
 }
 
 const msFig = (v: number | null) => (v === null || Number.isNaN(v) ? "" : v >= 100 ? v.toFixed(0) : v.toFixed(1));
 
-function stampedeTables(g: StampedeGroup): Table[] {
+function stampedeTables(g: StampedeGroup): GroupTables {
   const variants: Table = {
     head: ["Variant", "DB queries (median of rounds)", "p50 ms", "p99 ms", "max ms", "DB queries per round"],
     right: [false, true, true, true, true, true],
@@ -103,10 +112,10 @@ function stampedeTables(g: StampedeGroup): Table[] {
           ],
     ),
   };
-  return [variants, checksTable(g.checks)];
+  return { summary: variants, details: [checksTable(g.checks)] };
 }
 
-function tablesOf(g: GroupResult): Table[] {
+function tablesOf(g: GroupResult): GroupTables {
   switch (g.kind) {
     case "latency":
       return latencyTables(g);
@@ -114,8 +123,6 @@ function tablesOf(g: GroupResult): Table[] {
       return hitRatioTables(g);
     case "stampede":
       return stampedeTables(g);
-    default:
-      return [];
   }
 }
 
@@ -140,13 +147,21 @@ function machineLine(r: BenchResults): string {
   return `${r.date.slice(0, 10)}, ${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.os}`;
 }
 
-/** The markdown for the README section (without the markers). */
+/** The markdown for the README section (without the markers): one summary table per group. */
 export function renderMarkdown(results: BenchResults): string {
   const parts: string[] = [];
-  for (const g of Object.values(results.groups)) {
-    parts.push(`#### ${g.title}`, "", ...tablesOf(g).flatMap((t) => [markdownTable(t), ""]));
-  }
-  parts.push(`Measured ${machineLine(results)}, on the ${results.library}; regenerate with \`npm run bench\`.`);
+  for (const g of Object.values(results.groups)) parts.push(`#### ${g.title}`, "", markdownTable(tablesOf(g).summary), "");
+  parts.push(
+    `Measured ${machineLine(results)}, on the ${results.library}; regenerate with \`npm run bench\`. Every case's p99 and iterations, and the harness's self-checks, are in [bench/README.md](bench/README.md#results-in-detail).`,
+  );
+  return parts.join("\n");
+}
+
+/** The markdown for bench/README.md's section: each group's detail tables (cases, runs, self-checks). */
+export function renderDetails(results: BenchResults): string {
+  const parts: string[] = [];
+  for (const g of Object.values(results.groups)) parts.push(`#### ${g.title}`, "", ...tablesOf(g).details.flatMap((t) => [markdownTable(t), ""]));
+  parts.push(`Measured ${machineLine(results)}, revision ${results.revision}.`);
   return parts.join("\n");
 }
 
@@ -154,7 +169,8 @@ export function renderMarkdown(results: BenchResults): string {
 export function renderText(results: BenchResults): string {
   const parts: string[] = [];
   for (const [name, g] of Object.entries(results.groups)) {
-    parts.push(`${g.title}  [${name}, ${g.seconds} s]`, "", ...tablesOf(g).flatMap((t) => [textTable(t), ""]));
+    const { summary, details } = tablesOf(g);
+    parts.push(`${g.title}  [${name}, ${g.seconds} s]`, "", ...[summary, ...details].flatMap((t) => [textTable(t), ""]));
   }
   parts.push(
     `${machineLine(results)}`,
@@ -165,17 +181,24 @@ export function renderText(results: BenchResults): string {
 }
 
 /**
- * Replaces the marked section of `readmePath` with the tables of `results`.
- * Returns false (and writes nothing) when the file or a marker is missing.
+ * Replaces the marked section of `readmePath` with the summary tables of
+ * `results`, and that of bench/README.md (next to this file) with the details.
+ * Returns false (and writes nothing to it) when the README or a marker is missing.
  */
 export function updateReadme(results: BenchResults, readmePath = README_PATH): boolean {
-  if (!existsSync(readmePath)) return false;
-  const text = readFileSync(readmePath, "utf8");
+  replaceSection(DETAILS_PATH, renderDetails(results));
+  return replaceSection(readmePath, renderMarkdown(results));
+}
+
+/** Replaces what lies between the markers of `file` with `markdown`; false when the file or a marker is missing. */
+function replaceSection(file: string, markdown: string): boolean {
+  if (!existsSync(file)) return false;
+  const text = readFileSync(file, "utf8");
   const start = text.indexOf(START_MARKER);
   const end = text.indexOf(END_MARKER, start + START_MARKER.length);
   if (start < 0 || end < 0) return false;
-  const next = `${text.slice(0, start + START_MARKER.length)}\n${renderMarkdown(results)}\n${text.slice(end)}`;
-  if (next !== text) writeFileSync(readmePath, next);
+  const next = `${text.slice(0, start + START_MARKER.length)}\n${markdown}\n${text.slice(end)}`;
+  if (next !== text) writeFileSync(file, next);
   return true;
 }
 
