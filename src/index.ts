@@ -8,7 +8,7 @@ export type { CacheScope, ScopeSource } from "./prisma/declare.js";
 export type { BypassReason } from "./prisma/profile.js";
 export type { BumpId } from "./coherence/bus.js";
 export type { CacheArgs, CacheClientApi, CacheExtension, CachedFluentApi, CachedFluentResult, CachedReadMethods, RawQueryMethod } from "./prisma/types.js";
-export type { CacheOptions, L1Options, ModelCacheOptions, QueryCacheOption, RawCacheOptions, RedisClient } from "./config.js";
+export type { CacheOptions, L1Options, ModelCacheOptions, QueryCacheOption, RawCacheOptions, RedisClient } from "./options.js";
 export { BusDeliveryError, CacheError, CacheConfigError, CacheUsageError, RedisTimeoutError } from "./errors.js";
 export type { CacheErrorCode, ConfigIssue } from "./errors.js";
 export type { CacheStats } from "./telemetry.js";

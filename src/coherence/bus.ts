@@ -8,7 +8,7 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import type { RedisClient } from "../config.js";
+import type { RedisClient } from "../options.js";
 import { BusDeliveryError, CacheUsageError } from "../errors.js";
 import { bounded } from "../tiers/commands.js";
 import { ChannelSubscription, RETRY_MAX_MS, RETRY_MIN_MS } from "./subscription.js";

@@ -9,7 +9,7 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import type { RedisClient } from "../config.js";
+import type { RedisClient } from "../options.js";
 import { bounded, runScript, script } from "../tiers/commands.js";
 
 /**

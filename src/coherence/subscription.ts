@@ -3,7 +3,7 @@
  * after reconnects, shared by the invalidation bus and the dogpile lease.
  * @module
  */
-import type { RedisClient } from "../config.js";
+import type { RedisClient } from "../options.js";
 import { RedisTimeoutError } from "../errors.js";
 import { bounded } from "../tiers/commands.js";
 

@@ -6,7 +6,8 @@
  * @module
  */
 import { LRUCache } from "lru-cache";
-import type { QueryCacheOption, RawCacheOptions, ResolvedOptions } from "../config.js";
+import type { ResolvedOptions } from "../config.js";
+import type { QueryCacheOption, RawCacheOptions } from "../options.js";
 import { ALL_DEP, modelDep, type RelationGraph, tagDep } from "../deps/graph.js";
 import { readDeps } from "../deps/reads.js";
 import { newRowDep, type RowKeys } from "../deps/rows.js";

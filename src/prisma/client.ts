@@ -5,7 +5,8 @@
  * @module
  */
 import type { Sql } from "@prisma/client/runtime/client";
-import { DEFAULTS, type RawCacheOptions } from "../config.js";
+import { DEFAULTS } from "../config.js";
+import type { RawCacheOptions } from "../options.js";
 import type { CacheRuntime } from "../runtime.js";
 import { builtinMethod, extensionList, isTransactionClient, transactionId } from "./internals.js";
 import { admit, type ClientLike } from "./model.js";

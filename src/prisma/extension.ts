@@ -7,7 +7,8 @@
  * @module
  */
 import { Prisma } from "@prisma/client/extension";
-import { resolveOptions, type CacheOptions } from "../config.js";
+import { resolveOptions } from "../config.js";
+import type { CacheOptions } from "../options.js";
 import { CacheConfigError } from "../errors.js";
 import { DatabaseIdentity } from "../identity.js";
 import { canonicalize } from "../keys.js";

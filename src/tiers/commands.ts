@@ -6,7 +6,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import type { RedisClient } from "../config.js";
+import type { RedisClient } from "../options.js";
 import { RedisTimeoutError } from "../errors.js";
 
 /** Runs `command`, turning a synchronous throw into a rejection. */

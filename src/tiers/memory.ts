@@ -3,7 +3,7 @@
  * @module
  */
 import { LRUCache } from "lru-cache";
-import type { L1Options } from "../config.js";
+import type { L1Options } from "../options.js";
 
 /** One L1 entry. `value` is private to the cache: callers get clones. */
 export interface L1Entry {

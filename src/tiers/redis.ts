@@ -7,7 +7,7 @@
  */
 import { randomInt } from "node:crypto";
 import { LRUCache } from "lru-cache";
-import type { RedisClient } from "../config.js";
+import type { RedisClient } from "../options.js";
 import { RedisTimeoutError } from "../errors.js";
 import type { Timing } from "./memory.js";
 import { ALL_DEP } from "../deps/graph.js";

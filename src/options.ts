@@ -1,0 +1,195 @@
+/**
+ * The option types of `prismaCache(...)`, each with its JSDoc and `@default`
+ * (config.ts validates them and fills in the defaults).
+ * @module
+ */
+import type { Redis } from "ioredis";
+import type { ScopeSource } from "./prisma/declare.js";
+
+/**
+ * An ioredis client (`new Redis(...)`). The cache never closes it. A
+ * `Cluster` is not accepted yet (its type is not, and at run time it is
+ * rejected with a `CacheConfigError`).
+ */
+export type RedisClient = Redis;
+
+/** Per-model options under `models.<ModelName>`. */
+export interface ModelCacheOptions {
+  /**
+   * Seconds a cached read of this model stays fresh. Overrides the global `ttl`;
+   * the query's `cache.ttl` overrides it. 0 turns caching off.
+   * @default the global `ttl`
+   */
+  ttl?: number;
+  /**
+   * Seconds past `ttl` during which a stale value may still be served while one caller refreshes it.
+   * @default the global `swr`
+   */
+  swr?: number;
+  /**
+   * Seconds past `ttl` during which a cached value is served if the database query fails.
+   * @default the global `grace`
+   */
+  grace?: number;
+  /**
+   * Tags attached to every cached read of the model and bumped by every write to it.
+   * @default []
+   */
+  tags?: string[];
+  /**
+   * `false` never caches reads of this model.
+   * @default true
+   */
+  cache?: boolean;
+  /**
+   * `"write-through"` stores a create/update/upsert result as the model's find-by-id entry
+   * instead of only invalidating it.
+   * @default "invalidate"
+   */
+  invalidation?: "invalidate" | "write-through";
+  /**
+   * Extra models whose writes make this model's cached reads stale.
+   * @default []
+   */
+  dependsOn?: string[];
+}
+
+/** Options of the in-process tier (L1). */
+export interface L1Options {
+  /**
+   * Maximum number of entries.
+   * @default 10000
+   */
+  max?: number;
+  /**
+   * Maximum total size in bytes (approximate: encoded length).
+   * @default 67108864 (64 MiB)
+   */
+  maxBytes?: number;
+  /**
+   * Seconds an entry may be served from L1 before it is checked against L2 again.
+   * With Redis this bounds how long another process's write can go unseen if the
+   * invalidation bus is down. Never longer than the entry's own ttl.
+   * @default 5
+   */
+  ttl?: number;
+}
+
+/** Options of `prismaCache(options)`. */
+export interface CacheOptions {
+  /**
+   * An ioredis client (`new Redis(...)`) for the shared tier (L2). Redis
+   * Cluster is not supported yet and is rejected.
+   * Without it the cache is in-process only.
+   * @default undefined
+   */
+  redis?: RedisClient;
+  /**
+   * Prefix of every Redis key and of the pub/sub channel. Processes that share data share a namespace.
+   * @default "ptc"
+   */
+  namespace?: string;
+  /**
+   * Seconds a cached read stays fresh, for every model. Without it (or with 0),
+   * only models and queries that set a `ttl` are cached.
+   * @default undefined (not cached)
+   */
+  ttl?: number;
+  /**
+   * Seconds past `ttl` during which a stale value is served at once while one
+   * caller (cluster-wide) refreshes it in the background.
+   * @default 0
+   */
+  swr?: number;
+  /**
+   * Seconds past `ttl` during which a cached value is served when the database
+   * query fails (the failure is counted in `stats().graceServed` and reported
+   * to `$cache.on(...)` listeners). Outside it, Prisma's error reaches the caller.
+   * @default 0
+   */
+  grace?: number;
+  /**
+   * Probabilistic early refresh (XFetch, Vattani et al., VLDB 2015): a hit
+   * close to expiry refreshes the entry in the background with a probability
+   * that grows as expiry nears and with how long the query took. This is the
+   * `beta` factor; 0 turns it off.
+   * @default 1
+   */
+  earlyRefresh?: number;
+  /**
+   * The regeneration lock (dogpile lease) in Redis: one process recomputes a
+   * missing key while the others wait for it. `ttl`: how long a lease lives if
+   * its holder dies (ms); `wait`: how long a waiter waits before querying the
+   * database itself (ms). `false` keeps only the in-process single-flight.
+   * @default { ttl: 10000, wait: 5000 }
+   */
+  lock?: false | { ttl?: number; wait?: number };
+  /**
+   * The in-process tier, or `false` to use Redis only.
+   * @default { max: 10000, maxBytes: 67108864, ttl: 5 }
+   */
+  l1?: false | L1Options;
+  /**
+   * Per-model options, keyed by model name as written in the schema (e.g. `Post`).
+   * @default {}
+   */
+  models?: Record<string, ModelCacheOptions>;
+  /**
+   * Milliseconds after which a Redis command is abandoned and the query goes to the database.
+   * @default 500
+   */
+  redisTimeout?: number;
+  /**
+   * Row-level dependencies: a `findUnique` depends on its row, so a write to
+   * another row of the model leaves it cached. `false` makes every cached read
+   * depend on its whole model (coarser, for comparison or debugging).
+   * Needs the schema text the generated client carries; without it the cache
+   * falls back to model level on its own.
+   * @default true
+   */
+  rowLevel?: boolean;
+  /**
+   * Circuit breaker of the Redis tier: after `failures` failed or timed-out
+   * commands in a row, Redis is skipped for `cooldown` milliseconds (reads go
+   * to L1 and the database; bumps are queued and replayed).
+   * @default { failures: 5, cooldown: 5000 }
+   */
+  breaker?: { failures?: number; cooldown?: number };
+  /**
+   * How results vary in the client the cache is applied to, when it has query
+   * extensions (a tenant filter, row-level security set per request): a value
+   * (one per client), or a function called on each cached read, typically
+   * reading an `AsyncLocalStorage` store. It becomes part of every key, and it
+   * lets reads through that client's query extensions be cached. Extensions
+   * chained after the cache are declared with `cacheScope` or `cacheNeutral`.
+   * Without it, reads through a client with query extensions are not cached.
+   * @default undefined (no scope)
+   */
+  scope?: ScopeSource;
+}
+
+/** Per-query `cache` option: `false` bypasses the cache for this call. */
+export type QueryCacheOption =
+  | false
+  | {
+      /** Seconds this result stays fresh. 0 skips caching. @default the model's or global ttl */
+      ttl?: number;
+      /** Seconds past ttl during which a stale value may be served. @default the model's or global swr */
+      swr?: number;
+      /** Extra tags for this entry, invalidated with `$cache.invalidate({ tags })`. @default [] */
+      tags?: string[];
+      /** A key of your own for this entry, used instead of the hash of the arguments. @default undefined */
+      key?: string;
+    };
+
+/** Options of `prisma.$queryRawCached(sql, options)`: what the raw query reads. */
+export interface RawCacheOptions {
+  /** Models the query reads: a write to any of them makes the entry stale. @default [] */
+  models?: string[];
+  /** Tags of the entry, invalidated with `$cache.invalidate({ tags })`. @default [] */
+  tags?: string[];
+  /** Seconds the result stays fresh. 0 does not cache. @default the global ttl */
+  ttl?: number;
+  /** A key of your own, used instead of the hash of the SQL and its values. @default undefined */
+  key?: string;
+}
