@@ -4,7 +4,8 @@
  * local generation did. Refusals are counted.
  * @module
  */
-import { byteSize, cloneResult, encode } from "../codec.js";
+import { cloneResult } from "../clone.js";
+import { byteSize, encode } from "../codec.js";
 import type { Stats } from "../telemetry.js";
 import type { LocalGenerations, MemoryTier, Timing } from "../tiers/memory.js";
 import type { RedisTier } from "../tiers/redis.js";

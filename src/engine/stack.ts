@@ -6,7 +6,8 @@
  * policy.ts (early refresh, grace); the lease is coherence/lease.ts.
  * @module
  */
-import { byteSize, cloneResult, decode } from "../codec.js";
+import { cloneResult } from "../clone.js";
+import { byteSize, decode } from "../codec.js";
 import type { LeaseManager } from "../coherence/lease.js";
 import type { CacheEvent } from "../events.js";
 import type { Stats } from "../telemetry.js";

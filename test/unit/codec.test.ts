@@ -1,7 +1,8 @@
 import { Decimal } from "@prisma/client/runtime/client";
 import { loadForeignRuntime } from "../support/foreign-runtime.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { byteSize, cloneResult, decode, encode, getDecimalClass, setDecimalClass, TAG_KEY } from "../../src/codec.js";
+import { cloneResult } from "../../src/clone.js";
+import { byteSize, decode, encode, getDecimalClass, setDecimalClass, TAG_KEY } from "../../src/codec.js";
 
 const roundTrip = <T>(v: T): unknown => decode(encode(v));
 
