@@ -12,9 +12,10 @@ import { canonicalize } from "./keys.js";
 /** The fingerprint query of each provider: cheap, and identifying the server and the database. */
 const QUERIES: Record<string, readonly string[]> = {
   // system_identifier is unique per cluster (initdb); pg_control_system() may need pg_monitor, hence the fallback.
+  // The schema too: tenants are often schemas of one database.
   postgresql: [
-    "SELECT current_database() AS db, (SELECT system_identifier::text FROM pg_control_system()) AS sys",
-    "SELECT current_database() AS db, inet_server_addr()::text AS host, inet_server_port() AS port, (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid",
+    "SELECT current_database() AS db, current_schema() AS schema, (SELECT system_identifier::text FROM pg_control_system()) AS sys",
+    "SELECT current_database() AS db, current_schema() AS schema, inet_server_addr()::text AS host, inet_server_port() AS port, (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid",
   ],
   cockroachdb: ["SELECT current_database() AS db, crdb_internal.cluster_id()::text AS sys"],
   mysql: ["SELECT DATABASE() AS db, @@hostname AS host, @@port AS port, @@server_id AS sid"],
@@ -36,10 +37,15 @@ export class DatabaseIdentity {
   private retryAt = 0;
 
   /** @param onError called with each failed attempt's error (attempts are at least {@link RETRY_MS} apart). */
+  /**
+   * @param schema the schema the driver adapter qualifies queries with, if any
+   *   (it does not show in the connection's `current_schema()`).
+   */
   constructor(
     private readonly provider: string | undefined,
     private readonly query: RawQuery,
     private readonly onError: (error: unknown) => void = () => undefined,
+    private readonly schema: string | undefined = undefined,
   ) {}
 
   /** The fingerprint text, once known. */
@@ -80,6 +86,7 @@ export class DatabaseIdentity {
         if (!Array.isArray(rows) || rows.length === 0) throw new Error(`the fingerprint query returned no rows: ${sql}`);
         const parts: unknown[] = [
           this.provider,
+          this.schema ?? null,
           rows.map((r) => (typeof r === "object" && r !== null ? Object.entries(r).map(([k, v]) => [k, String(v)]) : String(r))),
         ];
         if (this.provider === "sqlite") parts.push(hostname());

@@ -14,7 +14,17 @@ import { DatabaseIdentity } from "../identity.js";
 import { canonicalize } from "../keys.js";
 import { CacheRuntime } from "../runtime.js";
 import { createClientComponent } from "./client.js";
-import { activeProvider, extensionHead, extensionList, globalOmit, inlineSchema, probeInternals, runtimeDataModel, type MissingInternal } from "./internals.js";
+import {
+  activeProvider,
+  adapterSchema,
+  extensionHead,
+  extensionList,
+  globalOmit,
+  inlineSchema,
+  probeInternals,
+  runtimeDataModel,
+  type MissingInternal,
+} from "./internals.js";
 import { createReadMethods } from "./model.js";
 import { markCacheLayer, Profiler } from "./profile.js";
 import { createQueryHooks, type Transactions } from "./query.js";
@@ -89,6 +99,7 @@ export function prismaCache(options: CacheOptions = {}): CacheExtension {
           (sql) =>
             (client as unknown as { $queryRawUnsafe(q: string): Promise<unknown> }).$queryRawUnsafe(`/* prisma-tiered-cache: database fingerprint */ ${sql}`),
           (error) => report(error),
+          adapterSchema(client),
         )
       : undefined;
     const runtime = new CacheRuntime(resolved, dataModel, inlineSchema(client), canonicalize(globalOmit(client) ?? null), identity);

@@ -68,6 +68,19 @@ export function globalOmit(client: unknown): unknown {
   return (client as Bag | null)?._globalOmit;
 }
 
+/**
+ * The database schema the driver adapter qualifies its queries with, when it
+ * has one of its own (`new PrismaPg(config, { schema })`). Prisma 7.10:
+ * `client._engineConfig.adapter.options.schema` (adapter-pg's factory).
+ * Fallback: undefined (the connection's own schema, which the fingerprint
+ * query reads with `current_schema()`).
+ */
+export function adapterSchema(client: unknown): string | undefined {
+  const adapter = ((client as Bag | null)?._engineConfig as Bag | undefined)?.adapter as Bag | undefined;
+  const schema = (adapter?.options as Bag | undefined)?.schema;
+  return typeof schema === "string" && schema !== "" ? schema : undefined;
+}
+
 /** The datasource provider (`"postgresql"`, `"mysql"`, `"sqlite"`, …). Prisma 7.10: `client._activeProvider`. */
 export function activeProvider(client: unknown): string | undefined {
   const p = (client as Bag | null)?._activeProvider;

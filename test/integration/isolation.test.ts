@@ -4,8 +4,11 @@
  * Postgres (with a real RLS policy and a non-superuser role) and real Redis.
  */
 import { fork } from "node:child_process";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PrismaClient } from "../../generated/prisma/client";
 import { createClient, createTestDatabase, redisUrl, uniqueNamespace, type TestDatabase } from "../support/db";
 import { useTenantDatabase } from "../support/harness";
 import { buildScenario, readAll, READS_PER_CALLER, statements, type Scenario, type ScenarioConfig, type ScenarioName } from "../support/isolation-scenarios";
@@ -150,6 +153,36 @@ describe("two databases sharing one Redis", () => {
       expect(ca.$cache.stats().hits.l1).toBe(1);
     } finally {
       await Promise.all([ca.$disconnect(), cb.$disconnect(), cb2c.$disconnect()]);
+    }
+  });
+
+  it("two schemas of one database (the adapter's schema option), default namespace: each reads its own rows", async () => {
+    const admin = new pg.Client({ connectionString: t.db.url });
+    await admin.connect();
+    const id = t.seeded.t2.customers[0]!;
+    try {
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS tenant_b`);
+      await admin.query(`CREATE TABLE IF NOT EXISTS tenant_b."Customer" (LIKE public."Customer" INCLUDING ALL)`);
+      await admin.query(
+        `INSERT INTO tenant_b."Customer" (id, "tenantId", email, name) VALUES ($1, 't2', 'b@schema.example', 'schema b customer') ON CONFLICT DO NOTHING`,
+        [id],
+      );
+    } finally {
+      await admin.end();
+    }
+    const inB = new PrismaClient({ adapter: new PrismaPg({ connectionString: t.db.url }, { schema: "tenant_b" }) });
+    const inPublic = new PrismaClient({ adapter: new PrismaPg({ connectionString: t.db.url }) });
+    const cb = inB.$extends(prismaCache({ redis: redis(), ttl: 60 }));
+    const cp = inPublic.$extends(prismaCache({ redis: redis(), ttl: 60 }));
+    try {
+      const fromPublic = await cp.customer.findUnique({ where: { id } });
+      const fromB = await cb.customer.findUnique({ where: { id } });
+      expect(fromB?.name).toBe("schema b customer");
+      expect(fromPublic?.name).not.toBe("schema b customer");
+      expect(fromPublic).toEqual(await inPublic.customer.findUnique({ where: { id } }));
+      expect(cb.$cache.stats()).toMatchObject({ hits: { l2: 0 }, misses: 1 });
+    } finally {
+      await Promise.all([cb.$disconnect(), cp.$disconnect()]);
     }
   });
 
