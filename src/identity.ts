@@ -12,14 +12,15 @@ import { canonicalize } from "./keys.js";
 /** The fingerprint query of each provider: cheap, and identifying the server and the database. */
 const QUERIES: Record<string, readonly string[]> = {
   // system_identifier is unique per cluster (initdb); pg_control_system() may need pg_monitor, hence the fallback.
-  // The schema too: tenants are often schemas of one database.
+  // The schema and the user too: tenants are often schemas of one database, or
+  // database users that row-level security (or privileges) tell apart.
   postgresql: [
-    "SELECT current_database() AS db, current_schema() AS schema, (SELECT system_identifier::text FROM pg_control_system()) AS sys",
-    "SELECT current_database() AS db, current_schema() AS schema, inet_server_addr()::text AS host, inet_server_port() AS port, (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid",
+    "SELECT current_database() AS db, current_schema() AS schema, current_user AS usr, (SELECT system_identifier::text FROM pg_control_system()) AS sys",
+    "SELECT current_database() AS db, current_schema() AS schema, current_user AS usr, inet_server_addr()::text AS host, inet_server_port() AS port, (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid",
   ],
-  cockroachdb: ["SELECT current_database() AS db, crdb_internal.cluster_id()::text AS sys"],
-  mysql: ["SELECT DATABASE() AS db, @@hostname AS host, @@port AS port, @@server_id AS sid"],
-  sqlserver: ["SELECT DB_NAME() AS db, @@SERVERNAME AS host, CONVERT(varchar(36), SERVERPROPERTY('ServerName')) AS sname"],
+  cockroachdb: ["SELECT current_database() AS db, current_schema() AS schema, current_user AS usr, crdb_internal.cluster_id()::text AS sys"],
+  mysql: ["SELECT DATABASE() AS db, CURRENT_USER() AS usr, @@hostname AS host, @@port AS port, @@server_id AS sid"],
+  sqlserver: ["SELECT DB_NAME() AS db, SUSER_SNAME() AS usr, @@SERVERNAME AS host, CONVERT(varchar(36), SERVERPROPERTY('ServerName')) AS sname"],
   // A file database: its path on this host.
   sqlite: ["PRAGMA database_list"],
 };

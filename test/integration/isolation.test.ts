@@ -186,6 +186,23 @@ describe("two databases sharing one Redis", () => {
     }
   });
 
+  it("two database users of one database (RLS applies to one of them), default namespace: each reads what it may", async () => {
+    const owner = createClient(t.db.url);
+    const restricted = createClient(t.rlsUrl);
+    const co = owner.prisma.$extends(prismaCache({ redis: redis(), ttl: 60 }));
+    const cr = restricted.prisma.$extends(prismaCache({ redis: redis(), ttl: 60 }));
+    try {
+      const all = await co.order.findMany({ orderBy: { id: "asc" } });
+      expect(all.length).toBeGreaterThan(0);
+      // The restricted role, with no customer set, sees no order: not the owner's cached list.
+      expect(await cr.order.findMany({ orderBy: { id: "asc" } })).toEqual([]);
+      expect(await cr.order.findMany({ orderBy: { id: "asc" } })).toEqual(await restricted.prisma.order.findMany({ orderBy: { id: "asc" } }));
+      expect(cr.$cache.stats()).toMatchObject({ hits: { l1: 1, l2: 0 }, misses: 1 });
+    } finally {
+      await Promise.all([co.$disconnect(), cr.$disconnect()]);
+    }
+  });
+
   it("with distinct namespaces, both are cached", async () => {
     const a = createClient(t.db.url);
     const b = createClient(other.url);
