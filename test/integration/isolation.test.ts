@@ -203,6 +203,27 @@ describe("two databases sharing one Redis", () => {
     }
   });
 
+  it("connections with their own session setting (RLS from `-c app.customer=…`): declared with prismaCache({ scope }), each reads its own rows", async () => {
+    // A setting made per connection is invisible to the cache (Postgres does not list custom settings): it is declared.
+    const [one, two] = [t.seeded.t1.customers[0]!, t.seeded.t2.customers[1]!];
+    const pooled = (customer: number) => new PrismaClient({ adapter: new PrismaPg({ connectionString: t.rlsUrl, options: `-c app.customer=${customer}` }) });
+    const [p1, p2] = [pooled(one), pooled(two)];
+    const c1 = p1.$extends(prismaCache({ redis: redis(), ttl: 60, scope: { customer: one } }));
+    const c2 = p2.$extends(prismaCache({ redis: redis(), ttl: 60, scope: { customer: two } }));
+    try {
+      const orders1 = await c1.order.findMany({ orderBy: { id: "asc" } });
+      const orders2 = await c2.order.findMany({ orderBy: { id: "asc" } });
+      expect(orders1.length).toBeGreaterThan(0);
+      expect(orders1.every((o) => o.customerId === one)).toBe(true);
+      expect(orders2.length).toBeGreaterThan(0);
+      expect(orders2.every((o) => o.customerId === two)).toBe(true);
+      expect(await c2.order.findMany({ orderBy: { id: "asc" } })).toEqual(orders2);
+      expect(c2.$cache.stats()).toMatchObject({ hits: { l1: 1, l2: 0 }, misses: 1 });
+    } finally {
+      await Promise.all([c1.$disconnect(), c2.$disconnect()]);
+    }
+  });
+
   it("with distinct namespaces, both are cached", async () => {
     const a = createClient(t.db.url);
     const b = createClient(other.url);
