@@ -29,8 +29,8 @@ export type CacheEvent =
   | { type: "fingerprint-error"; error: unknown }
   | {
       type: "bypass";
-      /** Why reads through this client are not cached: `query-extension` or `scope-error`. */
-      reason: "query-extension" | "scope-error";
+      /** Why reads through this client are not cached: `query-extension`, `scope-error` or `row-level-security`. */
+      reason: "query-extension" | "scope-error" | "row-level-security";
       /** The model read, or `$queryRawCached`. */
       model: string;
       /** The operation. */

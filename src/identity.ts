@@ -9,14 +9,25 @@
 import { hostname } from "node:os";
 import { canonicalize } from "./keys.js";
 
+/**
+ * The tables of the current schema whose row-level security applies to the
+ * current user (not a superuser, not BYPASSRLS, and not the owner unless
+ * FORCE ROW LEVEL SECURITY), comma-separated.
+ */
+const PG_RLS =
+  "(SELECT coalesce(string_agg(c.relname, ',' ORDER BY c.relname), '') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace " +
+  "WHERE c.relrowsecurity AND n.nspname = current_schema() AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user) " +
+  "AND (c.relforcerowsecurity OR pg_get_userbyid(c.relowner) <> current_user)) AS rls";
+
 /** The fingerprint query of each provider: cheap, and identifying the server and the database. */
 const QUERIES: Record<string, readonly string[]> = {
   // system_identifier is unique per cluster (initdb); pg_control_system() may need pg_monitor, hence the fallback.
   // The schema and the user too: tenants are often schemas of one database, or
-  // database users that row-level security (or privileges) tell apart.
+  // database users that row-level security (or privileges) tell apart. `rls`
+  // lists the tables of the schema whose row-level security applies to this user.
   postgresql: [
-    "SELECT current_database() AS db, current_schema() AS schema, current_user AS usr, (SELECT system_identifier::text FROM pg_control_system()) AS sys",
-    "SELECT current_database() AS db, current_schema() AS schema, current_user AS usr, inet_server_addr()::text AS host, inet_server_port() AS port, (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid",
+    `SELECT current_database() AS db, current_schema() AS schema, current_user AS usr, ${PG_RLS}, (SELECT system_identifier::text FROM pg_control_system()) AS sys`,
+    `SELECT current_database() AS db, current_schema() AS schema, current_user AS usr, ${PG_RLS}, inet_server_addr()::text AS host, inet_server_port() AS port, (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid`,
   ],
   cockroachdb: ["SELECT current_database() AS db, current_schema() AS schema, current_user AS usr, crdb_internal.cluster_id()::text AS sys"],
   mysql: ["SELECT DATABASE() AS db, CURRENT_USER() AS usr, @@hostname AS host, @@port AS port, @@server_id AS sid"],
@@ -54,6 +65,9 @@ export class DatabaseIdentity {
     return this.value;
   }
 
+  /** Tables whose row-level security applies to this connection's user, once known (Postgres). */
+  rowSecured: ReadonlySet<string> = new Set();
+
   /**
    * Undefined when the fingerprint is known (or a recent attempt failed and
    * is not due again); otherwise a promise that settles (never rejects) once
@@ -85,6 +99,8 @@ export class DatabaseIdentity {
       try {
         const rows = await this.query(sql);
         if (!Array.isArray(rows) || rows.length === 0) throw new Error(`the fingerprint query returned no rows: ${sql}`);
+        const rls = (rows[0] as { rls?: unknown }).rls;
+        if (typeof rls === "string" && rls !== "") this.rowSecured = new Set(rls.split(","));
         const parts: unknown[] = [
           this.provider,
           this.schema ?? null,

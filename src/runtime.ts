@@ -6,7 +6,7 @@
 import { InvalidationBus } from "./coherence/bus.js";
 import { LeaseManager } from "./coherence/lease.js";
 import { checkModelNames, type ResolvedOptions } from "./config.js";
-import { modelDep, RelationGraph, tagDep, type RuntimeDataModel } from "./deps/graph.js";
+import { ALL_DEP, modelDep, RelationGraph, tagDep, type RuntimeDataModel } from "./deps/graph.js";
 import { RowKeys } from "./deps/rows.js";
 import { parseRelations } from "./deps/schema.js";
 import { rawWriteDeps, writeDeps, writeDepsBefore, type WriteContext } from "./deps/writes.js";
@@ -194,9 +194,42 @@ export class CacheRuntime {
    * first miss waits for the database fingerprint (taken once), so that L2
    * keys can be formed.
    */
-  read(request: ReadRequest, load: () => Promise<unknown>): Promise<unknown> {
+  read(request: ReadRequest, load: () => Promise<unknown>, scoped: boolean): Promise<unknown> {
     const fingerprint = this.identity?.ensure();
-    return fingerprint ? fingerprint.then(() => this.stack.read(request, load)) : this.stack.read(request, load);
+    if (fingerprint) return fingerprint.then(() => this.read(request, load, scoped));
+    if (!scoped && this.rowSecured(request)) {
+      // Its rows depend on the session (row-level security), which the cache cannot see: not cached unless scoped.
+      this.bypass("row-level-security");
+      if (!this.rlsReported) {
+        this.rlsReported = true;
+        this.emit({
+          type: "bypass",
+          reason: "row-level-security",
+          model: request.l1Key.slice(0, request.l1Key.indexOf("|")),
+          operation: "read",
+          detail: `row-level security applies to this database user on ${[...(this.identity?.rowSecured ?? [])].join(", ")}; declare how results vary with prismaCache({ scope }) or cacheScope(scope, extension)`,
+        });
+      }
+      return load();
+    }
+    return this.stack.read(request, load);
+  }
+
+  private rlsReported = false;
+  /** Model dependency ids of the tables row-level security applies to, worked out once the fingerprint is known. */
+  private rlsDeps: Set<string> | undefined;
+
+  /** Whether a read touches a table whose row-level security applies to this connection's user. */
+  private rowSecured(request: ReadRequest): boolean {
+    const tables = this.identity?.rowSecured;
+    if (!tables || tables.size === 0) return false;
+    if (!this.rlsDeps) {
+      this.rlsDeps = new Set();
+      for (const m of this.graph.models) if (tables.has(this.graph.tableOf(m))) this.rlsDeps.add(modelDep(m));
+    }
+    const deps = request.deps;
+    for (let i = 0; i < deps.length; i++) if (deps[i] === ALL_DEP || this.rlsDeps.has(deps[i]!)) return true;
+    return false;
   }
 
   /** `$cache.invalidate({ models, tags })`. */

@@ -3,7 +3,7 @@
  * @module
  */
 /** Why a read was not cached (counted in `stats().bypassReasons`). */
-export type BypassReason = "cache-false" | "model-disabled" | "no-ttl" | "transaction" | "query-extension" | "scope-error";
+export type BypassReason = "cache-false" | "model-disabled" | "no-ttl" | "transaction" | "query-extension" | "scope-error" | "row-level-security";
 
 const noBypasses = (): Record<BypassReason, number> => ({
   "cache-false": 0,
@@ -12,6 +12,7 @@ const noBypasses = (): Record<BypassReason, number> => ({
   transaction: 0,
   "query-extension": 0,
   "scope-error": 0,
+  "row-level-security": 0,
 });
 
 /** A snapshot of the cache's counters since the extension was created (or since `resetStats()`). */
@@ -32,7 +33,9 @@ export interface CacheStats {
    * `model-disabled` (the model's `cache: false`), `no-ttl`, `transaction`
    * (an interactive transaction), `query-extension` (a query extension the
    * cache cannot see into, not declared with `cacheScope`/`cacheNeutral`),
-   * `scope-error` (a scope function threw).
+   * `scope-error` (a scope function threw), `row-level-security` (the read
+   * touches a table whose row-level security applies to the database user,
+   * and no scope is declared).
    */
   bypassReasons: Record<BypassReason, number>;
   /** Entries stored after a miss. */

@@ -15,6 +15,7 @@ export class RelationGraph {
   private readonly relations = new Map<string, Map<string, string>>();
   private readonly relationNames = new Map<string, string>();
   private readonly byLowerName = new Map<string, string>();
+  private readonly tables = new Map<string, string>();
 
   constructor(dataModel: RuntimeDataModel) {
     this.models = Object.keys(dataModel.models);
@@ -26,8 +27,14 @@ export class RelationGraph {
         if (f.relationName) this.relationNames.set(`${name}.${f.name}`, f.relationName);
       }
       this.relations.set(name, rel);
+      this.tables.set(name, model.dbName ?? name);
       this.byLowerName.set(name.charAt(0).toLowerCase() + name.slice(1), name);
     }
+  }
+
+  /** The database table of a model (`@@map`, else the model name). */
+  tableOf(model: string): string {
+    return this.tables.get(model) ?? model;
   }
 
   /** The model a relation field points to, or undefined for a scalar field. */

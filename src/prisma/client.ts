@@ -47,7 +47,7 @@ export function createClientComponent(runtime: CacheRuntime, base: unknown, prof
         if (!request) return run();
         const hit = runtime.stack.peek(request.l1Key);
         if (hit?.refresh) runtime.stack.refresh(request, run);
-        return hit ? Promise.resolve(hit.value) : runtime.read(request, run);
+        return hit ? Promise.resolve(hit.value) : runtime.read(request, run, profile.scoped);
       } catch (err) {
         return Promise.reject(err);
       }

@@ -105,7 +105,7 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
       const load = (): Promise<unknown> => Promise.resolve(beneath(ctx, plain)[plain]!(q.args));
       // *OrThrow shares the plain entry; on "not found" Prisma itself raises its own error.
       const found = (value: unknown): unknown => (value === null && plain !== op ? runner.direct(q) : value);
-      if (!hit) return plain === op ? runtime.read(request, load) : runtime.read(request, load).then(found);
+      if (!hit) return plain === op ? runtime.read(request, load, profile.scoped) : runtime.read(request, load, profile.scoped).then(found);
       runtime.stack.refresh(request, load);
       return Promise.resolve(found(hit.value));
     },

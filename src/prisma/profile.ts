@@ -98,6 +98,8 @@ export class ClientProfile {
     readonly transaction: boolean,
     /** Nothing beneath the cache changes results: write-through may store a write's result. */
     readonly plain: boolean,
+    /** A scope is declared (a value or a function): reads may depend on session state it names. */
+    readonly scoped = false,
   ) {
     this.simple = !transaction && opaque.length === 0 && dynamic.length === 0;
   }
@@ -173,10 +175,15 @@ export class Profiler {
     const parts: unknown[] = [];
     const dynamic: (() => CacheScope)[] = [];
     const opaque: OpaqueLayer[] = [];
-    const addScope = (s: ScopeSource) => (typeof s === "function" ? dynamic.push(s) : parts.push(["s", s]));
+    const addScope = (s: ScopeSource) => {
+      scoped = true;
+      if (typeof s === "function") dynamic.push(s);
+      else parts.push(["s", s]);
+    };
     let declared = 0; // depth of declaration regions around the current layer (newest first: end, …, start)
     let inBase = this.baseHead === undefined;
     let changes = false;
+    let scoped = false;
     for (const { extension, node } of layers) {
       if (node === this.baseHead) inBase = true;
       if (cacheLayers.has(extension)) continue;
@@ -209,6 +216,6 @@ export class Profiler {
     }
     // Newest first in the walk; key parts are listed oldest first so that a prefix reads like the chain.
     const prefix = parts.length ? `c${canonicalize(parts.reverse())}|` : "";
-    return new ClientProfile(prefix, dynamic.reverse(), opaque, false, !changes);
+    return new ClientProfile(prefix, dynamic.reverse(), opaque, false, !changes, scoped);
   }
 }

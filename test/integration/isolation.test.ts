@@ -13,7 +13,7 @@ import { createClient, createTestDatabase, redisUrl, uniqueNamespace, type TestD
 import { useTenantDatabase } from "../support/harness";
 import { buildScenario, readAll, READS_PER_CALLER, statements, type Scenario, type ScenarioConfig, type ScenarioName } from "../support/isolation-scenarios";
 import { seedTenants } from "../support/tenants";
-import { prismaCache, type CacheStats } from "../../src/index";
+import { prismaCache, type CacheEvent, type CacheStats } from "../../src/index";
 
 const t = useTenantDatabase();
 const redis = () => t.redis();
@@ -195,16 +195,27 @@ describe("two databases sharing one Redis", () => {
       const all = await co.order.findMany({ orderBy: { id: "asc" } });
       expect(all.length).toBeGreaterThan(0);
       // The restricted role, with no customer set, sees no order: not the owner's cached list.
+      const events: CacheEvent[] = [];
+      cr.$cache.on((e) => events.push(e));
       expect(await cr.order.findMany({ orderBy: { id: "asc" } })).toEqual([]);
       expect(await cr.order.findMany({ orderBy: { id: "asc" } })).toEqual(await restricted.prisma.order.findMany({ orderBy: { id: "asc" } }));
-      expect(cr.$cache.stats()).toMatchObject({ hits: { l1: 1, l2: 0 }, misses: 1 });
+      // Row-level security applies to it and no scope is declared: its reads of Order are not cached, and it says so.
+      expect(cr.$cache.stats()).toMatchObject({ hits: { l1: 0, l2: 0 }, bypassReasons: { "row-level-security": 2 } });
+      expect(events.find((e) => e.type === "bypass")).toMatchObject({ reason: "row-level-security" });
+      // Tables without row-level security stay cached for it.
+      await cr.customer.count();
+      await cr.customer.count();
+      expect(cr.$cache.stats().hits.l1).toBe(1);
+      // The owner (row-level security does not apply to it) is cached.
+      await co.order.findMany({ orderBy: { id: "asc" } });
+      expect(co.$cache.stats().hits.l1).toBe(1);
     } finally {
       await Promise.all([co.$disconnect(), cr.$disconnect()]);
     }
   });
 
-  it("connections with their own session setting (RLS from `-c app.customer=…`): declared with prismaCache({ scope }), each reads its own rows", async () => {
-    // A setting made per connection is invisible to the cache (Postgres does not list custom settings): it is declared.
+  it("connections with their own session setting (RLS from `-c app.customer=…`): not cached undeclared; declared with prismaCache({ scope }), each reads its own rows", async () => {
+    // A setting made per connection is invisible to the cache (Postgres does not list custom settings), but row-level security is not.
     const [one, two] = [t.seeded.t1.customers[0]!, t.seeded.t2.customers[1]!];
     const pooled = (customer: number) => new PrismaClient({ adapter: new PrismaPg({ connectionString: t.rlsUrl, options: `-c app.customer=${customer}` }) });
     const [p1, p2] = [pooled(one), pooled(two)];
@@ -219,6 +230,15 @@ describe("two databases sharing one Redis", () => {
       expect(orders2.every((o) => o.customerId === two)).toBe(true);
       expect(await c2.order.findMany({ orderBy: { id: "asc" } })).toEqual(orders2);
       expect(c2.$cache.stats()).toMatchObject({ hits: { l1: 1, l2: 0 }, misses: 1 });
+      // Undeclared, such a pool's reads of a table with row-level security are not cached: never another pool's rows.
+      const p3 = pooled(two);
+      const c3 = p3.$extends(prismaCache({ redis: redis(), ttl: 60 }));
+      try {
+        expect(await c3.order.findMany({ orderBy: { id: "asc" } })).toEqual(orders2);
+        expect(c3.$cache.stats()).toMatchObject({ hits: { l1: 0, l2: 0 }, bypassReasons: { "row-level-security": 1 } });
+      } finally {
+        await c3.$disconnect();
+      }
     } finally {
       await Promise.all([c1.$disconnect(), c2.$disconnect()]);
     }

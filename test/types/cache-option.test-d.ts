@@ -420,7 +420,7 @@ describe("declaring how results vary (isolation)", () => {
   test("the bypass event", () => {
     prisma.$cache.on((e) => {
       if (e.type === "bypass") {
-        expectTypeOf(e.reason).toEqualTypeOf<"query-extension" | "scope-error">();
+        expectTypeOf(e.reason).toEqualTypeOf<"query-extension" | "scope-error" | "row-level-security">();
         expectTypeOf(e.detail).toEqualTypeOf<string>();
         expectTypeOf(e.model).toEqualTypeOf<string>();
       }

@@ -42,10 +42,11 @@ function engine() {
     const req = runtime.planner.plan("Author", op, args, undefined)!;
     const hit = runtime.stack.peek(req.l1Key);
     if (hit) return hit.value;
-    return runtime.read(req, async () => {
+    const load = async () => {
       loads++;
       return op === "findMany" ? [...rows.values()] : (rows.get((args.where as { id: number }).id) ?? null);
-    });
+    };
+    return runtime.read(req, load, false);
   };
   const update = async (id: number, name: string) => {
     rows.set(id, { id, name });
