@@ -197,7 +197,8 @@ export class CacheRuntime {
   read(request: ReadRequest, load: () => Promise<unknown>, scoped: boolean): Promise<unknown> {
     const fingerprint = this.identity?.ensure();
     if (fingerprint) return fingerprint.then(() => this.read(request, load, scoped));
-    if (!scoped && this.rowSecured(request)) {
+    const secured = scoped ? undefined : this.rowSecured(request);
+    if (secured) {
       // Its rows depend on the session (row-level security), which the cache cannot see: not cached unless scoped.
       this.bypass("row-level-security");
       if (!this.rlsReported) {
@@ -205,7 +206,7 @@ export class CacheRuntime {
         this.emit({
           type: "bypass",
           reason: "row-level-security",
-          model: request.l1Key.slice(0, request.l1Key.indexOf("|")),
+          model: secured,
           operation: "read",
           detail: `row-level security applies to this database user on ${[...(this.identity?.rowSecured ?? [])].join(", ")}; declare how results vary with prismaCache({ scope }) or cacheScope(scope, extension)`,
         });
@@ -219,17 +220,20 @@ export class CacheRuntime {
   /** Model dependency ids of the tables row-level security applies to, worked out once the fingerprint is known. */
   private rlsDeps: Set<string> | undefined;
 
-  /** Whether a read touches a table whose row-level security applies to this connection's user. */
-  private rowSecured(request: ReadRequest): boolean {
+  /**
+   * The first model a read touches whose table's row-level security applies
+   * to this connection's user (`*` for a read of the whole namespace), or undefined.
+   */
+  private rowSecured(request: ReadRequest): string | undefined {
     const tables = this.identity?.rowSecured;
-    if (!tables || tables.size === 0) return false;
+    if (!tables || tables.size === 0) return undefined;
     if (!this.rlsDeps) {
       this.rlsDeps = new Set();
       for (const m of this.graph.models) if (tables.has(this.graph.tableOf(m))) this.rlsDeps.add(modelDep(m));
     }
     const deps = request.deps;
-    for (let i = 0; i < deps.length; i++) if (deps[i] === ALL_DEP || this.rlsDeps.has(deps[i]!)) return true;
-    return false;
+    for (const d of deps) if (d === ALL_DEP || this.rlsDeps.has(d)) return d === ALL_DEP ? d : d.slice(2);
+    return undefined;
   }
 
   /** `$cache.invalidate({ models, tags })`. */

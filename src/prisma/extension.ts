@@ -88,7 +88,7 @@ export function prismaCache(options: CacheOptions = {}): CacheExtension {
   usePrismaValues();
   const extension = Prisma.defineExtension((client) => {
     const missing = probeInternals(client);
-    const required = missing.filter((m) => m.effect.startsWith("required"));
+    const required = missing.filter((m) => m.required);
     if (required.length) throw new CacheConfigError(required.map((m) => ({ path: "(client)", message: `Prisma internal ${m.name} is missing: ${m.effect}` })));
     const dataModel = runtimeDataModel(client)!;
     // With Redis, entries are keyed by the database they were read from (see identity.ts).
@@ -104,7 +104,7 @@ export function prismaCache(options: CacheOptions = {}): CacheExtension {
       : undefined;
     const runtime = new CacheRuntime(resolved, dataModel, inlineSchema(client), canonicalize(globalOmit(client) ?? null), identity);
     report = (error) => runtime.emit({ type: "fingerprint-error", error });
-    for (const m of missing) runtime.degraded.push({ type: "degraded", internal: m.name, effect: m.effect });
+    for (const m of missing) if (!m.required) runtime.degraded.push({ type: "degraded", internal: m.name, effect: m.effect });
     const { extension, onClient } = createExtension(runtime, client, missing);
     const extended = client.$extends(extension);
     keepOutermost(extended as unknown as Extendable, client as unknown as Extendable, extension, onClient);

@@ -144,6 +144,8 @@ export interface MissingInternal {
   name: string;
   /** What the cache does without it. */
   effect: string;
+  /** The cache cannot work without it: applying the cache throws. */
+  required: boolean;
 }
 
 /**
@@ -154,11 +156,13 @@ export interface MissingInternal {
 export function probeInternals(client: unknown): MissingInternal[] {
   const missing: MissingInternal[] = [];
   const c = client as Bag | null;
-  if (!runtimeDataModel(client)) missing.push({ name: "_runtimeDataModel", effect: "required: the cache cannot plan reads without the data model" });
+  if (!runtimeDataModel(client)) missing.push({ name: "_runtimeDataModel", effect: "the cache cannot plan reads without the data model", required: true });
   if (extensionLayers(extensionList(client)) === undefined)
-    missing.push({ name: "_extensions", effect: "reads are not cached (the cache cannot see the client's extensions)" });
-  if (c && !("_globalOmit" in c)) missing.push({ name: "_globalOmit", effect: "reads are not cached (the cache cannot see the client's global omit)" });
-  if (!inlineSchema(client)) missing.push({ name: "_engineConfig.inlineSchema", effect: "invalidation is per model" });
-  if (!builtinMethod(client, "$transaction")) missing.push({ name: "_originalClient", effect: "interactive transactions bump per write instead of at commit" });
+    missing.push({ name: "_extensions", effect: "reads are not cached (the cache cannot see the client's extensions)", required: false });
+  if (c && !("_globalOmit" in c))
+    missing.push({ name: "_globalOmit", effect: "reads are not cached (the cache cannot see the client's global omit)", required: false });
+  if (!inlineSchema(client)) missing.push({ name: "_engineConfig.inlineSchema", effect: "invalidation is per model", required: false });
+  if (!builtinMethod(client, "$transaction"))
+    missing.push({ name: "_originalClient", effect: "interactive transactions bump per write instead of at commit", required: false });
   return missing;
 }
