@@ -40,3 +40,34 @@ export type CacheEvent =
       /** What a scope function threw (`scope-error` only). */
       error?: unknown;
     };
+
+/**
+ * The listeners of `$cache.on(...)`, and what they are told. `degraded`
+ * events (what the probe found when the cache was applied, before any
+ * listener could exist) are replayed to each new listener.
+ */
+export class EventHub {
+  private readonly listeners = new Set<(event: CacheEvent) => void>();
+  /** `degraded` events, replayed to each new listener. */
+  readonly degraded: CacheEvent[] = [];
+
+  /** Adds a listener; returns a function that removes it. */
+  on(listener: (event: CacheEvent) => void): () => void {
+    this.listeners.add(listener);
+    for (const event of this.degraded) deliver(listener, event);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Reports an event to every listener. */
+  emit(event: CacheEvent): void {
+    for (const l of this.listeners) deliver(l, event);
+  }
+}
+
+function deliver(listener: (event: CacheEvent) => void, event: CacheEvent): void {
+  try {
+    listener(event);
+  } catch {
+    // A listener's failure is its own business.
+  }
+}

@@ -6,28 +6,28 @@
 import { InvalidationBus } from "./coherence/bus.js";
 import { LeaseManager } from "./coherence/lease.js";
 import { checkModelNames, type ResolvedOptions } from "./config.js";
-import { ALL_DEP, modelDep, RelationGraph, tagDep, type RuntimeDataModel } from "./deps/graph.js";
+import { RelationGraph, type RuntimeDataModel } from "./deps/graph.js";
+import { ALL_DEP, modelDep, modelOfDep, tagDep } from "./deps/ids.js";
 import { RowKeys } from "./deps/rows.js";
 import { parseRelations } from "./deps/schema.js";
 import { rawWriteDeps, writeDeps, writeDepsBefore, type WriteContext } from "./deps/writes.js";
 import { CacheUsageError } from "./errors.js";
 import type { DatabaseIdentity } from "./identity.js";
-import { canonicalHasher, canonicalize } from "./keys.js";
 import type { BypassReason } from "./telemetry.js";
 import { Planner } from "./engine/planner.js";
 import { Stats } from "./telemetry.js";
 import { MemoryTier } from "./tiers/memory.js";
 import { RedisTier } from "./tiers/redis.js";
 import { CacheStack } from "./engine/stack.js";
-import type { ReadRequest } from "./engine/request.js";
-import type { CacheEvent } from "./events.js";
-
-/** Version of the key format; part of every key. */
-const KEY_FORMAT = "2";
+import { Keyspace } from "./engine/keyspace.js";
+import type { Load, ReadPlan, ReadRequest } from "./engine/request.js";
+import { EventHub } from "./events.js";
 
 /** One cache instance: created each time the extension is applied to a base client. */
 export class CacheRuntime {
   readonly stats = new Stats();
+  /** The listeners of `$cache.on(...)`. */
+  readonly events = new EventHub();
   readonly graph: RelationGraph;
   /** Primary and unique keys, from the schema; row-level dependencies need them. */
   readonly rows: RowKeys;
@@ -39,19 +39,7 @@ export class CacheRuntime {
   readonly leases: LeaseManager | undefined;
   /** Resolves once the bus is subscribed (or has given up for now); at once without Redis. */
   readonly ready: Promise<void>;
-  /**
-   * Hashes an L1 key into its L2 key id, under the namespace, the database
-   * fingerprint and the client's global omit. Only called once
-   * {@link l2Keyed} is true.
-   */
-  readonly l2Id = (l1Key: string): string => {
-    this.hasher ??= canonicalHasher(this.options.namespace, canonicalize([KEY_FORMAT, this.identity?.known ?? "", this.clientShape]));
-    return this.hasher(l1Key);
-  };
-  private hasher: ((text: string) => string) | undefined;
-  /** Whether L2 keys can be formed: without Redis always, with it once the database fingerprint is known. */
-  readonly l2Keyed = (): boolean => this.identity === undefined || this.identity.known !== undefined;
-  /** Builds read requests (plans) from model reads and cached raw reads. */
+  /** Builds read plans from model reads and cached raw reads, and completes them on a miss. */
   readonly planner: Planner;
 
   /**
@@ -65,18 +53,18 @@ export class CacheRuntime {
     readonly options: ResolvedOptions,
     dataModel: RuntimeDataModel,
     schema: string | undefined,
-    private readonly clientShape = "",
+    clientShape = "",
     readonly identity?: DatabaseIdentity,
   ) {
     this.graph = new RelationGraph(dataModel);
     const facts = parseRelations(schema);
     this.rows = new RowKeys(options.rowLevel ? facts : undefined);
-    this.planner = new Planner({ options, graph: this.graph, rows: this.rows, l2Id: this.l2Id, bypass: (reason) => this.bypass(reason) });
+    const keyspace = new Keyspace(options.namespace, clientShape, identity);
+    this.planner = new Planner({ options, graph: this.graph, rows: this.rows, keyspace, stats: this.stats });
     this.writeContext = { graph: this.graph, rows: this.rows, facts, tagsOf: (m) => this.planner.modelTags(m) };
     checkModelNames(options, this.graph.models);
     // Without Redis there is nothing to check against: L1 entries live their whole ttl.
     const l1 = options.l1 === false ? undefined : new MemoryTier(options.redis ? options.l1 : { ...options.l1, ttl: Infinity });
-    const onError = () => this.stats.redisErrors++;
     const redis = options.redis;
     this.bus = redis
       ? new InvalidationBus({
@@ -90,7 +78,7 @@ export class CacheRuntime {
           onReset: (reason) => {
             this.stats.l1Flushes++;
             this.stack.clearL1();
-            this.emit({ type: "l1-flushed", reason });
+            this.events.emit({ type: "l1-flushed", reason });
           },
           onError: () => this.stats.busErrors++,
         })
@@ -101,9 +89,9 @@ export class CacheRuntime {
           timeoutMs: options.redisTimeout,
           failureThreshold: options.breaker.failures,
           cooldownMs: options.breaker.cooldown,
-          onError,
-          onBumped: (deps) => this.bus!.publish(deps),
-          everything: () => this.graph.everything,
+          onError: this.stats.redisError,
+          bus: this.bus,
+          everything: this.graph.everything,
         })
       : undefined;
     this.leases =
@@ -114,48 +102,72 @@ export class CacheRuntime {
             ttlMs: options.lock.ttl,
             waitTimeoutMs: options.lock.wait,
             timeoutMs: options.redisTimeout,
-            onError: () => this.stats.redisErrors++,
+            onError: this.stats.redisError,
           })
         : undefined;
-    this.stack = new CacheStack(l1, l2, this.leases, this.stats, { earlyRefresh: options.earlyRefresh, emit: (e) => this.emit(e), l2Keyed: this.l2Keyed });
+    this.stack = new CacheStack(l1, l2, this.leases, this.stats, { earlyRefresh: options.earlyRefresh, events: this.events });
     this.ready = this.bus ? this.bus.start() : Promise.resolve();
   }
 
-  /** Listeners of `$cache.on(...)`. */
-  private readonly listeners = new Set<(event: CacheEvent) => void>();
-
-  /** Adds a listener of cache events; returns a function that removes it. */
-  on(listener: (event: CacheEvent) => void): () => void {
-    this.listeners.add(listener);
-    // What the probe found when the cache was applied, before any listener could exist.
-    for (const event of this.degraded) {
-      try {
-        listener(event);
-      } catch {
-        // A listener's failure is its own business.
-      }
-    }
-    return () => this.listeners.delete(listener);
-  }
-
-  /** `degraded` events: Prisma internals the probe found missing, replayed to each new listener. */
-  readonly degraded: CacheEvent[] = [];
-
   /** Counts a read that skipped the cache, by reason. */
   bypass(reason: BypassReason): void {
-    this.stats.bypasses++;
-    this.stats.bypassReasons[reason]++;
+    this.stats.bypass(reason);
   }
 
-  /** Reports an event to the `$cache.on(...)` listeners. */
-  emit(event: CacheEvent): void {
-    for (const l of this.listeners) {
-      try {
-        l(event);
-      } catch {
-        // A listener's failure is its own business.
-      }
+  /**
+   * The read entry, for model reads and cached raw reads alike: L1 (served at
+   * once; a stale or early-refresh pick also starts a background refresh),
+   * else the plan is completed and the stack runs single-flight, L2, the
+   * lease, the database and the fill. With Redis, the first miss waits for
+   * the database fingerprint (taken once), so that L2 keys can be formed. A
+   * read of a table whose row-level security applies to the database user
+   * goes to the database unless the client declared a scope.
+   */
+  read(plan: ReadPlan, load: Load, scoped: boolean): Promise<unknown> {
+    const hit = this.stack.peek(plan.l1Key);
+    if (hit !== undefined && !hit.refresh) return Promise.resolve(hit.value);
+    const fingerprint = this.identity?.ensure();
+    if (fingerprint !== undefined) {
+      // Serve the hit now; its refresh waits for the fingerprint.
+      if (hit !== undefined) void fingerprint.then(() => this.stack.refresh(this.planner.complete(plan), load));
+      return hit !== undefined ? Promise.resolve(hit.value) : fingerprint.then(() => this.miss(plan, load, scoped));
     }
+    if (hit === undefined) return this.miss(plan, load, scoped);
+    this.stack.refresh(this.planner.complete(plan), load);
+    return Promise.resolve(hit.value);
+  }
+
+  /** An L1 miss: completes the plan and runs the stack, unless row-level security keeps the read uncached. */
+  private miss(plan: ReadPlan, load: Load, scoped: boolean): Promise<unknown> {
+    const request = this.planner.complete(plan);
+    const secured = scoped ? undefined : this.rowSecured(request);
+    if (secured === undefined) return this.stack.read(request, load);
+    // Its rows depend on the session (row-level security), which the cache cannot see: not cached unless scoped.
+    this.bypass("row-level-security");
+    if (!this.rlsReported) {
+      this.rlsReported = true;
+      this.events.emit({
+        type: "bypass",
+        reason: "row-level-security",
+        model: secured,
+        operation: "read",
+        detail: `row-level security applies to this database user on ${[...(this.identity?.rowSecured ?? [])].join(", ")}; declare how results vary with prismaCache({ scope }) or cacheScope(scope, extension)`,
+      });
+    }
+    return load();
+  }
+
+  /**
+   * Bumps what a write changed: L1 entries that depend on it stop being
+   * served at once, then Redis. Resolves when Redis has the bump (or failed).
+   */
+  bump(deps: readonly string[]): Promise<void> {
+    return this.stack.bump(deps);
+  }
+
+  /** Write-through: bumps `deps`, then stores the write's result as the entry of `request` ({@link writeThrough}). */
+  bumpAndStore(deps: readonly string[], request: ReadRequest, value: unknown): Promise<void> {
+    return this.stack.bumpAndStore(deps, request, value);
   }
 
   /** Dependency ids a write bumps. */
@@ -176,7 +188,8 @@ export class CacheRuntime {
     if (args?.select !== undefined || args?.include !== undefined || args?.omit !== undefined) return undefined;
     const where = this.rows.whereOf(model, result);
     if (!where) return undefined;
-    return this.planner.plan(model, "findUnique", { where }, undefined);
+    const plan = this.planner.plan(model, "findUnique", { where }, undefined);
+    return plan && this.planner.complete(plan);
   }
 
   /** Dependency ids `$executeRaw` / `$executeRawUnsafe` bumps, from the SQL text. */
@@ -187,33 +200,6 @@ export class CacheRuntime {
   /** Dependency ids to bump before a write inside an interactive transaction runs. */
   writeDepsBefore(model: string, operation: string, args: Record<string, unknown> | undefined): string[] {
     return writeDepsBefore(this.writeContext, model, operation, args);
-  }
-
-  /**
-   * The read path after an L1 miss ({@link CacheStack.read}). With Redis, the
-   * first miss waits for the database fingerprint (taken once), so that L2
-   * keys can be formed.
-   */
-  read(request: ReadRequest, load: () => Promise<unknown>, scoped: boolean): Promise<unknown> {
-    const fingerprint = this.identity?.ensure();
-    if (fingerprint) return fingerprint.then(() => this.read(request, load, scoped));
-    const secured = scoped ? undefined : this.rowSecured(request);
-    if (secured) {
-      // Its rows depend on the session (row-level security), which the cache cannot see: not cached unless scoped.
-      this.bypass("row-level-security");
-      if (!this.rlsReported) {
-        this.rlsReported = true;
-        this.emit({
-          type: "bypass",
-          reason: "row-level-security",
-          model: secured,
-          operation: "read",
-          detail: `row-level security applies to this database user on ${[...(this.identity?.rowSecured ?? [])].join(", ")}; declare how results vary with prismaCache({ scope }) or cacheScope(scope, extension)`,
-        });
-      }
-      return load();
-    }
-    return this.stack.read(request, load);
   }
 
   private rlsReported = false;
@@ -232,7 +218,7 @@ export class CacheRuntime {
       for (const m of this.graph.models) if (tables.has(this.graph.tableOf(m))) this.rlsDeps.add(modelDep(m));
     }
     const deps = request.deps;
-    for (const d of deps) if (d === ALL_DEP || this.rlsDeps.has(d)) return d === ALL_DEP ? d : d.slice(2);
+    for (const d of deps) if (d === ALL_DEP || this.rlsDeps.has(d)) return modelOfDep(d) ?? d;
     return undefined;
   }
 
@@ -248,7 +234,7 @@ export class CacheRuntime {
       if (typeof t !== "string" || t === "") throw new CacheUsageError("$cache.invalidate: tags must be non-empty strings");
       deps.push(tagDep(t));
     }
-    await this.stack.bump(deps);
+    await this.bump(deps);
   }
 
   /** Closes the connections the cache opened (the bus subscriber); the app's Redis client stays open. */
@@ -259,8 +245,6 @@ export class CacheRuntime {
   /** `$cache.invalidateAll()`: every entry of the namespace becomes stale. */
   async invalidateAll(): Promise<void> {
     this.stack.clearL1();
-    await this.stack.bump(this.graph.everything);
+    await this.bump(this.graph.everything);
   }
 }
-
-const _NONE: readonly string[] = Object.freeze([]);

@@ -93,6 +93,17 @@ export class Stats {
   l1Flushes = 0;
   corruptEntries = 0;
 
+  /** Counts a read that skipped the cache, by reason. */
+  bypass(reason: BypassReason): void {
+    this.bypasses++;
+    this.bypassReasons[reason]++;
+  }
+
+  /** Counts a failed or timed-out Redis command (a function, to be handed to the tiers). */
+  readonly redisError = (): void => {
+    this.redisErrors++;
+  };
+
   snapshot(): CacheStats {
     return {
       hits: { l1: this.l1Hits, l2: this.l2Hits },

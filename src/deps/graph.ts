@@ -2,6 +2,7 @@
  * The relation graph, read from the generated client's runtime data model.
  * @module
  */
+import { everythingDeps } from "./ids.js";
 
 /** The shape of `client._runtimeDataModel` the cache relies on. */
 export interface RuntimeDataModel {
@@ -71,7 +72,7 @@ export class RelationGraph {
    * no model). Bumped by `invalidateAll()` and by raw SQL that cannot be parsed.
    */
   get everything(): readonly string[] {
-    return (this.everythingMemo ??= [ALL_DEP, ...this.models.flatMap((m) => [modelDep(m), `b:${m}`, `n:${m}`])]);
+    return (this.everythingMemo ??= everythingDeps(this.models));
   }
 
   private everythingMemo: readonly string[] | undefined;
@@ -81,13 +82,3 @@ export class RelationGraph {
     return this.byLowerName.get(property);
   }
 }
-
-/** Dependency id of a model. */
-export const modelDep = (model: string): string => `m:${model}`;
-/** Dependency id of a tag. */
-export const tagDep = (tag: string): string => `t:${tag}`;
-/**
- * Dependency of cached reads that name no model (raw reads with tags only).
- * Bumped, with every model's dependencies, when the whole namespace changes.
- */
-export const ALL_DEP = "*";

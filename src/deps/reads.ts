@@ -4,8 +4,8 @@
  * its tags, and the whole-namespace dependency.
  * @module
  */
-import { modelDep, tagDep, type RelationGraph } from "./graph.js";
-import { bulkDep } from "./rows.js";
+import type { RelationGraph } from "./graph.js";
+import { bulkDep, modelDep, tagDep } from "./ids.js";
 
 /** Keys whose value is read in the same model's context. */
 const STRUCTURAL = new Set([

@@ -1,23 +1,11 @@
 /**
- * Row-level dependency ids: a unique lookup depends on its row (by primary
- * key), and a write to one row bumps that row alone.
- *
- * Dependency ids, per model M:
- * - `m:M`  any row of M changed (list reads depend on it; see `modelDep`);
- * - `b:M`  rows of M changed that the writer could not name (row reads depend on it);
- * - `r:M:<pk>`  the row with that primary key changed;
- * - `n:M`  a row of M may have appeared, or its unique fields changed
- *   (cached "not found" unique lookups depend on it).
+ * Row-level dependencies: a unique lookup depends on its row (by primary
+ * key), and a write to one row bumps that row alone. The ids are made in ids.ts.
  * @module
  */
 import { isDecimal } from "../values.js";
-import { canonicalize } from "../keys.js";
+import { modelDep, newRowDep, rowDep } from "./ids.js";
 import type { ModelFacts, RelationFacts } from "./schema.js";
-
-/** Dependency id: unnamed rows of the model changed. */
-export const bulkDep = (model: string): string => `b:${model}`;
-/** Dependency id: a row of the model may have appeared or changed its unique fields. */
-export const newRowDep = (model: string): string => `n:${model}`;
 
 /** What the cache can tell about a model's rows: its primary key and unique keys. */
 export class RowKeys {
@@ -32,10 +20,21 @@ export class RowKeys {
     return this.facts?.models[model];
   }
 
-  /** Row dependency id from the primary-key values, in id-field order. */
-  private rowDep(model: string, values: unknown[]): string {
-    return `r:${model}:${canonicalize(values)}`;
+  /**
+   * For a unique lookup by a key other than the primary key: the dependency
+   * the result adds (its row, or "a row may appear" when none was found).
+   * One function per model.
+   */
+  lateDeps(model: string): (value: unknown) => readonly string[] {
+    let f = this.late.get(model);
+    if (f === undefined) {
+      f = (value) => (value === null ? [newRowDep(model)] : [this.ofRow(model, value) ?? modelDep(model)]);
+      this.late.set(model, f);
+    }
+    return f;
   }
+
+  private readonly late = new Map<string, (value: unknown) => readonly string[]>();
 
   /** Row dependency id of a result row, or undefined if the row lacks a primary-key field. */
   ofRow(model: string, row: unknown): string | undefined {
@@ -47,7 +46,7 @@ export class RowKeys {
       if (v === undefined || v === null) return undefined;
       values.push(v);
     }
-    return this.rowDep(model, values);
+    return rowDep(model, values);
   }
 
   /**
@@ -61,14 +60,14 @@ export class RowKeys {
     const id = facts.id;
     if (id.length === 1) {
       const v = w[id[0]!];
-      return isPlainValue(v) ? this.rowDep(model, [v]) : undefined;
+      return isPlainValue(v) ? rowDep(model, [v]) : undefined;
     }
     for (const [name, fields] of Object.entries(facts.compoundKeys)) {
       if (!sameFields(fields, id)) continue;
       const c = w[name];
       if (c === null || typeof c !== "object") continue;
       const values = id.map((f) => (c as Record<string, unknown>)[f]);
-      if (values.every(isPlainValue)) return this.rowDep(model, values);
+      if (values.every(isPlainValue)) return rowDep(model, values);
     }
     return undefined;
   }

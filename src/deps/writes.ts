@@ -3,9 +3,10 @@
  * nested writes, models that referential actions change, and configured tags.
  * @module
  */
-import { modelDep, tagDep, type RelationGraph } from "./graph.js";
+import type { RelationGraph } from "./graph.js";
+import { bulkDep, modelDep, newRowDep, tagDep } from "./ids.js";
 import { modelsForTables, tablesWritten } from "./raw-sql.js";
-import { bulkDep, newRowDep, type RowKeys } from "./rows.js";
+import type { RowKeys } from "./rows.js";
 import { affectedByDelete, affectedByUpdate, type RelationFacts } from "./schema.js";
 
 /** Top-level write operations. */

@@ -1,20 +1,23 @@
 /**
- * The planner: turns a model read or a cached raw read into a read request,
- * a plain value the stack runs (keys, ttl, swr, grace, and dependencies worked
- * out on a miss only, so that an L1 hit pays for none of it), or decides the
- * read is not cached (counted as a bypass, with its reason).
+ * The planner: turns a model read or a cached raw read into a read plan, a
+ * plain value (its L1 key, ttl, swr and grace), or decides the read is not
+ * cached (counted as a bypass, with its reason). On an L1 miss it completes
+ * the plan into a read request (dependencies and L2 key, worked out then
+ * only, so that an L1 hit pays for none of it).
  * @module
  */
 import { LRUCache } from "lru-cache";
 import type { ResolvedOptions } from "../config.js";
 import type { QueryCacheOption, RawCacheOptions } from "../options.js";
-import { ALL_DEP, modelDep, type RelationGraph, tagDep } from "../deps/graph.js";
+import type { RelationGraph } from "../deps/graph.js";
+import { ALL_DEP, modelDep, tagDep } from "../deps/ids.js";
 import { readDeps } from "../deps/reads.js";
-import { newRowDep, type RowKeys } from "../deps/rows.js";
+import type { RowKeys } from "../deps/rows.js";
 import { CacheUsageError } from "../errors.js";
 import { canonicalize } from "../keys.js";
-import type { BypassReason } from "../telemetry.js";
-import type { ReadRequest } from "./request.js";
+import type { Stats } from "../telemetry.js";
+import type { Keyspace } from "./keyspace.js";
+import type { ReadPlan, ReadRequest } from "./request.js";
 
 /** A read operation the cache answers. */
 export type ReadOperation = "findUnique" | "findUniqueOrThrow" | "findFirst" | "findFirstOrThrow" | "findMany" | "count" | "aggregate" | "groupBy";
@@ -31,53 +34,62 @@ export const PLAIN_OPERATION: Record<ReadOperation, ReadOperation> = {
   groupBy: "groupBy",
 };
 
-/** What the planner needs of the runtime. */
+/** What the planner works with. */
 export interface PlannerContext {
   readonly options: ResolvedOptions;
   readonly graph: RelationGraph;
   readonly rows: RowKeys;
-  /** Hashes an L1 key into its L2 key id (called on L2 use only). */
-  l2Id(l1Key: string): string;
-  /** Counts a read that is not cached. */
-  bypass(reason: BypassReason): void;
+  /** Forms L2 key ids. */
+  readonly keyspace: Keyspace;
+  /** Where bypasses are counted. */
+  readonly stats: Stats;
 }
 
 const NONE: readonly string[] = Object.freeze([]);
 
-/** Builds read requests. One per cache runtime. */
+/** What a read depends on and where it lives in L2; a pure function of its L1 key. */
+interface Worked {
+  readonly deps: readonly string[];
+  readonly guards: readonly string[] | undefined;
+  readonly lateDeps: ((value: unknown) => readonly string[]) | undefined;
+  /** Worked out the first time L2 keys can be formed. */
+  l2Id: string | undefined;
+}
+
+/** Builds read plans, and completes them into read requests on a miss. One per cache runtime. */
 export class Planner {
   /**
    * What reads planned before worked out, by L1 key: their dependencies and L2
    * id (a pure function of the key), so repeated L2 hits and misses skip that work.
    */
-  readonly plans = new LRUCache<string, Plan>({ max: 10_000 });
+  private readonly worked = new LRUCache<string, Worked>({ max: 10_000 });
   private readonly tagsCache = new Map<string, readonly string[]>();
 
   /** The options and row keys, held directly: `plan` runs on every cached read, hits included. */
   private readonly options: ResolvedOptions;
-  readonly rows: RowKeys;
+  private readonly rows: RowKeys;
 
-  constructor(readonly ctx: PlannerContext) {
+  constructor(private readonly ctx: PlannerContext) {
     this.options = ctx.options;
     this.rows = ctx.rows;
   }
 
   /**
-   * Decides whether a read is cached and builds its request, or returns
+   * Decides whether a read is cached and builds its plan, or returns
    * undefined for a bypass (counted).
    * @throws {CacheUsageError} when the per-query `cache` option is malformed.
    */
-  plan(model: string, operation: ReadOperation, args: Record<string, unknown> | undefined, cache: unknown, prefix = ""): ReadRequest | undefined {
+  plan(model: string, operation: ReadOperation, args: Record<string, unknown> | undefined, cache: unknown, prefix = ""): ReadPlan | undefined {
     // No closure is made on the common path (no per-query option).
     const option = cache === undefined ? undefined : checkQueryOption(cache, () => `${model}.${operation}({ cache })`);
     const modelOptions = this.options.models[model];
     if (option === false || modelOptions?.cache === false) {
-      this.ctx.bypass(option === false ? "cache-false" : "model-disabled");
+      this.ctx.stats.bypass(option === false ? "cache-false" : "model-disabled");
       return undefined;
     }
     const ttl = option?.ttl ?? modelOptions?.ttl ?? this.options.ttl;
     if (!(ttl > 0)) {
-      this.ctx.bypass("no-ttl");
+      this.ctx.stats.bypass("no-ttl");
       return undefined;
     }
     const keyOp = PLAIN_OPERATION[operation];
@@ -88,10 +100,18 @@ export class Planner {
       option?.key !== undefined
         ? `${prefix}${model}|${keyOp}|k|${JSON.stringify(option.key)}${tagged}`
         : `${prefix}${model}|${keyOp}|${canonicalize(args ?? {})}${tagged}`;
-    const rowLookup = keyOp === "findUnique" && this.rows.has(model);
-    const swr = option?.swr ?? modelOptions?.swr ?? this.options.swr;
-    const grace = modelOptions?.grace ?? this.options.grace;
-    return new PlannedRead(this, model, args, option?.tags, l1Key, ttl * 1000, swr * 1000, grace * 1000, rowLookup, option?.key === undefined);
+    return {
+      l1Key,
+      ttlMs: ttl * 1000,
+      swrMs: (option?.swr ?? modelOptions?.swr ?? this.options.swr) * 1000,
+      graceMs: (modelOptions?.grace ?? this.options.grace) * 1000,
+      model,
+      args,
+      tags: option?.tags,
+      rowLookup: keyOp === "findUnique" && this.rows.has(model),
+      memoizable: option?.key === undefined,
+      declared: undefined,
+    };
   }
 
   /**
@@ -99,7 +119,7 @@ export class Planner {
    * the models and tags it declares. Undefined when it is not cached (ttl 0).
    * @throws {CacheUsageError} naming an unknown model or a malformed option.
    */
-  planRaw(sql: { strings: readonly string[]; values: readonly unknown[] }, options: RawCacheOptions, prefix = ""): ReadRequest | undefined {
+  planRaw(sql: { strings: readonly string[]; values: readonly unknown[] }, options: RawCacheOptions, prefix = ""): ReadPlan | undefined {
     const where = "$queryRawCached(sql, options)";
     if (typeof sql !== "object" || sql === null || !Array.isArray(sql.strings) || !Array.isArray(sql.values)) {
       throw new CacheUsageError(`${where}: sql must be a Prisma.Sql object, e.g. Prisma.sql\`SELECT ...\``);
@@ -113,7 +133,7 @@ export class Planner {
     const option = checkQueryOption(rest, () => where) as QueryOption;
     const ttl = option.ttl ?? this.options.ttl;
     if (!(ttl > 0)) {
-      this.ctx.bypass("no-ttl");
+      this.ctx.stats.bypass("no-ttl");
       return undefined;
     }
     // What the query declares it reads is part of the key, like its text and values.
@@ -129,8 +149,47 @@ export class Planner {
       for (const d of this.options.models[m]?.dependsOn ?? NONE) deps.push(modelDep(d));
     }
     for (const t of option.tags ?? NONE) deps.push(tagDep(t));
-    const swrMs = (option.swr ?? this.options.swr) * 1000;
-    return { l1Key, deps: [...new Set(deps)], ttlMs: ttl * 1000, swrMs, graceMs: this.options.grace * 1000, l2Id: () => this.ctx.l2Id(l1Key) };
+    return {
+      l1Key,
+      ttlMs: ttl * 1000,
+      swrMs: (option.swr ?? this.options.swr) * 1000,
+      graceMs: this.options.grace * 1000,
+      model: undefined,
+      args: undefined,
+      tags: option.tags,
+      rowLookup: false,
+      // Its dependencies follow from what it declares, which is part of its key.
+      memoizable: true,
+      declared: [...new Set(deps)],
+    };
+  }
+
+  /**
+   * Completes a plan after an L1 miss: its dependencies (models reached,
+   * tags, the row of a lookup by primary key) and, once L2 keys can be
+   * formed, its L2 key id. Remembered per L1 key.
+   */
+  complete(plan: ReadPlan): ReadRequest {
+    const { l1Key } = plan;
+    let w = plan.memoizable ? this.worked.get(l1Key) : undefined;
+    if (w === undefined) {
+      w = this.work(plan);
+      if (plan.memoizable) this.worked.set(l1Key, w);
+    }
+    if (w.l2Id === undefined && this.ctx.keyspace.keyed()) w.l2Id = this.ctx.keyspace.id(l1Key);
+    return { l1Key, l2Id: w.l2Id, deps: w.deps, guards: w.guards, lateDeps: w.lateDeps, ttlMs: plan.ttlMs, swrMs: plan.swrMs, graceMs: plan.graceMs };
+  }
+
+  private work(plan: ReadPlan): Worked {
+    const { model } = plan;
+    if (model === undefined) return { deps: plan.declared ?? [ALL_DEP], guards: undefined, lateDeps: undefined, l2Id: undefined };
+    const pk = (plan.rowLookup && this.rows.ofWhere(model, plan.args?.where)) || undefined;
+    const deps = this.readDeps(model, plan.args, plan.tags, plan.rowLookup);
+    // By primary key: the row. (A row that appears bumps it, or b:M when unnamed.)
+    if (pk) deps.push(pk);
+    // By another unique key, the row is known only once the query ran: no write to the model may land meanwhile.
+    const byOtherKey = plan.rowLookup && !pk;
+    return { deps, guards: byOtherKey ? [modelDep(model)] : undefined, lateDeps: byOtherKey ? this.rows.lateDeps(model) : undefined, l2Id: undefined };
   }
 
   /** Dependency ids of a read: models reached, tags, and the namespace. */
@@ -144,82 +203,6 @@ export class Planner {
     let tags = this.tagsCache.get(model);
     if (!tags) this.tagsCache.set(model, (tags = this.options.models[model]?.tags ?? NONE));
     return tags;
-  }
-}
-
-/**
- * A cacheable read. Its dependencies and L2 id are worked out on a miss only,
- * so an L1 hit pays for none of it.
- */
-/** What a read depends on and where it lives in L2; a pure function of its L1 key. */
-interface Plan {
-  readonly deps: readonly string[];
-  /** Worked out the first time L2 is consulted. */
-  l2Id: string | undefined;
-  /** The row a unique lookup names by primary key, or null. */
-  readonly pk: string | null;
-}
-
-class PlannedRead implements ReadRequest {
-  private planMemo: Plan | undefined;
-
-  constructor(
-    private readonly planner: Planner,
-    private readonly model: string,
-    private readonly args: Record<string, unknown> | undefined,
-    private readonly queryTags: readonly string[] | undefined,
-    readonly l1Key: string,
-    readonly ttlMs: number,
-    readonly swrMs: number,
-    readonly graceMs: number,
-    /** A findUnique on a model with a known primary key: depends on its row, not the model. */
-    private readonly rowLookup: boolean,
-    /** The key is derived from the arguments (not a custom `key`), so its plan may be remembered. */
-    private readonly memoizable: boolean,
-  ) {}
-
-  /** Dependencies, primary-key row and L2 id, remembered per key across calls. */
-  private get plan(): Plan {
-    if (this.planMemo) return this.planMemo;
-    const cached = this.memoizable ? this.planner.plans.get(this.l1Key) : undefined;
-    if (cached) return (this.planMemo = cached);
-    const pk = (this.rowLookup && this.planner.rows.ofWhere(this.model, this.args?.where)) || null;
-    const deps = this.planner.readDeps(this.model, this.args, this.queryTags, this.rowLookup);
-    // By primary key: the row. (A row that appears bumps it, or b:M when unnamed.)
-    if (pk) deps.push(pk);
-    const plan: Plan = { deps, l2Id: undefined, pk };
-    if (this.memoizable) this.planner.plans.set(this.l1Key, plan);
-    return (this.planMemo = plan);
-  }
-
-  /** The row id a unique lookup names by primary key (null: by another unique key, or not a row lookup). */
-  private get pk(): string | null {
-    return this.plan.pk;
-  }
-
-  get deps(): readonly string[] {
-    return this.plan.deps;
-  }
-
-  /**
-   * A lookup by another unique key finds its row only when it runs: no write
-   * to the model may land between the snapshot and the fill. (By primary key,
-   * the row is known up front: a write that creates or changes it bumps it.)
-   */
-  get guards(): readonly string[] | undefined {
-    return this.rowLookup && !this.pk ? [modelDep(this.model)] : undefined;
-  }
-
-  /** For a lookup by another unique key: the row found, or "a row may appear" when none was. */
-  get lateDeps(): ((value: unknown) => readonly string[]) | undefined {
-    if (!this.rowLookup || this.pk) return undefined;
-    const { model, planner } = this;
-    return (value) => (value === null ? [newRowDep(model)] : [planner.rows.ofRow(model, value) ?? modelDep(model)]);
-  }
-
-  l2Id(): string {
-    const plan = this.plan;
-    return (plan.l2Id ??= this.planner.ctx.l2Id(this.l1Key));
   }
 }
 

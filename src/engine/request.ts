@@ -1,16 +1,45 @@
 /**
- * What the read path works on: a read request (what the planner built), an
- * attempt (what was snapshotted before the query), and what a flight yields.
+ * What the read path works on, all plain values: a read plan (what the
+ * planner builds for every cached read, enough for an L1 hit), a read request
+ * (the plan completed on an L1 miss: dependencies and L2 key), an attempt
+ * (what was snapshotted before the query), and what a flight yields.
  * @module
  */
 import type { Timing } from "../tiers/memory.js";
 
-/** One cacheable read, as the extension hands it to the stack. */
-export interface ReadRequest {
+/** The database query of a read: called on a miss only. */
+export type Load = () => Promise<unknown>;
+
+/**
+ * A cacheable read as the planner builds it: its L1 key and lifetimes, and
+ * what its dependencies are worked out from on a miss (`Planner.complete`).
+ */
+export interface ReadPlan {
   /** L1 key: the canonical text of the query (no hashing on the L1 path). */
   readonly l1Key: string;
-  /** L2 key id: a hash of the canonical text. Computed only when L2 is consulted. */
-  l2Id(): string;
+  readonly ttlMs: number;
+  readonly swrMs: number;
+  readonly graceMs: number;
+  /** The model read, or undefined for a cached raw read. */
+  readonly model: string | undefined;
+  /** The read's arguments. */
+  readonly args: Record<string, unknown> | undefined;
+  /** Per-query tags. */
+  readonly tags: readonly string[] | undefined;
+  /** A findUnique on a model with a known primary key: depends on its row, not the model. */
+  readonly rowLookup: boolean;
+  /** The key is derived from the arguments (not a custom `key`), so what is worked out from it may be remembered. */
+  readonly memoizable: boolean;
+  /** For a cached raw read: the dependencies it declares. */
+  readonly declared: readonly string[] | undefined;
+}
+
+/** One cacheable read, complete: what the stack runs after an L1 miss. */
+export interface ReadRequest {
+  /** L1 key: the canonical text of the query. */
+  readonly l1Key: string;
+  /** L2 key id: a hash of the canonical text; undefined while L2 keys cannot be formed (the fingerprint is not known). */
+  readonly l2Id: string | undefined;
   /** Dependency ids recorded with the entry, known before the query. */
   readonly deps: readonly string[];
   /**
@@ -38,7 +67,7 @@ export interface GraceCandidate {
 /** One attempt to produce a value for a read: what was snapshotted before the query. */
 export interface Attempt {
   readonly req: ReadRequest;
-  readonly load: () => Promise<unknown>;
+  readonly load: Load;
   /** Dependencies snapshotted before the query. */
   readonly snap: readonly string[];
   /** Their local generations then. */

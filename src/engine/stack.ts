@@ -17,16 +17,14 @@ import type { RedisTier } from "../tiers/redis.js";
 import { Fill } from "./fill.js";
 import { Flights, SKIPPED } from "./flight.js";
 import { Policy } from "./policy.js";
-import { type Attempt, type Fetched, type ReadRequest, snapshotDeps, timingOf } from "./request.js";
+import { type Attempt, type Fetched, type Load, type ReadRequest, snapshotDeps, timingOf } from "./request.js";
 
 /** Settings of the stack. */
 export interface StackOptions {
   /** XFetch beta: 0 turns early refresh off. */
   earlyRefresh: number;
-  /** Reports events (grace served, failed background refresh). */
-  emit(event: CacheEvent): void;
-  /** Whether L2 keys can be formed now (the database fingerprint is known); L2 is skipped until then. */
-  l2Keyed(): boolean;
+  /** Where events are reported (grace served, failed background refresh, lease waits). */
+  events: { emit(event: CacheEvent): void };
 }
 
 /** What a peek at L1 found. */
@@ -83,7 +81,7 @@ export class CacheStack {
    * Read path after an L1 miss (the caller has peeked): joins a running
    * flight for the same key, or runs L2, the lease, then the database.
    */
-  read(req: ReadRequest, load: () => Promise<unknown>): Promise<unknown> {
+  read(req: ReadRequest, load: Load): Promise<unknown> {
     const key = req.l1Key;
     const running = this.flights.running(key);
     if (running) {
@@ -99,19 +97,19 @@ export class CacheStack {
    * through the lease, once in the cluster. Never rejects; failures are
    * counted and reported.
    */
-  refresh(req: ReadRequest, load: () => Promise<unknown>): void {
+  refresh(req: ReadRequest, load: Load): void {
     if (this.flights.has(req.l1Key)) return;
     this.stats.backgroundRefreshes++;
     const snap = snapshotDeps(req);
     const gens = this.generations.snapshot(snap);
-    const id = this.l2?.available && this.options.l2Keyed() ? req.l2Id() : undefined;
+    const id = this.l2?.available ? req.l2Id : undefined;
     const run = async (): Promise<Fetched | undefined> => {
       const versions = id !== undefined ? (await this.l2Read(req, id, snap))?.versions : undefined;
       return this.leasedRefresh({ req, load, snap, gens, id, versions });
     };
     this.flights.fetched(req.l1Key, run()).then(
-      (r) => r && this.options.emit({ type: "refreshed", key: req.l1Key }),
-      (error: unknown) => this.options.emit({ type: "refresh-error", error }),
+      (r) => r && this.options.events.emit({ type: "refreshed", key: req.l1Key }),
+      (error: unknown) => this.options.events.emit({ type: "refresh-error", error }),
     );
   }
 
@@ -124,15 +122,15 @@ export class CacheStack {
   }
 
   /** L2, then (under the lease) the database. */
-  private fetch(req: ReadRequest, load: () => Promise<unknown>): Promise<Fetched> {
+  private fetch(req: ReadRequest, load: Load): Promise<Fetched> {
     const snap = snapshotDeps(req);
     const gens = this.generations.snapshot(snap);
     const grace = this.policy.graceFromL1(this.l1, this.generations, req);
     const l2 = this.l2;
-    if (!l2?.available || !this.options.l2Keyed()) return this.miss({ req, load, snap, gens, grace });
-    const id = req.l2Id();
+    const id = req.l2Id;
+    if (!l2?.available || id === undefined) return this.miss({ req, load, snap, gens, grace });
     return (req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap)).then((found) => {
-      const hit = this.servable(found?.entry) ? this.serveL2(req, load, id, found!.entry!, snap, gens) : undefined;
+      const hit = this.servable(found?.entry) ? this.serveL2({ req, load, snap, gens, id }, found!.entry!) : undefined;
       if (hit) return hit;
       const next = (versions: string[] | undefined) =>
         this.leasedMiss({ req, load, snap, gens, id, versions, grace: this.graceFromL2(req, id, found) ?? grace });
@@ -155,14 +153,8 @@ export class CacheStack {
    * refresh when it is stale or early refresh picks it. Undefined when the
    * entry cannot be decoded (it is dropped).
    */
-  private serveL2(
-    req: ReadRequest,
-    load: () => Promise<unknown>,
-    id: string,
-    entry: L2Entry,
-    snap: readonly string[],
-    gens: readonly number[],
-  ): Fetched | undefined {
+  private serveL2(a: Attempt & { readonly id: string }, entry: L2Entry): Fetched | undefined {
+    const { req, id, snap, gens } = a;
     const now = Date.now();
     const t = entry.timing;
     const stale = now >= t.freshUntil;
@@ -174,7 +166,7 @@ export class CacheStack {
       this.fill.l1Entry(req, value, byteSize(entry.body), snap, gens, { ...t, keepUntil: Math.max(t.staleUntil, t.freshUntil + req.graceMs) });
     if (stale) this.stats.staleServed++;
     // After this flight has settled, so that the refresh is not taken for a joiner of it.
-    if (stale || this.policy.refreshEarly(t, now)) setImmediate(() => this.refresh(req, load));
+    if (stale || this.policy.refreshEarly(t, now)) setImmediate(() => this.refresh(req, a.load));
     // L1 keeps `value`; the caller gets its own copy only when L1 shares it.
     return { value: filled ? cloneResult(value) : value, stored: value };
   }
@@ -194,21 +186,21 @@ export class CacheStack {
       try {
         // Another process may have filled the entry between our read and our lease.
         const again = await this.l2Read(req, id, a.snap);
-        const hit = this.fresh(again?.entry) ? this.serveL2(req, a.load, id, again!.entry!, a.snap, a.gens) : undefined;
+        const hit = this.fresh(again?.entry) ? this.serveL2({ ...a, id }, again!.entry!) : undefined;
         return hit ?? (await this.miss({ ...a, versions: again?.versions ?? a.versions }));
       } finally {
         void lease.release();
       }
     }
     this.stats.leaseWaits++;
-    this.options.emit({ type: "lease-wait", key: req.l1Key });
+    this.options.events.emit({ type: "lease-wait", key: req.l1Key });
     const outcome = await leases.waitForRelease(id);
     if (outcome === "timeout") {
       this.stats.leaseTimeouts++;
-      this.options.emit({ type: "lease-timeout", key: req.l1Key });
+      this.options.events.emit({ type: "lease-timeout", key: req.l1Key });
     }
     const again = await this.l2Read(req, id, a.snap);
-    const hit = this.servable(again?.entry) ? this.serveL2(req, a.load, id, again!.entry!, a.snap, a.gens) : undefined;
+    const hit = this.servable(again?.entry) ? this.serveL2({ ...a, id }, again!.entry!) : undefined;
     return hit ?? this.miss({ ...a, versions: again?.versions ?? a.versions });
   }
 
@@ -236,7 +228,7 @@ export class CacheStack {
     } catch (error) {
       if (!a.grace || Date.now() >= a.grace.until) throw error;
       this.stats.graceServed++;
-      this.options.emit({ type: "grace", error });
+      this.options.events.emit({ type: "grace", error });
       return { value: cloneResult(a.grace.value), stored: a.grace.value };
     }
     const now = Date.now();
@@ -282,7 +274,7 @@ export class CacheStack {
     this.stats.invalidations += deps.length;
     const gens = this.generations.snapshot(snap);
     const bumped = this.l2 ? await this.l2.bump(deps, snap) : undefined;
-    const id = bumped && this.options.l2Keyed() ? req.l2Id() : undefined;
+    const id = bumped ? req.l2Id : undefined;
     const versions = bumped && id !== undefined ? snap.map((d) => bumped.get(d) ?? "") : undefined;
     await this.fill.store({ req, load: () => Promise.resolve(value), snap, gens, id, versions }, value, timingOf(req, Date.now(), 0));
   }

@@ -9,7 +9,8 @@ import { DEFAULTS } from "../config.js";
 import type { RawCacheOptions } from "../options.js";
 import type { CacheRuntime } from "../runtime.js";
 import { builtinMethod, extensionList, isTransactionClient, transactionId } from "./internals.js";
-import { admit, type ClientLike } from "./model.js";
+import { admit } from "./model.js";
+import { type ClientLike, rawLoad } from "./source.js";
 import type { Profiler } from "./profile.js";
 import type { Transactions } from "./query.js";
 import type { CacheClientApi, RawQueryMethod } from "./types.js";
@@ -31,23 +32,20 @@ export function createClientComponent(runtime: CacheRuntime, base: unknown, prof
     delivered: (from, options) =>
       runtime.bus ? runtime.bus.delivered(from.instance, from.seq, { timeoutMs: options?.timeoutMs ?? DEFAULTS.deliveredTimeout }) : Promise.resolve(),
     close: () => runtime.close(),
-    on: (listener) => runtime.on(listener),
+    on: (listener) => runtime.events.on(listener),
   };
 
   const client: Record<string, unknown> = {
     /** Invalidation and statistics of the tiered cache. */
     $cache: api,
     $queryRawCached(this: ClientLike, sql: Sql, options: RawCacheOptions): Promise<unknown> {
-      const run = () => Promise.resolve((this.$queryRaw as (s: Sql) => PromiseLike<unknown>)(sql));
+      const load = rawLoad(this, sql);
       try {
         const profile = isTransactionClient(this) ? profiler.transaction : profiler.ofList(extensionList(this));
         const prefix = profile.simple ? profile.prefix : admit(runtime, profile, undefined, "$queryRaw", "$queryRaw");
-        if (prefix === undefined) return run();
-        const request = runtime.planner.planRaw(sql, options, prefix);
-        if (!request) return run();
-        const hit = runtime.stack.peek(request.l1Key);
-        if (hit?.refresh) runtime.stack.refresh(request, run);
-        return hit ? Promise.resolve(hit.value) : runtime.read(request, run, profile.scoped);
+        if (prefix === undefined) return load();
+        const plan = runtime.planner.planRaw(sql, options, prefix);
+        return plan ? runtime.read(plan, load, profile.scoped) : load();
       } catch (err) {
         return Promise.reject(err);
       }
@@ -79,7 +77,7 @@ export function createClientComponent(runtime: CacheRuntime, base: unknown, prof
         } finally {
           if (openTransactions.get(id) === written) {
             openTransactions.delete(id);
-            await runtime.stack.bump([...written]);
+            await runtime.bump([...written]);
           }
         }
       })();

@@ -49,15 +49,15 @@ export function createQueryHooks(runtime: CacheRuntime, openTransactions: Transa
     if (pending) {
       const early = before();
       for (const d of early) pending.add(d);
-      await runtime.stack.bump(early);
+      await runtime.bump(early);
       const result = await params.query(params.args);
       for (const d of after(result)) pending.add(d);
       return result;
     }
     const result = await params.query(params.args);
     const store = writeThrough && writeThroughAllowed() ? writeThrough(result) : undefined;
-    if (store) await runtime.stack.bumpAndStore(after(result), store, result);
-    else await runtime.stack.bump(after(result));
+    if (store) await runtime.bumpAndStore(after(result), store, result);
+    else await runtime.bump(after(result));
     return result;
   };
   const raw = (params: WriteParams) => {

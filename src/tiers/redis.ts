@@ -10,7 +10,7 @@ import { LRUCache } from "lru-cache";
 import type { RedisClient } from "../options.js";
 import { RedisTimeoutError } from "../errors.js";
 import type { Timing } from "./memory.js";
-import { ALL_DEP } from "../deps/graph.js";
+import { ALL_DEP } from "../deps/ids.js";
 import { deadlinesFor, runScript, send, type Deadlines } from "./commands.js";
 import { BUMP, FILL, FILL_RECORDED, FORMAT, header, INIT_VERSIONS, type L2ReadResult, parseRecorded, parseTiming, READ_RECORDED, RECORDED } from "./entry.js";
 
@@ -40,14 +40,14 @@ export interface RedisTierOptions {
   /** Called on every failed or timed-out command. */
   onError?: (err: unknown) => void;
   /** Dependency ids that make the whole namespace stale (replayed when the bump queue overflows). */
-  everything?: () => readonly string[];
+  everything?: readonly string[];
   /**
-   * Called after bumps reached Redis, with the dependency ids bumped: publishes
-   * them on the bus. Not awaited: the PUBLISH is sent before the write
-   * resolves, and other processes' L1 hear of it within the bus delay (L2
-   * readers see the bump at once). It never rejects.
+   * Where bumps that reached Redis are published, with the dependency ids
+   * bumped. Not awaited: the PUBLISH is sent before the write resolves, and
+   * other processes' L1 hear of it within the bus delay (L2 readers see the
+   * bump at once). `publish` never rejects.
    */
-  onBumped?: (deps: readonly string[]) => Promise<unknown>;
+  bus?: { publish(deps: readonly string[]): Promise<unknown> };
 }
 
 /**
@@ -257,7 +257,7 @@ export class RedisTier {
     for (const d of deps) this.pendingBumps.add(d);
     if (this.pendingBumps.size > MAX_PENDING_BUMPS) {
       this.pendingBumps.clear();
-      for (const d of this.options.everything?.() ?? [ALL_DEP]) this.pendingBumps.add(d);
+      for (const d of this.options.everything ?? [ALL_DEP]) this.pendingBumps.add(d);
     }
     if (!this.available) {
       this.scheduleReplay();
@@ -279,7 +279,7 @@ export class RedisTier {
     if (Array.isArray(r)) {
       const versions = new Map<string, string>();
       for (const [i, d] of [...batch, ...read].entries()) versions.set(d, String(r[i] ?? ""));
-      if (batch.length > 0) void this.options.onBumped?.(batch);
+      if (batch.length > 0) void this.options.bus?.publish(batch);
       return versions;
     }
     for (const d of batch) this.pendingBumps.add(d);

@@ -39,18 +39,16 @@ function engine() {
     [2, { id: 2, name: "Bo" }],
   ]);
   const read = async (op: "findUnique" | "findMany", args: Record<string, unknown>) => {
-    const req = runtime.planner.plan("Author", op, args, undefined)!;
-    const hit = runtime.stack.peek(req.l1Key);
-    if (hit) return hit.value;
+    const plan = runtime.planner.plan("Author", op, args, undefined)!;
     const load = async () => {
       loads++;
       return op === "findMany" ? [...rows.values()] : (rows.get((args.where as { id: number }).id) ?? null);
     };
-    return runtime.read(req, load, false);
+    return runtime.read(plan, load, false);
   };
   const update = async (id: number, name: string) => {
     rows.set(id, { id, name });
-    await runtime.stack.bump(runtime.writeDeps("Author", "update", { where: { id }, data: { name } }, { id, name }));
+    await runtime.bump(runtime.writeDeps("Author", "update", { where: { id }, data: { name } }, { id, name }));
   };
   return { runtime, read, update, loads: () => loads };
 }
@@ -83,19 +81,22 @@ describe("the engine, without Prisma", () => {
 
   it("a read through a relation depends on the related model", async () => {
     const e = engine();
-    const req = e.runtime.planner.plan("Author", "findMany", { include: { books: true } }, undefined)!;
-    const bookModel = e.runtime.planner.plan("Book", "findMany", {}, undefined)!.deps[0]!;
+    const { planner } = e.runtime;
+    const req = planner.complete(planner.plan("Author", "findMany", { include: { books: true } }, undefined)!);
+    const bookModel = planner.complete(planner.plan("Book", "findMany", {}, undefined)!).deps[0]!;
     expect(req.deps).toContain(bookModel);
-    expect(e.runtime.planner.plan("Author", "findMany", {}, undefined)!.deps).not.toContain(bookModel);
+    expect(planner.complete(planner.plan("Author", "findMany", {}, undefined)!).deps).not.toContain(bookModel);
     expect(e.runtime.writeDeps("Book", "create", { data: { id: 9, authorId: 1 } }, { id: 9, authorId: 1 })).toContain(bookModel);
   });
 
   it("keys of the same query differ by the client's prefix (scopes, computed fields)", () => {
     const e = engine();
-    const a = e.runtime.planner.plan("Author", "findMany", {}, undefined, "cA|")!;
-    const b = e.runtime.planner.plan("Author", "findMany", {}, undefined, "cB|")!;
+    const { planner } = e.runtime;
+    const a = planner.complete(planner.plan("Author", "findMany", {}, undefined, "cA|")!);
+    const b = planner.complete(planner.plan("Author", "findMany", {}, undefined, "cB|")!);
     expect(a.l1Key).not.toBe(b.l1Key);
-    expect(a.l2Id()).not.toBe(b.l2Id());
+    expect(a.l2Id).toBeDefined();
+    expect(a.l2Id).not.toBe(b.l2Id);
     expect(a.deps).toEqual(b.deps);
   });
 });

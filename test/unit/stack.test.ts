@@ -72,11 +72,12 @@ function stack(l2: FakeL2 | undefined, leases?: FakeLeases, withL1 = true) {
   const listeners: Array<(e: CacheEvent) => void> = [];
   const s = new CacheStack(withL1 ? l1() : undefined, l2 as unknown as RedisTier, leases as unknown as LeaseManager, stats, {
     earlyRefresh: 0,
-    emit: (e) => {
-      events.push(e);
-      for (const l of listeners) l(e);
+    events: {
+      emit: (e) => {
+        events.push(e);
+        for (const l of listeners) l(e);
+      },
     },
-    l2Keyed: () => true,
   });
   /** Resolves with the next event of `type`. */
   const next = (type: CacheEvent["type"]) => new Promise<CacheEvent>((resolve) => listeners.push((e) => e.type === type && resolve(e)));
@@ -92,7 +93,7 @@ const request = (over: Partial<ReadRequest> = {}): ReadRequest => ({
   ttlMs: 60_000,
   swrMs: 0,
   graceMs: 0,
-  l2Id: () => "id1",
+  l2Id: "id1",
   ...over,
 });
 
