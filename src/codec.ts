@@ -20,10 +20,7 @@
  *
  * @module
  */
-import { DECIMAL_TAG, isDecimal as looksDecimal } from "./values.js";
-
-/** A constructor able to re-create a Decimal from its string form (decimal.js API). */
-export type DecimalConstructor = new (value: string) => object;
+import { decimalString, getDecimalClass, isDecimalValue as isDecimal, rememberDecimalClass } from "./values.js";
 
 /** The reserved key marking a tag object in the encoded JSON. */
 export const TAG_KEY = "$@";
@@ -33,63 +30,6 @@ const objectProto = Object.prototype;
 const getProto = Object.getPrototypeOf;
 const isArray = Array.isArray;
 const nodeBuffer: typeof Buffer | undefined = (globalThis as { Buffer?: typeof Buffer }).Buffer;
-
-/** A stand-in until the ORM seam registers its class: decoding a Decimal without one says so. */
-class NoDecimalClass {
-  constructor(value: string) {
-    throw new Error(`no Decimal class is registered to decode ${value} (the Prisma seam registers Prisma's at import)`);
-  }
-}
-
-let DecimalCtor: DecimalConstructor = NoDecimalClass;
-let decimalPinned = false;
-
-/**
- * The class used to re-create `Decimal` values on decode until another is
- * set or seen. The Prisma seam (src/prisma/values.ts) registers Prisma's
- * `Decimal` when the library is imported; it never overrides a class that
- * {@link setDecimalClass} or an encoded value set.
- */
-export function setDefaultDecimalClass(ctor: DecimalConstructor): void {
-  if (!decimalPinned) DecimalCtor = ctor;
-}
-
-/**
- * Set the class used to re-create `Decimal` values on decode.
- *
- * The first Decimal seen by {@link encode} sets it automatically (so decoded
- * values share the class of the results Prisma really returns, even under the
- * dual ESM/CJS package hazard); an explicit call wins over that and over
- * later values.
- */
-export function setDecimalClass(ctor: DecimalConstructor): void {
-  DecimalCtor = ctor;
-  decimalPinned = true;
-}
-
-/** The class currently used to re-create `Decimal` values on decode. */
-export function getDecimalClass(): DecimalConstructor {
-  return DecimalCtor;
-}
-
-/** Whether `v` (a non-plain object) is a Decimal: the current class, or one that looks like it (values.ts). */
-function isDecimal(v: object): boolean {
-  return v instanceof DecimalCtor || looksDecimal(v);
-}
-
-function decimalString(v: object): string {
-  const d = v as { toStringTag?: unknown; valueOf(): unknown; toFixed(): string };
-  // decimal.js: valueOf is exact, keeps -0, and is shorter than toFixed for large exponents.
-  return d.toStringTag === DECIMAL_TAG || v instanceof DecimalCtor ? String(d.valueOf()) : d.toFixed();
-}
-
-function rememberDecimalClass(v: object): void {
-  decimalPinned = true;
-  const ctor: unknown = (v as { constructor?: unknown }).constructor;
-  if (typeof ctor === "function" && typeof (ctor as { isDecimal?: unknown }).isDecimal === "function") {
-    DecimalCtor = ctor as unknown as DecimalConstructor;
-  }
-}
 
 function isDate(v: object): v is Date {
   return v instanceof Date || objectProto.toString.call(v) === "[object Date]";
@@ -194,7 +134,7 @@ function encObject(v: object): unknown {
   if (v instanceof Date) return tag("D" + v.getTime());
   if (v instanceof Uint8Array) return tag("X" + toBase64(v));
   if (isDecimal(v)) {
-    if (!decimalPinned) rememberDecimalClass(v);
+    rememberDecimalClass(v);
     return tag("M" + decimalString(v));
   }
   if (isDate(v)) return tag("D" + (v as Date).getTime());
@@ -289,7 +229,7 @@ function decodeTag(payload: unknown, obj: Record<string, unknown>): unknown {
     case 66 /* B */:
       return BigInt(body);
     case 77 /* M */:
-      return new DecimalCtor(body);
+      return new (getDecimalClass())(body);
     case 88 /* X */:
       return fromBase64(body);
     case 78 /* N */:

@@ -6,7 +6,7 @@
  * @module
  */
 import { Decimal } from "@prisma/client/runtime/client";
-import { setDefaultDecimalClass, type DecimalConstructor } from "../codec.js";
+import { setDefaultDecimalClass, type DecimalConstructor } from "../values.js";
 
 /** Registers Prisma's `Decimal` as the codec's default class. */
 export function usePrismaValues(): void {

@@ -2,7 +2,8 @@ import { Decimal } from "@prisma/client/runtime/client";
 import { loadForeignRuntime } from "../support/foreign-runtime.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cloneResult } from "../../src/clone.js";
-import { byteSize, decode, encode, getDecimalClass, setDecimalClass, TAG_KEY } from "../../src/codec.js";
+import { byteSize, decode, encode, TAG_KEY } from "../../src/codec.js";
+import { getDecimalClass, setDecimalClass } from "../../src/values.js";
 
 const roundTrip = <T>(v: T): unknown => decode(encode(v));
 
@@ -80,7 +81,7 @@ describe("encode/decode round-trips", () => {
 
   it("remembers the class of the first Decimal it encodes, unless one was set explicitly", async () => {
     vi.resetModules();
-    const fresh = (await import("../../src/codec.js")) as typeof import("../../src/codec.js");
+    const fresh = { ...(await import("../../src/codec.js")), ...(await import("../../src/values.js")) };
     fresh.setDefaultDecimalClass(Decimal); // what the Prisma seam does
     expect(fresh.getDecimalClass()).toBe(Decimal);
     const text = fresh.encode([new CjsDecimal("1.25")]);
@@ -90,7 +91,7 @@ describe("encode/decode round-trips", () => {
     expect((fresh.decode(text) as unknown[])[0]).toBeInstanceOf(CjsDecimal);
 
     vi.resetModules();
-    const pinned = (await import("../../src/codec.js")) as typeof import("../../src/codec.js");
+    const pinned = { ...(await import("../../src/codec.js")), ...(await import("../../src/values.js")) };
     pinned.setDecimalClass(Decimal);
     pinned.encode(new CjsDecimal("1"));
     pinned.setDefaultDecimalClass(CjsDecimal); // a default never overrides a chosen class
