@@ -2,7 +2,7 @@
  * The events `$cache.on(...)` reports.
  * @module
  */
-import type { BusResetReason } from "./coherence/bus.js";
+import type { BusResetReason } from "./coherence/message.js";
 
 /**
  * Something the cache reports besides its counters. Every `key` is the same

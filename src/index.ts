@@ -6,7 +6,7 @@ export { prismaCache } from "./prisma/extension.js";
 export { cacheNeutral, cacheScope } from "./prisma/declare.js";
 export type { CacheScope, ScopeSource } from "./prisma/declare.js";
 export type { BypassReason } from "./prisma/profile.js";
-export type { BumpId } from "./coherence/bus.js";
+export type { BumpId } from "./coherence/message.js";
 export type { CacheArgs, CacheClientApi, CacheExtension, CachedFluentApi, CachedFluentResult, CachedReadMethods, RawQueryMethod } from "./prisma/types.js";
 export type { CacheOptions, L1Options, ModelCacheOptions, QueryCacheOption, RawCacheOptions, RedisClient } from "./options.js";
 export { BusDeliveryError, CacheError, CacheConfigError, CacheUsageError, RedisTimeoutError } from "./errors.js";

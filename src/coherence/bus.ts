@@ -9,28 +9,11 @@
  */
 import { randomBytes } from "node:crypto";
 import type { RedisClient } from "../options.js";
-import { BusDeliveryError, CacheUsageError } from "../errors.js";
+import { CacheUsageError } from "../errors.js";
+import { closedError, DeliveryWaiters } from "./delivery.js";
 import { bounded } from "../tiers/commands.js";
+import { type BumpId, type BusResetReason, decodeBusMessage, encodeBusMessage } from "./message.js";
 import { ChannelSubscription, RETRY_MAX_MS, RETRY_MIN_MS } from "./subscription.js";
-
-/** Why the bus asks the caller to flush L1. */
-export type BusResetReason =
-  /** First subscription made: anything cached before it was not covered by the bus. */
-  | "connect"
-  /** Subscribed again after the subscriber connection dropped: messages may have been missed. */
-  | "reconnect"
-  /** A remote instance's sequence skipped numbers: messages were lost. */
-  | "gap"
-  /** Subscribing failed or timed out (the bus keeps retrying), or `onRemote` threw. */
-  | "error";
-
-/** A bump published on the invalidation bus: the sender's instance id and its sequence number. */
-export interface BumpId {
-  /** The publishing process's instance id (`instanceId` of its bus). */
-  instance: string;
-  /** Its sequence number in that instance, from 1. */
-  seq: number;
-}
 
 /** Settings of an {@link InvalidationBus}. */
 export interface InvalidationBusOptions {
@@ -66,40 +49,6 @@ export interface InvalidationBusOptions {
   timeoutMs?: number;
 }
 
-/** A decoded bus message. */
-export interface BusMessage {
-  /** Sender's `instanceId`. */
-  instance: string;
-  /** Sender's sequence number, from 1, +1 per publish. */
-  seq: number;
-  /** Dependency ids whose versions were bumped; empty in a resync message (see {@link InvalidationBus.publish}). */
-  deps: string[];
-}
-
-/**
- * The wire format: JSON `[instance, seq, deps]`, e.g.
- * `["9f0e1a2b3c4d5e6f",42,["m:Post","r:User:7"]]`.
- */
-export function encodeBusMessage(instance: string, seq: number, deps: readonly string[]): string {
-  return JSON.stringify([instance, seq, deps]);
-}
-
-/** Parses a bus message; undefined if it is not in the {@link encodeBusMessage} format. */
-export function decodeBusMessage(text: string): BusMessage | undefined {
-  let m: unknown;
-  try {
-    m = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(m) || m.length !== 3) return undefined;
-  const [instance, seq, deps] = m as [unknown, unknown, unknown];
-  if (typeof instance !== "string" || instance === "") return undefined;
-  if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 1) return undefined;
-  if (!Array.isArray(deps) || !deps.every((d) => typeof d === "string")) return undefined;
-  return { instance, seq, deps: deps as string[] };
-}
-
 /** Options of {@link InvalidationBus.delivered}. */
 export interface DeliveredOptions {
   /** Reject with a {@link BusDeliveryError} (`reason: "timeout"`) after this many milliseconds. Default: wait until delivered or closed. */
@@ -111,13 +60,6 @@ interface Remote {
   last: number | undefined;
   /** Highest seq delivered. */
   max: number;
-}
-
-interface DeliveryWaiter {
-  seq: number;
-  resolve(): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout | undefined;
 }
 
 /** Remote instances remembered; the least recently heard one is forgotten past this. */
@@ -155,7 +97,7 @@ export class InvalidationBus {
   private errorReported = false;
   private subscription: ChannelSubscription | undefined;
   private readonly remotes = new Map<string, Remote>();
-  private readonly waiters = new Map<string, Set<DeliveryWaiter>>();
+  private readonly waiters: DeliveryWaiters;
   private readonly timeoutMs: number;
   private readonly subscribeTimeoutMs: number;
 
@@ -163,6 +105,7 @@ export class InvalidationBus {
     if (options.instanceId === "") throw new CacheUsageError("InvalidationBus: instanceId must be a non-empty string");
     this.instanceId = options.instanceId ?? randomBytes(8).toString("hex");
     this.channel = `${options.namespace}:bus`;
+    this.waiters = new DeliveryWaiters(this.channel);
     this.timeoutMs = options.timeoutMs ?? 500;
     this.subscribeTimeoutMs = options.subscribeTimeoutMs ?? 2_000;
   }
@@ -266,22 +209,8 @@ export class InvalidationBus {
       return Promise.reject(new CacheUsageError("InvalidationBus.delivered(): own messages are ignored; pass another bus's instanceId"));
     }
     if ((this.remotes.get(instance)?.max ?? 0) >= seq) return Promise.resolve();
-    if (this.closed) return Promise.reject(this.closedError(instance, seq));
-    return new Promise<void>((resolve, reject) => {
-      let set = this.waiters.get(instance);
-      if (!set) this.waiters.set(instance, (set = new Set()));
-      const waiters = set;
-      const w: DeliveryWaiter = { seq, resolve, reject, timer: undefined };
-      if (options.timeoutMs !== undefined) {
-        w.timer = setTimeout(() => {
-          waiters.delete(w);
-          if (waiters.size === 0 && this.waiters.get(instance) === waiters) this.waiters.delete(instance);
-          reject(new BusDeliveryError("timeout", `message ${seq} of instance ${instance} was not delivered to ${this.channel} within ${options.timeoutMs} ms`));
-        }, options.timeoutMs);
-        w.timer.unref();
-      }
-      waiters.add(w);
-    });
+    if (this.closed) return Promise.reject(closedError(this.channel, instance, seq));
+    return this.waiters.wait(instance, seq, options.timeoutMs);
   }
 
   /**
@@ -293,18 +222,8 @@ export class InvalidationBus {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.resyncTimer);
-    for (const [instance, set] of this.waiters) {
-      for (const w of set) {
-        clearTimeout(w.timer);
-        w.reject(this.closedError(instance, w.seq));
-      }
-    }
-    this.waiters.clear();
+    this.waiters.close();
     await this.subscription?.close();
-  }
-
-  private closedError(instance: string, seq: number): BusDeliveryError {
-    return new BusDeliveryError("closed", `InvalidationBus on ${this.channel} was closed before message ${seq} of instance ${instance} was delivered`);
   }
 
   private receive(text: string): void {
@@ -339,19 +258,7 @@ export class InvalidationBus {
     }
     if (gap) this.reset("gap");
     if (failed) this.reset("error");
-    this.settle(m.instance, r.max);
-  }
-
-  private settle(instance: string, max: number): void {
-    const set = this.waiters.get(instance);
-    if (!set) return;
-    for (const w of set) {
-      if (w.seq > max) continue;
-      set.delete(w);
-      clearTimeout(w.timer);
-      w.resolve();
-    }
-    if (set.size === 0) this.waiters.delete(instance);
+    this.waiters.settle(m.instance, r.max);
   }
 
   private activated(first: boolean): void {

@@ -6,7 +6,7 @@
  */
 import type { Prisma, PrismaClientExtends } from "@prisma/client/extension";
 import type { Sql, Types } from "@prisma/client/runtime/client";
-import type { BumpId } from "../coherence/bus.js";
+import type { BumpId } from "../coherence/message.js";
 import type { QueryCacheOption, RawCacheOptions } from "../options.js";
 import type { BusDeliveryError } from "../errors.js";
 import type { CacheStats } from "../telemetry.js";

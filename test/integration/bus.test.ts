@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeBusMessage, InvalidationBus, type BumpId, type BusResetReason } from "../../src/coherence/bus";
+import { InvalidationBus } from "../../src/coherence/bus";
+import { type BumpId, type BusResetReason, encodeBusMessage } from "../../src/coherence/message";
 import { BusDeliveryError } from "../../src/index";
 import { redisUrl, uniqueNamespace } from "../support/db";
 import { startTcpProxy } from "../support/proxy";
