@@ -69,8 +69,8 @@ const INITIAL_WARMUP: Record<ReadPathCase, number> = {
 const BATCH_WARMUP: Record<ReadPathCase, number> = { l1: 50, hook: 50, l2: 20, raw: 20, l2Unique: 20, rawUnique: 20, uncached: 10, noop: 50 };
 
 /** Targets of the read path (DESIGN.md, "The read path"). */
-const L1_MEDIAN_MAX_US = 3;
-const L1_MIN_SPEEDUP_OVER_HOOK = 8;
+const L1_MEDIAN_MAX_US = 2;
+const L1_MIN_SPEEDUP_OVER_HOOK = 10;
 const L2_MAX_OVER_RAW = 1.3;
 
 /**
