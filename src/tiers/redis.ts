@@ -26,9 +26,6 @@ interface KnownRecorded {
   index: Map<string, number>;
 }
 
-/** A read of known recorded keys found the entry recorded others: read it by script again. */
-const REFETCH = Symbol("refetch");
-
 /** Settings of the Redis tier. */
 export interface RedisTierOptions {
   namespace: string;
@@ -166,27 +163,25 @@ export class RedisTier {
       known.snapshot = snapshot.length;
     }
     const { fetch, index } = known;
-    const read = this.call(
+    return this.call(
       () => this.redis.mget(...fetch),
-      (res): L2ReadResult | typeof REFETCH => {
+      (res): L2ReadResult | Promise<L2ReadResult | undefined> => {
         const versions = new Array<string>(snapshot.length);
         for (let i = 0; i < snapshot.length; i++) versions[i] = res[i + 1] ?? "";
         const parsed = typeof res[0] === "string" ? parseRecorded(res[0]) : undefined;
         if (!parsed) return { entry: undefined, versions };
         for (const [k, v] of parsed.recorded) {
           const at = index.get(k);
-          // A key this read did not fetch: the entry was refilled with other dependencies.
-          if (at === undefined) return REFETCH;
+          // A key this read did not fetch: the entry was refilled with other dependencies; read it by script.
+          if (at === undefined) {
+            this.recordedKeys.delete(id);
+            return this.readRecorded(id, snapshot);
+          }
           if ((res[at] ?? "") !== v) return { entry: undefined, versions };
         }
         return { entry: { body: parsed.body, timing: parsed.timing }, versions };
       },
     );
-    return read.then((r) => {
-      if (r !== REFETCH) return r;
-      this.recordedKeys.delete(id);
-      return this.readRecorded(id, snapshot);
-    });
   }
 
   /**
@@ -306,7 +301,7 @@ export class RedisTier {
    * Awaits one command with the timeout. Failures are counted, reported,
    * open the circuit after `failureThreshold` in a row, and resolve to undefined.
    */
-  private call<T, R = T>(command: () => Promise<T>, map?: (value: T) => R): Promise<R | undefined> {
+  private call<T, R = T>(command: () => Promise<T>, map?: (value: T) => R | PromiseLike<R | undefined>): Promise<R | undefined> {
     return new Promise<R | undefined>((resolve) => {
       const failed = (err: unknown) => {
         this.failures++;
