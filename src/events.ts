@@ -5,6 +5,14 @@
 import type { BusResetReason } from "./coherence/message.js";
 
 /**
+ * Why L1 was flushed: the bus's reasons (`connect`, `reconnect`, `gap`,
+ * `error`), or `server`: the Redis server changed since this process last
+ * checked it (a restart, a restore from a snapshot, a failover), so entries
+ * and bus messages before it may be lost.
+ */
+export type L1FlushReason = BusResetReason | "server";
+
+/**
  * Something the cache reports besides its counters. Every `key` is the same
  * kind of key: the entry's L1 key, the canonical text of its query (model,
  * operation, arguments, and what the client adds to them).
@@ -14,13 +22,14 @@ export type CacheEvent =
   | { type: "refresh-error"; error: unknown }
   /** A background refresh stored a new value for `key`. */
   | { type: "refreshed"; key: string }
-  | { type: "l1-flushed"; reason: BusResetReason }
+  | { type: "l1-flushed"; reason: L1FlushReason }
   /** A miss on `key` waits for another process's regeneration lease. */
   | { type: "lease-wait"; key: string }
   /** It stopped waiting (`lock.wait`) and queried the database itself. */
   | { type: "lease-timeout"; key: string }
   /**
-   * A Prisma internal the cache relies on is missing in this Prisma version,
+   * Something the cache relies on is missing: a Prisma internal in this
+   * Prisma version, or Redis's `INFO` command (not permitted to the user),
    * and the cache works without it as `effect` says. Reported to every
    * listener when it is added (the probe runs when the cache is applied).
    */

@@ -12,4 +12,5 @@ export type { CacheOptions, L1Options, ModelCacheOptions, QueryCacheOption, RawC
 export { BusDeliveryError, CacheError, CacheConfigError, CacheUsageError, RedisTimeoutError } from "./errors.js";
 export type { CacheErrorCode, ConfigIssue } from "./errors.js";
 export type { CacheStats } from "./telemetry.js";
-export type { CacheEvent } from "./events.js";
+export type { CacheEvent, L1FlushReason } from "./events.js";
+export type { BusResetReason } from "./coherence/message.js";

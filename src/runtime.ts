@@ -92,6 +92,18 @@ export class CacheRuntime {
           onError: this.stats.redisError,
           bus: this.bus,
           everything: this.graph.everything,
+          onServerChanged: () => {
+            this.stats.l1Flushes++;
+            this.stack.clearL1();
+            this.events.emit({ type: "l1-flushed", reason: "server" });
+          },
+          onUnknownServer: () =>
+            this.events.emit({
+              type: "degraded",
+              internal: "Redis INFO",
+              effect:
+                "INFO is not permitted to this Redis user, so a restart, restore or failover of Redis cannot be detected: entries stored before it may be served until their ttl",
+            }),
         })
       : undefined;
     this.leases =
@@ -239,6 +251,7 @@ export class CacheRuntime {
 
   /** Closes the connections the cache opened (the bus subscriber); the app's Redis client stays open. */
   async close(): Promise<void> {
+    this.stack.l2?.close();
     await Promise.all([this.bus?.close(), this.leases?.close()]);
   }
 

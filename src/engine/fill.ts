@@ -31,7 +31,7 @@ export class Fill {
     const stored = cloneResult(value);
     let storedInL2 = false;
     if (this.l2 && a.id !== undefined && a.versions !== undefined) {
-      const ok = await this.l2.fill(a.id, a.snap, a.versions, body, timing, req.lateDeps ? recordedDeps(req, value) : undefined);
+      const ok = await this.l2.fill(a.id, a.gen ?? -1, a.snap, a.versions, body, timing, req.lateDeps ? recordedDeps(req, value) : undefined);
       if (ok === false) {
         this.stats.fillsRefused++;
         return { value, stored };

@@ -76,6 +76,8 @@ export interface Attempt {
   readonly id?: string;
   /** Their Redis versions then, when Redis answered. */
   readonly versions?: string[];
+  /** The Redis connection's number when the attempt began (`RedisTier.gen`): a fill after a reconnect is not stored. */
+  readonly gen?: number;
   /** What to serve if the query fails. */
   readonly grace?: GraceCandidate;
 }

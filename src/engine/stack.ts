@@ -103,9 +103,10 @@ export class CacheStack {
     const snap = snapshotDeps(req);
     const gens = this.generations.snapshot(snap);
     const id = this.l2?.available ? req.l2Id : undefined;
+    const gen = this.l2?.gen;
     const run = async (): Promise<Fetched | undefined> => {
       const versions = id !== undefined ? (await this.l2Read(req, id, snap))?.versions : undefined;
-      return this.leasedRefresh({ req, load, snap, gens, id, versions });
+      return this.leasedRefresh({ req, load, snap, gens, id, versions, gen });
     };
     this.flights.fetched(req.l1Key, run()).then(
       (r) => r && this.options.events.emit({ type: "refreshed", key: req.l1Key }),
@@ -129,11 +130,12 @@ export class CacheStack {
     const l2 = this.l2;
     const id = req.l2Id;
     if (!l2?.available || id === undefined) return this.miss({ req, load, snap, gens, grace });
+    const gen = l2.gen;
     return (req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap)).then((found) => {
-      const hit = this.servable(found?.entry) ? this.serveL2({ req, load, snap, gens, id }, found!.entry!) : undefined;
+      const hit = this.servable(found?.entry) ? this.serveL2({ req, load, snap, gens, id, gen }, found!.entry!) : undefined;
       if (hit) return hit;
       const next = (versions: string[] | undefined) =>
-        this.leasedMiss({ req, load, snap, gens, id, versions, grace: this.graceFromL2(req, id, found) ?? grace });
+        this.leasedMiss({ req, load, snap, gens, id, versions, gen, grace: this.graceFromL2(req, id, found) ?? grace });
       return found?.versions.includes("") ? l2.ensureVersions(snap, found.versions).then(next) : next(found?.versions);
     });
   }
@@ -273,10 +275,11 @@ export class CacheStack {
     this.generations.bump(deps);
     this.stats.invalidations += deps.length;
     const gens = this.generations.snapshot(snap);
+    const gen = this.l2?.gen;
     const bumped = this.l2 ? await this.l2.bump(deps, snap) : undefined;
     const id = bumped ? req.l2Id : undefined;
     const versions = bumped && id !== undefined ? snap.map((d) => bumped.get(d) ?? "") : undefined;
-    await this.fill.store({ req, load: () => Promise.resolve(value), snap, gens, id, versions }, value, timingOf(req, Date.now(), 0));
+    await this.fill.store({ req, load: () => Promise.resolve(value), snap, gens, id, versions, gen }, value, timingOf(req, Date.now(), 0));
   }
 
   /** Drops every L1 entry. */

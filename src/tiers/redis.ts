@@ -12,6 +12,8 @@ import { RedisTimeoutError } from "../errors.js";
 import type { Timing } from "./memory.js";
 import { ALL_DEP } from "../deps/ids.js";
 import { deadlinesFor, runScript, send, type Deadlines } from "./commands.js";
+import { ConnectionWatch } from "./connection.js";
+import { ServerEpoch } from "./epoch.js";
 import { BUMP, FILL, FILL_RECORDED, FORMAT, header, INIT_VERSIONS, type L2ReadResult, parseRecorded, parseTiming, READ_RECORDED, RECORDED } from "./entry.js";
 
 /** What a `ptc2` entry recorded, as last seen, and the MGET that reads it with a snapshot. */
@@ -45,6 +47,10 @@ export interface RedisTierOptions {
    * bump at once). `publish` never rejects.
    */
   bus?: { publish(deps: readonly string[]): Promise<unknown> };
+  /** The Redis server changed since this process last checked it (restart, restore, failover): entries before it are out of reach. */
+  onServerChanged?: () => void;
+  /** The server's identity cannot be read (INFO not permitted), so a restore cannot be detected. */
+  onUnknownServer?: (err: unknown) => void;
 }
 
 /**
@@ -75,6 +81,9 @@ export class RedisTier {
   /** Bumps not yet delivered to Redis, replayed when it answers again. */
   private readonly pendingBumps = new Set<string>();
   private retryTimer: NodeJS.Timeout | undefined;
+  private readonly connection: ConnectionWatch;
+  /** The server epoch: part of every entry key (see epoch.ts). */
+  readonly epoch: ServerEpoch;
 
   constructor(
     readonly redis: RedisClient,
@@ -83,11 +92,65 @@ export class RedisTier {
     this.threshold = options.failureThreshold;
     this.cooldownMs = options.cooldownMs;
     this.deadlines = deadlinesFor(options.timeoutMs);
+    this.connection = new ConnectionWatch(redis, () => this.connected());
+    this.epoch = new ServerEpoch({
+      redis,
+      connection: this.connection,
+      namespace: options.namespace,
+      timeoutMs: options.timeoutMs,
+      onChanged: (first) => {
+        // Key lists hold entry keys, which hold the epoch.
+        this.readKeys.clear();
+        this.recordedKeys.clear();
+        if (!first) options.onServerChanged?.();
+      },
+      onUnknownServer: (err) => options.onUnknownServer?.(err),
+      onError: (err) => options.onError?.(err),
+    });
+    if (this.connection.ready) void this.epoch.check();
   }
 
-  /** Redis key of a cache entry. */
-  entryKey(id: string): string {
-    return `${this.options.namespace}:e:${id}`;
+  /** On every (re)connect: check the server, and deliver the bumps that could not be sent. */
+  private connected(): void {
+    void this.epoch.check();
+    if (this.pendingBumps.size > 0) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      void this.flush();
+    }
+  }
+
+  /**
+   * The connection's number now: a fill is only stored on the connection its
+   * versions were read on (a reconnect may have reached another server).
+   */
+  get gen(): number {
+    return this.connection.gen;
+  }
+
+  /** Redis key of a cache entry under the server epoch. */
+  entryKey(id: string, epoch: string): string {
+    return `${this.options.namespace}:e:${epoch}:${id}`;
+  }
+
+  /** Stops watching the application's client. */
+  close(): void {
+    this.connection.close();
+    clearTimeout(this.retryTimer);
+  }
+
+  /**
+   * Runs `read` with the epoch of the current connection, checked first when
+   * it is not yet (waiting at most `redisTimeout`). Undefined when it could not be.
+   */
+  private checked<R>(read: (epoch: string, gen: number) => Promise<R | undefined>): Promise<R | undefined> {
+    const epoch = this.epoch.current();
+    if (epoch !== undefined) return read(epoch, this.connection.gen);
+    return this.epoch.ensure().then((e) => {
+      if (e !== undefined) return read(e, this.connection.gen);
+      this.failed(new RedisTimeoutError(`the Redis server could not be checked within ${this.options.timeoutMs} ms`));
+      return undefined;
+    });
   }
 
   /** Redis key of a dependency's version counter. */
@@ -102,13 +165,16 @@ export class RedisTier {
 
   /** Reads an entry and the current versions of its dependencies in one round trip. */
   read(id: string, deps: readonly string[]): Promise<L2ReadResult | undefined> {
-    // The same read asks for the same keys every time: build them once per (id, deps).
-    let keys = this.readKeys.get(id);
-    if (keys === undefined || keys.length !== deps.length + 1) this.readKeys.set(id, (keys = this.keys(id, deps)));
-    return this.call(
-      () => this.redis.mget(...keys),
-      (res) => this.parse(res, deps.length),
-    );
+    return this.checked((epoch, gen) => {
+      // The same read asks for the same keys every time: build them once per (id, deps).
+      let keys = this.readKeys.get(id);
+      if (keys === undefined || keys.length !== deps.length + 1) this.readKeys.set(id, (keys = this.keys(id, epoch, deps)));
+      return this.call(
+        () => this.redis.mget(...keys),
+        // A reply that came after a reconnect may be the old server's: not served.
+        (res) => (this.connection.gen === gen ? this.parse(res, deps.length) : undefined),
+      );
+    });
   }
 
   /** Splits an MGET reply into the entry (if its versions are current) and the versions read. */
@@ -133,13 +199,17 @@ export class RedisTier {
    * script when the entry recorded other keys since).
    */
   readRecorded(id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
+    return this.checked((epoch, gen) => this.readRecordedIn(epoch, gen, id, snapshot));
+  }
+
+  private readRecordedIn(epoch: string, gen: number, id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
     const known = this.recordedKeys.get(id);
-    if (known) return this.readRecordedKnown(id, snapshot, known);
-    const keys = this.keys(id, snapshot);
+    if (known) return this.readRecordedKnown(epoch, gen, id, snapshot, known);
+    const keys = this.keys(id, epoch, snapshot);
     return this.call(
       () => runScript(this.redis, READ_RECORDED, keys, []),
       (res): L2ReadResult | undefined => {
-        if (!Array.isArray(res)) return undefined;
+        if (!Array.isArray(res) || this.connection.gen !== gen) return undefined;
         const versions = new Array<string>(snapshot.length);
         for (let i = 0; i < snapshot.length; i++) versions[i] = String(res[i + 1] ?? "");
         const parsed = typeof res[0] === "string" ? parseRecorded(res[0]) : undefined;
@@ -151,10 +221,10 @@ export class RedisTier {
   }
 
   /** {@link readRecorded} when the entry's recorded keys are known: one MGET, validated here. */
-  private readRecordedKnown(id: string, snapshot: readonly string[], known: KnownRecorded): Promise<L2ReadResult | undefined> {
+  private readRecordedKnown(epoch: string, gen: number, id: string, snapshot: readonly string[], known: KnownRecorded): Promise<L2ReadResult | undefined> {
     if (known.snapshot !== snapshot.length) {
       // Built once per entry: the keys to fetch and where each recorded key's version lands.
-      const keys = this.keys(id, snapshot);
+      const keys = this.keys(id, epoch, snapshot);
       const index = new Map<string, number>();
       for (let i = 1; i < keys.length; i++) index.set(keys[i]!, i);
       for (const k of known.recorded) if (!index.has(k)) index.set(k, keys.push(k) - 1);
@@ -165,7 +235,8 @@ export class RedisTier {
     const { fetch, index } = known;
     return this.call(
       () => this.redis.mget(...fetch),
-      (res): L2ReadResult | Promise<L2ReadResult | undefined> => {
+      (res): L2ReadResult | Promise<L2ReadResult | undefined> | undefined => {
+        if (this.connection.gen !== gen) return undefined;
         const versions = new Array<string>(snapshot.length);
         for (let i = 0; i < snapshot.length; i++) versions[i] = res[i + 1] ?? "";
         const parsed = typeof res[0] === "string" ? parseRecorded(res[0]) : undefined;
@@ -175,7 +246,7 @@ export class RedisTier {
           // A key this read did not fetch: the entry was refilled with other dependencies; read it by script.
           if (at === undefined) {
             this.recordedKeys.delete(id);
-            return this.readRecorded(id, snapshot);
+            return this.readRecordedIn(epoch, gen, id, snapshot);
           }
           if ((res[at] ?? "") !== v) return { entry: undefined, versions };
         }
@@ -189,17 +260,22 @@ export class RedisTier {
    * read. With `recorded`, the entry records those dependencies with their
    * current versions (`ptc2`, read back with {@link readRecorded}); without,
    * it records the snapshot (`ptc1`, read back with {@link read}).
-   * Resolves true when stored, false when refused, undefined when Redis failed.
+   * Not stored (undefined) when the connection changed since `gen`, on
+   * which `versions` were read. Resolves true when stored, false when
+   * refused, undefined when Redis failed.
    */
   async fill(
     id: string,
+    gen: number,
     snapshot: readonly string[],
     versions: readonly string[],
     body: string,
     timing: Timing,
     recorded?: readonly string[],
   ): Promise<boolean | undefined> {
-    const keys = this.keys(id, snapshot, recorded ?? []);
+    const epoch = this.epoch.current();
+    if (epoch === undefined || gen !== this.connection.gen) return undefined;
+    const keys = this.keys(id, epoch, snapshot, recorded ?? []);
     const px = Math.max(1, Math.ceil(timing.keepUntil - Date.now()));
     const base = randomBase();
     const r = await this.call(() =>
@@ -235,8 +311,8 @@ export class RedisTier {
   }
 
   /** The entry's key followed by the version keys of each list of dependencies. */
-  private keys(id: string, ...deps: (readonly string[])[]): string[] {
-    const keys = [this.entryKey(id)];
+  private keys(id: string, epoch: string, ...deps: (readonly string[])[]): string[] {
+    const keys = [this.entryKey(id, epoch)];
     for (const list of deps) for (const d of list) keys.push(this.versionKey(d));
     return keys;
   }
@@ -294,7 +370,15 @@ export class RedisTier {
 
   /** Deletes an entry (used for corrupt values). Errors are ignored. */
   async remove(id: string): Promise<void> {
-    await this.call(() => this.redis.del(this.entryKey(id)));
+    const epoch = this.epoch.current();
+    if (epoch !== undefined) await this.call(() => this.redis.del(this.entryKey(id, epoch)));
+  }
+
+  /** Counts a failure: reported, and the circuit opens after `failureThreshold` in a row. */
+  private failed(err: unknown): void {
+    this.failures++;
+    if (this.failures >= this.threshold) this.openUntil = Date.now() + this.cooldownMs;
+    this.options.onError?.(err);
   }
 
   /**
@@ -302,11 +386,18 @@ export class RedisTier {
    * open the circuit after `failureThreshold` in a row, and resolve to undefined.
    */
   private call<T, R = T>(command: () => Promise<T>, map?: (value: T) => R | PromiseLike<R | undefined>): Promise<R | undefined> {
+    // A cold start: wait for the first connection (within the timeout) instead of failing at once.
+    if (!this.connection.everReady) {
+      return this.connection.whenReady(this.options.timeoutMs).then((ok) => {
+        if (ok) return this.call(command, map);
+        // Not connected yet is not a failure of Redis: the circuit stays closed.
+        this.options.onError?.(new RedisTimeoutError(`Redis did not connect within ${this.options.timeoutMs} ms`));
+        return undefined;
+      });
+    }
     return new Promise<R | undefined>((resolve) => {
       const failed = (err: unknown) => {
-        this.failures++;
-        if (this.failures >= this.threshold) this.openUntil = Date.now() + this.cooldownMs;
-        this.options.onError?.(err);
+        this.failed(err);
         resolve(undefined);
       };
       const deadline = this.deadlines.add(() => failed(new RedisTimeoutError(`Redis command timed out after ${this.options.timeoutMs} ms`)));

@@ -8,6 +8,10 @@ export interface TcpProxy {
   cut(): void;
   /** Accepts connections again. */
   restore(): void;
+  /** Accepts new connections but holds them (no bytes reach the server) until {@link admit}. */
+  hold(): void;
+  /** Connects the held connections to the server, and stops holding new ones. */
+  admit(): void;
   /** Stops the proxy. */
   close(): Promise<void>;
 }
@@ -15,12 +19,25 @@ export interface TcpProxy {
 /** Starts a proxy on a free loopback port that forwards to `127.0.0.1:targetPort`. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   let down = false;
+  let holding = false;
+  const held: net.Socket[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     if (down) {
       client.destroy();
       return;
     }
+    if (holding) {
+      client.pause();
+      sockets.add(client);
+      client.on("close", () => sockets.delete(client));
+      client.on("error", () => client.destroy());
+      held.push(client);
+      return;
+    }
+    link(client);
+  });
+  const link = (client: net.Socket) => {
     const upstream = net.connect(targetPort, "127.0.0.1");
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -28,9 +45,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       s.on("error", () => s.destroy());
     }
     client.pipe(upstream).pipe(client);
+    client.resume();
     client.on("close", () => upstream.destroy());
     upstream.on("close", () => client.destroy());
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as net.AddressInfo).port;
   return {
@@ -41,6 +59,13 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     restore() {
       down = false;
+    },
+    hold() {
+      holding = true;
+    },
+    admit() {
+      holding = false;
+      for (const c of held.splice(0)) if (!c.destroyed) link(c);
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -20,6 +20,7 @@ import type { RedisTier } from "../../src/tiers/redis";
 
 class FakeL2 {
   available = true;
+  gen = 0;
   readonly versions = new Map<string, number>();
   readonly entries = new Map<string, { body: string; timing: Timing; snap: string[]; versions: string[] }>();
   private current = (snap: readonly string[]) => snap.map((d) => String(this.versions.get(d) ?? ""));
@@ -34,7 +35,7 @@ class FakeL2 {
     for (const d of snap) if (!this.versions.has(d)) this.versions.set(d, 1);
     return versions.map((v, i) => (v === "" ? String(this.versions.get(snap[i]!)) : v));
   }
-  async fill(id: string, snap: readonly string[], versions: readonly string[], body: string, timing: Timing): Promise<boolean> {
+  async fill(id: string, _gen: number, snap: readonly string[], versions: readonly string[], body: string, timing: Timing): Promise<boolean> {
     if (this.current(snap).join() !== versions.join()) return false;
     this.entries.set(id, { body, timing, snap: [...snap], versions: [...versions] });
     return true;

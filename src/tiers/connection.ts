@@ -1,0 +1,70 @@
+/**
+ * The application's Redis connection as the cache sees it: whether it is
+ * ready, whether it ever was (a cold start), and a number that moves each
+ * time it closes, so that a reply to a command sent before a reconnect is
+ * never taken for one of the server that answers now.
+ * @module
+ */
+import type { RedisClient } from "../options.js";
+
+/** Watches one ioredis client's lifecycle events. Remove with {@link close}. */
+export class ConnectionWatch {
+  /** Moves each time the connection closes: replies under an older number may come from another server. */
+  gen = 0;
+  /** Whether the connection was ever ready (false: a cold start, still connecting). */
+  everReady: boolean;
+  private readonly waiters = new Set<(ok: boolean) => void>();
+  private readonly onClose = (): void => {
+    this.gen++;
+  };
+  private readonly onReady = (): void => {
+    this.everReady = true;
+    for (const w of [...this.waiters]) w(true);
+    this.readied();
+  };
+
+  /**
+   * @param redis the application's client.
+   * @param readied called on each "ready" (the first connect and every reconnect).
+   */
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly readied: () => void,
+  ) {
+    this.everReady = redis.status === "ready";
+    redis.on("close", this.onClose);
+    redis.on("ready", this.onReady);
+  }
+
+  /** Whether commands can be sent now. */
+  get ready(): boolean {
+    return this.redis.status === "ready";
+  }
+
+  /**
+   * Resolves true once the connection is ready (at once when it is), false
+   * after `ms`. A client made with `lazyConnect` that has not connected yet
+   * is connected here: the application passed it for the cache to use.
+   */
+  whenReady(ms: number): Promise<boolean> {
+    if (this.ready) return Promise.resolve(true);
+    if (this.redis.status === "wait") this.redis.connect().catch(() => undefined);
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(this.ready), ms);
+      timer.unref();
+      this.waiters.add(done);
+    });
+  }
+
+  /** Stops watching (the client stays as it is). */
+  close(): void {
+    this.redis.removeListener("close", this.onClose);
+    this.redis.removeListener("ready", this.onReady);
+    for (const w of [...this.waiters]) w(false);
+  }
+}

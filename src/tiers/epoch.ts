@@ -1,0 +1,132 @@
+/**
+ * The server epoch: what keeps a Redis that came back with older data from
+ * serving entries as fresh. A restart from a snapshot, a promoted replica
+ * or a failover restores version counters to values that old entries were
+ * stored under, so those entries would read as fresh although writes were
+ * acknowledged since.
+ *
+ * Redis holds the id of the server that last checked it (`<ns>:server`) and
+ * an epoch (`<ns>:epoch`) that is part of every entry's key. On each
+ * (re)connect, before any entry is read through that connection, a process
+ * compares the server's own `run_id` with the stored one; when they differ
+ * (another server, or the same one restarted), it moves the epoch to a new
+ * random value, so every entry stored before is out of reach. A process that
+ * starts after a failover does the same on its first connect: it needs no
+ * history of its own. Replies to commands sent before a reconnect are
+ * discarded by the tier ({@link ConnectionWatch.gen}).
+ * @module
+ */
+import { randomBytes } from "node:crypto";
+import type { RedisClient } from "../options.js";
+import { bounded, runScript, script } from "./commands.js";
+import type { ConnectionWatch } from "./connection.js";
+
+/**
+ * KEYS[1] server id key, KEYS[2] epoch key. ARGV[1] this server's run_id,
+ * ARGV[2] a new epoch. Moves the epoch when the stored server id differs
+ * (or no epoch exists). Returns { moved (1/0), the epoch now }.
+ */
+const CHECK_SERVER = script(`
+local stored = redis.call('GET', KEYS[1])
+local epoch = redis.call('GET', KEYS[2])
+if stored ~= ARGV[1] or not epoch then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[2], ARGV[2])
+  return {1, ARGV[2]}
+end
+return {0, epoch}
+`);
+
+/** Settings of a {@link ServerEpoch}. */
+export interface ServerEpochOptions {
+  redis: RedisClient;
+  connection: ConnectionWatch;
+  namespace: string;
+  /** Milliseconds a reader waits for the check (`redisTimeout`). */
+  timeoutMs: number;
+  /**
+   * The epoch this process uses changed: `first` on the first check, else the
+   * server changed since (this process or another one moved the epoch).
+   */
+  onChanged(first: boolean): void;
+  /** The server's id could not be read (INFO not permitted): a restore cannot be told from a reconnect. */
+  onUnknownServer(err: unknown): void;
+  /** A check failed (it is tried again by the next reader). */
+  onError(err: unknown): void;
+}
+
+/** The epoch valid on the current connection. */
+export class ServerEpoch {
+  private value: string | undefined;
+  private validGen = -1;
+  private checking: Promise<void> | undefined;
+  private checkingGen = -1;
+  private unknownReported = false;
+
+  constructor(private readonly o: ServerEpochOptions) {}
+
+  /** The epoch checked on the current connection, or undefined until its check has run. */
+  current(): string | undefined {
+    return this.validGen === this.o.connection.gen ? this.value : undefined;
+  }
+
+  /** Starts the check of the current connection unless it runs already (called on every "ready"). */
+  check(): Promise<void> {
+    const gen = this.o.connection.gen;
+    if (this.checking && this.checkingGen === gen) return this.checking;
+    this.checkingGen = gen;
+    const run = this.run(gen).catch((err: unknown) => this.o.onError(err));
+    this.checking = run.finally(() => {
+      if (this.checking === run) this.checking = undefined;
+    });
+    return this.checking;
+  }
+
+  /**
+   * The epoch valid now: at once when checked, else after the check, waiting
+   * at most `timeoutMs` (a cold start waits for the connection within it).
+   * Undefined when it could not be checked in time.
+   */
+  ensure(): Promise<string | undefined> {
+    const now = this.current();
+    if (now !== undefined) return Promise.resolve(now);
+    const running = this.check();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(this.current()), this.o.timeoutMs);
+      timer.unref();
+      running.then(() => {
+        clearTimeout(timer);
+        resolve(this.current());
+      });
+    });
+  }
+
+  private async run(gen: number): Promise<void> {
+    const { redis, connection, timeoutMs, namespace } = this.o;
+    if (!(await connection.whenReady(timeoutMs)) || connection.gen !== gen) return;
+    const server = await this.serverId();
+    const epoch = randomBytes(6).toString("base64url");
+    const r = await bounded(() => runScript(redis, CHECK_SERVER, [`${namespace}:server`, `${namespace}:epoch`], [server, epoch]), timeoutMs, "server check");
+    if (connection.gen !== gen || !Array.isArray(r) || typeof r[1] !== "string") return;
+    const before = this.value;
+    this.value = r[1];
+    this.validGen = gen;
+    if (before !== r[1]) this.o.onChanged(before === undefined);
+  }
+
+  /** The server's `run_id` (new on every start of a Redis server), or "" when INFO is not permitted. */
+  private async serverId(): Promise<string> {
+    let info: string;
+    try {
+      info = await bounded(() => this.o.redis.info("server"), this.o.timeoutMs, "INFO server");
+    } catch (err) {
+      if (!(err instanceof Error) || !/NOPERM|unknown command/i.test(err.message)) throw err;
+      if (!this.unknownReported) {
+        this.unknownReported = true;
+        this.o.onUnknownServer(err);
+      }
+      return "";
+    }
+    return /(?:^|\n)run_id:([0-9a-f]+)/.exec(info)?.[1] ?? "";
+  }
+}

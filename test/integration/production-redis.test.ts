@@ -1,0 +1,151 @@
+/**
+ * Production Redis: a server that comes back with older data (a restore
+ * from a snapshot, what a lagging replica holds), and cold starts, with
+ * ioredis's default options and with the fail-fast options many apps use
+ * for a cache.
+ */
+import { Redis, type RedisOptions } from "ioredis";
+import { afterAll, describe, expect, it } from "vitest";
+import type { CacheEvent } from "../../src/index";
+import { redisUrl, uniqueNamespace } from "../support/db";
+import { useSeededDatabase } from "../support/harness";
+import { startTcpProxy, type TcpProxy } from "../support/proxy";
+import { type RedisProcess, startRedisProcess } from "../support/redis-process";
+
+const t = useSeededDatabase();
+const owned: Array<RedisProcess | TcpProxy> = [];
+const clients: Redis[] = [];
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  for (const o of owned) await o.close();
+});
+
+/** The client options apps use: ioredis's defaults, and fail-fast ones. */
+const OPTION_SETS: Array<[string, RedisOptions]> = [
+  ["ioredis defaults", {}],
+  ["fail-fast options (enableOfflineQueue: false, maxRetriesPerRequest: 1)", { enableOfflineQueue: false, maxRetriesPerRequest: 1 }],
+];
+
+/** A client of the test's Redis on `port` (reconnecting quickly after an outage). */
+function client(port: number, options: RedisOptions = {}): Redis {
+  const r = new Redis({ host: "127.0.0.1", port, retryStrategy: () => 20, ...options });
+  r.on("error", () => undefined); // outages are the point of these tests
+  clients.push(r);
+  return r;
+}
+
+const ready = (r: Redis) => (r.status === "ready" ? Promise.resolve() : new Promise<void>((res) => r.once("ready", () => res())));
+
+describe.each(OPTION_SETS)("a Redis restored from a snapshot taken before a write (%s)", (_name, options) => {
+  it("serves no entry stored before the restore: not to the writer, an old reader, or a process started afterwards", async () => {
+    const server = await startRedisProcess();
+    owned.push(server);
+    const ns = uniqueNamespace();
+    const id = t.ids.posts.hello;
+    const writerRedis = client(server.port, options);
+    const readerRedis = client(server.port, options);
+    const writer = t.cached({ redis: writerRedis }, ns);
+    const reader = t.cached({ redis: readerRedis }, ns);
+    const flushed: CacheEvent[] = [];
+    reader.prisma.$cache.on((e) => e.type === "l1-flushed" && flushed.push(e));
+    await Promise.all([writer.prisma.$cache.ready(), reader.prisma.$cache.ready()]);
+
+    const original = (await writer.prisma.post.findUnique({ where: { id } }))!.title;
+    expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).toBe(original);
+    expect(reader.prisma.$cache.stats().hits.l2).toBe(1); // the writer's entry
+    expect((await reader.prisma.post.findMany({ where: { id } }))[0]?.title).toBe(original);
+
+    await server.snapshot(); // what a lagging replica or the last snapshot holds
+    const expected = `${original} (written after the snapshot, ${ns})`;
+    await writer.prisma.post.update({ where: { id }, data: { title: expected } });
+    await server.kill();
+    await server.start(); // from the snapshot: the counters are back at the values the old entries were stored under
+
+    // The restored Redis does hold the old entries, with the old title.
+    const inspect = client(server.port);
+    const [, keys] = await inspect.scan("0", "MATCH", `${ns}:e:*`, "COUNT", 1000);
+    const bodies = await Promise.all(keys.map((k) => inspect.get(k)));
+    expect(bodies.some((b) => b?.includes(JSON.stringify(original)))).toBe(true);
+
+    const fresh = t.cached({ redis: client(server.port, options) }, ns);
+    expect((await fresh.prisma.post.findUnique({ where: { id } }))?.title).toBe(expected);
+    expect((await fresh.prisma.post.findMany({ where: { id } }))[0]?.title).toBe(expected);
+    expect(fresh.prisma.$cache.stats().hits.l2).toBe(0);
+
+    await Promise.all([ready(writerRedis), ready(readerRedis)]);
+    expect((await writer.prisma.post.findUnique({ where: { id } }))?.title).toBe(expected);
+    expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).toBe(expected);
+    expect((await reader.prisma.post.findMany({ where: { id } }))[0]?.title).toBe(expected);
+    expect(flushed.some((e) => e.type === "l1-flushed" && (e.reason === "server" || e.reason === "reconnect"))).toBe(true);
+
+    // And the cache works on the restored server: the next read by another process is an L2 hit.
+    const later = t.cached({ redis: client(server.port, options) }, ns);
+    expect((await later.prisma.post.findUnique({ where: { id } }))?.title).toBe(expected);
+    expect(later.prisma.$cache.stats()).toMatchObject({ hits: { l2: 1 }, misses: 0 });
+    await writer.prisma.post.update({ where: { id }, data: { title: original } });
+  });
+});
+
+describe.each(OPTION_SETS)("a cold start (%s)", (_name, options) => {
+  /** A Redis connection that stays unconnected until the test admits it, through a proxy to the shared test Redis. */
+  async function coldClient() {
+    const proxy = await startTcpProxy(Number(new URL(redisUrl()).port));
+    owned.push(proxy);
+    proxy.hold();
+    return { proxy, redis: client(proxy.port, options) };
+  }
+
+  it("uses Redis from the first query once the connection is up within redisTimeout: a second process finds the first one's entry", async () => {
+    const ns = uniqueNamespace();
+    const id = t.ids.posts.hello;
+    const first = await coldClient();
+    const a = t.cached({ redis: first.redis, redisTimeout: 2_000 }, ns);
+    // The connection comes up while the first read is on its way to Redis (after the database fingerprint).
+    const fingerprint = a.counter.gateResult((q) => q.sql.includes("database fingerprint"));
+    void fingerprint.opened.then(() => {
+      first.proxy.admit();
+      fingerprint.release();
+    });
+    expect(first.redis.status).not.toBe("ready");
+    const value = await a.prisma.post.findUnique({ where: { id } });
+    expect(a.prisma.$cache.stats()).toMatchObject({ misses: 1, redisErrors: 0 });
+
+    const second = await coldClient();
+    const b = t.cached({ redis: second.redis, redisTimeout: 2_000 }, ns);
+    const fp = b.counter.gateResult((q) => q.sql.includes("database fingerprint"));
+    void fp.opened.then(() => {
+      second.proxy.admit();
+      fp.release();
+    });
+    expect(await b.prisma.post.findUnique({ where: { id } })).toEqual(value);
+    expect(b.prisma.$cache.stats()).toMatchObject({ hits: { l2: 1 }, misses: 0, redisErrors: 0 });
+  });
+
+  it("a write of a just-started process reaches the other processes' L1 before it resolves its delivery", async () => {
+    const ns = uniqueNamespace();
+    const id = t.ids.posts.hello;
+    const warm = t.cached({ redis: client(Number(new URL(redisUrl()).port)) }, ns);
+    await warm.prisma.$cache.ready();
+    const before = await warm.prisma.post.findUnique({ where: { id } });
+    await warm.prisma.post.findUnique({ where: { id } });
+    expect(warm.prisma.$cache.stats().hits.l1).toBe(1);
+
+    const cold = await coldClient();
+    const writer = t.cached({ redis: cold.redis, redisTimeout: 2_000 }, ns);
+    // The connection comes up while the write's bump is on its way.
+    const update = writer.counter.gateResult((q) => /^\s*update/i.test(q.sql));
+    void update.opened.then(() => {
+      cold.proxy.admit();
+      update.release();
+    });
+    expect(cold.redis.status).not.toBe("ready");
+    const title = `${before!.title}, written by a process just started`;
+    await writer.prisma.post.update({ where: { id }, data: { title } });
+    const published = writer.prisma.$cache.lastPublished();
+    expect(published).toBeDefined();
+    expect(writer.prisma.$cache.stats().redisErrors).toBe(0);
+    await warm.prisma.$cache.delivered(published!, { timeoutMs: 5_000 });
+    expect((await warm.prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
+    await writer.prisma.post.update({ where: { id }, data: { title: before!.title } });
+  });
+});
