@@ -87,36 +87,37 @@ describe.each(OPTION_SETS)("a Redis restored from a snapshot taken before a writ
 });
 
 describe.each(OPTION_SETS)("a cold start (%s)", (_name, options) => {
-  /** A Redis connection that stays unconnected until the test admits it, through a proxy to the shared test Redis. */
-  async function coldClient() {
+  /**
+   * A cached client in `ns` whose Redis connection (through a proxy to the
+   * shared test Redis) stays unconnected until its first statement matching
+   * `connectAt` has run: the connection comes up while what follows that
+   * statement is on its way to Redis.
+   */
+  async function coldCache(ns: string, connectAt: (sql: string) => boolean) {
     const proxy = await startTcpProxy(Number(new URL(redisUrl()).port));
     owned.push(proxy);
     proxy.hold();
-    return { proxy, redis: client(proxy.port, options) };
+    const redis = client(proxy.port, options);
+    const cache = t.cached({ redis, redisTimeout: 2_000 }, ns);
+    const gate = cache.counter.gateResult((q) => connectAt(q.sql));
+    void gate.opened.then(() => {
+      proxy.admit();
+      gate.release();
+    });
+    expect(redis.status).not.toBe("ready");
+    return cache;
   }
+  const fingerprint = (sql: string) => sql.includes("database fingerprint");
 
   it("uses Redis from the first query once the connection is up within redisTimeout: a second process finds the first one's entry", async () => {
     const ns = uniqueNamespace();
     const id = t.ids.posts.hello;
-    const first = await coldClient();
-    const a = t.cached({ redis: first.redis, redisTimeout: 2_000 }, ns);
     // The connection comes up while the first read is on its way to Redis (after the database fingerprint).
-    const fingerprint = a.counter.gateResult((q) => q.sql.includes("database fingerprint"));
-    void fingerprint.opened.then(() => {
-      first.proxy.admit();
-      fingerprint.release();
-    });
-    expect(first.redis.status).not.toBe("ready");
+    const a = await coldCache(ns, fingerprint);
     const value = await a.prisma.post.findUnique({ where: { id } });
     expect(a.prisma.$cache.stats()).toMatchObject({ misses: 1, redisErrors: 0 });
 
-    const second = await coldClient();
-    const b = t.cached({ redis: second.redis, redisTimeout: 2_000 }, ns);
-    const fp = b.counter.gateResult((q) => q.sql.includes("database fingerprint"));
-    void fp.opened.then(() => {
-      second.proxy.admit();
-      fp.release();
-    });
+    const b = await coldCache(ns, fingerprint);
     expect(await b.prisma.post.findUnique({ where: { id } })).toEqual(value);
     expect(b.prisma.$cache.stats()).toMatchObject({ hits: { l2: 1 }, misses: 0, redisErrors: 0 });
   });
@@ -130,15 +131,8 @@ describe.each(OPTION_SETS)("a cold start (%s)", (_name, options) => {
     await warm.prisma.post.findUnique({ where: { id } });
     expect(warm.prisma.$cache.stats().hits.l1).toBe(1);
 
-    const cold = await coldClient();
-    const writer = t.cached({ redis: cold.redis, redisTimeout: 2_000 }, ns);
     // The connection comes up while the write's bump is on its way.
-    const update = writer.counter.gateResult((q) => /^\s*update/i.test(q.sql));
-    void update.opened.then(() => {
-      cold.proxy.admit();
-      update.release();
-    });
-    expect(cold.redis.status).not.toBe("ready");
+    const writer = await coldCache(ns, (sql) => /^\s*update/i.test(sql));
     const title = `${before!.title}, written by a process just started`;
     await writer.prisma.post.update({ where: { id }, data: { title } });
     const published = writer.prisma.$cache.lastPublished();
