@@ -86,6 +86,56 @@ describe.each(OPTION_SETS)("a Redis restored from a snapshot taken before a writ
   });
 });
 
+describe.each(OPTION_SETS)("a replica promoted without the last bumps (%s)", (_name, options) => {
+  it("serves no entry stored before the failover: not to the writer, an old reader, or a process started afterwards", async () => {
+    const primary = await startRedisProcess();
+    const replica = await startRedisProcess({ replicaOf: primary.port });
+    const proxy = await startTcpProxy(primary.port);
+    owned.push(proxy, primary, replica);
+    const admin = { primary: client(primary.port), replica: client(replica.port) };
+    const ns = uniqueNamespace();
+    const id = t.ids.posts.hello;
+    const writerRedis = client(proxy.port, options);
+    const readerRedis = client(proxy.port, options);
+    const writer = t.cached({ redis: writerRedis }, ns);
+    const reader = t.cached({ redis: readerRedis }, ns);
+    await Promise.all([writer.prisma.$cache.ready(), reader.prisma.$cache.ready()]);
+
+    const original = (await writer.prisma.post.findUnique({ where: { id } }))!.title;
+    expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).toBe(original);
+    expect(reader.prisma.$cache.stats().hits.l2).toBe(1);
+    // The replica has everything so far (WAIT covers what this connection wrote, and all before it), then stops receiving.
+    await admin.primary.set(`${ns}:replicated`, "1");
+    expect(await admin.primary.wait(1, 5_000)).toBe(1);
+    replica.signal("SIGSTOP");
+    // Its replication link is cut (what it had not read is lost with the primary).
+    await admin.primary.client("KILL", "TYPE", "replica");
+    const expected = `${original} (written before the failover, ${ns})`;
+    await writer.prisma.post.update({ where: { id }, data: { title: expected } });
+    await primary.kill();
+    replica.signal("SIGCONT");
+    await admin.replica.replicaof("NO", "ONE");
+    proxy.retarget(replica.port); // the clients move to the promoted replica
+
+    // The promoted replica holds the entry, under counters that never saw the write's bump: it would read as fresh.
+    const [, keys] = await admin.replica.scan("0", "MATCH", `${ns}:e:*`, "COUNT", 1000);
+    const entry = (await Promise.all(keys.map((k) => admin.replica.get(k)))).find((b) => b?.includes(JSON.stringify(original)));
+    const recorded = entry?.split("|")[4];
+    const counters = await admin.replica.mget(`${ns}:v:b:Post`, `${ns}:v:r:Post:[#${id}]`);
+    expect(recorded).toBe(counters.join(","));
+
+    const freshRedis = client(proxy.port, options);
+    const fresh = t.cached({ redis: freshRedis }, ns);
+    // Every connection is up on the promoted replica before anyone reads.
+    await Promise.all([ready(freshRedis), ready(writerRedis), ready(readerRedis)]);
+    expect((await fresh.prisma.post.findUnique({ where: { id } }))?.title).toBe(expected);
+    expect((await writer.prisma.post.findUnique({ where: { id } }))?.title).toBe(expected);
+    expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).toBe(expected);
+    expect(fresh.prisma.$cache.stats().hits.l2).toBe(0);
+    await writer.prisma.post.update({ where: { id }, data: { title: original } });
+  });
+});
+
 describe.each(OPTION_SETS)("a cold start (%s)", (_name, options) => {
   /**
    * A cached client in `ns` whose Redis connection (through a proxy to the

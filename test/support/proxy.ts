@@ -12,12 +12,15 @@ export interface TcpProxy {
   hold(): void;
   /** Connects the held connections to the server, and stops holding new ones. */
   admit(): void;
+  /** Drops every open connection; new ones go to `127.0.0.1:port` (a failover to another server). */
+  retarget(port: number): void;
   /** Stops the proxy. */
   close(): Promise<void>;
 }
 
 /** Starts a proxy on a free loopback port that forwards to `127.0.0.1:targetPort`. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  let target = targetPort;
   let down = false;
   let holding = false;
   const held: net.Socket[] = [];
@@ -38,7 +41,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     link(client);
   });
   const link = (client: net.Socket) => {
-    const upstream = net.connect(targetPort, "127.0.0.1");
+    const upstream = net.connect(target, "127.0.0.1");
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on("close", () => sockets.delete(s));
@@ -62,6 +65,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     hold() {
       holding = true;
+    },
+    retarget(port) {
+      target = port;
+      for (const s of sockets) s.destroy();
     },
     admit() {
       holding = false;

@@ -26,13 +26,32 @@ export interface RedisProcess {
   close(): Promise<void>;
 }
 
-/** Starts a redis-server that saves only when asked (`snapshot()`) and loads its snapshot on start. */
-export async function startRedisProcess(): Promise<RedisProcess> {
+/**
+ * Starts a redis-server that saves only when asked (`snapshot()`) and loads
+ * its snapshot on start; with `replicaOf`, a replica of the server on that port.
+ */
+export async function startRedisProcess(options: { replicaOf?: number } = {}): Promise<RedisProcess> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "ptc-redis-"));
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--dbfilename", "dump.rdb"];
+  const args = [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
+    "--dbfilename",
+    "dump.rdb",
+    "--repl-diskless-sync-delay",
+    "0",
+  ];
+  if (options.replicaOf !== undefined) args.push("--replicaof", "127.0.0.1", String(options.replicaOf));
   const admin = () => new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   const start = async () => {
     child = spawn("redis-server", args, { stdio: "ignore" });
