@@ -112,6 +112,7 @@ const optionsSchema = z.strictObject({
   l1: l1Field.optional(),
   models: z.record(z.string(), modelSchema, { error: "models must be an object keyed by model name" }).optional(),
   redisTimeout: z.number().int().positive("redisTimeout must be > 0 milliseconds").optional(),
+  heartbeat: z.number().int().min(20, "heartbeat must be >= 20 milliseconds").optional(),
   rowLevel: z.boolean({ error: "rowLevel must be a boolean" }).optional(),
   scope: z
     .custom<ScopeSource>((v) => typeof v === "function" || canonicalizable(v), {
@@ -138,6 +139,7 @@ export interface ResolvedOptions {
   l1: false | Required<L1Options>;
   models: Record<string, Required<Omit<ModelCacheOptions, "ttl" | "swr" | "grace">> & { ttl?: number; swr?: number; grace?: number }>;
   redisTimeout: number;
+  heartbeat: number;
   breaker: { failures: number; cooldown: number };
   rowLevel: boolean;
   scope: ScopeSource | undefined;
@@ -154,6 +156,7 @@ export const DEFAULTS = {
   lock: { ttl: 10_000, wait: 5_000 },
   l1: { max: 10_000, maxBytes: 64 * 2 ** 20, ttl: 5 } satisfies Required<L1Options>,
   redisTimeout: 500,
+  heartbeat: 1_000,
   breaker: { failures: 5, cooldown: 5_000 },
   rowLevel: true,
   /** `$cache.delivered(...)` timeout, in ms. */
@@ -196,6 +199,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     l1: o.l1 === false ? false : { ...d.l1, ...o.l1 },
     models,
     redisTimeout: o.redisTimeout ?? d.redisTimeout,
+    heartbeat: o.heartbeat ?? d.heartbeat,
     breaker: { failures: o.breaker?.failures ?? d.breaker.failures, cooldown: o.breaker?.cooldown ?? d.breaker.cooldown },
     rowLevel: o.rowLevel ?? d.rowLevel,
     scope: o.scope,

@@ -23,6 +23,11 @@ export type CacheEvent =
   /** A background refresh stored a new value for `key`. */
   | { type: "refreshed"; key: string }
   | { type: "l1-flushed"; reason: L1FlushReason }
+  /**
+   * The bus's subscriber answered nothing for `heartbeat` ms: until it does
+   * again (or resubscribes), L1 entries are not served and reads go to Redis.
+   */
+  | { type: "bus-silent"; heartbeat: number }
   /** A miss on `key` waits for another process's regeneration lease. */
   | { type: "lease-wait"; key: string }
   /** It stopped waiting (`lock.wait`) and queried the database itself. */

@@ -140,6 +140,15 @@ export interface CacheOptions {
    */
   redisTimeout?: number;
   /**
+   * Milliseconds within which a bus that stopped delivering is noticed (with
+   * Redis): the subscriber connection is PINGed every `heartbeat / 2` ms, and
+   * while no reply came within the last `heartbeat` ms, L1 entries are not
+   * served (reads go to Redis). It bounds how long another process's write
+   * can go unseen in this process's L1.
+   * @default 1000
+   */
+  heartbeat?: number;
+  /**
    * Row-level dependencies: a `findUnique` depends on its row, so a write to
    * another row of the model leaves it cached. `false` makes every cached read
    * depend on its whole model (coarser, for comparison or debugging).

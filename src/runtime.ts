@@ -81,6 +81,8 @@ export class CacheRuntime {
             this.events.emit({ type: "l1-flushed", reason });
           },
           onError: () => this.stats.busErrors++,
+          heartbeatMs: options.heartbeat,
+          onSilent: () => this.events.emit({ type: "bus-silent", heartbeat: options.heartbeat }),
         })
       : undefined;
     const l2 = redis
@@ -117,7 +119,7 @@ export class CacheRuntime {
             onError: this.stats.redisError,
           })
         : undefined;
-    this.stack = new CacheStack(l1, l2, this.leases, this.stats, { earlyRefresh: options.earlyRefresh, events: this.events });
+    this.stack = new CacheStack(l1, l2, this.leases, this.stats, { earlyRefresh: options.earlyRefresh, events: this.events, delivery: this.bus });
     this.ready = this.bus ? this.bus.start() : Promise.resolve();
   }
 

@@ -47,6 +47,14 @@ export interface InvalidationBusOptions {
    * @default 500
    */
   timeoutMs?: number;
+  /**
+   * Milliseconds within which a subscriber that stopped delivering is
+   * noticed ({@link InvalidationBus.heardUntil}); without it, the bus is
+   * taken to deliver while subscribed.
+   */
+  heartbeatMs?: number;
+  /** The subscriber answered nothing for `heartbeatMs` while subscribed. */
+  onSilent?(): void;
 }
 
 /** Options of {@link InvalidationBus.delivered}. */
@@ -139,9 +147,20 @@ export class InvalidationBus {
         onActive: (first) => this.activated(first),
         onFailure: (err) => this.failed(err),
         onError: (err) => this.report(err),
+        heartbeatMs: this.options.heartbeatMs,
+        onSilent: () => this.options.onSilent?.(),
       });
     }
     await this.subscription.subscribe();
+  }
+
+  /**
+   * Until when (epoch ms) the bus is known to deliver other processes' bumps:
+   * 0 while not subscribed, and with a heartbeat, the last sign of life plus
+   * `heartbeatMs`. L1 entries are served only before it.
+   */
+  get heardUntil(): number {
+    return this.subscription?.heardUntil ?? 0;
   }
 
   /** Whether the bus is subscribed right now (remote bumps reach `onRemote`). */

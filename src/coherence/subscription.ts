@@ -27,6 +27,14 @@ export interface ChannelSubscriptionOptions {
   onFailure(err: unknown): void;
   /** An "error" event of the connection. */
   onError(err: unknown): void;
+  /**
+   * Milliseconds within which a subscription that stopped delivering is
+   * noticed: the connection is PINGed every half of it while subscribed
+   * ({@link ChannelSubscription.heardUntil}). Without it, no PING is sent.
+   */
+  heartbeatMs?: number;
+  /** No PING reply or message came for `heartbeatMs` while subscribed (reported once per silence). */
+  onSilent?(): void;
 }
 
 /** First delay before retrying a failed subscribe or publish, in ms (doubles each time). */
@@ -57,6 +65,11 @@ export class ChannelSubscription {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = RETRY_MIN_MS;
   private readonly waiters = new Set<(ok: boolean) => void>();
+  /** Until when the subscription is known to deliver (see {@link heardUntil}). */
+  private heard = 0;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private pinging = false;
+  private silentReported = false;
   private readonly listeners: ReadonlyArray<readonly [string, (...args: never[]) => void]>;
 
   constructor(private readonly o: ChannelSubscriptionOptions) {
@@ -64,13 +77,16 @@ export class ChannelSubscription {
       [
         "message",
         (channel: string, message: string) => {
-          if (!this.closed && channel === o.channel) o.onMessage(message);
+          if (this.closed || channel !== o.channel) return;
+          this.heardAt(Date.now());
+          o.onMessage(message);
         },
       ],
       [
         "close",
         () => {
           this.live = false;
+          this.heard = 0;
         },
       ],
       [
@@ -92,6 +108,50 @@ export class ChannelSubscription {
   /** Whether the channel is subscribed right now. */
   get active(): boolean {
     return this.live;
+  }
+
+  /**
+   * Until when (epoch ms) the subscription is known to deliver: while
+   * subscribed, the time of the last PING reply or message plus
+   * `heartbeatMs` (forever without a heartbeat); 0 while not subscribed.
+   */
+  get heardUntil(): number {
+    return this.live ? this.heard : 0;
+  }
+
+  /** Delivery was seen to work at `at`. */
+  private heardAt(at: number): void {
+    const until = this.o.heartbeatMs === undefined ? Infinity : at + this.o.heartbeatMs;
+    if (until > this.heard) this.heard = until;
+    this.silentReported = false;
+  }
+
+  /** PINGs the connection while subscribed; a reply shows that everything published before it was delivered. */
+  private beat(): void {
+    const now = Date.now();
+    if (!this.live || this.closed) return;
+    if (now >= this.heard && !this.silentReported) {
+      this.silentReported = true;
+      this.o.onSilent?.();
+    }
+    if (this.pinging) return;
+    this.pinging = true;
+    const epoch = this.liveEpoch;
+    let sent: Promise<unknown>;
+    try {
+      sent = this.o.connection.ping();
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    sent.then(
+      () => {
+        this.pinging = false;
+        if (this.live && this.liveEpoch === epoch) this.heardAt(now);
+      },
+      () => {
+        this.pinging = false;
+      },
+    );
   }
 
   /** How many times the subscription became live. Unchanged epoch while `active` = no message was missed. */
@@ -145,6 +205,7 @@ export class ChannelSubscription {
     this.closed = true;
     this.live = false;
     clearTimeout(this.retryTimer);
+    clearInterval(this.heartbeatTimer);
     for (const done of [...this.waiters]) done(false);
     const c = this.o.connection;
     const t = this.o.commandTimeoutMs;
@@ -195,6 +256,12 @@ export class ChannelSubscription {
         if (this.closed) return;
         this.live = true;
         this.liveEpoch++;
+        this.heardAt(Date.now());
+        const hb = this.o.heartbeatMs;
+        if (hb !== undefined && !this.heartbeatTimer) {
+          this.heartbeatTimer = setInterval(() => this.beat(), Math.max(10, Math.floor(hb / 2)));
+          this.heartbeatTimer.unref();
+        }
         this.retryDelay = RETRY_MIN_MS;
         const first = !this.everLive;
         this.everLive = true;

@@ -25,6 +25,11 @@ export interface StackOptions {
   earlyRefresh: number;
   /** Where events are reported (grace served, failed background refresh, lease waits). */
   events: { emit(event: CacheEvent): void };
+  /**
+   * Until when other processes' bumps are known to reach this process (the
+   * bus, with Redis): L1 entries are served only before it. Without it, always.
+   */
+  delivery?: { readonly heardUntil: number };
 }
 
 /** What a peek at L1 found. */
@@ -66,6 +71,9 @@ export class CacheStack {
     const e = this.l1?.get(l1Key);
     if (e === undefined || !this.generations.matches(e.deps, e.gens)) return undefined;
     const now = Date.now();
+    // While the bus is not known to deliver, another process's write may be unseen here: ask Redis.
+    const delivery = this.options.delivery;
+    if (delivery !== undefined && now >= delivery.heardUntil) return undefined;
     const t = e.timing;
     if (now < e.checkUntil) {
       this.stats.l1Hits++;

@@ -193,3 +193,30 @@ describe.each(OPTION_SETS)("a cold start (%s)", (_name, options) => {
     await writer.prisma.post.update({ where: { id }, data: { title: before!.title } });
   });
 });
+
+describe("a bus that stops delivering without closing its connection", () => {
+  it("is noticed within `heartbeat`: L1 stops serving, and a write made meanwhile by another process is seen", async () => {
+    const ns = uniqueNamespace();
+    const id = t.ids.posts.hello;
+    const port = Number(new URL(redisUrl()).port);
+    const proxy = await startTcpProxy(port);
+    owned.push(proxy);
+    const reader = t.cached({ redis: client(proxy.port), redisTimeout: 200, heartbeat: 200 }, ns);
+    const writer = t.cached({ redis: client(port) }, ns);
+    await Promise.all([reader.prisma.$cache.ready(), writer.prisma.$cache.ready()]);
+    const original = (await reader.prisma.post.findUnique({ where: { id } }))!.title;
+    await reader.prisma.post.findUnique({ where: { id } });
+    expect(reader.prisma.$cache.stats().hits.l1).toBe(1);
+
+    const silent = new Promise<CacheEvent>((resolve) => reader.prisma.$cache.on((e) => e.type === "bus-silent" && resolve(e)));
+    proxy.silence(); // the reader's connections stay open and deliver nothing
+    expect(await silent).toEqual({ type: "bus-silent", heartbeat: 200 });
+    const title = `${original} (written while the reader's bus was silent, ${ns})`;
+    await writer.prisma.post.update({ where: { id }, data: { title } });
+
+    expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
+    expect(reader.prisma.$cache.stats().hits.l1).toBe(1);
+    proxy.speak();
+    await writer.prisma.post.update({ where: { id }, data: { title: original } });
+  });
+});

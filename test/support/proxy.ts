@@ -14,6 +14,10 @@ export interface TcpProxy {
   admit(): void;
   /** Drops every open connection; new ones go to `127.0.0.1:port` (a failover to another server). */
   retarget(port: number): void;
+  /** Stops forwarding bytes on every connection, open and new, which all stay open: a silent network. */
+  silence(): void;
+  /** Forwards again, what was held included. */
+  speak(): void;
   /** Stops the proxy. */
   close(): Promise<void>;
 }
@@ -23,6 +27,8 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   let target = targetPort;
   let down = false;
   let holding = false;
+  let silent = false;
+  const links = new Set<[net.Socket, net.Socket]>();
   const held: net.Socket[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -47,9 +53,16 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       s.on("close", () => sockets.delete(s));
       s.on("error", () => s.destroy());
     }
-    client.pipe(upstream).pipe(client);
-    client.resume();
-    client.on("close", () => upstream.destroy());
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    links.add(pair);
+    if (!silent) {
+      client.pipe(upstream).pipe(client);
+      client.resume();
+    }
+    client.on("close", () => {
+      links.delete(pair);
+      upstream.destroy();
+    });
     upstream.on("close", () => client.destroy());
   };
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -65,6 +78,23 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     hold() {
       holding = true;
+    },
+    silence() {
+      silent = true;
+      for (const [c, u] of links) {
+        c.unpipe(u);
+        u.unpipe(c);
+        c.pause();
+        u.pause();
+      }
+    },
+    speak() {
+      silent = false;
+      for (const [c, u] of links) {
+        c.pipe(u).pipe(c);
+        c.resume();
+        u.resume();
+      }
     },
     retarget(port) {
       target = port;

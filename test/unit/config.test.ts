@@ -110,6 +110,7 @@ describe("prismaCache(options): valid options", () => {
         swr: 0,
         l1: { max: 1, maxBytes: 1, ttl: 0 },
         redisTimeout: 1,
+        heartbeat: 20,
         models: { Post: { ttl: 0, swr: 1.5, tags: [], cache: true, invalidation: "invalidate", dependsOn: ["User"] } },
       }),
     ).not.toThrow();
@@ -150,6 +151,8 @@ describe("prismaCache(options): invalid options", () => {
     ["empty namespace", { namespace: "" }, "namespace"],
     ["namespace with a space", { namespace: "a b" }, "namespace"],
     ["redisTimeout = 0", { redisTimeout: 0 }, "redisTimeout"],
+    ["heartbeat = 5 (below 20 ms)", { heartbeat: 5 }, "heartbeat"],
+    ["heartbeat as a string", { heartbeat: "1s" }, "heartbeat"],
     ["redis: {}", { redis: {} }, "redis"],
     ["redis as a URL", { redis: "redis://127.0.0.1:6379" }, "redis"],
     ["models as an array", { models: [] }, "models"],
