@@ -113,6 +113,7 @@ const optionsSchema = z.strictObject({
   models: z.record(z.string(), modelSchema, { error: "models must be an object keyed by model name" }).optional(),
   redisTimeout: z.number().int().positive("redisTimeout must be > 0 milliseconds").optional(),
   heartbeat: z.number().int().min(20, "heartbeat must be >= 20 milliseconds").optional(),
+  replicas: z.number().int().nonnegative("replicas must be an integer >= 0").optional(),
   rowLevel: z.boolean({ error: "rowLevel must be a boolean" }).optional(),
   scope: z
     .custom<ScopeSource>((v) => typeof v === "function" || canonicalizable(v), {
@@ -140,6 +141,7 @@ export interface ResolvedOptions {
   models: Record<string, Required<Omit<ModelCacheOptions, "ttl" | "swr" | "grace">> & { ttl?: number; swr?: number; grace?: number }>;
   redisTimeout: number;
   heartbeat: number;
+  replicas: number;
   breaker: { failures: number; cooldown: number };
   rowLevel: boolean;
   scope: ScopeSource | undefined;
@@ -157,6 +159,7 @@ export const DEFAULTS = {
   l1: { max: 10_000, maxBytes: 64 * 2 ** 20, ttl: 5 } satisfies Required<L1Options>,
   redisTimeout: 500,
   heartbeat: 1_000,
+  replicas: 0,
   breaker: { failures: 5, cooldown: 5_000 },
   rowLevel: true,
   /** `$cache.delivered(...)` timeout, in ms. */
@@ -200,6 +203,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     models,
     redisTimeout: o.redisTimeout ?? d.redisTimeout,
     heartbeat: o.heartbeat ?? d.heartbeat,
+    replicas: o.replicas ?? d.replicas,
     breaker: { failures: o.breaker?.failures ?? d.breaker.failures, cooldown: o.breaker?.cooldown ?? d.breaker.cooldown },
     rowLevel: o.rowLevel ?? d.rowLevel,
     scope: o.scope,

@@ -28,6 +28,8 @@ export type CacheEvent =
    * again (or resubscribes), L1 entries are not served and reads go to Redis.
    */
   | { type: "bus-silent"; heartbeat: number }
+  /** Fewer replicas than `replicas` had a write's bump within `redisTimeout` (the write resolved anyway). */
+  | { type: "replicas-short"; wanted: number; acknowledged: number }
   /** A miss on `key` waits for another process's regeneration lease. */
   | { type: "lease-wait"; key: string }
   /** It stopped waiting (`lock.wait`) and queried the database itself. */

@@ -149,6 +149,16 @@ export interface CacheOptions {
    */
   heartbeat?: number;
   /**
+   * Replicas every bump must reach before the write resolves (Redis `WAIT`),
+   * so that a failover to one of them cannot lose it. It costs each write
+   * one more round trip plus the replication delay, and at most
+   * `redisTimeout`: when fewer replicas answer in time, the write resolves
+   * anyway and a `replicas-short` event says how many had it. (A failover
+   * that does lose bumps is covered by the server epoch either way.)
+   * @default 0
+   */
+  replicas?: number;
+  /**
    * Row-level dependencies: a `findUnique` depends on its row, so a write to
    * another row of the model leaves it cached. `false` makes every cached read
    * depend on its whole model (coarser, for comparison or debugging).

@@ -94,6 +94,8 @@ export class CacheRuntime {
           onError: this.stats.redisError,
           bus: this.bus,
           everything: this.graph.everything,
+          replicas: options.replicas,
+          onReplicasShort: (wanted, acknowledged) => this.events.emit({ type: "replicas-short", wanted, acknowledged }),
           onServerChanged: () => {
             this.stats.l1Flushes++;
             this.stack.clearL1();

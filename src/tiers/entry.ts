@@ -4,7 +4,9 @@
  * record their dependencies), side by side. Run with `runScript` (commands.ts).
  * @module
  */
+import { randomInt } from "node:crypto";
 import { script } from "./commands.js";
+import type { Timing } from "./memory.js";
 
 /** Entry format whose versions are those of the dependencies known before the query. */
 export const FORMAT = "ptc1";
@@ -45,7 +47,6 @@ export function parseTiming(raw: string, start: number): { timing: Timing; next:
 
 /** The header prefix every entry starts with: `<format>|<fresh>|<stale>|<delta>|`. */
 export const header = (format: string, t: Timing): string => `${format}|${t.freshUntil}|${t.staleUntil}|${Math.round(t.delta)}|`;
-import type { Timing } from "./memory.js";
 
 /**
  * Compare-and-set fill.
@@ -204,3 +205,20 @@ local header = table.concat(lines)
 redis.call('SET', KEYS[1], ARGV[2] .. #header .. '|' .. header .. ARGV[3], 'PX', ARGV[1])
 return 1
 `);
+
+/** Redis key of a cache entry: `<ns>:e:<epoch>:<id>` (the server epoch, see epoch.ts). */
+export const entryKey = (namespace: string, epoch: string, id: string): string => `${namespace}:e:${epoch}:${id}`;
+
+/** Redis key of a dependency's version counter: `<ns>:v:<dep>`. */
+export const versionKey = (namespace: string, dep: string): string => `${namespace}:v:${dep}`;
+
+/**
+ * Milliseconds a version counter lives after its last bump or fill, so Redis
+ * does not keep one per row forever. A counter that expires is recreated at a
+ * new random value: entries that recorded the old one read as stale, never as
+ * fresh.
+ */
+export const VERSION_TTL_MS = 7 * 24 * 3600 * 1000;
+
+/** A random starting value for a version counter, far from any value a previous counter of that name held. */
+export const randomBase = (): string => String(2 ** 40 + randomInt(2 ** 47));

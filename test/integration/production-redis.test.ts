@@ -220,3 +220,33 @@ describe("a bus that stops delivering without closing its connection", () => {
     await writer.prisma.post.update({ where: { id }, data: { title: original } });
   });
 });
+
+describe("replicas", () => {
+  it("with replicas: 1 a write resolves once the replica has its bump; with more replicas than exist it resolves within redisTimeout and says so", async () => {
+    const primary = await startRedisProcess();
+    const replica = await startRedisProcess({ replicaOf: primary.port });
+    owned.push(primary, replica);
+    const admin = { primary: client(primary.port), replica: client(replica.port) };
+    const ns = uniqueNamespace();
+    await admin.primary.set(`${ns}:replicated`, "1");
+    expect(await admin.primary.wait(1, 5_000)).toBe(1);
+    const id = t.ids.posts.hello;
+    const one = t.cached({ redis: client(primary.port), replicas: 1, redisTimeout: 3_000 }, ns);
+    await one.prisma.$cache.ready();
+    const original = (await one.prisma.post.findUnique({ where: { id } }))!.title;
+
+    // The replica sleeps 300 ms: the write can only resolve after it woke and took the bump.
+    let awake = false;
+    const sleeping = admin.replica.call("DEBUG", "SLEEP", "0.3").then(() => (awake = true));
+    await one.prisma.post.update({ where: { id }, data: { title: `${original}, on the replica too` } });
+    expect(awake).toBe(true);
+    await sleeping;
+
+    const short: CacheEvent[] = [];
+    const two = t.cached({ redis: client(primary.port), replicas: 2, redisTimeout: 300 }, ns);
+    two.prisma.$cache.on((e) => e.type === "replicas-short" && short.push(e));
+    await two.prisma.post.update({ where: { id }, data: { title: original } });
+    expect(short).toEqual([{ type: "replicas-short", wanted: 2, acknowledged: 1 }]);
+    expect(two.prisma.$cache.stats().redisErrors).toBe(0);
+  });
+});

@@ -48,6 +48,8 @@ export async function startRedisProcess(options: { replicaOf?: number } = {}): P
     dir,
     "--dbfilename",
     "dump.rdb",
+    "--enable-debug-command",
+    "local",
     "--repl-diskless-sync-delay",
     "0",
   ];

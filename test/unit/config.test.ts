@@ -153,6 +153,8 @@ describe("prismaCache(options): invalid options", () => {
     ["redisTimeout = 0", { redisTimeout: 0 }, "redisTimeout"],
     ["heartbeat = 5 (below 20 ms)", { heartbeat: 5 }, "heartbeat"],
     ["heartbeat as a string", { heartbeat: "1s" }, "heartbeat"],
+    ["replicas = -1", { replicas: -1 }, "replicas"],
+    ["replicas = 1.5", { replicas: 1.5 }, "replicas"],
     ["redis: {}", { redis: {} }, "redis"],
     ["redis as a URL", { redis: "redis://127.0.0.1:6379" }, "redis"],
     ["models as an array", { models: [] }, "models"],

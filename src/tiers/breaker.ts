@@ -1,0 +1,95 @@
+/**
+ * The circuit breaker of the Redis tier: every command it sends has the
+ * `redisTimeout` deadline; failures are counted and open the circuit after
+ * `breaker.failures` in a row, for `breaker.cooldown`. A cold start (a
+ * connection that was never ready) waits for the first connection within
+ * the timeout, and not being connected yet opens nothing.
+ * @module
+ */
+import { RedisTimeoutError } from "../errors.js";
+import { deadlinesFor, type Deadlines, send } from "./commands.js";
+import type { ConnectionWatch } from "./connection.js";
+
+/** Settings of a {@link Breaker}. */
+export interface BreakerOptions {
+  timeoutMs: number;
+  /** Consecutive failures that open the circuit (`breaker.failures`). */
+  failureThreshold: number;
+  /** Milliseconds the circuit stays open (`breaker.cooldown`). */
+  cooldownMs: number;
+  /** Called on every failed or timed-out command. */
+  onError?: (err: unknown) => void;
+}
+
+/** Sends commands under one deadline and one circuit. */
+export class Breaker {
+  private failures = 0;
+  private openUntil = 0;
+  private readonly deadlines: Deadlines;
+  /** Called after a command succeeds while bumps wait to be replayed (set by the bump queue). */
+  onSuccess: (() => void) | undefined;
+
+  constructor(
+    private readonly connection: ConnectionWatch,
+    private readonly o: BreakerOptions,
+  ) {
+    this.deadlines = deadlinesFor(o.timeoutMs);
+  }
+
+  /** Whether the circuit is closed (Redis is worth trying). */
+  get available(): boolean {
+    return this.openUntil === 0 || Date.now() >= this.openUntil;
+  }
+
+  /** Milliseconds until the circuit closes again (0 when closed). */
+  get openFor(): number {
+    return Math.max(0, this.openUntil - Date.now());
+  }
+
+  /** Counts a failure: reported, and the circuit opens after `failureThreshold` in a row. */
+  failed(err: unknown): void {
+    this.failures++;
+    if (this.failures >= this.o.failureThreshold) this.openUntil = Date.now() + this.o.cooldownMs;
+    this.o.onError?.(err);
+  }
+
+  /**
+   * Awaits one command with the timeout, and `map`s its reply. Failures are
+   * counted, reported, and resolve to undefined.
+   */
+  call<T, R = T>(command: () => Promise<T>, map?: (value: T) => R | PromiseLike<R | undefined>): Promise<R | undefined> {
+    const { connection, o } = this;
+    // A cold start: wait for the first connection (within the timeout) instead of failing at once.
+    if (!connection.everReady) {
+      return connection.whenReady(o.timeoutMs).then((ok) => {
+        if (ok) return this.call(command, map);
+        // Not connected yet is not a failure of Redis: the circuit stays closed.
+        o.onError?.(new RedisTimeoutError(`Redis did not connect within ${o.timeoutMs} ms`));
+        return undefined;
+      });
+    }
+    return new Promise<R | undefined>((resolve) => {
+      const failed = (err: unknown) => {
+        this.failed(err);
+        resolve(undefined);
+      };
+      const deadline = this.deadlines.add(() => failed(new RedisTimeoutError(`Redis command timed out after ${o.timeoutMs} ms`)));
+      send(command).then(
+        (value) => {
+          if (!this.deadlines.done(deadline)) return;
+          this.failures = 0;
+          this.openUntil = 0;
+          this.onSuccess?.();
+          try {
+            resolve(map ? map(value) : (value as unknown as R));
+          } catch (err) {
+            failed(err);
+          }
+        },
+        (err: unknown) => {
+          if (this.deadlines.done(deadline)) failed(err);
+        },
+      );
+    });
+  }
+}

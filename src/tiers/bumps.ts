@@ -1,0 +1,128 @@
+/**
+ * Bumps of version counters in Redis: sent at once, queued (bounded) while
+ * Redis cannot take them and replayed when it can, published on the bus
+ * once they are in Redis, and, with `replicas`, confirmed on that many
+ * replicas before the write resolves.
+ * @module
+ */
+import { ALL_DEP } from "../deps/ids.js";
+import type { RedisClient } from "../options.js";
+import type { Breaker } from "./breaker.js";
+import { runScript } from "./commands.js";
+import { BUMP, randomBase, VERSION_TTL_MS, versionKey } from "./entry.js";
+
+/** Most bumps kept for replay while Redis is unreachable; past it, the replay bumps the whole namespace. */
+const MAX_PENDING_BUMPS = 10_000;
+
+/** Settings of a {@link BumpQueue}. */
+export interface BumpQueueOptions {
+  namespace: string;
+  timeoutMs: number;
+  /** Dependency ids that make the whole namespace stale (replayed when the queue overflows). */
+  everything?: readonly string[];
+  /**
+   * Where bumps that reached Redis are published, with the dependency ids
+   * bumped. Not awaited: the PUBLISH is sent before the write resolves, and
+   * other processes' L1 hear of it within the bus delay (L2 readers see the
+   * bump at once). `publish` never rejects.
+   */
+  bus?: { publish(deps: readonly string[]): Promise<unknown> };
+  /** Replicas each bump must reach before it resolves (`WAIT`); 0: none. */
+  replicas?: number;
+  /** Fewer replicas than `replicas` acknowledged a bump within the timeout. */
+  onReplicasShort?: (wanted: number, acknowledged: number) => void;
+}
+
+/** Delivers bumps to Redis. */
+export class BumpQueue {
+  /** Bumps not yet delivered to Redis, replayed when it answers again. */
+  private readonly pending = new Set<string>();
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly breaker: Breaker,
+    private readonly o: BumpQueueOptions,
+  ) {
+    breaker.onSuccess = () => {
+      if (this.pending.size > 0 && !this.retryTimer) this.scheduleReplay();
+    };
+  }
+
+  /**
+   * Bumps the version counters of `deps`, with any bumps still waiting from
+   * an outage, and reads those of `read` in the same step. Never waits on an
+   * open circuit: undelivered bumps are queued (bounded) and replayed.
+   * Resolves to the versions after the bump, or undefined if Redis does not
+   * have them yet.
+   */
+  bump(deps: readonly string[], read: readonly string[] = []): Promise<Map<string, string> | undefined> {
+    for (const d of deps) this.pending.add(d);
+    if (this.pending.size > MAX_PENDING_BUMPS) {
+      this.pending.clear();
+      for (const d of this.o.everything ?? [ALL_DEP]) this.pending.add(d);
+    }
+    if (!this.breaker.available) {
+      this.scheduleReplay();
+      return Promise.resolve(undefined);
+    }
+    return this.flush(read);
+  }
+
+  /** The connection is ready again: delivers what waits, at once. */
+  connected(): void {
+    if (this.pending.size === 0) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    void this.flush();
+  }
+
+  /** Stops the replay timer. */
+  close(): void {
+    clearTimeout(this.retryTimer);
+  }
+
+  /**
+   * Delivers every pending bump, and reads the versions of `read` in the same
+   * script. Resolves to the versions after the bump (bumped and read), or
+   * undefined when Redis failed (the bumps stay pending).
+   */
+  private async flush(read: readonly string[] = []): Promise<Map<string, string> | undefined> {
+    const batch = [...this.pending];
+    this.pending.clear();
+    const all = [...batch, ...read];
+    const keys = all.map((d) => versionKey(this.o.namespace, d));
+    const r = all.length === 0 ? [] : await this.breaker.call(() => runScript(this.redis, BUMP, keys, [batch.length, randomBase(), VERSION_TTL_MS]));
+    if (!Array.isArray(r)) {
+      for (const d of batch) this.pending.add(d);
+      this.scheduleReplay();
+      return undefined;
+    }
+    const versions = new Map<string, string>();
+    for (let i = 0; i < all.length; i++) versions.set(all[i]!, String(r[i] ?? ""));
+    if (batch.length > 0) {
+      void this.o.bus?.publish(batch);
+      await this.replicated();
+    }
+    return versions;
+  }
+
+  /** With `replicas`: waits (at most the timeout) until that many replicas have what this connection wrote. */
+  private async replicated(): Promise<void> {
+    const wanted = this.o.replicas ?? 0;
+    if (wanted <= 0) return;
+    // Within the command deadline, so that a short count is an answer, not a timeout.
+    const acked = await this.breaker.call(() => this.redis.wait(wanted, Math.max(1, Math.floor(this.o.timeoutMs * 0.8))));
+    if (typeof acked === "number" && acked < wanted) this.o.onReplicasShort?.(wanted, acked);
+  }
+
+  private scheduleReplay(): void {
+    if (this.retryTimer) return;
+    const wait = Math.max(50, this.breaker.openFor);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.pending.size > 0) void this.flush();
+    }, wait);
+    this.retryTimer.unref();
+  }
+}
