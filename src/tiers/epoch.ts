@@ -22,19 +22,24 @@ import { bounded, runScript, script } from "./commands.js";
 import type { ConnectionWatch } from "./connection.js";
 
 /**
- * KEYS[1] server id key, KEYS[2] epoch key. ARGV[1] this server's run_id,
- * ARGV[2] a new epoch. Moves the epoch when the stored server id differs
- * (or no epoch exists). Returns { moved (1/0), the epoch now }.
+ * KEYS[1] server id key, KEYS[2] epoch key. ARGV[1] a new epoch. Reads the
+ * run_id of the server it runs on (on a Cluster, the node that owns the
+ * keys), and moves the epoch when the stored id differs (or no epoch
+ * exists). Returns { moved (1/0), the epoch now, 1 if INFO was permitted }.
  */
 const CHECK_SERVER = script(`
+local info = redis.pcall('INFO', 'server')
+local known = 1
+local id = ''
+if type(info) == 'string' then id = string.match(info, 'run_id:(%x+)') or '' else known = 0 end
 local stored = redis.call('GET', KEYS[1])
 local epoch = redis.call('GET', KEYS[2])
-if stored ~= ARGV[1] or not epoch then
-  redis.call('SET', KEYS[1], ARGV[1])
-  redis.call('SET', KEYS[2], ARGV[2])
-  return {1, ARGV[2]}
+if stored ~= id or not epoch then
+  redis.call('SET', KEYS[1], id)
+  redis.call('SET', KEYS[2], ARGV[1])
+  return {1, ARGV[1], known}
 end
-return {0, epoch}
+return {0, epoch, known}
 `);
 
 /** Settings of a {@link ServerEpoch}. */
@@ -104,29 +109,16 @@ export class ServerEpoch {
   private async run(gen: number): Promise<void> {
     const { redis, connection, timeoutMs, namespace } = this.o;
     if (!(await connection.whenReady(timeoutMs)) || connection.gen !== gen) return;
-    const server = await this.serverId();
     const epoch = randomBytes(6).toString("base64url");
-    const r = await bounded(() => runScript(redis, CHECK_SERVER, [`${namespace}:server`, `${namespace}:epoch`], [server, epoch]), timeoutMs, "server check");
+    const r = await bounded(() => runScript(redis, CHECK_SERVER, [`${namespace}:server`, `${namespace}:epoch`], [epoch]), timeoutMs, "server check");
     if (connection.gen !== gen || !Array.isArray(r) || typeof r[1] !== "string") return;
+    if (r[2] !== 1 && !this.unknownReported) {
+      this.unknownReported = true;
+      this.o.onUnknownServer(new Error("INFO is not permitted to this Redis user"));
+    }
     const before = this.value;
     this.value = r[1];
     this.validGen = gen;
     if (before !== r[1]) this.o.onChanged(before === undefined);
-  }
-
-  /** The server's `run_id` (new on every start of a Redis server), or "" when INFO is not permitted. */
-  private async serverId(): Promise<string> {
-    let info: string;
-    try {
-      info = await bounded(() => this.o.redis.info("server"), this.o.timeoutMs, "INFO server");
-    } catch (err) {
-      if (!(err instanceof Error) || !/NOPERM|unknown command/i.test(err.message)) throw err;
-      if (!this.unknownReported) {
-        this.unknownReported = true;
-        this.o.onUnknownServer(err);
-      }
-      return "";
-    }
-    return /(?:^|\n)run_id:([0-9a-f]+)/.exec(info)?.[1] ?? "";
   }
 }

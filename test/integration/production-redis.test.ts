@@ -250,3 +250,20 @@ describe("replicas", () => {
     expect(two.prisma.$cache.stats().redisErrors).toBe(0);
   });
 });
+
+describe("a Redis user that may not run INFO", () => {
+  it("works, and a degraded event says that a restore cannot be detected", async () => {
+    const server = await startRedisProcess();
+    owned.push(server);
+    await client(server.port).acl("SETUSER", "cache", "on", ">secret", "~*", "&*", "+@all", "-info");
+    const events: CacheEvent[] = [];
+    const c = t.cached({ redis: client(server.port, { username: "cache", password: "secret" }) });
+    c.prisma.$cache.on((e) => events.push(e));
+    const id = t.ids.posts.hello;
+    const value = await c.prisma.post.findUnique({ where: { id } });
+    const other = t.cached({ redis: client(server.port, { username: "cache", password: "secret" }) }, c.namespace);
+    expect(await other.prisma.post.findUnique({ where: { id } })).toEqual(value);
+    expect(other.prisma.$cache.stats()).toMatchObject({ hits: { l2: 1 }, redisErrors: 0 });
+    expect(events).toContainEqual(expect.objectContaining({ type: "degraded", internal: "Redis INFO" }));
+  });
+});
