@@ -21,19 +21,15 @@ const tagList = z.array(z.string().min(1, "a tag must be a non-empty string").ma
   error: "tags must be an array of strings",
 });
 
-const redisSchema = z
-  .custom<RedisClient>(
-    (v) =>
-      typeof v === "object" &&
-      v !== null &&
-      typeof (v as Record<string, unknown>).mget === "function" &&
-      typeof (v as Record<string, unknown>).evalsha === "function" &&
-      typeof (v as Record<string, unknown>).duplicate === "function",
-    { error: "redis must be an ioredis client (new Redis(...))" },
-  )
-  .refine((v) => (v as { isCluster?: unknown }).isCluster !== true, {
-    error: "redis is an ioredis Cluster, which is not supported yet (an entry and its version counters can lie in different slots); pass a Redis client",
-  });
+const redisSchema = z.custom<RedisClient>(
+  (v) =>
+    typeof v === "object" &&
+    v !== null &&
+    typeof (v as Record<string, unknown>).mget === "function" &&
+    typeof (v as Record<string, unknown>).evalsha === "function" &&
+    typeof (v as Record<string, unknown>).duplicate === "function",
+  { error: "redis must be an ioredis client (new Redis(...) or new Redis.Cluster([...]))" },
+);
 
 const modelSchema = z.strictObject({
   ttl: seconds("ttl").optional(),

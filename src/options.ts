@@ -3,15 +3,14 @@
  * (config.ts validates them and fills in the defaults).
  * @module
  */
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import type { ScopeSource } from "./prisma/declare.js";
 
 /**
- * An ioredis client (`new Redis(...)`). The cache never closes it. A
- * `Cluster` is not accepted yet (its type is not, and at run time it is
- * rejected with a `CacheConfigError`).
+ * An ioredis client: `new Redis(...)`, or `new Redis.Cluster([...])` for a
+ * Redis Cluster. The cache never closes it.
  */
-export type RedisClient = Redis;
+export type RedisClient = Redis | Cluster;
 
 /** Per-model options under `models.<ModelName>`. */
 export interface ModelCacheOptions {
@@ -78,8 +77,9 @@ export interface L1Options {
 /** Options of `prismaCache(options)`. */
 export interface CacheOptions {
   /**
-   * An ioredis client (`new Redis(...)`) for the shared tier (L2). Redis
-   * Cluster is not supported yet and is rejected.
+   * An ioredis client for the shared tier (L2): `new Redis(...)`, or
+   * `new Redis.Cluster([...])` for a Redis Cluster (keys are laid out in
+   * hash-tag groups so that every script touches one slot).
    * Without it the cache is in-process only.
    * @default undefined
    */

@@ -139,7 +139,7 @@ export class ChannelSubscription {
     const epoch = this.liveEpoch;
     let sent: Promise<unknown>;
     try {
-      sent = this.o.connection.ping();
+      sent = subscriberOf(this.o.connection).ping();
     } catch (err) {
       sent = Promise.reject(err);
     }
@@ -280,4 +280,18 @@ export class ChannelSubscription {
       },
     );
   }
+}
+
+/**
+ * The connection a PING must go to, to show that the subscription delivers:
+ * the client itself, or on a Cluster, the node connection ioredis holds the
+ * subscription on (a Cluster sends a plain PING to any node). Read through
+ * ioredis's `subscriber.getInstance()` (ioredis 5.3 to 5.11); where it is
+ * missing, the PING goes to the Cluster, and a silent subscriber node is
+ * noticed only when ioredis closes its connection.
+ */
+function subscriberOf(connection: RedisClient): { ping(): Promise<unknown> } {
+  if (!connection.isCluster) return connection;
+  const instance = (connection as unknown as { subscriber?: { getInstance?: () => { ping(): Promise<unknown> } | undefined } }).subscriber?.getInstance?.();
+  return instance ?? connection;
 }

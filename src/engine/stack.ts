@@ -126,7 +126,7 @@ export class CacheStack {
   private l2Read(req: ReadRequest, id: string, snap: readonly string[]): Promise<L2ReadResult | undefined> {
     const l2 = this.l2!;
     return (req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap)).then((found) =>
-      !found?.versions.includes("") ? found : l2.ensureVersions(snap, found.versions).then((versions) => ({ entry: undefined, versions })),
+      !found?.versions.includes("") ? found : l2.ensureVersions(id, snap, found.versions).then((versions) => ({ entry: undefined, versions })),
     );
   }
 
@@ -144,7 +144,7 @@ export class CacheStack {
       if (hit) return hit;
       const next = (versions: string[] | undefined) =>
         this.leasedMiss({ req, load, snap, gens, id, versions, gen, grace: this.graceFromL2(req, id, found) ?? grace });
-      return found?.versions.includes("") ? l2.ensureVersions(snap, found.versions).then(next) : next(found?.versions);
+      return found?.versions.includes("") ? l2.ensureVersions(id, snap, found.versions).then(next) : next(found?.versions);
     });
   }
 
@@ -284,7 +284,7 @@ export class CacheStack {
     this.stats.invalidations += deps.length;
     const gens = this.generations.snapshot(snap);
     const gen = this.l2?.gen;
-    const bumped = this.l2 ? await this.l2.bump(deps, snap) : undefined;
+    const bumped = this.l2 ? await this.l2.bump(deps, req.l2Id === undefined ? undefined : { id: req.l2Id, deps: snap }) : undefined;
     const id = bumped ? req.l2Id : undefined;
     const versions = bumped && id !== undefined ? snap.map((d) => bumped.get(d) ?? "") : undefined;
     await this.fill.store({ req, load: () => Promise.resolve(value), snap, gens, id, versions, gen }, value, timingOf(req, Date.now(), 0));

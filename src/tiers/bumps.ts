@@ -9,14 +9,13 @@ import { ALL_DEP } from "../deps/ids.js";
 import type { RedisClient } from "../options.js";
 import type { Breaker } from "./breaker.js";
 import { runScript } from "./commands.js";
-import { BUMP, randomBase, VERSION_TTL_MS, versionKey } from "./entry.js";
+import { BUMP, type Layout, randomBase, VERSION_TTL_MS, versionKey } from "./entry.js";
 
 /** Most bumps kept for replay while Redis is unreachable; past it, the replay bumps the whole namespace. */
 const MAX_PENDING_BUMPS = 10_000;
 
 /** Settings of a {@link BumpQueue}. */
 export interface BumpQueueOptions {
-  namespace: string;
   timeoutMs: number;
   /** Dependency ids that make the whole namespace stale (replayed when the queue overflows). */
   everything?: readonly string[];
@@ -33,20 +32,33 @@ export interface BumpQueueOptions {
   onReplicasShort?: (wanted: number, acknowledged: number) => void;
 }
 
-/** Delivers bumps to Redis. */
+/** What to read in the same step as a bump: the versions of `deps` in the group of entry `id`. */
+export interface BumpRead {
+  id: string;
+  deps: readonly string[];
+}
+
+/** Delivers bumps to Redis: to every group of the layout (one on one Redis). */
 export class BumpQueue {
-  /** Bumps not yet delivered to Redis, replayed when it answers again. */
-  private readonly pending = new Set<string>();
+  /** Bumps not yet delivered to each group, replayed when it answers again. */
+  private readonly pending: Set<string>[];
   private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly breaker: Breaker,
+    private readonly layout: Layout,
     private readonly o: BumpQueueOptions,
   ) {
+    this.pending = Array.from({ length: layout.groups }, () => new Set<string>());
     breaker.onSuccess = () => {
-      if (this.pending.size > 0 && !this.retryTimer) this.scheduleReplay();
+      if (this.waiting() && !this.retryTimer) this.scheduleReplay();
     };
+  }
+
+  /** Whether any bump waits to be delivered. */
+  private waiting(): boolean {
+    return this.pending.some((p) => p.size > 0);
   }
 
   /**
@@ -56,11 +68,13 @@ export class BumpQueue {
    * Resolves to the versions after the bump, or undefined if Redis does not
    * have them yet.
    */
-  bump(deps: readonly string[], read: readonly string[] = []): Promise<Map<string, string> | undefined> {
-    for (const d of deps) this.pending.add(d);
-    if (this.pending.size > MAX_PENDING_BUMPS) {
-      this.pending.clear();
-      for (const d of this.o.everything ?? [ALL_DEP]) this.pending.add(d);
+  bump(deps: readonly string[], read?: BumpRead): Promise<Map<string, string> | undefined> {
+    for (const pending of this.pending) {
+      for (const d of deps) pending.add(d);
+      if (pending.size > MAX_PENDING_BUMPS) {
+        pending.clear();
+        for (const d of this.o.everything ?? [ALL_DEP]) pending.add(d);
+      }
     }
     if (!this.breaker.available) {
       this.scheduleReplay();
@@ -71,7 +85,7 @@ export class BumpQueue {
 
   /** The connection is ready again: delivers what waits, at once. */
   connected(): void {
-    if (this.pending.size === 0) return;
+    if (!this.waiting()) return;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     void this.flush();
@@ -87,24 +101,36 @@ export class BumpQueue {
    * script. Resolves to the versions after the bump (bumped and read), or
    * undefined when Redis failed (the bumps stay pending).
    */
-  private async flush(read: readonly string[] = []): Promise<Map<string, string> | undefined> {
-    const batch = [...this.pending];
-    this.pending.clear();
-    const all = [...batch, ...read];
-    const keys = all.map((d) => versionKey(this.o.namespace, d));
-    const r = all.length === 0 ? [] : await this.breaker.call(() => runScript(this.redis, BUMP, keys, [batch.length, randomBase(), VERSION_TTL_MS]));
-    if (!Array.isArray(r)) {
-      for (const d of batch) this.pending.add(d);
+  private async flush(read?: BumpRead): Promise<Map<string, string> | undefined> {
+    const readGroup = read ? this.layout.groupOf(read.id) : -1;
+    const sent = new Set<string>();
+    const results = await Promise.all(
+      this.pending.map(async (pending, g) => {
+        const batch = [...pending];
+        pending.clear();
+        const all = g === readGroup ? [...batch, ...read!.deps] : batch;
+        if (all.length === 0) return new Map<string, string>();
+        const keys = all.map((d) => versionKey(this.layout.prefix(g), d));
+        const r = await this.breaker.call(() => runScript(this.redis, BUMP, keys, [batch.length, randomBase(), VERSION_TTL_MS]));
+        if (!Array.isArray(r)) {
+          for (const d of batch) pending.add(d);
+          return undefined;
+        }
+        for (const d of batch) sent.add(d);
+        const versions = new Map<string, string>();
+        for (let i = 0; i < all.length; i++) versions.set(all[i]!, String(r[i] ?? ""));
+        return versions;
+      }),
+    );
+    if (sent.size > 0) {
+      void this.o.bus?.publish([...sent]);
+      await this.replicated();
+    }
+    if (results.some((r) => r === undefined)) {
       this.scheduleReplay();
       return undefined;
     }
-    const versions = new Map<string, string>();
-    for (let i = 0; i < all.length; i++) versions.set(all[i]!, String(r[i] ?? ""));
-    if (batch.length > 0) {
-      void this.o.bus?.publish(batch);
-      await this.replicated();
-    }
-    return versions;
+    return readGroup >= 0 ? results[readGroup] : (results[0] ?? new Map());
   }
 
   /** With `replicas`: waits (at most the timeout) until that many replicas have what this connection wrote. */
@@ -121,7 +147,7 @@ export class BumpQueue {
     const wait = Math.max(50, this.breaker.openFor);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      if (this.pending.size > 0) void this.flush();
+      if (this.waiting()) void this.flush();
     }, wait);
     this.retryTimer.unref();
   }

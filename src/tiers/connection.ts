@@ -22,6 +22,11 @@ export class ConnectionWatch {
     for (const w of [...this.waiters]) w(true);
     this.readied();
   };
+  /** A Cluster node joined or left (a failover, a new master): replies may now come from another server. */
+  private readonly onNodes = (): void => {
+    this.gen++;
+    if (this.ready) this.readied();
+  };
 
   /**
    * @param redis the application's client.
@@ -34,6 +39,10 @@ export class ConnectionWatch {
     this.everReady = redis.status === "ready";
     redis.on("close", this.onClose);
     redis.on("ready", this.onReady);
+    if (redis.isCluster) {
+      redis.on("+node", this.onNodes);
+      redis.on("-node", this.onNodes);
+    }
   }
 
   /** Whether commands can be sent now. */
@@ -65,6 +74,8 @@ export class ConnectionWatch {
   close(): void {
     this.redis.removeListener("close", this.onClose);
     this.redis.removeListener("ready", this.onReady);
+    this.redis.removeListener("+node", this.onNodes);
+    this.redis.removeListener("-node", this.onNodes);
     for (const w of [...this.waiters]) w(false);
   }
 }

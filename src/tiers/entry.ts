@@ -206,11 +206,11 @@ redis.call('SET', KEYS[1], ARGV[2] .. #header .. '|' .. header .. ARGV[3], 'PX',
 return 1
 `);
 
-/** Redis key of a cache entry: `<ns>:e:<epoch>:<id>` (the server epoch, see epoch.ts). */
-export const entryKey = (namespace: string, epoch: string, id: string): string => `${namespace}:e:${epoch}:${id}`;
+/** Redis key of a cache entry: `<prefix>:e:<epoch>:<id>` (the server epoch, see epoch.ts; the prefix, see {@link Layout}). */
+export const entryKey = (prefix: string, epoch: string, id: string): string => `${prefix}:e:${epoch}:${id}`;
 
-/** Redis key of a dependency's version counter: `<ns>:v:<dep>`. */
-export const versionKey = (namespace: string, dep: string): string => `${namespace}:v:${dep}`;
+/** Redis key of a dependency's version counter: `<prefix>:v:<dep>`. */
+export const versionKey = (prefix: string, dep: string): string => `${prefix}:v:${dep}`;
 
 /**
  * Milliseconds a version counter lives after its last bump or fill, so Redis
@@ -222,3 +222,39 @@ export const VERSION_TTL_MS = 7 * 24 * 3600 * 1000;
 
 /** A random starting value for a version counter, far from any value a previous counter of that name held. */
 export const randomBase = (): string => String(2 ** 40 + randomInt(2 ** 47));
+
+/**
+ * Where keys live. On one Redis, everything is under `<ns>:`. On a Cluster,
+ * keys are spread over {@link CLUSTER_GROUPS} hash-tag groups `{<ns>:<g>}`:
+ * an entry lives in the group its id hashes to, next to its own copies of
+ * the version counters it depends on, so that a read is one MGET and a fill
+ * one script in one slot, while entries spread over the masters. A bump
+ * moves a counter in every group (one script per group, sent at once).
+ */
+export interface Layout {
+  /** How many groups (1 on one Redis). */
+  readonly groups: number;
+  /** The key prefix of group `g`. */
+  prefix(g: number): string;
+  /** The group of an entry id. */
+  groupOf(id: string): number;
+}
+
+/** Hash-tag groups on a Cluster: enough to spread entries over the masters of a large cluster. */
+export const CLUSTER_GROUPS = 16;
+
+/** The layout of `namespace` on one Redis, or on a Cluster. */
+export function layoutFor(namespace: string, cluster: boolean): Layout {
+  if (!cluster) return { groups: 1, prefix: () => namespace, groupOf: () => 0 };
+  const prefixes = Array.from({ length: CLUSTER_GROUPS }, (_, g) => `{${namespace}:${g}}`);
+  return {
+    groups: CLUSTER_GROUPS,
+    prefix: (g) => prefixes[g]!,
+    groupOf: (id) => {
+      // FNV-1a over the id (itself a hash, so any bits would do; this keeps it cheap and stable).
+      let h = 0x811c9dc5;
+      for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+      return (h >>> 0) % CLUSTER_GROUPS;
+    },
+  };
+}

@@ -20,6 +20,7 @@ import { randomBytes } from "node:crypto";
 import type { RedisClient } from "../options.js";
 import { bounded, runScript, script } from "./commands.js";
 import type { ConnectionWatch } from "./connection.js";
+import type { Layout } from "./entry.js";
 
 /**
  * KEYS[1] server id key, KEYS[2] epoch key. ARGV[1] a new epoch. Reads the
@@ -46,41 +47,45 @@ return {0, epoch, known}
 export interface ServerEpochOptions {
   redis: RedisClient;
   connection: ConnectionWatch;
-  namespace: string;
+  /** Where the server id and epoch keys of each group live. */
+  layout: Layout;
   /** Milliseconds a reader waits for the check (`redisTimeout`). */
   timeoutMs: number;
   /**
-   * The epoch this process uses changed: `first` on the first check, else the
+   * The epoch of group `g` changed: `first` on its first check, else the
    * server changed since (this process or another one moved the epoch).
    */
-  onChanged(first: boolean): void;
+  onChanged(g: number, first: boolean): void;
   /** The server's id could not be read (INFO not permitted): a restore cannot be told from a reconnect. */
   onUnknownServer(err: unknown): void;
   /** A check failed (it is tried again by the next reader). */
   onError(err: unknown): void;
 }
 
-/** The epoch valid on the current connection. */
+/** The epoch valid on the current connection, per group of the layout (one on one Redis; per node on a Cluster). */
 export class ServerEpoch {
-  private value: string | undefined;
-  private validGen = -1;
+  private readonly values: (string | undefined)[];
+  private readonly validGen: number[];
   private checking: Promise<void> | undefined;
   private checkingGen = -1;
   private unknownReported = false;
 
-  constructor(private readonly o: ServerEpochOptions) {}
-
-  /** The epoch checked on the current connection, or undefined until its check has run. */
-  current(): string | undefined {
-    return this.validGen === this.o.connection.gen ? this.value : undefined;
+  constructor(private readonly o: ServerEpochOptions) {
+    this.values = new Array<string | undefined>(o.layout.groups).fill(undefined);
+    this.validGen = new Array<number>(o.layout.groups).fill(-1);
   }
 
-  /** Starts the check of the current connection unless it runs already (called on every "ready"). */
+  /** The epoch of group `g` checked on the current connection, or undefined until its check has run. */
+  current(g: number): string | undefined {
+    return this.validGen[g] === this.o.connection.gen ? this.values[g] : undefined;
+  }
+
+  /** Starts the check of every group on the current connection unless it runs already (called on every "ready"). */
   check(): Promise<void> {
     const gen = this.o.connection.gen;
     if (this.checking && this.checkingGen === gen) return this.checking;
     this.checkingGen = gen;
-    const run = this.run(gen).catch((err: unknown) => this.o.onError(err));
+    const run = this.run(gen);
     this.checking = run.finally(() => {
       if (this.checking === run) this.checking = undefined;
     });
@@ -88,37 +93,44 @@ export class ServerEpoch {
   }
 
   /**
-   * The epoch valid now: at once when checked, else after the check, waiting
-   * at most `timeoutMs` (a cold start waits for the connection within it).
-   * Undefined when it could not be checked in time.
+   * The epoch of group `g` valid now: at once when checked, else after the
+   * check, waiting at most `timeoutMs` (a cold start waits for the
+   * connection within it). Undefined when it could not be checked in time.
    */
-  ensure(): Promise<string | undefined> {
-    const now = this.current();
+  ensure(g: number): Promise<string | undefined> {
+    const now = this.current(g);
     if (now !== undefined) return Promise.resolve(now);
     const running = this.check();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(this.current()), this.o.timeoutMs);
+      const timer = setTimeout(() => resolve(this.current(g)), this.o.timeoutMs);
       timer.unref();
       running.then(() => {
         clearTimeout(timer);
-        resolve(this.current());
+        resolve(this.current(g));
       });
     });
   }
 
   private async run(gen: number): Promise<void> {
-    const { redis, connection, timeoutMs, namespace } = this.o;
+    const { connection, timeoutMs, layout } = this.o;
     if (!(await connection.whenReady(timeoutMs)) || connection.gen !== gen) return;
+    const groups = Array.from({ length: layout.groups }, (_, g) => g);
+    await Promise.all(groups.map((g) => (this.current(g) !== undefined ? undefined : this.checkGroup(g, gen).catch((err: unknown) => this.o.onError(err)))));
+  }
+
+  private async checkGroup(g: number, gen: number): Promise<void> {
+    const { redis, connection, timeoutMs, layout } = this.o;
+    const prefix = layout.prefix(g);
     const epoch = randomBytes(6).toString("base64url");
-    const r = await bounded(() => runScript(redis, CHECK_SERVER, [`${namespace}:server`, `${namespace}:epoch`], [epoch]), timeoutMs, "server check");
+    const r = await bounded(() => runScript(redis, CHECK_SERVER, [`${prefix}:server`, `${prefix}:epoch`], [epoch]), timeoutMs, "server check");
     if (connection.gen !== gen || !Array.isArray(r) || typeof r[1] !== "string") return;
     if (r[2] !== 1 && !this.unknownReported) {
       this.unknownReported = true;
       this.o.onUnknownServer(new Error("INFO is not permitted to this Redis user"));
     }
-    const before = this.value;
-    this.value = r[1];
-    this.validGen = gen;
-    if (before !== r[1]) this.o.onChanged(before === undefined);
+    const before = this.values[g];
+    this.values[g] = r[1];
+    this.validGen[g] = gen;
+    if (before !== r[1]) this.o.onChanged(g, before === undefined);
   }
 }

@@ -9,7 +9,7 @@ import { LRUCache } from "lru-cache";
 import { RedisTimeoutError } from "../errors.js";
 import type { RedisClient } from "../options.js";
 import { Breaker, type BreakerOptions } from "./breaker.js";
-import { BumpQueue, type BumpQueueOptions } from "./bumps.js";
+import { BumpQueue, type BumpQueueOptions, type BumpRead } from "./bumps.js";
 import { runScript } from "./commands.js";
 import { ConnectionWatch } from "./connection.js";
 import {
@@ -20,6 +20,8 @@ import {
   header,
   INIT_VERSIONS,
   type L2ReadResult,
+  type Layout,
+  layoutFor,
   parseRecorded,
   parseTiming,
   RECORDED,
@@ -43,6 +45,12 @@ interface KnownRecorded {
   index: Map<string, number>;
 }
 
+/** Where an entry lives: its group's key prefix and server epoch. */
+interface Place {
+  readonly prefix: string;
+  readonly epoch: string;
+}
+
 /** Settings of the Redis tier: its breaker's and its bump queue's, and what it reports. */
 export interface RedisTierOptions extends BreakerOptions, BumpQueueOptions {
   namespace: string;
@@ -63,6 +71,8 @@ export class RedisTier {
   private readonly connection: ConnectionWatch;
   /** The server epoch: part of every entry key (see epoch.ts). */
   readonly epoch: ServerEpoch;
+  /** Where keys live: one group on one Redis, hash-tag groups on a Cluster. */
+  private readonly layout: Layout;
 
   constructor(
     readonly redis: RedisClient,
@@ -73,14 +83,15 @@ export class RedisTier {
       void this.epoch.check();
       this.bumps.connected();
     });
+    this.layout = layoutFor(options.namespace, redis.isCluster);
     this.breaker = new Breaker(this.connection, options);
-    this.bumps = new BumpQueue(redis, this.breaker, options);
+    this.bumps = new BumpQueue(redis, this.breaker, this.layout, options);
     this.epoch = new ServerEpoch({
       redis,
       connection: this.connection,
-      namespace: options.namespace,
+      layout: this.layout,
       timeoutMs: options.timeoutMs,
-      onChanged: (first) => {
+      onChanged: (_g, first) => {
         // Key lists hold entry keys, which hold the epoch.
         this.readKeys.clear();
         this.recordedKeys.clear();
@@ -107,17 +118,26 @@ export class RedisTier {
   }
 
   /**
-   * Runs `read` with the epoch of the current connection, checked first when
-   * it is not yet (waiting at most `redisTimeout`). Undefined when it could not be.
+   * Runs `read` with the key prefix of the group of entry `id` and its epoch
+   * on the current connection, checked first when it is not yet (waiting at
+   * most `redisTimeout`). Undefined when it could not be.
    */
-  private checked<R>(read: (epoch: string, gen: number) => Promise<R | undefined>): Promise<R | undefined> {
-    const epoch = this.epoch.current();
-    if (epoch !== undefined) return read(epoch, this.connection.gen);
-    return this.epoch.ensure().then((e) => {
-      if (e !== undefined) return read(e, this.connection.gen);
+  private checked<R>(id: string, read: (at: Place, gen: number) => Promise<R | undefined>): Promise<R | undefined> {
+    const at = this.placeOf(id);
+    if (at !== undefined) return read(at, this.connection.gen);
+    return this.epoch.ensure(this.layout.groupOf(id)).then(() => {
+      const now = this.placeOf(id);
+      if (now !== undefined) return read(now, this.connection.gen);
       this.breaker.failed(new RedisTimeoutError(`the Redis server could not be checked within ${this.options.timeoutMs} ms`));
       return undefined;
     });
+  }
+
+  /** Where entry `id` and its counter copies live now, or undefined until its group's epoch is checked. */
+  private placeOf(id: string): Place | undefined {
+    const g = this.layout.groupOf(id);
+    const epoch = this.epoch.current(g);
+    return epoch === undefined ? undefined : { prefix: this.layout.prefix(g), epoch };
   }
 
   /** Whether the circuit is closed (Redis is worth trying). */
@@ -127,10 +147,10 @@ export class RedisTier {
 
   /** Reads an entry and the current versions of its dependencies in one round trip. */
   read(id: string, deps: readonly string[]): Promise<L2ReadResult | undefined> {
-    return this.checked((epoch, gen) => {
+    return this.checked(id, (at, gen) => {
       // The same read asks for the same keys every time: build them once per (id, deps).
       let keys = this.readKeys.get(id);
-      if (keys === undefined || keys.length !== deps.length + 1) this.readKeys.set(id, (keys = this.keys(id, epoch, deps)));
+      if (keys === undefined || keys.length !== deps.length + 1) this.readKeys.set(id, (keys = this.keys(id, at, deps)));
       return this.breaker.call(
         () => this.redis.mget(...keys),
         // A reply that came after a reconnect may be the old server's: not served.
@@ -161,13 +181,13 @@ export class RedisTier {
    * script when the entry recorded other keys since).
    */
   readRecorded(id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
-    return this.checked((epoch, gen) => this.readRecordedIn(epoch, gen, id, snapshot));
+    return this.checked(id, (at, gen) => this.readRecordedIn(at, gen, id, snapshot));
   }
 
-  private readRecordedIn(epoch: string, gen: number, id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
+  private readRecordedIn(at: Place, gen: number, id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
     const known = this.recordedKeys.get(id);
-    if (known) return this.readRecordedKnown(epoch, gen, id, snapshot, known);
-    const keys = this.keys(id, epoch, snapshot);
+    if (known) return this.readRecordedKnown(at, gen, id, snapshot, known);
+    const keys = this.keys(id, at, snapshot);
     return this.breaker.call(
       () => runScript(this.redis, READ_RECORDED, keys, []),
       (res): L2ReadResult | undefined => {
@@ -183,10 +203,10 @@ export class RedisTier {
   }
 
   /** {@link readRecorded} when the entry's recorded keys are known: one MGET, validated here. */
-  private readRecordedKnown(epoch: string, gen: number, id: string, snapshot: readonly string[], known: KnownRecorded): Promise<L2ReadResult | undefined> {
+  private readRecordedKnown(at: Place, gen: number, id: string, snapshot: readonly string[], known: KnownRecorded): Promise<L2ReadResult | undefined> {
     if (known.snapshot !== snapshot.length) {
       // Built once per entry: the keys to fetch and where each recorded key's version lands.
-      const keys = this.keys(id, epoch, snapshot);
+      const keys = this.keys(id, at, snapshot);
       const index = new Map<string, number>();
       for (let i = 1; i < keys.length; i++) index.set(keys[i]!, i);
       for (const k of known.recorded) if (!index.has(k)) index.set(k, keys.push(k) - 1);
@@ -204,13 +224,13 @@ export class RedisTier {
         const parsed = typeof res[0] === "string" ? parseRecorded(res[0]) : undefined;
         if (!parsed) return { entry: undefined, versions };
         for (const [k, v] of parsed.recorded) {
-          const at = index.get(k);
+          const i = index.get(k);
           // A key this read did not fetch: the entry was refilled with other dependencies; read it by script.
-          if (at === undefined) {
+          if (i === undefined) {
             this.recordedKeys.delete(id);
-            return this.readRecordedIn(epoch, gen, id, snapshot);
+            return this.readRecordedIn(at, gen, id, snapshot);
           }
-          if ((res[at] ?? "") !== v) return { entry: undefined, versions };
+          if ((res[i] ?? "") !== v) return { entry: undefined, versions };
         }
         return { entry: { body: parsed.body, timing: parsed.timing }, versions };
       },
@@ -235,9 +255,10 @@ export class RedisTier {
     timing: Timing,
     recorded?: readonly string[],
   ): Promise<boolean | undefined> {
-    const epoch = this.epoch.current();
-    if (epoch === undefined || gen !== this.connection.gen) return undefined;
-    const keys = this.keys(id, epoch, snapshot, recorded ?? []);
+    // A write-through may come before any read checked the server: check it now.
+    const at = this.placeOf(id) ?? ((await this.epoch.ensure(this.layout.groupOf(id))) !== undefined ? this.placeOf(id) : undefined);
+    if (at === undefined || gen !== this.connection.gen) return undefined;
+    const keys = this.keys(id, at, snapshot, recorded ?? []);
     const px = Math.max(1, Math.ceil(timing.keepUntil - Date.now()));
     const base = randomBase();
     const r = await this.breaker.call(() =>
@@ -254,15 +275,16 @@ export class RedisTier {
    * one another. Returns the versions with the missing ones filled in, or
    * `versions` unchanged if Redis failed.
    */
-  async ensureVersions(deps: readonly string[], versions: string[]): Promise<string[]> {
+  async ensureVersions(id: string, deps: readonly string[], versions: string[]): Promise<string[]> {
     const missing: number[] = [];
     for (let i = 0; i < versions.length; i++) if (versions[i] === "") missing.push(i);
+    const prefix = this.layout.prefix(this.layout.groupOf(id));
     if (missing.length === 0) return versions;
     const r = await this.breaker.call(() =>
       runScript(
         this.redis,
         INIT_VERSIONS,
-        missing.map((i) => versionKey(this.options.namespace, deps[i]!)),
+        missing.map((i) => versionKey(prefix, deps[i]!)),
         [randomBase(), VERSION_TTL_MS],
       ),
     );
@@ -273,20 +295,20 @@ export class RedisTier {
   }
 
   /** The entry's key followed by the version keys of each list of dependencies. */
-  private keys(id: string, epoch: string, ...deps: (readonly string[])[]): string[] {
-    const keys = [entryKey(this.options.namespace, epoch, id)];
-    for (const list of deps) for (const d of list) keys.push(versionKey(this.options.namespace, d));
+  private keys(id: string, at: Place, ...deps: (readonly string[])[]): string[] {
+    const keys = [entryKey(at.prefix, at.epoch, id)];
+    for (const list of deps) for (const d of list) keys.push(versionKey(at.prefix, d));
     return keys;
   }
 
   /** Bumps the version counters of `deps`, and reads those of `read` in the same step ({@link BumpQueue.bump}). */
-  bump(deps: readonly string[], read: readonly string[] = []): Promise<Map<string, string> | undefined> {
+  bump(deps: readonly string[], read?: BumpRead): Promise<Map<string, string> | undefined> {
     return this.bumps.bump(deps, read);
   }
 
   /** Deletes an entry (used for corrupt values). Errors are ignored. */
   async remove(id: string): Promise<void> {
-    const epoch = this.epoch.current();
-    if (epoch !== undefined) await this.breaker.call(() => this.redis.del(entryKey(this.options.namespace, epoch, id)));
+    const at = this.placeOf(id);
+    if (at !== undefined) await this.breaker.call(() => this.redis.del(entryKey(at.prefix, at.epoch, id)));
   }
 }

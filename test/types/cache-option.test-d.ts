@@ -5,7 +5,7 @@
  * `prismaCache(...)`. Checked by `tsc` only (vitest typecheck); nothing runs.
  */
 import { describe, expectTypeOf, test } from "vitest";
-import type { Cluster } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client";
 import type { Post, Profile, User } from "../../generated/prisma/client";
 import {
@@ -507,8 +507,9 @@ describe("prismaCache options", () => {
     prismaCache({ redis: {} });
     // @ts-expect-error tags are strings
     prismaCache({ models: { Post: { tags: [1] } } });
-    // @ts-expect-error a Cluster is not accepted yet
+    // A Cluster is accepted, like a Redis.
     prismaCache({ redis: null as unknown as Cluster });
+    prismaCache({ redis: null as unknown as Redis });
   });
 });
 

@@ -31,7 +31,7 @@ class FakeL2 {
     return { entry: ok ? { body: e.body, timing: e.timing } : undefined, versions };
   }
   readRecorded = this.read;
-  async ensureVersions(snap: readonly string[], versions: string[]): Promise<string[]> {
+  async ensureVersions(_id: string, snap: readonly string[], versions: string[]): Promise<string[]> {
     for (const d of snap) if (!this.versions.has(d)) this.versions.set(d, 1);
     return versions.map((v, i) => (v === "" ? String(this.versions.get(snap[i]!)) : v));
   }
@@ -197,7 +197,7 @@ describe("the stack, with fake tiers", () => {
   it("a corrupt L2 entry is a miss, counted and dropped", async () => {
     const shared = new FakeL2();
     const { s, stats } = stack(shared);
-    await shared.ensureVersions(["m:User"], [""]);
+    await shared.ensureVersions("id1", ["m:User"], [""]);
     shared.entries.set("id1", {
       body: "not json",
       timing: { freshUntil: Date.now() + 60_000, staleUntil: Date.now() + 60_000, keepUntil: Infinity, delta: 1 },
