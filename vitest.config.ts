@@ -1,12 +1,16 @@
 import { configDefaults, defineConfig } from "vitest/config";
 
 /**
- * Two projects: everything, then the demo on its own. The demo starts an
+ * Three projects: everything on one Redis, then the suites that also run
+ * on a Redis Cluster, then the demo on its own. The demo starts an
  * app in a child process and checks that none of its Redis commands timed
  * out; run alongside files that fork several processes of their own, a
  * 2-core machine can starve it past `redisTimeout`.
  */
 const DEMO = "test/integration/demo.test.ts";
+
+/** The suites that run a second time with a Redis Cluster (three masters) as the shared tier. */
+const ON_CLUSTER = ["read-path", "precision", "invalidation", "coherence", "lease", "dogpile"].map((f) => `test/integration/${f}.test.ts`);
 
 export default defineConfig({
   test: {
@@ -32,7 +36,11 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: "demo", include: [DEMO], globalSetup: ["test/setup/global.ts"], sequence: { groupOrder: 1 } },
+        test: { name: "cluster", include: ON_CLUSTER, globalSetup: ["test/setup/global-cluster.ts"], sequence: { groupOrder: 1 } },
+      },
+      {
+        extends: true,
+        test: { name: "demo", include: [DEMO], globalSetup: ["test/setup/global.ts"], sequence: { groupOrder: 2 } },
       },
     ],
   },

@@ -94,12 +94,20 @@ export class ServerEpoch {
 
   /**
    * The epoch of group `g` valid now: at once when checked, else after the
-   * check, waiting at most `timeoutMs` (a cold start waits for the
-   * connection within it). Undefined when it could not be checked in time.
+   * check, waiting at most `timeoutMs` for it (and before it, at most
+   * `timeoutMs` for a connection not up yet). Undefined when it could not be
+   * checked in time.
    */
   ensure(g: number): Promise<string | undefined> {
     const now = this.current(g);
     if (now !== undefined) return Promise.resolve(now);
+    // Not connected yet: the wait for the connection has a bound of its own (a cold start).
+    if (!this.o.connection.ready) return this.o.connection.whenReady(this.o.timeoutMs).then((up) => (up ? this.checked(g) : undefined));
+    return this.checked(g);
+  }
+
+  /** The epoch of group `g` once the check of the (ready) connection ran, waiting at most `timeoutMs`. */
+  private checked(g: number): Promise<string | undefined> {
     const running = this.check();
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(this.current(g)), this.o.timeoutMs);

@@ -1,14 +1,16 @@
 import { DEFAULTS } from "../../src/config";
-import { Redis } from "ioredis";
+import { type Cluster, Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { LeaseManager, type LeaseManagerOptions } from "../../src/coherence/lease";
 import { redisUrl, uniqueNamespace } from "../support/db";
+import { connectRedis } from "../support/redis-client";
+import type { RedisClient } from "../../src/index";
 
 const managers: LeaseManager[] = [];
-const clients: Redis[] = [];
+const clients: RedisClient[] = [];
 
-function client(): Redis {
-  const r = new Redis(redisUrl());
+function client(): RedisClient {
+  const r = connectRedis(redisUrl());
   clients.push(r);
   return r;
 }
@@ -32,7 +34,14 @@ afterEach(async () => {
   for (const c of clients.splice(0)) c.disconnect();
 });
 
-const numsub = async (channel: string): Promise<number> => ((await client().pubsub("NUMSUB", channel)) as [string, number])[1];
+/** Subscribers of `channel` (on a Cluster, summed over the masters: each counts its own). */
+const numsub = async (channel: string): Promise<number> => {
+  const c = client();
+  if (c.status !== "ready") await new Promise((ready) => c.once("ready", ready));
+  const nodes = c.isCluster ? (c as Cluster).nodes("master") : [c as Redis];
+  const counts = await Promise.all(nodes.map(async (n) => ((await n.pubsub("NUMSUB", channel)) as [string, number])[1]));
+  return counts.reduce((a, b) => a + b, 0);
+};
 
 describe("LeaseManager", () => {
   it("lets exactly one of many concurrent acquirers win, across processes", async () => {

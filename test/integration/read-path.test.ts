@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { Prisma } from "../../generated/prisma/client";
 import { prismaCache } from "../../src/index";
-import { uniqueNamespace } from "../support/db";
+import { redisUrl, uniqueNamespace } from "../support/db";
+import { isClusterUrl, keysMatching } from "../support/redis-client";
 import { selects, useSeededDatabase } from "../support/harness";
 
 const t = useSeededDatabase();
@@ -206,7 +207,7 @@ describe("two tiers with Redis", () => {
     const c = cached({ redis: r, l1: false }, namespace);
     c.counter.reset();
     await c.prisma.tag.findMany({ orderBy: { id: "asc" } });
-    const keys = await r.keys(`${namespace}:e:*`);
+    const keys = await keysMatching(r, isClusterUrl(redisUrl()) ? `{${namespace}:*}:e:*` : `${namespace}:e:*`);
     expect(keys.length).toBe(1);
     const raw = (await r.get(keys[0]!))!;
     await r.set(keys[0]!, raw.slice(0, raw.lastIndexOf("|") + 1) + "{not json", "PX", 60_000);

@@ -9,7 +9,7 @@
  * gate, so it holds the lease), "lease-wait" (it waits for another process's
  * lease), and "done" with the SELECTs it sent and the results it got.
  */
-import { Redis } from "ioredis";
+import { connectRedis } from "./redis-client";
 import { PrismaClient } from "../../generated/prisma/client";
 import { prismaCache } from "../../src/index";
 import { createCountingAdapter } from "./counting-adapter";
@@ -29,7 +29,7 @@ const send = (message: unknown) => process.send?.(message);
 
 async function main(config: Config): Promise<void> {
   const { adapter, counter } = createCountingAdapter(config.databaseUrl);
-  const redis = new Redis(config.redisUrl);
+  const redis = connectRedis(config.redisUrl);
   const prisma = new PrismaClient({ adapter }).$extends(
     prismaCache({ redis, namespace: config.namespace, ttl: 60, lock: { ttl: config.lockTtl ?? 10_000, wait: 20_000 } }),
   );

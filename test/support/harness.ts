@@ -1,7 +1,9 @@
 import { Redis } from "ioredis";
+import type { RedisClient } from "../../src/index";
 import { afterAll, beforeAll, inject } from "vitest";
 import { prismaCache, type CacheOptions } from "../../src/index";
 import { createClient, createTestDatabase, redisUrl, seed, uniqueNamespace, type QueryCounter, type SeedIds, type TestDatabase } from "./db";
+import { connectRedis } from "./redis-client";
 import { enableRowLevelSecurity, seedTenants, type RowLevelSecurity, type SeededTenants } from "./tenants";
 
 /** Counts database reads (SELECTs) a counter has seen since its last reset. */
@@ -34,8 +36,8 @@ export function useSeededDatabase() {
   };
 
   /** A new Redis connection to the test server. */
-  const redis = (): Redis => {
-    const r = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
+  const redis = (): RedisClient => {
+    const r = connectRedis(redisUrl(), { maxRetriesPerRequest: 1 });
     cleanups.push(() => r.disconnect());
     return r;
   };
