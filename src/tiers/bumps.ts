@@ -5,6 +5,7 @@
  * replicas before the write resolves.
  * @module
  */
+import type { Cluster, Redis } from "ioredis";
 import { ALL_DEP } from "../deps/ids.js";
 import type { RedisClient } from "../options.js";
 import type { Breaker } from "./breaker.js";
@@ -138,8 +139,12 @@ export class BumpQueue {
     const wanted = this.o.replicas ?? 0;
     if (wanted <= 0) return;
     // Within the command deadline, so that a short count is an answer, not a timeout.
-    const acked = await this.breaker.call(() => this.redis.wait(wanted, Math.max(1, Math.floor(this.o.timeoutMs * 0.8))));
-    if (typeof acked === "number" && acked < wanted) this.o.onReplicasShort?.(wanted, acked);
+    const ms = Math.max(1, Math.floor(this.o.timeoutMs * 0.8));
+    // WAIT counts what one connection wrote: on a Cluster, each master's (every group's bump went to all).
+    const nodes: Redis[] = this.redis.isCluster ? (this.redis as Cluster).nodes("master") : [this.redis as Redis];
+    const counts = await Promise.all(nodes.map((n) => this.breaker.call(() => n.wait(wanted, ms))));
+    const acked = Math.min(...counts.map((c) => (typeof c === "number" ? c : 0)));
+    if (acked < wanted) this.o.onReplicasShort?.(wanted, acked);
   }
 
   private scheduleReplay(): void {
