@@ -112,7 +112,7 @@ export class BumpQueue {
         const all = g === readGroup ? [...batch, ...read!.deps] : batch;
         if (all.length === 0) return new Map<string, string>();
         const keys = all.map((d) => versionKey(this.layout.prefix(g), d));
-        const r = await this.breaker.call(() => runScript(this.redis, BUMP, keys, [batch.length, randomBase(), VERSION_TTL_MS]));
+        const r = this.layout.groups === 1 ? await this.bumpAtOnce(keys, batch.length) : await this.bumpEach(keys, batch.length);
         if (!Array.isArray(r)) {
           for (const d of batch) pending.add(d);
           return undefined;
@@ -132,6 +132,35 @@ export class BumpQueue {
       return undefined;
     }
     return readGroup >= 0 ? results[readGroup] : (results[0] ?? new Map());
+  }
+
+  /** One script bumps the first `n` of `keys` and reads the others, atomically (one Redis). */
+  private bumpAtOnce(keys: readonly string[], n: number): Promise<unknown> {
+    return this.breaker.call(() => runScript(this.redis, BUMP, keys, [n, randomBase(), VERSION_TTL_MS]));
+  }
+
+  /**
+   * On a Cluster: one single-key command per counter, sent at once. While a
+   * slot migrates, its keys may lie on two masters for a while, and a
+   * multi-key script fails there until the move ends; single keys follow
+   * ioredis's ASK redirections. Undefined when any of them failed.
+   */
+  private async bumpEach(keys: readonly string[], n: number): Promise<unknown[] | undefined> {
+    const base = randomBase();
+    const replies = await Promise.all(
+      keys.map((k, i) =>
+        i < n
+          ? this.breaker.call(
+              () => runScript(this.redis, BUMP, [k], [1, base, VERSION_TTL_MS]),
+              (r) => (Array.isArray(r) ? r[0] : undefined),
+            )
+          : this.breaker.call(
+              () => this.redis.get(k),
+              (v) => v ?? "",
+            ),
+      ),
+    );
+    return replies.some((r) => r === undefined) ? undefined : replies;
   }
 
   /** With `replicas`: waits (at most the timeout) until that many replicas have what this connection wrote. */
