@@ -1,15 +1,19 @@
 import { configDefaults, defineConfig } from "vitest/config";
 
 /**
- * Three projects: everything on one Redis, then the suites that also run
- * on a Redis Cluster, then the demo on its own. The demo starts an
+ * Four projects: everything on one Redis, then the suites that also run
+ * on a Redis Cluster, then those with fail-fast client options, then the
+ * demo on its own. The demo starts an
  * app in a child process and checks that none of its Redis commands timed
  * out; run alongside files that fork several processes of their own, a
  * 2-core machine can starve it past `redisTimeout`.
  */
 const DEMO = "test/integration/demo.test.ts";
 
-/** The suites that run a second time with a Redis Cluster (three masters) as the shared tier. */
+/**
+ * The suites that run again with a Redis Cluster (three masters) as the
+ * shared tier, and again with the fail-fast client options.
+ */
 const ON_CLUSTER = ["read-path", "precision", "invalidation", "coherence", "lease", "dogpile"].map((f) => `test/integration/${f}.test.ts`);
 
 export default defineConfig({
@@ -40,7 +44,17 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: "demo", include: [DEMO], globalSetup: ["test/setup/global.ts"], sequence: { groupOrder: 2 } },
+        test: {
+          name: "fail-fast",
+          include: ON_CLUSTER,
+          globalSetup: ["test/setup/global.ts"],
+          env: { PTC_REDIS_OPTIONS: "fail-fast" },
+          sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        extends: true,
+        test: { name: "demo", include: [DEMO], globalSetup: ["test/setup/global.ts"], sequence: { groupOrder: 3 } },
       },
     ],
   },

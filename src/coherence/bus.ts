@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import type { RedisClient } from "../options.js";
 import { CacheUsageError } from "../errors.js";
 import { closedError, DeliveryWaiters } from "./delivery.js";
-import { bounded } from "../tiers/commands.js";
+import { whenConnected } from "../tiers/commands.js";
 import { type BumpId, type BusResetReason, decodeBusMessage, encodeBusMessage } from "./message.js";
 import { ChannelSubscription, RETRY_MAX_MS, RETRY_MIN_MS } from "./subscription.js";
 
@@ -190,7 +190,7 @@ export class InvalidationBus {
     const seq = ++this.seq;
     const message = encodeBusMessage(this.instanceId, seq, deps);
     try {
-      await bounded(() => this.options.redis.publish(this.channel, message), this.timeoutMs, "PUBLISH");
+      await whenConnected(this.options.redis, () => this.options.redis.publish(this.channel, message), this.timeoutMs, "PUBLISH");
     } catch (err) {
       this.report(err);
       this.unrevealed = Math.max(this.unrevealed, seq);

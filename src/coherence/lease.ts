@@ -10,7 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { RedisClient } from "../options.js";
-import { bounded, runScript, script } from "../tiers/commands.js";
+import { runScript, script, whenConnected } from "../tiers/commands.js";
 
 /**
  * Releases a dogpile lease: compare-and-delete, then a wake-up for waiters.
@@ -161,7 +161,7 @@ export class LeaseManager {
     let sent: Promise<"OK" | null> | undefined;
     const startedAt = Date.now();
     try {
-      const reply = await bounded(() => (sent = this.redis.set(lockKey, token, "PX", px, "NX")), this.timeoutMs, "SET NX");
+      const reply = await whenConnected(this.redis, () => (sent = this.redis.set(lockKey, token, "PX", px, "NX")), this.timeoutMs, "SET NX");
       if (reply !== "OK") return undefined;
     } catch (err) {
       this.report(err);
@@ -182,7 +182,12 @@ export class LeaseManager {
   async release(key: string, token: string): Promise<boolean> {
     let released: boolean;
     try {
-      const r = await bounded(() => runScript(this.redis, RELEASE_LEASE, [this.lockKey(key)], [token, this.channel, key]), this.timeoutMs, "lease release");
+      const r = await whenConnected(
+        this.redis,
+        () => runScript(this.redis, RELEASE_LEASE, [this.lockKey(key)], [token, this.channel, key]),
+        this.timeoutMs,
+        "lease release",
+      );
       released = r === 1;
     } catch (err) {
       this.report(err);
@@ -287,7 +292,7 @@ export class LeaseManager {
     w.timer = undefined;
     if (w.done) return;
     this.polls++;
-    bounded(() => this.redis.pttl(this.lockKey(w.key)), this.timeoutMs, "PTTL").then(
+    whenConnected(this.redis, () => this.redis.pttl(this.lockKey(w.key)), this.timeoutMs, "PTTL").then(
       (pttl) => this.polled(w, pttl, Date.now()),
       (err: unknown) => {
         this.report(err);

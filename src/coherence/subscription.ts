@@ -68,6 +68,7 @@ export class ChannelSubscription {
   /** Until when the subscription is known to deliver (see {@link heardUntil}). */
   private heard = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
   private pinging = false;
   private silentReported = false;
   private readonly listeners: ReadonlyArray<readonly [string, (...args: never[]) => void]>;
@@ -206,6 +207,7 @@ export class ChannelSubscription {
     this.live = false;
     clearTimeout(this.retryTimer);
     clearInterval(this.heartbeatTimer);
+    clearTimeout(this.connectTimer);
     for (const done of [...this.waiters]) done(false);
     const c = this.o.connection;
     const t = this.o.commandTimeoutMs;
@@ -225,6 +227,20 @@ export class ChannelSubscription {
   /** Sends SUBSCRIBE unless one is pending or the channel is live. */
   private kick(): void {
     if (this.closed || this.live || this.inflight) return;
+    // Not connected yet: the "ready" listener subscribes (a SUBSCRIBE now would fail at once without an offline queue).
+    const c = this.o.connection;
+    if (c.status !== "ready" && c.status !== "end") {
+      if (c.status === "wait") c.connect().catch(() => undefined);
+      // Not connected within the subscribe timeout counts as a failed attempt (retried on "ready").
+      this.connectTimer ??= setTimeout(() => {
+        this.connectTimer = undefined;
+        if (this.live || this.closed) return;
+        for (const done of [...this.waiters]) done(false);
+        this.o.onFailure(new RedisTimeoutError(`SUBSCRIBE ${this.o.channel}: not connected within ${this.o.subscribeTimeoutMs} ms`));
+      }, this.o.subscribeTimeoutMs);
+      this.connectTimer.unref();
+      return;
+    }
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.inflight = true;
@@ -256,6 +272,8 @@ export class ChannelSubscription {
         if (this.closed) return;
         this.live = true;
         this.liveEpoch++;
+        clearTimeout(this.connectTimer);
+        this.connectTimer = undefined;
         this.heardAt(Date.now());
         const hb = this.o.heartbeatMs;
         if (hb !== undefined && !this.heartbeatTimer) {

@@ -86,6 +86,29 @@ export function bounded<T>(command: () => Promise<T>, ms: number, what = "Redis 
   });
 }
 
+/**
+ * Runs one command like {@link bounded}, on a client that may not have
+ * connected yet: then it first waits (within `ms`) for the client to be
+ * ready, whatever its options (with `enableOfflineQueue: false`, ioredis
+ * would fail the command at once).
+ */
+export async function whenConnected<T>(redis: RedisClient, command: () => Promise<T>, ms: number, what: string): Promise<T> {
+  if (redis.status !== "ready" && redis.status !== "end") {
+    if (redis.status === "wait") redis.connect().catch(() => undefined);
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        redis.removeListener("ready", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      redis.once("ready", done);
+    });
+  }
+  return bounded(command, ms, what);
+}
+
 /** A Lua script with its SHA1, ready for EVALSHA. */
 export interface Script {
   readonly source: string;

@@ -34,10 +34,16 @@ afterEach(async () => {
   for (const c of clients.splice(0)) c.disconnect();
 });
 
-/** Subscribers of `channel` (on a Cluster, summed over the masters: each counts its own). */
-const numsub = async (channel: string): Promise<number> => {
+/** A client of its own for the test's look at Redis, once connected. */
+const inspect = async (): Promise<RedisClient> => {
   const c = client();
   if (c.status !== "ready") await new Promise((ready) => c.once("ready", ready));
+  return c;
+};
+
+/** Subscribers of `channel` (on a Cluster, summed over the masters: each counts its own). */
+const numsub = async (channel: string): Promise<number> => {
+  const c = await inspect();
   const nodes = c.isCluster ? (c as Cluster).nodes("master") : [c as Redis];
   const counts = await Promise.all(nodes.map(async (n) => ((await n.pubsub("NUMSUB", channel)) as [string, number])[1]));
   return counts.reduce((a, b) => a + b, 0);
@@ -51,13 +57,13 @@ describe("LeaseManager", () => {
     const winners = attempts.filter((l) => l !== undefined);
     expect(winners).toHaveLength(1);
     const lease = winners[0]!;
-    expect(await client().get(procs[0]!.lockKey("k"))).toBe(lease.token);
-    const pttl = await client().pttl(procs[0]!.lockKey("k"));
+    expect(await (await inspect()).get(procs[0]!.lockKey("k"))).toBe(lease.token);
+    const pttl = await (await inspect()).pttl(procs[0]!.lockKey("k"));
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(DEFAULTS.lock.ttl);
 
     expect(await lease.release()).toBe(true);
-    expect(await client().exists(procs[0]!.lockKey("k"))).toBe(0);
+    expect(await (await inspect()).exists(procs[0]!.lockKey("k"))).toBe(0);
     expect(await lease.release()).toBe(false); // already released
     expect(await procs[1]!.acquire("k")).toBeDefined(); // free again
   });
@@ -67,7 +73,7 @@ describe("LeaseManager", () => {
     const m = manager(ns);
     const lease = (await m.acquire("k"))!;
     expect(await m.release("k", "not-the-token")).toBe(false);
-    expect(await client().get(m.lockKey("k"))).toBe(lease.token);
+    expect(await (await inspect()).get(m.lockKey("k"))).toBe(lease.token);
 
     // An old holder whose lease ran out must not delete the next holder's lease.
     const old = (await m.acquire("short", 200))!;
@@ -77,7 +83,7 @@ describe("LeaseManager", () => {
     const next = (await m.acquire("short"))!;
     expect(next).toBeDefined();
     expect(await old.release()).toBe(false);
-    expect(await client().get(m.lockKey("short"))).toBe(next.token);
+    expect(await (await inspect()).get(m.lockKey("short"))).toBe(next.token);
   });
 
   it("wakes a waiter in another process through pub/sub when the lease is released", async () => {

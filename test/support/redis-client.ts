@@ -8,8 +8,19 @@ import { Cluster, Redis, type RedisOptions } from "ioredis";
 /** The scheme of a Redis Cluster's test URL. */
 export const CLUSTER_SCHEME = "redis-cluster://";
 
-/** A client of the test Redis at `url` (one server or a Cluster), with `options` for each connection. */
-export function connectRedis(url: string, options: RedisOptions = {}): Redis | Cluster {
+/**
+ * The fail-fast options many apps use for a cache, which the `fail-fast`
+ * test project (`PTC_REDIS_OPTIONS=fail-fast`) applies to every connection.
+ */
+export const FAIL_FAST: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1 };
+
+/**
+ * A client of the test Redis at `url` (one server or a Cluster), with
+ * `options` for each connection (and the fail-fast ones when the run asks
+ * for them).
+ */
+export function connectRedis(url: string, given: RedisOptions = {}): Redis | Cluster {
+  const options = process.env.PTC_REDIS_OPTIONS === "fail-fast" ? { ...given, ...FAIL_FAST } : given;
   if (!url.startsWith(CLUSTER_SCHEME)) return new Redis(url, options);
   const nodes = url
     .slice(CLUSTER_SCHEME.length)
