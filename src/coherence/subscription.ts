@@ -234,7 +234,8 @@ export class ChannelSubscription {
       // Not connected within the subscribe timeout counts as a failed attempt (retried on "ready").
       this.connectTimer ??= setTimeout(() => {
         this.connectTimer = undefined;
-        if (this.live || this.closed) return;
+        // Before the waiters' own timers (same delay, armed later): the failure is reported first.
+        if (this.live || this.closed || this.o.connection.status === "ready") return;
         for (const done of [...this.waiters]) done(false);
         this.o.onFailure(new RedisTimeoutError(`SUBSCRIBE ${this.o.channel}: not connected within ${this.o.subscribeTimeoutMs} ms`));
       }, this.o.subscribeTimeoutMs);

@@ -52,8 +52,9 @@ export class BumpQueue {
     private readonly o: BumpQueueOptions,
   ) {
     this.pending = Array.from({ length: layout.groups }, () => new Set<string>());
+    // Redis answers again: deliver what waits at once (until then, other processes may read the old rows from L2).
     breaker.onSuccess = () => {
-      if (this.waiting() && !this.retryTimer) this.scheduleReplay();
+      if (this.waiting() && this.flushing === 0) this.connected();
     };
   }
 
@@ -64,8 +65,9 @@ export class BumpQueue {
 
   /**
    * Bumps the version counters of `deps`, with any bumps still waiting from
-   * an outage, and reads those of `read` in the same step. Never waits on an
-   * open circuit: undelivered bumps are queued (bounded) and replayed.
+   * an outage, and reads those of `read` in the same step. Tried even while
+   * the circuit is open (within the timeout); undelivered bumps are queued
+   * (bounded) and replayed as soon as a command succeeds again.
    * Resolves to the versions after the bump, or undefined if Redis does not
    * have them yet.
    */
@@ -77,10 +79,8 @@ export class BumpQueue {
         for (const d of this.o.everything ?? [ALL_DEP]) pending.add(d);
       }
     }
-    if (!this.breaker.available) {
-      this.scheduleReplay();
-      return Promise.resolve(undefined);
-    }
+    // Not skipped while the circuit is open: a bump is what keeps other processes from serving the old row,
+    // so every write tries (within redisTimeout), and carries the bumps still queued with it.
     return this.flush(read);
   }
 
@@ -102,7 +102,19 @@ export class BumpQueue {
    * script. Resolves to the versions after the bump (bumped and read), or
    * undefined when Redis failed (the bumps stay pending).
    */
+  /** Flushes running now (a success inside one does not start another). */
+  private flushing = 0;
+
   private async flush(read?: BumpRead): Promise<Map<string, string> | undefined> {
+    this.flushing++;
+    try {
+      return await this.deliver(read);
+    } finally {
+      this.flushing--;
+    }
+  }
+
+  private async deliver(read?: BumpRead): Promise<Map<string, string> | undefined> {
     const readGroup = read ? this.layout.groupOf(read.id) : -1;
     const sent = new Set<string>();
     const results = await Promise.all(

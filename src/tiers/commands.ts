@@ -101,7 +101,7 @@ export async function whenConnected<T>(redis: RedisClient, command: () => Promis
         redis.removeListener("ready", done);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = setTimeout(() => setImmediate(done), ms);
       timer.unref();
       redis.once("ready", done);
     });

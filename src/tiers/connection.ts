@@ -64,7 +64,8 @@ export class ConnectionWatch {
         this.waiters.delete(done);
         resolve(ok);
       };
-      const timer = setTimeout(() => done(this.ready), ms);
+      // After one turn of I/O, so that a connection made while the event loop was blocked still counts.
+      const timer = setTimeout(() => setImmediate(() => done(this.ready)), ms);
       timer.unref();
       this.waiters.add(done);
     });

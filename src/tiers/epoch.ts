@@ -110,7 +110,8 @@ export class ServerEpoch {
   private checked(g: number): Promise<string | undefined> {
     const running = this.check();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(this.current(g)), this.o.timeoutMs);
+      // After one turn of I/O: if the event loop was blocked past the bound, a reply that has arrived still wins.
+      const timer = setTimeout(() => setImmediate(() => resolve(this.current(g))), this.o.timeoutMs);
       timer.unref();
       running.then(() => {
         clearTimeout(timer);

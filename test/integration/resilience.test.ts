@@ -54,17 +54,26 @@ describe("Redis outages", () => {
     expect(after?.title).toBe("written during the outage");
   });
 
-  it("skips Redis while the circuit is open instead of waiting on every command", async () => {
+  it("skips Redis for reads while the circuit is open; a write still tries its bump, within redisTimeout", async () => {
     const { proxy, redis } = await cuttableRedis();
     const c = t.cached({ redis, redisTimeout: 200, breaker: { failures: 1, cooldown: 60_000 } });
     proxy.cut();
     await c.prisma.user.findMany({ where: { id: t.ids.users.alice } });
     const errorsAfterFirst = c.prisma.$cache.stats().redisErrors;
     expect(errorsAfterFirst).toBeGreaterThan(0);
-    // With the circuit open, later reads and writes do not touch Redis at all.
+    // With the circuit open, later reads do not touch Redis at all.
     for (let i = 0; i < 5; i++) await c.prisma.user.findMany({ where: { id: t.ids.users.bob }, take: i + 1 });
-    await c.prisma.tag.create({ data: { name: `circuit-${Math.random()}` } });
     expect(c.prisma.$cache.stats().redisErrors).toBe(errorsAfterFirst);
+    // A write does: its bump is what keeps other processes from serving the old row once Redis is back.
+    await c.prisma.tag.create({ data: { name: `circuit-${Math.random()}` } });
+    expect(c.prisma.$cache.stats().redisErrors).toBeGreaterThan(errorsAfterFirst);
+    // Back: the next write delivers its bump and the queued one; the circuit closes.
+    proxy.restore();
+    await new Promise<void>((resolve) => (redis.status === "ready" ? resolve() : redis.once("ready", () => resolve())));
+    const observer = t.cached({ redis: t.redis(), l1: false }, c.namespace);
+    const before = await observer.prisma.tag.count();
+    await c.prisma.tag.create({ data: { name: `circuit-${Math.random()}` } });
+    expect(await observer.prisma.tag.count()).toBe(before + 1);
   });
 });
 
