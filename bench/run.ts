@@ -17,6 +17,7 @@ import { hitRatio } from "./cases/hit-ratio";
 import { invalidationCost } from "./cases/invalidation-cost";
 import { isolation } from "./cases/isolation";
 import { readPath } from "./cases/read-path";
+import { productionRedis } from "./cases/production-redis";
 import { stampede } from "./cases/stampede";
 import { startBenchEnv, type BenchEnv } from "./lib/env";
 import type { BenchResults, GroupResult } from "./lib/types";
@@ -29,6 +30,7 @@ const GROUPS: Record<string, (env: BenchEnv) => Promise<GroupResult>> = {
   "hit-ratio": (env) => hitRatio(env),
   stampede: (env) => stampede(env),
   isolation: (env) => isolation(env),
+  "production-redis": (env) => productionRedis(env),
 };
 
 /** Hard limit: a hung run is stopped (servers are killed by the exit hook). */
