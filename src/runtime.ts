@@ -101,6 +101,12 @@ export class CacheRuntime {
             this.stack.clearL1();
             this.events.emit({ type: "l1-flushed", reason: "server" });
           },
+          onRefused: (command, err) =>
+            this.events.emit({
+              type: "degraded",
+              internal: `Redis command ${command}`,
+              effect: `Redis refuses ${command} (${err.message}), which the cache needs: what depends on it goes to the database (reads) or stays in this process (bumps), and is counted in redisErrors`,
+            }),
           onUnknownServer: () =>
             this.events.emit({
               type: "degraded",

@@ -21,6 +21,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { Cluster, Redis } from "ioredis";
 import { PrismaClient } from "../../generated/prisma/client";
 import { startTcpProxy } from "../../test/support/proxy";
+import { startRedisProcess } from "../../test/support/redis-process";
 import { startRedisCluster } from "../../test/support/redis-cluster";
 import type { BenchEnv } from "../lib/env";
 import { ratio, Samples, warmUp } from "../lib/measure";
@@ -167,6 +168,35 @@ export async function productionRedis(env: BenchEnv): Promise<LatencyGroup> {
     cases.lagKill = await lag("lagKill");
     cases.lagSilent = await lag("lagSilent");
 
+    // What `replicas: 1` costs a write: the same update on a primary with one replica, with and without WAIT.
+    const primary = await startRedisProcess();
+    closers.push(() => primary.close());
+    const replica = await startRedisProcess({ replicaOf: primary.port });
+    closers.push(() => replica.close());
+    const toPrimary = new Redis(primary.url);
+    closers.push(() => toPrimary.disconnect());
+    await toPrimary.set(`${env.namespace("production-replicas")}:synced`, "1");
+    if ((await toPrimary.wait(1, 10_000)) !== 1) throw new Error("the replica did not sync");
+    const post = await plain.post.create({ data: { title: "replicas" } });
+    const writers = {
+      noWait: plain.$extends(prismaCache({ ttl: 600, redis: toPrimary, namespace: env.namespace("production-replicas-0") })),
+      wait: plain.$extends(prismaCache({ ttl: 600, redis: toPrimary, namespace: env.namespace("production-replicas-1"), replicas: 1 })),
+    };
+    for (const w of Object.values(writers)) closers.push(() => w.$cache.close());
+    const short: unknown[] = [];
+    writers.wait.$cache.on((e) => e.type === "replicas-short" && short.push(e));
+    const write = {
+      noWait: () => writers.noWait.post.update({ where: { id: post.id }, data: { views: { increment: 1 } } }),
+      wait: () => writers.wait.post.update({ where: { id: post.id }, data: { views: { increment: 1 } } }),
+    };
+    const writeSamples = { noWait: new Samples(), wait: new Samples() };
+    for (const k of ["noWait", "wait"] as const) await warmUp(write[k], 50);
+    for (let r = 0; r < ROUNDS; r++)
+      for (const k of r % 2 ? (["wait", "noWait"] as const) : (["noWait", "wait"] as const)) await writeSamples[k].time(write[k], 100);
+    cases.writeNoWait = { label: "cached update by id, primary with one replica, replicas: 0", ...writeSamples.noWait.summary() };
+    cases.writeWait = { label: "cached update by id, primary with one replica, replicas: 1 (WAIT)", ...writeSamples.wait.summary() };
+    checks.replicasShort = { label: "replicas-short events during the replicas: 1 writes", value: String(short.length), ok: short.length === 0 };
+
     const l2OverSingle = ratio(cases.l2Cluster!.medianUs, cases.l2Single!.medianUs);
     const silentUs = cases.lagSilent!.medianUs;
     return {
@@ -187,6 +217,10 @@ export async function productionRedis(env: BenchEnv): Promise<LatencyGroup> {
           met: l2OverSingle <= L2_CLUSTER_MAX,
         },
         l1ClusterVsSingle: { label: "L1 hit on the cluster over one Redis (medians)", value: ratio(cases.l1Cluster!.medianUs, cases.l1Single!.medianUs) },
+        replicasCost: {
+          label: "cached update with replicas: 1 over replicas: 0 (medians)",
+          value: ratio(cases.writeWait!.medianUs, cases.writeNoWait!.medianUs),
+        },
       },
       targets: {
         silent: {

@@ -19,7 +19,16 @@ export interface BreakerOptions {
   cooldownMs: number;
   /** Called on every failed or timed-out command. */
   onError?: (err: unknown) => void;
+  /**
+   * Redis refused a command the cache needs (an ACL without it, a managed
+   * Redis or Cluster that disables it, scripting turned off): called once
+   * per command, with the command's name and Redis's error.
+   */
+  onRefused?: (command: string, err: Error) => void;
 }
+
+/** Redis's answer to a command it will not run for this user or server. */
+const REFUSED = /NOPERM|unknown command|command not allowed|disabled/i;
 
 /** Sends commands under one deadline and one circuit. */
 export class Breaker {
@@ -51,7 +60,17 @@ export class Breaker {
     this.failures++;
     if (this.failures >= this.o.failureThreshold) this.openUntil = Date.now() + this.o.cooldownMs;
     this.o.onError?.(err);
+    if (err instanceof Error && REFUSED.test(err.message)) {
+      const command = (/'([^']+)'/.exec(err.message)?.[1] ?? "unknown").toUpperCase();
+      if (!this.refused.has(command)) {
+        this.refused.add(command);
+        this.o.onRefused?.(command, err);
+      }
+    }
   }
+
+  /** Commands Redis refused, reported once each. */
+  private readonly refused = new Set<string>();
 
   /**
    * Awaits one command with the timeout, and `map`s its reply. Failures are

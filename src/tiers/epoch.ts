@@ -85,7 +85,7 @@ export class ServerEpoch {
     const gen = this.o.connection.gen;
     if (this.checking && this.checkingGen === gen) return this.checking;
     this.checkingGen = gen;
-    const run = this.run(gen);
+    const run = this.run(gen).catch((err: unknown) => this.o.onError(err));
     this.checking = run.finally(() => {
       if (this.checking === run) this.checking = undefined;
     });

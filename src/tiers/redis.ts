@@ -98,7 +98,7 @@ export class RedisTier {
         if (!first) options.onServerChanged?.();
       },
       onUnknownServer: (err) => options.onUnknownServer?.(err),
-      onError: (err) => options.onError?.(err),
+      onError: (err) => this.breaker.failed(err),
     });
     if (this.connection.ready) void this.epoch.check();
   }

@@ -244,7 +244,7 @@ describe("replicas", () => {
     await sleeping;
 
     const short: CacheEvent[] = [];
-    const two = t.cached({ redis: client(primary.port), replicas: 2, redisTimeout: 300 }, ns);
+    const two = t.cached({ redis: client(primary.port), replicas: 2, redisTimeout: 2_000 }, ns);
     two.prisma.$cache.on((e) => e.type === "replicas-short" && short.push(e));
     await two.prisma.post.update({ where: { id }, data: { title: original } });
     expect(short).toEqual([{ type: "replicas-short", wanted: 2, acknowledged: 1 }]);
@@ -342,4 +342,23 @@ describe("under load: Redis killed and restarted twice, then frozen once", () =>
         .join(", ")}`,
     );
   }, 120_000);
+});
+
+describe("a Redis that refuses a command the cache needs", () => {
+  it("says which in a degraded event, and reads stay correct", async () => {
+    const server = await startRedisProcess();
+    owned.push(server);
+    await client(server.port).acl("SETUSER", "noscripts", "on", ">secret", "~*", "&*", "+@all", "-evalsha", "-eval");
+    const events: CacheEvent[] = [];
+    const c = t.cached({ redis: client(server.port, { username: "noscripts", password: "secret" }) });
+    c.prisma.$cache.on((e) => events.push(e));
+    const id = t.ids.posts.hello;
+    const want = await c.base.post.findUnique({ where: { id } });
+    expect(await c.prisma.post.findUnique({ where: { id } })).toEqual(want);
+    await c.prisma.post.update({ where: { id }, data: { title: want!.title } });
+    expect(await c.prisma.post.findUnique({ where: { id } })).toEqual(want);
+    const degraded = events.filter((e) => e.type === "degraded");
+    expect(degraded).toContainEqual(expect.objectContaining({ type: "degraded", internal: "Redis command EVALSHA" }));
+    expect(degraded.filter((e) => e.type === "degraded" && e.internal === "Redis command EVALSHA")).toHaveLength(1);
+  });
 });
