@@ -141,7 +141,7 @@ export interface CacheOptions {
   redisTimeout?: number;
   /**
    * Milliseconds within which a bus that stopped delivering is noticed (with
-   * Redis): the subscriber connection is PINGed every `heartbeat / 2` ms, and
+   * Redis): the subscriber connection is PINGed every `heartbeat / 4` ms, and
    * while no reply came within the last `heartbeat` ms, L1 entries are not
    * served (reads go to Redis). It bounds how long another process's write
    * can go unseen in this process's L1.

@@ -75,7 +75,8 @@ export async function invalidationCost(env: BenchEnv, options: InvalidationCostO
   const plain = new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
   const redis = new Redis(env.redisUrl);
   const l1 = { max: 200_000, maxBytes: 512 * 2 ** 20, ttl: 600 };
-  const cached = (namespace: string) => plain.$extends(prismaCache({ ttl: 600, redis, namespace, l1 }));
+  // The fill saturates the event loop for seconds; a heartbeat that long keeps L1 served through it (it is not what this group measures).
+  const cached = (namespace: string) => plain.$extends(prismaCache({ ttl: 600, redis, namespace, l1, heartbeat: 60_000 }));
   type Cached = ReturnType<typeof cached>;
   const opened: Cached[] = [];
   const checks: Record<string, Check> = {};
@@ -224,7 +225,7 @@ export async function invalidationCost(env: BenchEnv, options: InvalidationCostO
       notes: [
         "Each write timed with process.hrtime.bigint(); medians and p99 over all rounds.",
         `${o.rounds} rounds, cases interleaved (order rotated each round), ${INITIAL_WARMUP} warm-up writes per case before the first round and ${BATCH_WARMUP} before each batch.`,
-        "Cached clients: plain.$extends(prismaCache({ ttl: 600, redis, namespace, l1: { max: 200_000, maxBytes: 512 MiB, ttl: 600 } })), one namespace each, on the same PrismaClient (adapter-pg) as the floor.",
+        "Cached clients: plain.$extends(prismaCache({ ttl: 600, redis, namespace, l1: { max: 200_000, maxBytes: 512 MiB, ttl: 600 }, heartbeat: 60_000 })), one namespace each, on the same PrismaClient (adapter-pg) as the floor; the heartbeat is long because the 100,000-entry fill saturates the event loop.",
         "l1.ttl is 600 s rather than the default 5 s so that the entries filled first are still in L1 when the fill ends.",
         `Entries: distinct findMany({ where: { id: { gte: i } }, orderBy: { id: "asc" }, take: 1 }) list reads, which depend on the Post model: every write invalidates all of them; the first write of each client (shown once among the checks) turns them stale; they stay held in L1 and L2 for the timed writes.`,
       ],

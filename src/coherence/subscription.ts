@@ -29,7 +29,7 @@ export interface ChannelSubscriptionOptions {
   onError(err: unknown): void;
   /**
    * Milliseconds within which a subscription that stopped delivering is
-   * noticed: the connection is PINGed every half of it while subscribed
+   * noticed: the connection is PINGed every quarter of it while subscribed
    * ({@link ChannelSubscription.heardUntil}). Without it, no PING is sent.
    */
   heartbeatMs?: number;
@@ -278,7 +278,7 @@ export class ChannelSubscription {
         this.heardAt(Date.now());
         const hb = this.o.heartbeatMs;
         if (hb !== undefined && !this.heartbeatTimer) {
-          this.heartbeatTimer = setInterval(() => this.beat(), Math.max(10, Math.floor(hb / 2)));
+          this.heartbeatTimer = setInterval(() => this.beat(), Math.max(5, Math.floor(hb / 4)));
           this.heartbeatTimer.unref();
         }
         this.retryDelay = RETRY_MIN_MS;

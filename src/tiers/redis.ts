@@ -137,8 +137,14 @@ export class RedisTier {
   private placeOf(id: string): Place | undefined {
     const g = this.layout.groupOf(id);
     const epoch = this.epoch.current(g);
-    return epoch === undefined ? undefined : { prefix: this.layout.prefix(g), epoch };
+    if (epoch === undefined) return undefined;
+    // One object per group and epoch: every read asks for it.
+    let place = this.places[g];
+    if (place?.epoch !== epoch) this.places[g] = place = { prefix: this.layout.prefix(g), epoch };
+    return place;
   }
+
+  private readonly places: (Place | undefined)[] = [];
 
   /** Whether the circuit is closed (Redis is worth trying). */
   get available(): boolean {
@@ -147,16 +153,20 @@ export class RedisTier {
 
   /** Reads an entry and the current versions of its dependencies in one round trip. */
   read(id: string, deps: readonly string[]): Promise<L2ReadResult | undefined> {
-    return this.checked(id, (at, gen) => {
-      // The same read asks for the same keys every time: build them once per (id, deps).
-      let keys = this.readKeys.get(id);
-      if (keys === undefined || keys.length !== deps.length + 1) this.readKeys.set(id, (keys = this.keys(id, at, deps)));
-      return this.breaker.call(
-        () => this.redis.mget(...keys),
-        // A reply that came after a reconnect may be the old server's: not served.
-        (res) => (this.connection.gen === gen ? this.parse(res, deps.length) : undefined),
-      );
-    });
+    const at = this.placeOf(id);
+    return at !== undefined ? this.readAt(at, this.connection.gen, id, deps) : this.checked(id, (place, gen) => this.readAt(place, gen, id, deps));
+  }
+
+  private readAt(at: Place, gen: number, id: string, deps: readonly string[]): Promise<L2ReadResult | undefined> {
+    // The same read asks for the same keys every time: build them once per (id, deps).
+    let keys = this.readKeys.get(id);
+    if (keys === undefined || keys.length !== deps.length + 1) this.readKeys.set(id, (keys = this.keys(id, at, deps)));
+    const fetch = keys;
+    return this.breaker.call(
+      () => this.redis.mget(...fetch),
+      // A reply that came after a reconnect may be the old server's: not served.
+      (res) => (this.connection.gen === gen ? this.parse(res, deps.length) : undefined),
+    );
   }
 
   /** Splits an MGET reply into the entry (if its versions are current) and the versions read. */
