@@ -13,7 +13,6 @@ import { parseRelations } from "./deps/schema.js";
 import { rawWriteDeps, writeDeps, writeDepsBefore, type WriteContext } from "./deps/writes.js";
 import { CacheUsageError } from "./errors.js";
 import type { DatabaseIdentity } from "./identity.js";
-import type { BypassReason } from "./telemetry.js";
 import { Planner } from "./engine/planner.js";
 import { Stats } from "./telemetry.js";
 import { MemoryTier } from "./tiers/memory.js";
@@ -131,11 +130,6 @@ export class CacheRuntime {
     this.ready = this.bus ? this.bus.start() : Promise.resolve();
   }
 
-  /** Counts a read that skipped the cache, by reason. */
-  bypass(reason: BypassReason): void {
-    this.stats.bypass(reason);
-  }
-
   /**
    * The read entry, for model reads and cached raw reads alike: L1 (served at
    * once; a stale or early-refresh pick also starts a background refresh),
@@ -165,7 +159,7 @@ export class CacheRuntime {
     const secured = scoped ? undefined : this.rowSecured(request);
     if (secured === undefined) return this.stack.read(request, load);
     // Its rows depend on the session (row-level security), which the cache cannot see: not cached unless scoped.
-    this.bypass("row-level-security");
+    this.stats.bypass("row-level-security");
     if (!this.rlsReported) {
       this.rlsReported = true;
       this.events.emit({

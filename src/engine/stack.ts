@@ -122,10 +122,15 @@ export class CacheStack {
     );
   }
 
+  /** The L2 read of `req`: an entry that records its own dependencies (a lookup by another unique key), or one by its snapshot. */
+  private l2Get(l2: RedisTier, req: ReadRequest, id: string, snap: readonly string[]): Promise<L2ReadResult | undefined> {
+    return req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap);
+  }
+
   /** Reads L2 for `req`, and creates any version counter it found missing. */
   private l2Read(req: ReadRequest, id: string, snap: readonly string[]): Promise<L2ReadResult | undefined> {
     const l2 = this.l2!;
-    return (req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap)).then((found) =>
+    return this.l2Get(l2, req, id, snap).then((found) =>
       !found?.versions.includes("") ? found : l2.ensureVersions(id, snap, found.versions).then((versions) => ({ entry: undefined, versions })),
     );
   }
@@ -139,7 +144,7 @@ export class CacheStack {
     const id = req.l2Id;
     if (!l2?.available || id === undefined) return this.miss({ req, load, snap, gens, grace });
     const gen = l2.gen;
-    return (req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap)).then((found) => {
+    return this.l2Get(l2, req, id, snap).then((found) => {
       const hit = this.servable(found?.entry) ? this.serveL2({ req, load, snap, gens, id, gen }, found!.entry!) : undefined;
       if (hit) return hit;
       const next = (versions: string[] | undefined) =>

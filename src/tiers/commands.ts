@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import type { RedisClient } from "../options.js";
 import { RedisTimeoutError } from "../errors.js";
+import { readyWithin } from "./connection.js";
 
 /** Runs `command`, turning a synchronous throw into a rejection. */
 export function send<T>(command: () => Promise<T>): Promise<T> {
@@ -93,19 +94,7 @@ export function bounded<T>(command: () => Promise<T>, ms: number, what = "Redis 
  * would fail the command at once).
  */
 export async function whenConnected<T>(redis: RedisClient, command: () => Promise<T>, ms: number, what: string): Promise<T> {
-  if (redis.status !== "ready" && redis.status !== "end") {
-    if (redis.status === "wait") redis.connect().catch(() => undefined);
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        redis.removeListener("ready", done);
-        resolve();
-      };
-      const timer = setTimeout(() => setImmediate(done), ms);
-      timer.unref();
-      redis.once("ready", done);
-    });
-  }
+  if (redis.status !== "ready" && redis.status !== "end") await readyWithin(redis, ms);
   return bounded(command, ms, what);
 }
 

@@ -13,13 +13,11 @@ export class ConnectionWatch {
   gen = 0;
   /** Whether the connection was ever ready (false: a cold start, still connecting). */
   everReady: boolean;
-  private readonly waiters = new Set<(ok: boolean) => void>();
   private readonly onClose = (): void => {
     this.gen++;
   };
   private readonly onReady = (): void => {
     this.everReady = true;
-    for (const w of [...this.waiters]) w(true);
     this.readied();
   };
   /** A Cluster node joined or left (a failover, a new master): replies may now come from another server. */
@@ -50,25 +48,9 @@ export class ConnectionWatch {
     return this.redis.status === "ready";
   }
 
-  /**
-   * Resolves true once the connection is ready (at once when it is), false
-   * after `ms`. A client made with `lazyConnect` that has not connected yet
-   * is connected here: the application passed it for the cache to use.
-   */
+  /** Resolves true once the connection is ready (at once when it is), false after `ms` ({@link readyWithin}). */
   whenReady(ms: number): Promise<boolean> {
-    if (this.ready) return Promise.resolve(true);
-    if (this.redis.status === "wait") this.redis.connect().catch(() => undefined);
-    return new Promise<boolean>((resolve) => {
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        resolve(ok);
-      };
-      // After one turn of I/O, so that a connection made while the event loop was blocked still counts.
-      const timer = setTimeout(() => setImmediate(() => done(this.ready)), ms);
-      timer.unref();
-      this.waiters.add(done);
-    });
+    return readyWithin(this.redis, ms);
   }
 
   /** Stops watching (the client stays as it is). */
@@ -77,6 +59,27 @@ export class ConnectionWatch {
     this.redis.removeListener("ready", this.onReady);
     this.redis.removeListener("+node", this.onNodes);
     this.redis.removeListener("-node", this.onNodes);
-    for (const w of [...this.waiters]) w(false);
   }
+}
+
+/**
+ * Resolves true once `redis` is ready (at once when it is), false after
+ * `ms`. A client made with `lazyConnect` that has not connected yet is
+ * connected here: the application passed it for the cache to use. The bound
+ * is checked after one turn of I/O, so that a connection made while the
+ * event loop was blocked still counts.
+ */
+export function readyWithin(redis: RedisClient, ms: number): Promise<boolean> {
+  if (redis.status === "ready") return Promise.resolve(true);
+  if (redis.status === "wait") redis.connect().catch(() => undefined);
+  return new Promise<boolean>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.removeListener("ready", done);
+      resolve(redis.status === "ready");
+    };
+    const timer = setTimeout(() => setImmediate(done), ms);
+    timer.unref();
+    redis.once("ready", done);
+  });
 }
