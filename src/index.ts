@@ -7,10 +7,21 @@ export { cacheNeutral, cacheScope } from "./prisma/declare.js";
 export type { CacheScope, ScopeSource } from "./prisma/declare.js";
 export type { BypassReason } from "./prisma/profile.js";
 export type { BumpId } from "./coherence/message.js";
-export type { CacheArgs, CacheClientApi, CacheExtension, CachedFluentApi, CachedFluentResult, CachedReadMethods, RawQueryMethod } from "./prisma/types.js";
+export type {
+  CacheArgs,
+  CacheClientApi,
+  CacheExtension,
+  CachedFluentApi,
+  CachedFluentResult,
+  CachedPromise,
+  CachedReadMethods,
+  RawQueryMethod,
+} from "./prisma/types.js";
+export type { CacheInfo } from "./engine/info.js";
+export type { CacheStatus } from "./engine/request.js";
 export type { CacheOptions, L1Options, ModelCacheOptions, QueryCacheOption, RawCacheOptions, RedisClient } from "./options.js";
 export { BusDeliveryError, CacheError, CacheConfigError, CacheUsageError, RedisTimeoutError } from "./errors.js";
 export type { CacheErrorCode, ConfigIssue } from "./errors.js";
-export type { CacheStats } from "./telemetry.js";
+export type { CacheStats, OperationStats } from "./telemetry.js";
 export type { CacheEvent, L1FlushReason } from "./events.js";
 export type { BusResetReason } from "./coherence/message.js";

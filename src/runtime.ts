@@ -19,7 +19,7 @@ import { MemoryTier } from "./tiers/memory.js";
 import { RedisTier } from "./tiers/redis.js";
 import { CacheStack } from "./engine/stack.js";
 import { Keyspace } from "./engine/keyspace.js";
-import type { Load, ReadPlan, ReadRequest } from "./engine/request.js";
+import { type Load, observe, type ReadOutcome, type ReadPlan, type ReadRequest } from "./engine/request.js";
 import { EventHub } from "./events.js";
 
 /** One cache instance: created each time the extension is applied to a base client. */
@@ -139,27 +139,33 @@ export class CacheRuntime {
    * read of a table whose row-level security applies to the database user
    * goes to the database unless the client declared a scope.
    */
-  read(plan: ReadPlan, load: Load, scoped: boolean): Promise<unknown> {
+  read(plan: ReadPlan, load: Load, scoped: boolean, outcome?: ReadOutcome): Promise<unknown> {
+    if (outcome) outcome.plan = plan;
     const hit = this.stack.peek(plan.l1Key);
-    if (hit !== undefined && !hit.refresh) return Promise.resolve(hit.value);
+    if (hit !== undefined) {
+      plan.counters.l1++;
+      if (outcome) observe(outcome, Date.now() < hit.timing.freshUntil ? "l1" : "stale", hit.timing);
+      if (!hit.refresh) return Promise.resolve(hit.value);
+    }
     const fingerprint = this.identity?.ensure();
     if (fingerprint !== undefined) {
       // Serve the hit now; its refresh waits for the fingerprint.
       if (hit !== undefined) void fingerprint.then(() => this.stack.refresh(this.planner.complete(plan), load));
-      return hit !== undefined ? Promise.resolve(hit.value) : fingerprint.then(() => this.miss(plan, load, scoped));
+      return hit !== undefined ? Promise.resolve(hit.value) : fingerprint.then(() => this.miss(plan, load, scoped, outcome));
     }
-    if (hit === undefined) return this.miss(plan, load, scoped);
+    if (hit === undefined) return this.miss(plan, load, scoped, outcome);
     this.stack.refresh(this.planner.complete(plan), load);
     return Promise.resolve(hit.value);
   }
 
   /** An L1 miss: completes the plan and runs the stack, unless row-level security keeps the read uncached. */
-  private miss(plan: ReadPlan, load: Load, scoped: boolean): Promise<unknown> {
+  private miss(plan: ReadPlan, load: Load, scoped: boolean, outcome: ReadOutcome | undefined): Promise<unknown> {
     const request = this.planner.complete(plan);
     const secured = scoped ? undefined : this.rowSecured(request);
-    if (secured === undefined) return this.stack.read(request, load);
+    if (secured === undefined) return this.stack.read(request, load, outcome);
     // Its rows depend on the session (row-level security), which the cache cannot see: not cached unless scoped.
-    this.stats.bypass("row-level-security");
+    this.stats.bypass("row-level-security", plan.counters);
+    if (outcome) outcome.plan = undefined;
     if (!this.rlsReported) {
       this.rlsReported = true;
       this.events.emit({

@@ -15,6 +15,37 @@ const noBypasses = (): Record<BypassReason, number> => ({
   "row-level-security": 0,
 });
 
+/** The counters of one model and operation, in `stats().byModel`. */
+export interface OperationStats {
+  /** Reads answered from a tier. */
+  hits: { l1: number; l2: number };
+  /** Cacheable reads that went to the database. */
+  misses: number;
+  /** Entries stored after a miss (or a write-through). */
+  fills: number;
+  /** Fills refused because a dependency changed while the query ran. */
+  fillsRefused: number;
+  /** Reads that skipped the cache. */
+  bypasses: number;
+}
+
+/** The mutable counters of one model and operation. */
+export class OpCounters {
+  l1 = 0;
+  l2 = 0;
+  misses = 0;
+  fills = 0;
+  fillsRefused = 0;
+  bypasses = 0;
+
+  snapshot(): OperationStats {
+    return { hits: { l1: this.l1, l2: this.l2 }, misses: this.misses, fills: this.fills, fillsRefused: this.fillsRefused, bypasses: this.bypasses };
+  }
+}
+
+/** The model name `stats().byModel` files cached raw reads under (their operation is `queryRaw`). */
+export const RAW_MODEL = "$queryRawCached";
+
 /** A snapshot of the cache's counters since the extension was created (or since `resetStats()`). */
 export interface CacheStats {
   /** Reads answered from a tier. */
@@ -68,6 +99,13 @@ export interface CacheStats {
   l1Flushes: number;
   /** Entries found in Redis that could not be decoded (deleted and treated as a miss). */
   corruptEntries: number;
+  /**
+   * The same counters by model and operation (the operation called, e.g.
+   * `findUniqueOrThrow`): `byModel.User.findUnique.hits.l1`. Cached raw
+   * reads are under `byModel.$queryRawCached.queryRaw`. Only models and
+   * operations that were read appear.
+   */
+  byModel: Record<string, Record<string, OperationStats>>;
 }
 
 /** Mutable counters; `snapshot()` gives the public, frozen view. */
@@ -93,10 +131,21 @@ export class Stats {
   l1Flushes = 0;
   corruptEntries = 0;
 
-  /** Counts a read that skipped the cache, by reason. */
-  bypass(reason: BypassReason): void {
+  /** Counters by model, then operation. */
+  private byModel = new Map<string, Record<string, OpCounters>>();
+
+  /** The counters of `model` and `operation` (created on first use, and kept across `reset()`). */
+  of(model: string, operation: string): OpCounters {
+    let ops = this.byModel.get(model);
+    if (ops === undefined) this.byModel.set(model, (ops = Object.create(null) as Record<string, OpCounters>));
+    return (ops[operation] ??= new OpCounters());
+  }
+
+  /** Counts a read that skipped the cache, by reason (and by model and operation when given). */
+  bypass(reason: BypassReason, counters?: OpCounters): void {
     this.bypasses++;
     this.bypassReasons[reason]++;
+    if (counters) counters.bypasses++;
   }
 
   /** Counts a failed or timed-out Redis command (a function, to be handed to the tiers). */
@@ -125,10 +174,25 @@ export class Stats {
       remoteBumps: this.remoteBumps,
       l1Flushes: this.l1Flushes,
       corruptEntries: this.corruptEntries,
+      byModel: this.byModelSnapshot(),
     };
   }
 
+  private byModelSnapshot(): Record<string, Record<string, OperationStats>> {
+    const out: Record<string, Record<string, OperationStats>> = {};
+    for (const [model, ops] of this.byModel) {
+      const o: Record<string, OperationStats> = {};
+      for (const op in ops) o[op] = ops[op]!.snapshot();
+      out[model] = o;
+    }
+    return out;
+  }
+
   reset(): void {
+    // The per-operation counter objects stay (plans hold them); they are zeroed.
+    const byModel = this.byModel;
     Object.assign(this, new Stats());
+    for (const ops of byModel.values()) for (const op in ops) Object.assign(ops[op]!, new OpCounters());
+    this.byModel = byModel;
   }
 }

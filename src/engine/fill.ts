@@ -34,16 +34,19 @@ export class Fill {
       const ok = await this.l2.fill(a.id, a.gen ?? -1, a.snap, a.versions, body, timing, req.lateDeps ? recordedDeps(req, value) : undefined);
       if (ok === false) {
         this.stats.fillsRefused++;
-        return { value, stored };
+        req.counters.fillsRefused++;
+        return { value, stored, status: "miss", timing };
       }
       storedInL2 = ok === true;
     }
     if (!this.generations.matches(a.snap, a.gens)) {
       this.stats.fillsRefused++;
+      req.counters.fillsRefused++;
     } else if (this.l1Entry(req, stored, byteSize(body), a.snap, a.gens, timing) || storedInL2) {
       this.stats.fills++;
+      req.counters.fills++;
     }
-    return { value, stored };
+    return { value, stored, status: "miss", timing };
   }
 
   /**

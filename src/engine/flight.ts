@@ -11,21 +11,24 @@ export const SKIPPED = Symbol("skipped");
 
 /** The flights running in this process, by L1 key. */
 export class Flights {
-  private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly inflight = new Map<string, Promise<Fetched | typeof SKIPPED>>();
 
   /** Whether a flight for `key` is running. */
   has(key: string): boolean {
     return this.inflight.has(key);
   }
 
-  /** The running flight for `key`: it resolves to the stored value (copy it) or {@link SKIPPED}. */
-  running(key: string): Promise<unknown> | undefined {
+  /** The running flight for `key`: it resolves to what it fetched (copy its `stored` value) or {@link SKIPPED}. */
+  running(key: string): Promise<Fetched | typeof SKIPPED> | undefined {
     return this.inflight.get(key);
   }
 
-  /** Runs `flight` for `key` and resolves to the caller's value (saving a promise hop on every miss). */
-  value(key: string, flight: Promise<Fetched>): Promise<unknown> {
-    return this.register(key, flight, (r) => r?.value);
+  /**
+   * Runs `flight` for `key` and resolves to the caller's value (saving a
+   * promise hop on every miss); `observe`, when given, sees what it fetched.
+   */
+  value(key: string, flight: Promise<Fetched>, observe?: (fetched: Fetched) => void): Promise<unknown> {
+    return this.register(key, flight, observe ? (r) => (observe(r!), r?.value) : (r) => r?.value);
   }
 
   /** Runs `flight` for `key` (which may leave the work to another process) and resolves to what it fetched. */
@@ -35,9 +38,9 @@ export class Flights {
 
   /** Registers a flight so that joiners share it, and removes it when it settles. */
   private register<R>(key: string, flight: Promise<Fetched | undefined>, pick: (r: Fetched | undefined) => R): Promise<R> {
-    let resolveShared!: (v: unknown) => void;
+    let resolveShared!: (v: Fetched | typeof SKIPPED) => void;
     let rejectShared!: (e: unknown) => void;
-    const shared = new Promise((res, rej) => ((resolveShared = res), (rejectShared = rej)));
+    const shared = new Promise<Fetched | typeof SKIPPED>((res, rej) => ((resolveShared = res), (rejectShared = rej)));
     shared.catch(() => undefined);
     this.inflight.set(key, shared);
     const settle = () => {
@@ -46,7 +49,7 @@ export class Flights {
     return flight.then(
       (r) => {
         settle();
-        resolveShared(r ? r.stored : SKIPPED);
+        resolveShared(r ?? SKIPPED);
         return pick(r);
       },
       (err: unknown) => {

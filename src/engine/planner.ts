@@ -15,7 +15,7 @@ import { readDeps } from "../deps/reads.js";
 import type { RowKeys } from "../deps/rows.js";
 import { CacheUsageError } from "../errors.js";
 import { canonicalize } from "../keys.js";
-import type { Stats } from "../telemetry.js";
+import { type OpCounters, RAW_MODEL, type Stats } from "../telemetry.js";
 import type { Keyspace } from "./keyspace.js";
 import type { ReadPlan, ReadRequest } from "./request.js";
 
@@ -72,24 +72,36 @@ export class Planner {
   constructor(private readonly ctx: PlannerContext) {
     this.options = ctx.options;
     this.rows = ctx.rows;
+    this.rawCounters = ctx.stats.of(RAW_MODEL, "queryRaw");
   }
+
+  /** The counters of cached raw reads. */
+  readonly rawCounters: OpCounters;
 
   /**
    * Decides whether a read is cached and builds its plan, or returns
-   * undefined for a bypass (counted).
+   * undefined for a bypass (counted). `counters` are the read's model and
+   * operation's (callers on the hot path pass the ones they hold).
    * @throws {CacheUsageError} when the per-query `cache` option is malformed.
    */
-  plan(model: string, operation: ReadOperation, args: Record<string, unknown> | undefined, cache: unknown, prefix = ""): ReadPlan | undefined {
+  plan(
+    model: string,
+    operation: ReadOperation,
+    args: Record<string, unknown> | undefined,
+    cache: unknown,
+    prefix = "",
+    counters: OpCounters = this.ctx.stats.of(model, operation),
+  ): ReadPlan | undefined {
     // No closure is made on the common path (no per-query option).
     const option = cache === undefined ? undefined : checkQueryOption(cache, () => `${model}.${operation}({ cache })`);
     const modelOptions = this.options.models[model];
     if (option === false || modelOptions?.cache === false) {
-      this.ctx.stats.bypass(option === false ? "cache-false" : "model-disabled");
+      this.ctx.stats.bypass(option === false ? "cache-false" : "model-disabled", counters);
       return undefined;
     }
     const ttl = option?.ttl ?? modelOptions?.ttl ?? this.options.ttl;
     if (!(ttl > 0)) {
-      this.ctx.stats.bypass("no-ttl");
+      this.ctx.stats.bypass("no-ttl", counters);
       return undefined;
     }
     const keyOp = PLAIN_OPERATION[operation];
@@ -111,6 +123,7 @@ export class Planner {
       rowLookup: keyOp === "findUnique" && this.rows.has(model),
       memoizable: option?.key === undefined,
       declared: undefined,
+      counters,
     };
   }
 
@@ -133,7 +146,7 @@ export class Planner {
     const option = checkQueryOption(rest, () => where) as QueryOption;
     const ttl = option.ttl ?? this.options.ttl;
     if (!(ttl > 0)) {
-      this.ctx.stats.bypass("no-ttl");
+      this.ctx.stats.bypass("no-ttl", this.rawCounters);
       return undefined;
     }
     // What the query declares it reads is part of the key, like its text and values.
@@ -161,6 +174,7 @@ export class Planner {
       // Its dependencies follow from what it declares, which is part of its key.
       memoizable: true,
       declared: [...new Set(deps)],
+      counters: this.rawCounters,
     };
   }
 
@@ -177,7 +191,8 @@ export class Planner {
       if (plan.memoizable) this.worked.set(l1Key, w);
     }
     if (w.l2Id === undefined && this.ctx.keyspace.keyed()) w.l2Id = this.ctx.keyspace.id(l1Key);
-    return { l1Key, l2Id: w.l2Id, deps: w.deps, guards: w.guards, lateDeps: w.lateDeps, ttlMs: plan.ttlMs, swrMs: plan.swrMs, graceMs: plan.graceMs };
+    const { ttlMs, swrMs, graceMs, counters } = plan;
+    return { l1Key, l2Id: w.l2Id, deps: w.deps, guards: w.guards, lateDeps: w.lateDeps, ttlMs, swrMs, graceMs, counters };
   }
 
   private work(plan: ReadPlan): Worked {

@@ -35,11 +35,11 @@ export class Policy {
     if (req.graceMs <= 0) return undefined;
     const e = l1?.get(req.l1Key);
     if (!e || !generations.matches(e.deps, e.gens)) return undefined;
-    return { value: e.value, until: e.timing.freshUntil + req.graceMs };
+    return { value: e.value, until: e.timing.freshUntil + req.graceMs, timing: e.timing };
   }
 
   /** A grace candidate from a decoded L2 entry whose versions are current, until `freshUntil + grace`. */
   graceFromL2(req: ReadRequest, value: unknown, t: Timing): GraceCandidate | undefined {
-    return req.graceMs > 0 ? { value, until: t.freshUntil + req.graceMs } : undefined;
+    return req.graceMs > 0 ? { value, until: t.freshUntil + req.graceMs, timing: t } : undefined;
   }
 }

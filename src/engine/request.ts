@@ -5,6 +5,7 @@
  * (what was snapshotted before the query), and what a flight yields.
  * @module
  */
+import type { OpCounters } from "../telemetry.js";
 import type { Timing } from "../tiers/memory.js";
 
 /** The database query of a read: called on a miss only. */
@@ -32,6 +33,8 @@ export interface ReadPlan {
   readonly memoizable: boolean;
   /** For a cached raw read: the dependencies it declares. */
   readonly declared: readonly string[] | undefined;
+  /** The counters of its model and operation (`stats().byModel`). */
+  readonly counters: OpCounters;
 }
 
 /** One cacheable read, complete: what the stack runs after an L1 miss. */
@@ -56,12 +59,15 @@ export interface ReadRequest {
   readonly swrMs: number;
   /** Milliseconds past freshness during which it is served if the database fails. */
   readonly graceMs: number;
+  /** The counters of its model and operation (`stats().byModel`). */
+  readonly counters: OpCounters;
 }
 
-/** A value the cache may fall back to if the database fails: its copy and until when. */
+/** A value the cache may fall back to if the database fails: its copy, until when, and the lifetime it was stored with. */
 export interface GraceCandidate {
   value: unknown;
   until: number;
+  timing: Timing;
 }
 
 /** One attempt to produce a value for a read: what was snapshotted before the query. */
@@ -82,10 +88,42 @@ export interface Attempt {
   readonly grace?: GraceCandidate;
 }
 
-/** A fetched value for the caller, and a private copy for joiners and L1. */
+/** How a read was answered, as `withCacheInfo()` reports it. */
+export type CacheStatus =
+  /** From the in-process tier. */
+  | "l1"
+  /** From Redis. */
+  | "l2"
+  /** From the database (the value was then stored). */
+  | "miss"
+  /** Past its ttl, within `swr`, from either tier (a background refresh was started). */
+  | "stale"
+  /** Joined another caller's in-flight query for the same key in this process. */
+  | "coalesced"
+  /** The database query failed and a cached value was served within `grace`. */
+  | "grace"
+  /** Not cached: `cache: false`, no ttl, an interactive transaction, or a client the cache cannot see into. */
+  | "bypass";
+
+/** A fetched value for the caller, a private copy for joiners and L1, and how it was found. */
 export interface Fetched {
   value: unknown;
   stored: unknown;
+  status: "l2" | "stale" | "miss" | "grace";
+  /** The lifetime the value was (or would have been) stored with. */
+  timing: Timing;
+}
+
+/**
+ * What a read records of itself when its caller asked `withCacheInfo()`:
+ * filled in place by the read path (a read that asks nothing passes none).
+ */
+export interface ReadOutcome {
+  status: CacheStatus;
+  /** The lifetime of the value served; undefined for a bypass. */
+  timing: Timing | undefined;
+  /** The read's plan, once it was cached (not bypassed). */
+  plan: ReadPlan | undefined;
 }
 
 /** Dependencies snapshotted before the query: recorded ones and guards. */
@@ -98,4 +136,10 @@ export const recordedDeps = (req: ReadRequest, value: unknown): readonly string[
 export function timingOf(req: ReadRequest, now: number, delta: number): Timing {
   const freshUntil = now + req.ttlMs;
   return { freshUntil, staleUntil: freshUntil + req.swrMs, keepUntil: freshUntil + Math.max(req.swrMs, req.graceMs), delta };
+}
+
+/** Records how a read was answered. */
+export function observe(outcome: ReadOutcome, status: CacheStatus, timing: Timing | undefined): void {
+  outcome.status = status;
+  outcome.timing = timing;
 }

@@ -12,12 +12,12 @@ import type { LeaseManager } from "../coherence/lease.js";
 import type { CacheEvent } from "../events.js";
 import type { Stats } from "../telemetry.js";
 import type { L2Entry, L2ReadResult } from "../tiers/entry.js";
-import { LocalGenerations, type MemoryTier } from "../tiers/memory.js";
+import { LocalGenerations, type MemoryTier, type Timing } from "../tiers/memory.js";
 import type { RedisTier } from "../tiers/redis.js";
 import { Fill } from "./fill.js";
 import { Flights, SKIPPED } from "./flight.js";
 import { Policy } from "./policy.js";
-import { type Attempt, type Fetched, type Load, type ReadRequest, snapshotDeps, timingOf } from "./request.js";
+import { type Attempt, type Fetched, type Load, observe, type ReadOutcome, type ReadRequest, snapshotDeps, timingOf } from "./request.js";
 
 /** Settings of the stack. */
 export interface StackOptions {
@@ -38,6 +38,8 @@ export interface Peeked {
   value: unknown;
   /** The entry is stale or close to expiry: the caller should start a background refresh. */
   refresh: boolean;
+  /** The entry's lifetime. */
+  timing: Timing;
 }
 
 const DROPPED = Symbol("dropped");
@@ -77,27 +79,32 @@ export class CacheStack {
     const t = e.timing;
     if (now < e.checkUntil) {
       this.stats.l1Hits++;
-      return { value: cloneResult(e.value), refresh: this.policy.refreshEarly(t, now) };
+      return { value: cloneResult(e.value), refresh: this.policy.refreshEarly(t, now), timing: t };
     }
     if (now < t.freshUntil || now >= t.staleUntil) return undefined;
     this.stats.l1Hits++;
     this.stats.staleServed++;
-    return { value: cloneResult(e.value), refresh: true };
+    return { value: cloneResult(e.value), refresh: true, timing: t };
   }
 
   /**
    * Read path after an L1 miss (the caller has peeked): joins a running
    * flight for the same key, or runs L2, the lease, then the database.
+   * `outcome`, when given, is told how the read was answered.
    */
-  read(req: ReadRequest, load: Load): Promise<unknown> {
+  read(req: ReadRequest, load: Load, outcome?: ReadOutcome): Promise<unknown> {
     const key = req.l1Key;
     const running = this.flights.running(key);
     if (running) {
       this.stats.coalesced++;
-      // A background refresh that left the work to another process has nothing to share.
-      return running.then((v) => (v === SKIPPED ? this.read(req, load) : cloneResult(v)));
+      return running.then((f) => {
+        // A background refresh that left the work to another process has nothing to share.
+        if (f === SKIPPED) return this.read(req, load, outcome);
+        if (outcome) observe(outcome, "coalesced", f.timing);
+        return cloneResult(f.stored);
+      });
     }
-    return this.flights.value(key, this.fetch(req, load));
+    return this.flights.value(key, this.fetch(req, load), outcome && ((f) => observe(outcome, f.status, f.timing)));
   }
 
   /**
@@ -176,6 +183,7 @@ export class CacheStack {
     const value = this.decodeOrDrop(id, entry.body);
     if (value === DROPPED) return undefined;
     this.stats.l2Hits++;
+    req.counters.l2++;
     const filled =
       this.l1 !== undefined &&
       this.fill.l1Entry(req, value, byteSize(entry.body), snap, gens, { ...t, keepUntil: Math.max(t.staleUntil, t.freshUntil + req.graceMs) });
@@ -183,7 +191,7 @@ export class CacheStack {
     // After this flight has settled, so that the refresh is not taken for a joiner of it.
     if (stale || this.policy.refreshEarly(t, now)) setImmediate(() => this.refresh(req, a.load));
     // L1 keeps `value`; the caller gets its own copy only when L1 shares it.
-    return { value: filled ? cloneResult(value) : value, stored: value };
+    return { value: filled ? cloneResult(value) : value, stored: value, status: stale ? "stale" : "l2", timing: t };
   }
 
   /**
@@ -236,6 +244,7 @@ export class CacheStack {
   /** Database query, then the compare-and-set fills. Serves a grace value if the query fails. */
   private async miss(a: Attempt): Promise<Fetched> {
     this.stats.misses++;
+    a.req.counters.misses++;
     const started = Date.now();
     let value: unknown;
     try {
@@ -244,7 +253,7 @@ export class CacheStack {
       if (!a.grace || Date.now() >= a.grace.until) throw error;
       this.stats.graceServed++;
       this.options.events.emit({ type: "grace", error });
-      return { value: cloneResult(a.grace.value), stored: a.grace.value };
+      return { value: cloneResult(a.grace.value), stored: a.grace.value, status: "grace", timing: a.grace.timing };
     }
     const now = Date.now();
     return this.fill.store(a, value, timingOf(a.req, now, now - started));

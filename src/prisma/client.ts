@@ -9,6 +9,8 @@ import { DEFAULTS } from "../config.js";
 import type { RawCacheOptions } from "../options.js";
 import type { CacheRuntime } from "../runtime.js";
 import { builtinMethod, extensionList, isTransactionClient, transactionId } from "./internals.js";
+import { cacheInfo } from "../engine/info.js";
+import { CachedQuery, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
 import { admit } from "./model.js";
 import { type ClientLike, rawLoad } from "./source.js";
 import type { Profiler } from "./profile.js";
@@ -35,20 +37,30 @@ export function createClientComponent(runtime: CacheRuntime, base: unknown, prof
     on: (listener) => runtime.events.on(listener),
   };
 
+  /** Runs `$queryRawCached` reads: `args` holds the SQL and the options. */
+  const rawRunner: QueryRunner = {
+    execute(q, outcome): Promise<unknown> {
+      const client = q.ctx as ClientLike;
+      const { sql, options } = q.args as { sql: Sql; options: RawCacheOptions };
+      const load = rawLoad(client, sql);
+      const profile = isTransactionClient(client) ? profiler.transaction : profiler.ofList(extensionList(client));
+      const prefix = profile.simple ? profile.prefix : admit(runtime, profile, undefined, "$queryRaw", "$queryRaw", runtime.planner.rawCounters);
+      if (prefix === undefined) return load();
+      const plan = runtime.planner.planRaw(sql, options, prefix);
+      return plan ? runtime.read(plan, load, profile.scoped, outcome) : load();
+    },
+    direct(q): PrismaPromiseLike {
+      const client = q.ctx as ClientLike;
+      return (client.$queryRaw as (s: Sql) => PrismaPromiseLike)((q.args as { sql: Sql }).sql);
+    },
+    info: (outcome, value) => cacheInfo(runtime.planner, outcome, value),
+  };
+
   const client: Record<string, unknown> = {
     /** Invalidation and statistics of the tiered cache. */
     $cache: api,
-    $queryRawCached(this: ClientLike, sql: Sql, options: RawCacheOptions): Promise<unknown> {
-      const load = rawLoad(this, sql);
-      try {
-        const profile = isTransactionClient(this) ? profiler.transaction : profiler.ofList(extensionList(this));
-        const prefix = profile.simple ? profile.prefix : admit(runtime, profile, undefined, "$queryRaw", "$queryRaw");
-        if (prefix === undefined) return load();
-        const plan = runtime.planner.planRaw(sql, options, prefix);
-        return plan ? runtime.read(plan, load, profile.scoped) : load();
-      } catch (err) {
-        return Promise.reject(err);
-      }
+    $queryRawCached(this: ClientLike, sql: Sql, options: RawCacheOptions): CachedQuery<unknown> {
+      return new CachedQuery(rawRunner, this, "$queryRawCached", { sql, options }, undefined);
     },
   };
   if ($disconnect) {

@@ -7,6 +7,9 @@
  * @module
  */
 
+import type { CacheInfo } from "../engine/info.js";
+import type { ReadOutcome } from "../engine/request.js";
+
 /** The transaction handle Prisma passes to `requestTransaction`. */
 export type BatchTransaction = unknown;
 
@@ -18,30 +21,24 @@ export interface PrismaPromiseLike extends PromiseLike<unknown> {
 
 /** Runs a cached query, or the same query uncached on the client beneath the cache. */
 export interface QueryRunner {
-  execute(query: CachedQuery<unknown>): Promise<unknown>;
+  /** Runs the query; `outcome`, when given, is told how it was answered. */
+  execute(query: CachedQuery<unknown>, outcome?: ReadOutcome): Promise<unknown>;
   direct(query: CachedQuery<unknown>): PrismaPromiseLike;
+  /** The cache info of a read that ended with `outcome` and `value`. */
+  info(outcome: ReadOutcome, value: unknown): CacheInfo;
 }
 
-/** A lazy cached query. One allocation per call; it runs at most once. */
-export class CachedQuery<T> implements PromiseLike<T> {
+/** A promise that starts its work when first awaited, like Prisma's own, and runs it at most once. */
+abstract class LazyPromise<T> implements PromiseLike<T> {
   private promise: Promise<T> | undefined;
 
-  constructor(
-    private readonly runner: QueryRunner,
-    /** Prisma's model context (`this` of the model method). */
-    readonly ctx: unknown,
-    /** The operation called. */
-    readonly operation: string,
-    /** Arguments without `cache`. */
-    readonly args: Record<string, unknown> | undefined,
-    /** The per-query `cache` option, unvalidated. */
-    readonly cache: unknown,
-  ) {}
+  /** Starts the work. */
+  protected abstract start(): Promise<T>;
 
   private run(): Promise<T> {
     if (this.promise) return this.promise;
     try {
-      this.promise = this.runner.execute(this) as Promise<T>;
+      this.promise = this.start();
     } catch (err) {
       // Errors reach the caller through the promise, never synchronously from then/catch.
       this.promise = Promise.reject(err);
@@ -64,6 +61,36 @@ export class CachedQuery<T> implements PromiseLike<T> {
     return this.run().finally(onfinally);
   }
 
+  get [Symbol.toStringTag](): string {
+    return "PrismaPromise";
+  }
+}
+
+/** A lazy cached query. One allocation per call; it runs at most once. */
+export class CachedQuery<T> extends LazyPromise<T> {
+  constructor(
+    private readonly runner: QueryRunner,
+    /** Prisma's model context (`this` of the model method), or the client for a raw read. */
+    readonly ctx: unknown,
+    /** The operation called. */
+    readonly operation: string,
+    /** Arguments without `cache`. */
+    readonly args: Record<string, unknown> | undefined,
+    /** The per-query `cache` option, unvalidated. */
+    readonly cache: unknown,
+  ) {
+    super();
+  }
+
+  protected start(): Promise<T> {
+    return this.runner.execute(this) as Promise<T>;
+  }
+
+  /** The same read, resolving to `{ data, info }`: the data and how the cache answered it. Lazy too. */
+  withCacheInfo(): InfoQuery<T> {
+    return new InfoQuery(this.runner, this);
+  }
+
   /** Batch `$transaction([...])`: reads inside a transaction go to the database. */
   requestTransaction(tx: BatchTransaction): PromiseLike<unknown> {
     const d = this.runner.direct(this);
@@ -76,9 +103,27 @@ export class CachedQuery<T> implements PromiseLike<T> {
     if (typeof fn !== "function") throw new TypeError(`${field}() is not available on this query`);
     return (fn as (a?: unknown) => unknown)(args);
   }
+}
 
-  get [Symbol.toStringTag](): string {
-    return "PrismaPromise";
+/** `withCacheInfo()`: a cached read that resolves to its data and its {@link CacheInfo}. */
+export class InfoQuery<T> extends LazyPromise<{ data: T; info: CacheInfo }> {
+  constructor(
+    private readonly runner: QueryRunner,
+    private readonly query: CachedQuery<T>,
+  ) {
+    super();
+  }
+
+  protected start(): Promise<{ data: T; info: CacheInfo }> {
+    const outcome: ReadOutcome = { status: "bypass", timing: undefined, plan: undefined };
+    return this.runner.execute(this.query, outcome).then((data) => ({ data: data as T, info: this.runner.info(outcome, data) }));
+  }
+
+  /** Batch `$transaction([...])`: the read goes to the database, so its status is `bypass`. */
+  requestTransaction(tx: BatchTransaction): PromiseLike<unknown> {
+    const d = this.runner.direct(this.query);
+    const bypass: ReadOutcome = { status: "bypass", timing: undefined, plan: undefined };
+    return (d.requestTransaction ? d.requestTransaction(tx) : d).then((data) => ({ data, info: this.runner.info(bypass, data) }));
   }
 }
 

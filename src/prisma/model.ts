@@ -5,10 +5,13 @@
  * (source.ts) to the runtime's read entry.
  * @module
  */
+import { cacheInfo } from "../engine/info.js";
 import { PLAIN_OPERATION, type ReadOperation } from "../engine/planner.js";
+import { observe } from "../engine/request.js";
 import type { CacheRuntime } from "../runtime.js";
 import { extensionList, isTransactionClient } from "./internals.js";
 import { CachedQuery, fluentClass, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
+import type { OpCounters } from "../telemetry.js";
 import type { ClientProfile, Profiler } from "./profile.js";
 import { type ModelContext, modelLoad, runBeneath } from "./source.js";
 
@@ -17,15 +20,22 @@ import { type ModelContext, modelLoad, runBeneath } from "./source.js";
  * cached: returns its key prefix, or undefined after counting the bypass (and
  * reporting it once per client, model and operation).
  */
-export function admit(runtime: CacheRuntime, profile: ClientProfile, model: string | undefined, operation: string, plain: string): string | undefined {
+export function admit(
+  runtime: CacheRuntime,
+  profile: ClientProfile,
+  model: string | undefined,
+  operation: string,
+  plain: string,
+  counters: OpCounters,
+): string | undefined {
   if (profile.transaction) {
-    runtime.stats.bypass("transaction");
+    runtime.stats.bypass("transaction", counters);
     return undefined;
   }
   const label = model ?? "$queryRawCached";
   const opaque = profile.opaqueFor(model, operation) ?? (plain !== operation ? profile.opaqueFor(model, plain) : null);
   if (opaque !== null) {
-    runtime.stats.bypass("query-extension");
+    runtime.stats.bypass("query-extension", counters);
     if (profile.firstReport(`${label}.${operation}`)) {
       const detail = `${opaque} hooks ${label}.${operation} beneath the cache, so its results may vary in ways the cache cannot see; declare it with cacheScope(scope, extension) or cacheNeutral(extension), or set prismaCache({ scope })`;
       runtime.events.emit({ type: "bypass", reason: "query-extension", model: label, operation, detail });
@@ -35,7 +45,7 @@ export function admit(runtime: CacheRuntime, profile: ClientProfile, model: stri
   try {
     return profile.keyPrefix();
   } catch (error) {
-    runtime.stats.bypass("scope-error");
+    runtime.stats.bypass("scope-error", counters);
     runtime.events.emit({
       type: "bypass",
       reason: "scope-error",
@@ -48,40 +58,57 @@ export function admit(runtime: CacheRuntime, profile: ClientProfile, model: stri
   }
 }
 
+/** What a model context is remembered with. */
+interface ContextInfo {
+  readonly profile: ClientProfile;
+  /** The counters of each operation called through it. */
+  readonly counters: Partial<Record<ReadOperation, OpCounters>>;
+}
+
 export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
   const methods = {} as Record<ReadOperation, (this: unknown, args?: Record<string, unknown>) => unknown>;
   const fluentClasses = new Map<string, typeof CachedQuery>();
 
   /**
-   * The profile of the client a model context belongs to. Prisma hands out one
-   * context object per client and model, so it is remembered per context (a
-   * lookup through Prisma's proxies costs more than an L1 hit's budget).
+   * The profile of the client a model context belongs to, and the counters of
+   * its operations. Prisma hands out one context object per client and model,
+   * so they are remembered per context (a lookup through Prisma's proxies
+   * costs more than an L1 hit's budget).
    */
-  const contexts = new WeakMap<object, ClientProfile>();
-  const profileOf = (ctx: ModelContext): ClientProfile => {
+  const contexts = new WeakMap<object, ContextInfo>();
+  const infoOf = (ctx: ModelContext): ContextInfo => {
     let p = contexts.get(ctx);
     if (p === undefined) {
       const client = ctx.$parent;
-      p = isTransactionClient(client) ? profiler.transaction : profiler.ofList(extensionList(client));
-      contexts.set(ctx, p);
+      const profile = isTransactionClient(client) ? profiler.transaction : profiler.ofList(extensionList(client));
+      contexts.set(ctx, (p = { profile, counters: Object.create(null) as ContextInfo["counters"] }));
     }
     return p;
   };
 
   const runner: QueryRunner = {
+    info: (outcome, value) => cacheInfo(runtime.planner, outcome, value),
     direct: (q) => runBeneath(q.ctx as ModelContext, q.operation, q.args, methods[q.operation as ReadOperation]) as PrismaPromiseLike,
-    execute(q): Promise<unknown> {
+    execute(q, outcome): Promise<unknown> {
       const ctx = q.ctx as ModelContext;
       const op = q.operation as ReadOperation;
       const plain = PLAIN_OPERATION[op];
-      const profile = profileOf(ctx);
-      const prefix = profile.simple ? profile.prefix : admit(runtime, profile, ctx.$name, op, plain);
+      const info = infoOf(ctx);
+      const { profile } = info;
+      const counters = (info.counters[op] ??= runtime.stats.of(ctx.$name, op));
+      const prefix = profile.simple ? profile.prefix : admit(runtime, profile, ctx.$name, op, plain, counters);
       if (prefix === undefined) return Promise.resolve(runner.direct(q));
-      const plan = runtime.planner.plan(ctx.$name, op, q.args, q.cache, prefix);
+      const plan = runtime.planner.plan(ctx.$name, op, q.args, q.cache, prefix, counters);
       if (!plan) return Promise.resolve(runner.direct(q));
-      const read = runtime.read(plan, modelLoad(ctx, plain, q.args, methods[plain]), profile.scoped);
+      const read = runtime.read(plan, modelLoad(ctx, plain, q.args, methods[plain]), profile.scoped, outcome);
       // *OrThrow shares the plain entry; on "not found" Prisma itself raises its own error.
-      return plain === op ? read : read.then((value) => (value === null ? runner.direct(q) : value));
+      if (plain === op) return read;
+      return read.then((value) => {
+        if (value !== null) return value;
+        // The database answers (and Prisma raises its own error): not a cached answer.
+        if (outcome) observe(outcome, "bypass", undefined);
+        return runner.direct(q);
+      });
     },
   };
 

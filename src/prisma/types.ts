@@ -11,6 +11,7 @@ import type { QueryCacheOption, RawCacheOptions } from "../options.js";
 import type { BusDeliveryError } from "../errors.js";
 import type { CacheStats } from "../telemetry.js";
 import type { CacheEvent } from "../events.js";
+import type { CacheInfo } from "../engine/info.js";
 
 /** The per-query option added to every cached read's arguments. */
 export interface CacheArgs {
@@ -41,8 +42,19 @@ export type CachedFluentApi<T, Op extends FluentOperation> = {
   >;
 };
 
-/** What a cached `findUnique`/`findFirst` (and `OrThrow`) returns: a PrismaPromise with the fluent API. */
-export type CachedFluentResult<T, A, Op extends FluentOperation> = Prisma.PrismaPromise<Prisma.Result<T, A, Op>> & CachedFluentApi<T, Op>;
+/**
+ * What every cached read returns: a lazy PrismaPromise of `R`, with
+ * `withCacheInfo()`, which resolves to `{ data, info }` instead (like
+ * Accelerate's `withAccelerateInfo()`): the same data, and how the cache
+ * answered (see {@link CacheInfo}).
+ */
+export type CachedPromise<R> = Prisma.PrismaPromise<R> & {
+  /** The same read, resolving to its data and its {@link CacheInfo}. Never throws for a bypassed read (`status: "bypass"`). */
+  withCacheInfo(): Prisma.PrismaPromise<{ data: R; info: CacheInfo }>;
+};
+
+/** What a cached `findUnique`/`findFirst` (and `OrThrow`) returns: a {@link CachedPromise} with the fluent API. */
+export type CachedFluentResult<T, A, Op extends FluentOperation> = CachedPromise<Prisma.Result<T, A, Op>> & CachedFluentApi<T, Op>;
 
 /**
  * The cached reads the extension adds to every model. Each accepts Prisma's own
@@ -53,10 +65,10 @@ export interface CachedReadMethods {
   findUniqueOrThrow<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "findUniqueOrThrow"> & CacheArgs>): CachedFluentResult<T, A, "findUniqueOrThrow">;
   findFirst<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirst"> & CacheArgs>): CachedFluentResult<T, A, "findFirst">;
   findFirstOrThrow<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findFirstOrThrow"> & CacheArgs>): CachedFluentResult<T, A, "findFirstOrThrow">;
-  findMany<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findMany"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "findMany">>;
-  count<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "count"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "count">>;
-  aggregate<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "aggregate"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "aggregate">>;
-  groupBy<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "groupBy"> & CacheArgs>): Prisma.PrismaPromise<Prisma.Result<T, A, "groupBy">>;
+  findMany<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "findMany"> & CacheArgs>): CachedPromise<Prisma.Result<T, A, "findMany">>;
+  count<T, A>(this: T, args?: Prisma.Exact<A, Prisma.Args<T, "count"> & CacheArgs>): CachedPromise<Prisma.Result<T, A, "count">>;
+  aggregate<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "aggregate"> & CacheArgs>): CachedPromise<Prisma.Result<T, A, "aggregate">>;
+  groupBy<T, A>(this: T, args: Prisma.Exact<A, Prisma.Args<T, "groupBy"> & CacheArgs>): CachedPromise<Prisma.Result<T, A, "groupBy">>;
 }
 
 /** What `prismaCache(...)` returns: pass it to `prisma.$extends(...)`. */
@@ -69,9 +81,10 @@ export type CacheExtension = (client: unknown) => PrismaClientExtends<
 /**
  * `prisma.$queryRawCached<T>(Prisma.sql\`...\`, { models, tags, ttl, key })`: a cached
  * `$queryRaw`. Declare the models it reads so writes to them invalidate it.
- * Inside an interactive transaction it runs uncached.
+ * Inside an interactive transaction it runs uncached. Lazy, like Prisma's
+ * own `$queryRaw`: it runs when awaited.
  */
-export type RawQueryMethod = <T = unknown>(sql: Sql, options: RawCacheOptions) => Promise<T>;
+export type RawQueryMethod = <T = unknown>(sql: Sql, options: RawCacheOptions) => CachedPromise<T>;
 
 /** `prisma.$cache`: invalidation and statistics. */
 export interface CacheClientApi {

@@ -21,6 +21,9 @@ import {
   type CacheClientApi,
   type CacheOptions,
   type CacheStats,
+  type CacheInfo,
+  type CacheStatus,
+  type CachedPromise,
   type L1Options,
   type ModelCacheOptions,
   type QueryCacheOption,
@@ -461,9 +464,10 @@ describe("$cache", () => {
 describe("$queryRawCached", () => {
   test("typed like $queryRaw, with declared models and tags", () => {
     expectTypeOf(prisma.$queryRawCached<{ n: bigint }[]>(Prisma.sql`SELECT 1 AS n`, { models: ["Post"], tags: ["t"], ttl: 5 })).toEqualTypeOf<
-      Promise<{ n: bigint }[]>
+      CachedPromise<{ n: bigint }[]>
     >();
-    expectTypeOf(prisma.$queryRawCached(Prisma.sql`SELECT 1`, {})).toEqualTypeOf<Promise<unknown>>();
+    expectTypeOf(prisma.$queryRawCached(Prisma.sql`SELECT 1`, {})).toEqualTypeOf<CachedPromise<unknown>>();
+    expectTypeOf(prisma.$queryRawCached<{ n: bigint }[]>(Prisma.sql`SELECT 1 AS n`, {})).resolves.toEqualTypeOf<{ n: bigint }[]>();
     // @ts-expect-error options are required (they say what the query reads)
     void prisma.$queryRawCached(Prisma.sql`SELECT 1`);
     // @ts-expect-error ttl is a number of seconds
@@ -471,7 +475,40 @@ describe("$queryRawCached", () => {
     // @ts-expect-error a plain string is not a Prisma.Sql
     void prisma.$queryRawCached("SELECT 1", {});
     const tx = null as unknown as Parameters<Parameters<typeof prisma.$transaction>[0]>[0];
-    expectTypeOf(tx.$queryRawCached(Prisma.sql`SELECT 1`, { models: ["User"] })).toEqualTypeOf<Promise<unknown>>();
+    expectTypeOf(tx.$queryRawCached(Prisma.sql`SELECT 1`, { models: ["User"] })).toEqualTypeOf<CachedPromise<unknown>>();
+  });
+});
+
+describe("withCacheInfo()", () => {
+  test("resolves to { data, info } with the read's exact data type", () => {
+    expectTypeOf(prisma.user.findUnique({ where: { id: 1 } }).withCacheInfo()).resolves.toEqualTypeOf<{ data: User | null; info: CacheInfo }>();
+    expectTypeOf(prisma.user.findUniqueOrThrow({ where: { id: 1 }, select: { email: true } }).withCacheInfo()).resolves.toEqualTypeOf<{
+      data: { email: string };
+      info: CacheInfo;
+    }>();
+    expectTypeOf(prisma.post.findMany({ include: { author: true }, cache: { ttl: 5 } }).withCacheInfo())
+      .resolves.toHaveProperty("data")
+      .items.toHaveProperty("author")
+      .toEqualTypeOf<User | null>();
+    expectTypeOf(prisma.post.count().withCacheInfo()).resolves.toEqualTypeOf<{ data: number; info: CacheInfo }>();
+    expectTypeOf(prisma.$queryRawCached<{ n: bigint }[]>(Prisma.sql`SELECT 1 AS n`, {}).withCacheInfo()).resolves.toEqualTypeOf<{
+      data: { n: bigint }[];
+      info: CacheInfo;
+    }>();
+    expectTypeOf<CacheInfo["status"]>().toEqualTypeOf<CacheStatus>();
+    expectTypeOf<CacheStatus>().toEqualTypeOf<"l1" | "l2" | "miss" | "stale" | "coalesced" | "grace" | "bypass">();
+    expectTypeOf<CacheInfo>().toEqualTypeOf<{ status: CacheStatus; key: string | undefined; age: number; ttl: number; deps: readonly string[] }>();
+  });
+
+  test("inside an interactive transaction and after chained $extends", async () => {
+    await prisma.$transaction(async (tx) => {
+      expectTypeOf(tx.user.findMany({ cache: { ttl: 5 } }).withCacheInfo()).resolves.toEqualTypeOf<{ data: User[]; info: CacheInfo }>();
+    });
+    const ext = prisma.$extends({ result: { user: { shout: { needs: { email: true }, compute: (u) => u.email } } } });
+    expectTypeOf(ext.user.findUnique({ where: { id: 1 }, select: { shout: true } }).withCacheInfo()).resolves.toEqualTypeOf<{
+      data: { shout: string } | null;
+      info: CacheInfo;
+    }>();
   });
 });
 

@@ -13,7 +13,7 @@ import type { LeaseManager } from "../../src/coherence/lease";
 import type { ReadRequest } from "../../src/engine/request";
 import { CacheStack } from "../../src/engine/stack";
 import type { CacheEvent } from "../../src/events";
-import { Stats } from "../../src/telemetry";
+import { OpCounters, Stats } from "../../src/telemetry";
 import type { L2ReadResult } from "../../src/tiers/entry";
 import { MemoryTier, type Timing } from "../../src/tiers/memory";
 import type { RedisTier } from "../../src/tiers/redis";
@@ -95,6 +95,7 @@ const request = (over: Partial<ReadRequest> = {}): ReadRequest => ({
   swrMs: 0,
   graceMs: 0,
   l2Id: "id1",
+  counters: new OpCounters(),
   ...over,
 });
 
@@ -182,7 +183,7 @@ describe("the stack, with fake tiers", () => {
     await s.read(req, async () => "v1");
     await pastTtl();
     const hit = s.peek(req.l1Key);
-    expect(hit).toEqual({ value: "v1", refresh: true });
+    expect(hit).toMatchObject({ value: "v1", refresh: true });
     let loads = 0;
     const refreshed = next("refreshed");
     s.refresh(req, async () => (loads++, "v2"));
