@@ -19,6 +19,7 @@ import { isolation } from "./cases/isolation";
 import { readPath } from "./cases/read-path";
 import { productionRedis } from "./cases/production-redis";
 import { stampede } from "./cases/stampede";
+import { writeChart } from "./chart";
 import { startBenchEnv, type BenchEnv } from "./lib/env";
 import type { BenchResults, GroupResult } from "./lib/types";
 import { renderText, report, RESULTS_PATH } from "./report";
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
     process.off("SIGTERM", onSignal);
   }
   writeFileSync(RESULTS_PATH, JSON.stringify(results, null, 2) + "\n");
+  writeChart();
   console.log(`\n${renderText(results)}\n`);
   report();
 }
