@@ -19,7 +19,7 @@ export type {
 } from "./prisma/types.js";
 export type { CacheInfo } from "./engine/info.js";
 export type { CacheStatus } from "./engine/request.js";
-export type { CacheOptions, L1Options, ModelCacheOptions, QueryCacheOption, RawCacheOptions, RedisClient } from "./options.js";
+export type { CacheOptions, CacheStrategy, L1Options, ModelCacheOptions, QueryCacheOption, RawCacheOptions, RedisClient } from "./options.js";
 export { BusDeliveryError, CacheError, CacheConfigError, CacheUsageError, RedisTimeoutError } from "./errors.js";
 export type { CacheErrorCode, ConfigIssue } from "./errors.js";
 export type { CacheStats, OperationStats } from "./telemetry.js";

@@ -201,6 +201,22 @@ export type QueryCacheOption =
       key?: string;
     };
 
+/**
+ * Prisma Accelerate's per-query `cacheStrategy`, accepted as an alias of
+ * `cache` so that an app moving from Accelerate changes one line (the
+ * extension). `ttl` and `swr` are seconds, as in Accelerate, and `tags` are
+ * invalidated with `$cache.invalidate({ tags })`. As with Accelerate, a
+ * read without it is not cached unless a model or global `ttl` is set.
+ */
+export interface CacheStrategy {
+  /** Seconds the result stays fresh. 0 skips caching. @default the model's or global ttl */
+  ttl?: number;
+  /** Seconds past ttl during which a stale value is served while it is refreshed. @default the model's or global swr */
+  swr?: number;
+  /** Tags of this entry. @default [] */
+  tags?: string[];
+}
+
 /** Options of `prisma.$queryRawCached(sql, options)`: what the raw query reads. */
 export interface RawCacheOptions {
   /** Models the query reads: a write to any of them makes the entry stale. @default [] */

@@ -11,6 +11,7 @@ import { observe } from "../engine/request.js";
 import type { CacheRuntime } from "../runtime.js";
 import { extensionList, isTransactionClient } from "./internals.js";
 import { CachedQuery, fluentClass, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
+import { CacheUsageError } from "../errors.js";
 import type { OpCounters } from "../telemetry.js";
 import type { ClientProfile, Profiler } from "./profile.js";
 import { type ModelContext, modelLoad, runBeneath } from "./source.js";
@@ -58,6 +59,29 @@ export function admit(
   }
 }
 
+/** A per-query option refused when the read was called: its error reaches the caller through the promise, like Prisma's. */
+class RefusedOption {
+  constructor(readonly error: CacheUsageError) {}
+}
+
+/**
+ * Takes the per-query option out of a read's arguments: `cache`, or
+ * Accelerate's `cacheStrategy` (an alias, then checked like `cache`). Both
+ * at once, or a `cacheStrategy` that is not `{ ttl, swr, tags }`, is refused.
+ */
+function splitCacheOption(input: Record<string, unknown>, ctx: ModelContext, op: string): { cache: unknown; args: Record<string, unknown> } {
+  const { cache, cacheStrategy, ...args } = input;
+  if (!("cacheStrategy" in input)) return { cache, args };
+  const refuse = (why: string) => ({ cache: new RefusedOption(new CacheUsageError(`${ctx.$name}.${op}({ cacheStrategy }): ${why}`)), args });
+  if ("cache" in input) return refuse("pass either cache or cacheStrategy (its Accelerate alias), not both");
+  if (typeof cacheStrategy !== "object" || cacheStrategy === null || Array.isArray(cacheStrategy))
+    return refuse("cacheStrategy must be an object { ttl, swr, tags }");
+  for (const k of Object.keys(cacheStrategy)) {
+    if (k !== "ttl" && k !== "swr" && k !== "tags") return refuse(`unknown cacheStrategy option "${k}" (allowed: ttl, swr, tags)`);
+  }
+  return { cache: cacheStrategy, args };
+}
+
 /** What a model context is remembered with. */
 interface ContextInfo {
   readonly profile: ClientProfile;
@@ -90,6 +114,7 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
     info: (outcome, value) => cacheInfo(runtime.planner, outcome, value),
     direct: (q) => runBeneath(q.ctx as ModelContext, q.operation, q.args, methods[q.operation as ReadOperation]) as PrismaPromiseLike,
     execute(q, outcome): Promise<unknown> {
+      if (q.cache instanceof RefusedOption) throw q.cache.error;
       const ctx = q.ctx as ModelContext;
       const op = q.operation as ReadOperation;
       const plain = PLAIN_OPERATION[op];
@@ -117,7 +142,7 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
     methods[op] = function (this: unknown, input?: Record<string, unknown>) {
       let cache: unknown;
       let args = input;
-      if (input != null && "cache" in input) ({ cache, ...args } = input);
+      if (input != null && ("cache" in input || "cacheStrategy" in input)) ({ cache, args } = splitCacheOption(input, this as ModelContext, op));
       if (!isFluent) return new CachedQuery(runner, this, op, args, cache);
       const model = (this as ModelContext).$name;
       let C = fluentClasses.get(model);

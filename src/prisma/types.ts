@@ -7,7 +7,7 @@
 import type { Prisma, PrismaClientExtends } from "@prisma/client/extension";
 import type { Sql, Types } from "@prisma/client/runtime/client";
 import type { BumpId } from "../coherence/message.js";
-import type { QueryCacheOption, RawCacheOptions } from "../options.js";
+import type { CacheStrategy, QueryCacheOption, RawCacheOptions } from "../options.js";
 import type { BusDeliveryError } from "../errors.js";
 import type { CacheStats } from "../telemetry.js";
 import type { CacheEvent } from "../events.js";
@@ -20,6 +20,11 @@ export interface CacheArgs {
    * @default undefined (the model's and global settings apply)
    */
   cache?: QueryCacheOption;
+  /**
+   * Prisma Accelerate's option, an alias of `cache` (`{ ttl, swr, tags }`, in seconds); not together with `cache`.
+   * @default undefined (the model's and global settings apply)
+   */
+  cacheStrategy?: CacheStrategy;
 }
 
 type FluentOperation = "findUnique" | "findUniqueOrThrow" | "findFirst" | "findFirstOrThrow";

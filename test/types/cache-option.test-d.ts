@@ -41,6 +41,12 @@ describe("per-query `cache` option", () => {
     prisma.user.findUnique({ where: { id: 1 } });
     // @ts-expect-error cache: true is not an option
     prisma.user.findUnique({ where: { id: 1 }, cache: true });
+    // Accelerate's cacheStrategy is an alias.
+    expectTypeOf(prisma.user.findMany({ cacheStrategy: { ttl: 60, swr: 10, tags: ["a"] } })).resolves.toEqualTypeOf<User[]>();
+    // @ts-expect-error cacheStrategy has no key
+    prisma.user.findMany({ cacheStrategy: { key: "k" } });
+    // @ts-expect-error cacheStrategy is an object
+    prisma.user.findMany({ cacheStrategy: false });
     // @ts-expect-error ttl is a number of seconds
     prisma.user.findUnique({ where: { id: 1 }, cache: { ttl: "10" } });
     // @ts-expect-error tags is an array
