@@ -1,0 +1,103 @@
+/**
+ * Prometheus metrics of prisma-tiered-cache, through prom-client. Copy this
+ * file into your app:
+ *
+ * ```ts
+ * import { Registry } from "prom-client";
+ * const registry = new Registry();
+ * registerCacheMetrics(prisma.$cache, { registry });
+ * // GET /metrics: res.setHeader("content-type", registry.contentType); res.end(await registry.metrics());
+ * ```
+ *
+ * Every metric is read from `prisma.$cache.stats()` when it is scraped (a
+ * prom-client `collect()` callback), so nothing is counted twice and the
+ * read path pays nothing. The stats are cumulative counters; a
+ * `$cache.resetStats()` shows as a counter reset, which `rate()` handles.
+ * @module
+ */
+import { Counter, type Registry } from "prom-client";
+import type { BypassReason, CacheStats } from "../../src/index"; // in your app: from "prisma-tiered-cache"
+
+/** The fields of {@link CacheStats} that are plain counters. */
+type CountField = { [K in keyof CacheStats]: CacheStats[K] extends number ? K : never }[keyof CacheStats];
+
+/**
+ * Every plain counter of `stats()` but `bypasses` (the sum of the
+ * `bypasses_total{reason}` series): its metric name after the prefix, and
+ * its help text. A `Record`, so that a counter added to `CacheStats` is a
+ * compile error here until it is given a metric.
+ */
+const COUNTERS: Record<Exclude<CountField, "bypasses">, readonly [name: string, help: string]> = {
+  misses: ["misses_total", "Cacheable reads that went to the database."],
+  fills: ["fills_total", "Entries stored after a miss."],
+  fillsRefused: ["fills_refused_total", "Fills refused because a dependency changed while the query ran."],
+  coalesced: ["coalesced_total", "Reads that joined another caller's in-flight query for the same key."],
+  staleServed: ["stale_served_total", "Values served past their ttl within swr."],
+  backgroundRefreshes: ["background_refreshes_total", "Background refreshes started (stale hits and early refreshes)."],
+  earlyRefreshes: ["early_refreshes_total", "Hits picked for a probabilistic early refresh."],
+  leaseWaits: ["lease_waits_total", "Misses that waited for another process's regeneration lease."],
+  leaseTimeouts: ["lease_timeouts_total", "Lease waits that ran out before the holder released."],
+  graceServed: ["grace_served_total", "Cached values served because the database query failed, within grace."],
+  invalidations: ["invalidations_total", "Version bumps issued by writes and by $cache.invalidate*."],
+  redisErrors: ["redis_errors_total", "Redis commands that failed or timed out."],
+  busErrors: ["bus_errors_total", "Failures of the invalidation bus."],
+  remoteBumps: ["remote_bumps_total", "Bumps received from other processes on the bus."],
+  l1Flushes: ["l1_flushes_total", "Times L1 was flushed because the bus may have missed messages."],
+  corruptEntries: ["corrupt_entries_total", "Entries found in Redis that could not be decoded."],
+};
+
+/** What {@link registerCacheMetrics} reads: `prisma.$cache`, or anything with its `stats()`. */
+export interface CacheStatsSource {
+  /** The cache's counters, as `prisma.$cache.stats()` returns them. */
+  stats(): CacheStats;
+}
+
+/** Options of {@link registerCacheMetrics}. */
+export interface CacheMetricsOptions {
+  /** The registry to register with. */
+  registry: Registry;
+  /**
+   * Prefix of every metric name.
+   * @default "prisma_cache_"
+   */
+  prefix?: string;
+}
+
+/**
+ * Registers the cache's counters with `registry`: `<prefix>hits_total{tier="l1"|"l2"}`,
+ * `<prefix>bypasses_total{reason}` (one series per {@link BypassReason}), and
+ * one `<prefix><name>_total` per other counter of `stats()` (`misses_total`,
+ * `fills_total`, `fills_refused_total`, `coalesced_total`, ...). Every series
+ * exists from the first scrape on, at 0.
+ * @returns the registered counters, by metric name.
+ * @throws prom-client's error if a metric of the same name is already registered.
+ */
+export function registerCacheMetrics(cache: CacheStatsSource, { registry, prefix = "prisma_cache_" }: CacheMetricsOptions): Map<string, Counter> {
+  const metrics = new Map<string, Counter>();
+  /** A counter that takes the values `read` gives on every scrape. */
+  const counter = <L extends string>(name: string, help: string, labelNames: L[], read: (s: CacheStats) => Array<[Partial<Record<L, string>>, number]>) => {
+    const metric: Counter<L> = new Counter<L>({
+      name: prefix + name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        // A counter has no set(): start from zero and add the current value.
+        metric.reset();
+        for (const [labels, value] of read(cache.stats())) metric.inc(labels, value);
+      },
+    });
+    metrics.set(prefix + name, metric as Counter);
+  };
+
+  counter("hits_total", "Reads answered from a cache tier (l1: in-process, l2: Redis).", ["tier"], (s) => [
+    [{ tier: "l1" }, s.hits.l1],
+    [{ tier: "l2" }, s.hits.l2],
+  ]);
+  counter("bypasses_total", "Reads that skipped the cache, by reason.", ["reason"], (s) =>
+    (Object.entries(s.bypassReasons) as Array<[BypassReason, number]>).map(([reason, n]) => [{ reason }, n]),
+  );
+  for (const [field, [name, help]] of Object.entries(COUNTERS) as Array<[CountField, readonly [string, string]]>)
+    counter(name, help, [], (s) => [[{}, s[field]]]);
+  return metrics;
+}
