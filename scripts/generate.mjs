@@ -1,11 +1,187 @@
 #!/usr/bin/env node
-// Runs `prisma generate` on a machine with no network. The Prisma CLI tries to
-// download a schema-engine binary before every command, even though `generate`
-// never runs it; pointing PRISMA_SCHEMA_ENGINE_BINARY at any existing
-// executable skips that download.
+// Derives the MySQL/MariaDB and SQLite schemas from prisma/schema.prisma (the
+// one source), then runs `prisma generate` for all three, on a machine with no
+// network.
+//
+// Derivation: prisma/<provider>/schema.prisma is the source with the
+// datasource provider swapped and the client generated to
+// generated/prisma-<provider>. What the provider does not support is adapted
+// with a comment above it saying what and why; what cannot be adapted
+// mechanically (Postgres extensions, multi-schema, Unsupported types, a native
+// type with no counterpart) stops the script with a message naming it. The
+// derived files are committed, next to their hand-written migrations
+// (prisma/<provider>/migrations), so that a schema change shows as a diff of
+// every provider's schema in the same commit.
+//
+// Offline: the Prisma CLI tries to download a schema-engine binary before
+// every command, even though `generate` never runs it; pointing
+// PRISMA_SCHEMA_ENGINE_BINARY at any existing executable skips that download.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const SOURCE = path.join(ROOT, "prisma/schema.prisma");
+
+/**
+ * Postgres native types (`@db.X`) and what each provider makes of them:
+ * a string is the replacement attribute, `null` drops it (the provider's
+ * default column type for the Prisma type is the right one), a missing entry
+ * stops the script. SQLite has no native type attributes at all.
+ */
+const NATIVE_TYPES = {
+  mysql: {
+    Decimal: (args) => `@db.Decimal${args}`,
+    VarChar: (args) => `@db.VarChar${args}`,
+    Char: (args) => `@db.Char${args}`,
+    Text: () => "@db.Text",
+    Date: () => "@db.Date",
+    Time: (args) => `@db.Time${args}`,
+    // MySQL's TIMESTAMP ends in 2038 and follows the session time zone: DATETIME keeps what Postgres stores.
+    Timestamp: (args) => `@db.DateTime${args}`,
+    Timestamptz: (args) => `@db.DateTime${args}`,
+    SmallInt: () => "@db.SmallInt",
+    Integer: () => null,
+    BigInt: () => null,
+    DoublePrecision: () => null,
+    Real: () => "@db.Float",
+    Boolean: () => null,
+    Uuid: () => "@db.Char(36)",
+    Json: () => null,
+    JsonB: () => null,
+    ByteA: () => null,
+  },
+  sqlite: {},
+};
+
+/** Caveats of a Prisma type on a provider that needs no change to the schema, written above each field of that type. */
+const TYPE_NOTES = {
+  mysql: {
+    Json: "MariaDB: JSON is LONGTEXT with a json_valid() check; object keys keep the order they were written in.",
+  },
+  sqlite: {
+    Decimal: "SQLite has no decimal type: the column is DECIMAL (NUMERIC affinity), so a value is stored as an INTEGER or a REAL of 15 significant digits.",
+    Json: "SQLite: a JSONB column type (NUMERIC affinity) holding the JSON text.",
+  },
+};
+
+/** Caveats of a provider that hold for the whole schema, written in the derived file's header. */
+const PROVIDER_NOTES = {
+  mysql: [
+    "String is VARCHAR(191), compared case-insensitively (utf8mb4_unicode_ci): unique and equality lookups ignore case.",
+    "DateTime is DATETIME(3): milliseconds, no time zone (UTC as Prisma writes it).",
+  ],
+  sqlite: [
+    "DateTime is ISO 8601 text (the better-sqlite3 adapter's default timestampFormat); BigInt is a 64-bit INTEGER.",
+    "Equality and unique lookups are case-sensitive (BINARY collation), as on Postgres; contains/startsWith/endsWith use LIKE, case-insensitive for ASCII.",
+  ],
+};
+
+/** Caveats of enums on a provider, written above each enum. */
+const ENUM_NOTES = {
+  mysql: "MySQL: an inline ENUM('...') column type on every field that uses it.",
+  sqlite: "SQLite has no enum type: fields of this enum are TEXT columns; Prisma checks the values, the database does not.",
+};
+
+const SCALARS = new Set(["String", "Boolean", "Int", "BigInt", "Float", "Decimal", "DateTime", "Json", "Bytes"]);
+
+/** Fails the derivation with a message saying what to do. */
+function unsupported(provider, line, what) {
+  throw new Error(
+    `scripts/generate.mjs cannot derive the ${provider} schema: ${what}\n  at: ${line.trim()}\n` +
+      "Adapt prisma/schema.prisma, or teach the derivation in scripts/generate.mjs how to map it (with a comment saying what and why).",
+  );
+}
+
+/**
+ * The schema for `provider`, derived from the Postgres source text.
+ * @param {string} source
+ * @param {"mysql" | "sqlite"} provider
+ */
+function deriveSchema(source, provider) {
+  const lines = source.split("\n");
+  const enums = new Set([...source.matchAll(/^enum\s+(\w+)\s*\{/gm)].map((m) => m[1]));
+  const out = [
+    `// DERIVED from prisma/schema.prisma by scripts/generate.mjs for ${provider === "mysql" ? "MySQL/MariaDB" : "SQLite"}: do not edit.`,
+    "// Edit the source and run `npm run generate`; then write the migration for this provider by hand",
+    `// in prisma/${provider}/migrations (see CONTRIBUTING.md). Adaptations are commented where they are.`,
+    ...PROVIDER_NOTES[provider].map((note) => `// ${note}`),
+    "",
+  ];
+  let block = "";
+  for (const line of lines) {
+    const open = /^(generator|datasource|model|enum|view|type)\s+(\w+)\s*\{/.exec(line);
+    if (open) block = open[1];
+    else if (/^\}/.test(line)) block = "";
+    if (/^\s*(extensions|schemas)\s*=/.test(line) || /@@schema\(/.test(line))
+      unsupported(provider, line, "multi-schema and Postgres extensions exist on Postgres only");
+    if (/Unsupported\(/.test(line)) unsupported(provider, line, "an Unsupported(...) type is the source database's own");
+
+    if (block === "datasource" && /^\s*provider\s*=/.test(line)) {
+      out.push(line.replace(/"postgresql"/, `"${provider}"`));
+      continue;
+    }
+    if (block === "generator" && /^\s*output\s*=/.test(line)) {
+      const output = /"([^"]+)"/.exec(line)[1];
+      const target = path.resolve(path.dirname(SOURCE), `${output}-${provider}`);
+      const relative = path
+        .relative(path.join(path.dirname(SOURCE), provider), target)
+        .split(path.sep)
+        .join("/");
+      out.push(line.replace(/"[^"]+"/, `"${relative}"`));
+      continue;
+    }
+    if (open?.[1] === "enum" && ENUM_NOTES[provider]) out.push(`// ${ENUM_NOTES[provider]}`);
+    if (block !== "model") {
+      out.push(line);
+      continue;
+    }
+    const field = /^(\s+)(\w+)(\s+)(\w+)(\[\]|\?)?(.*)$/.exec(line);
+    if (!field || field[2].startsWith("@@")) {
+      out.push(line);
+      continue;
+    }
+    const [, indent, name, gap, type, modifier = "", rest] = field;
+    const notes = [];
+    let newType = type;
+    let newModifier = modifier;
+    let attributes = rest;
+    if (modifier === "[]" && (SCALARS.has(type) || enums.has(type))) {
+      if (/@default\(/.test(rest)) unsupported(provider, line, "a scalar list with a default");
+      notes.push(`${name}: ${type}[] becomes Json (a JSON array): ${provider} has no array columns, so has/hasEvery filters and push do not exist here.`);
+      newType = "Json";
+      newModifier = "";
+    }
+    attributes = attributes.replace(/@db\.(\w+)(\([^)]*\))?/g, (attr, native, args = "") => {
+      const map = NATIVE_TYPES[provider][native];
+      if (provider === "sqlite") {
+        notes.push(`${name}: ${attr} dropped: SQLite has no native type attributes.`);
+        return "";
+      }
+      if (!map) unsupported(provider, line, `the native type ${attr} has no ${provider} counterpart`);
+      const replacement = map(args);
+      if (replacement === null) notes.push(`${name}: ${attr} dropped: the ${provider} default column for ${type} is its counterpart.`);
+      else if (replacement !== attr) notes.push(`${name}: ${attr} becomes ${replacement}.`);
+      return replacement ?? "";
+    });
+    const typeNote = TYPE_NOTES[provider][newType];
+    if (typeNote) notes.push(`${name}: ${typeNote}`);
+    for (const note of notes) out.push(`${indent}// ${note}`);
+    out.push(`${indent}${name}${gap}${newType}${newModifier}${attributes.replace(/\s+$/, "")}`);
+  }
+  return out.join("\n");
+}
+
+/** Writes `prisma/<provider>/schema.prisma` when its text changed; returns its path. */
+function writeDerived(provider) {
+  const file = path.join(ROOT, "prisma", provider, "schema.prisma");
+  const text = deriveSchema(readFileSync(SOURCE, "utf8"), provider);
+  mkdirSync(path.dirname(file), { recursive: true });
+  if (!existsSync(file) || readFileSync(file, "utf8") !== text) writeFileSync(file, text);
+  return file;
+}
 
 const require = createRequire(import.meta.url);
 let cli;
@@ -19,5 +195,10 @@ const env = { ...process.env, PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABL
 if (!env.PRISMA_SCHEMA_ENGINE_BINARY || !existsSync(env.PRISMA_SCHEMA_ENGINE_BINARY)) {
   env.PRISMA_SCHEMA_ENGINE_BINARY = process.execPath;
 }
-const r = spawnSync(process.execPath, [cli, "generate", ...process.argv.slice(2)], { stdio: "inherit", env });
-process.exit(r.status ?? 1);
+const args = process.argv.slice(2);
+// With --schema, generate just that schema, as `prisma generate --schema` does.
+const schemas = args.includes("--schema") ? [undefined] : [SOURCE, writeDerived("mysql"), writeDerived("sqlite")];
+for (const schema of schemas) {
+  const r = spawnSync(process.execPath, [cli, "generate", ...(schema ? ["--schema", schema] : []), ...args], { stdio: "inherit", env, cwd: ROOT });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
