@@ -9,7 +9,7 @@ import { z } from "zod";
 import { CacheConfigError, type ConfigIssue } from "./errors.js";
 import { canonicalize } from "./keys.js";
 import type { ScopeSource } from "./prisma/declare.js";
-import type { L1Options, ModelCacheOptions, RedisClient } from "./options.js";
+import type { CacheLogger, L1Options, ModelCacheOptions, RedisClient } from "./options.js";
 
 const seconds = (what: string) =>
   z
@@ -77,6 +77,23 @@ const l1Field = z
   })
   .transform((v) => v as false | L1Options | undefined);
 
+const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+
+/** A logger with the four methods; each missing one is named. */
+const loggerField = z
+  .unknown()
+  .superRefine((v, ctx) => {
+    if (typeof v !== "object" || v === null) {
+      ctx.addIssue({ code: "custom", message: "logger must be an object with debug, info, warn and error methods (pino, winston and console have them)" });
+      return;
+    }
+    for (const level of LOG_LEVELS) {
+      if (typeof (v as Record<string, unknown>)[level] !== "function")
+        ctx.addIssue({ code: "custom", path: [level], message: `logger.${level} must be a function` });
+    }
+  })
+  .transform((v) => v as CacheLogger);
+
 const optionsSchema = z.strictObject({
   redis: redisSchema.optional(),
   namespace: z
@@ -122,6 +139,19 @@ const optionsSchema = z.strictObject({
       cooldown: z.number().int().nonnegative("breaker.cooldown must be >= 0 milliseconds").optional(),
     })
     .optional(),
+  logger: loggerField.optional(),
+  audit: z
+    .strictObject(
+      {
+        sampleRate: z
+          .number({ error: "audit.sampleRate must be a number between 0 and 1" })
+          .min(0, "audit.sampleRate must be between 0 and 1")
+          .max(1, "audit.sampleRate must be between 0 and 1"),
+      },
+      { error: "audit must be an object { sampleRate }" },
+    )
+    .optional(),
+  telemetry: z.boolean({ error: "telemetry must be a boolean" }).optional(),
 });
 
 /** Options with every default filled in. */
@@ -141,6 +171,10 @@ export interface ResolvedOptions {
   breaker: { failures: number; cooldown: number };
   rowLevel: boolean;
   scope: ScopeSource | undefined;
+  logger: CacheLogger | undefined;
+  /** Share of cache hits also read from the database and compared (0: the audit is off). */
+  auditRate: number;
+  telemetry: boolean;
 }
 
 /** Every default, in one place: the values the README and the option docs state. */
@@ -160,6 +194,10 @@ export const DEFAULTS = {
   rowLevel: true,
   /** `$cache.delivered(...)` timeout, in ms. */
   deliveredTimeout: 5_000,
+  /** The staleness audit is off. */
+  auditSampleRate: 0,
+  /** OpenTelemetry is used when `@opentelemetry/api` is installed. */
+  telemetry: true,
 } as const;
 
 function toIssues(error: z.ZodError): ConfigIssue[] {
@@ -203,6 +241,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     breaker: { failures: o.breaker?.failures ?? d.breaker.failures, cooldown: o.breaker?.cooldown ?? d.breaker.cooldown },
     rowLevel: o.rowLevel ?? d.rowLevel,
     scope: o.scope,
+    logger: o.logger,
+    auditRate: o.audit?.sampleRate ?? d.auditSampleRate,
+    telemetry: o.telemetry ?? d.telemetry,
   };
 }
 

@@ -41,6 +41,23 @@ export type CacheEvent =
    * listener when it is added (the probe runs when the cache is applied).
    */
   | { type: "degraded"; internal: string; effect: string }
+  /** The Redis circuit opened: `failures` commands failed in a row, and Redis is skipped for `cooldown` ms (reads go to the database). */
+  | { type: "circuit-open"; failures: number; cooldown: number }
+  /** The Redis circuit closed: Redis answers again. */
+  | { type: "circuit-closed" }
+  /**
+   * Redis did not take a write's bump: `pending` bumps wait in this process
+   * and are replayed once Redis answers. Until then, other processes may
+   * serve entries those writes changed from their L1 or from Redis.
+   */
+  | { type: "bumps-pending"; pending: number }
+  /**
+   * The staleness audit read a sampled hit from the database and found
+   * another value: `key` was served with dependencies `deps`, `cachedAge` ms
+   * after it was read from the database; the database's value is
+   * `databaseAge` ms old (the audit's read). Counted in `stats().staleDetected`.
+   */
+  | { type: "stale-detected"; key: string; deps: readonly string[]; cachedAge: number; databaseAge: number }
   /** The database fingerprint could not be taken: reads use L1 and the database only, and it is tried again after 1 s. */
   | { type: "fingerprint-error"; error: unknown }
   | {
@@ -72,6 +89,12 @@ export class EventHub {
     this.listeners.add(listener);
     for (const event of this.degraded) deliver(listener, event);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Reports a `degraded` event to the listeners there are, and to each one added later. */
+  degrade(event: CacheEvent & { type: "degraded" }): void {
+    this.degraded.push(event);
+    this.emit(event);
   }
 
   /** Reports an event to every listener. */

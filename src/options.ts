@@ -185,6 +185,37 @@ export interface CacheOptions {
    * @default undefined (no scope)
    */
   scope?: ScopeSource;
+  /**
+   * Where the cache logs what an operator should know: the Redis circuit
+   * opening and closing, L1 flushes with their reason, lease timeouts, bumps
+   * Redis did not take, and audit mismatches. pino, winston and `console`
+   * fit. Each call passes one string.
+   * @default undefined (the cache prints nothing)
+   */
+  logger?: CacheLogger;
+  /**
+   * The staleness audit: a share `sampleRate` (0 to 1) of cache hits is also
+   * read from the database in the background and compared. A mismatch is
+   * counted (`stats().staleDetected`) and reported as a `stale-detected`
+   * event. It never adds more than `sampleRate` of the reads as database load.
+   * @default undefined (off)
+   */
+  audit?: { sampleRate: number };
+  /**
+   * OpenTelemetry spans (one per miss and per bump) and metrics, through the
+   * global tracer and meter providers of `@opentelemetry/api` when it is
+   * installed (an optional peer). `false` turns them off.
+   * @default true
+   */
+  telemetry?: boolean;
+}
+
+/** A logger: pino, winston and `console` fit. Each method is called with one message. */
+export interface CacheLogger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
 }
 
 /** Per-query `cache` option: `false` bypasses the cache for this call. */

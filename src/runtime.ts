@@ -21,6 +21,8 @@ import { CacheStack } from "./engine/stack.js";
 import { Keyspace } from "./engine/keyspace.js";
 import { type Load, observe, type ReadOutcome, type ReadPlan, type ReadRequest } from "./engine/request.js";
 import { EventHub } from "./events.js";
+import { logEvents } from "./logger.js";
+import { Audit } from "./audit.js";
 
 /** One cache instance: created each time the extension is applied to a base client. */
 export class CacheRuntime {
@@ -38,6 +40,8 @@ export class CacheRuntime {
   readonly leases: LeaseManager | undefined;
   /** Resolves once the bus is subscribed (or has given up for now); at once without Redis. */
   readonly ready: Promise<void>;
+  /** The staleness audit (`audit.sampleRate` > 0). */
+  private readonly audit: Audit | undefined;
   /** Builds read plans from model reads and cached raw reads, and completes them on a miss. */
   readonly planner: Planner;
 
@@ -55,6 +59,7 @@ export class CacheRuntime {
     clientShape = "",
     readonly identity?: DatabaseIdentity,
   ) {
+    if (options.logger) logEvents(this.events, options.logger);
     this.graph = new RelationGraph(dataModel);
     const facts = parseRelations(schema);
     this.rows = new RowKeys(options.rowLevel ? facts : undefined);
@@ -95,6 +100,9 @@ export class CacheRuntime {
           everything: this.graph.everything,
           replicas: options.replicas,
           onReplicasShort: (wanted, acknowledged) => this.events.emit({ type: "replicas-short", wanted, acknowledged }),
+          onOpen: (failures) => this.events.emit({ type: "circuit-open", failures, cooldown: options.breaker.cooldown }),
+          onClose: () => this.events.emit({ type: "circuit-closed" }),
+          onUndelivered: (pending) => this.events.emit({ type: "bumps-pending", pending }),
           onServerChanged: () => {
             this.stats.l1Flushes++;
             this.stack.clearL1();
@@ -128,6 +136,17 @@ export class CacheRuntime {
         : undefined;
     this.stack = new CacheStack(l1, l2, this.leases, this.stats, { earlyRefresh: options.earlyRefresh, events: this.events, delivery: this.bus });
     this.ready = this.bus ? this.bus.start() : Promise.resolve();
+    this.audit =
+      options.auditRate > 0
+        ? new Audit({
+            sampleRate: options.auditRate,
+            stats: this.stats,
+            planner: this.planner,
+            generations: this.stack.generations,
+            emit: (e) => this.events.emit(e),
+            lagMs: redis ? options.heartbeat : 0,
+          })
+        : undefined;
   }
 
   /**
@@ -140,6 +159,21 @@ export class CacheRuntime {
    * goes to the database unless the client declared a scope.
    */
   read(plan: ReadPlan, load: Load, scoped: boolean, outcome?: ReadOutcome): Promise<unknown> {
+    const audit = this.audit;
+    if (audit !== undefined && audit.due()) {
+      // Sampled: if it turns out to be a hit, the audit reads it again from the database.
+      const seen = outcome ?? { status: "bypass", timing: undefined, plan: undefined };
+      const read = this.readAs(plan, load, scoped, seen);
+      void read.then(
+        (value) => audit.check(plan, load, seen, value),
+        () => undefined,
+      );
+      return read;
+    }
+    return this.readAs(plan, load, scoped, outcome);
+  }
+
+  private readAs(plan: ReadPlan, load: Load, scoped: boolean, outcome: ReadOutcome | undefined): Promise<unknown> {
     if (outcome) outcome.plan = plan;
     const hit = this.stack.peek(plan.l1Key);
     if (hit !== undefined) {

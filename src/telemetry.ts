@@ -99,6 +99,10 @@ export interface CacheStats {
   l1Flushes: number;
   /** Entries found in Redis that could not be decoded (deleted and treated as a miss). */
   corruptEntries: number;
+  /** Hits the staleness audit read again from the database (`audit.sampleRate`). */
+  audits: number;
+  /** Audited hits whose value differed from the database's with no bump to explain it (each also a `stale-detected` event). */
+  staleDetected: number;
   /**
    * The same counters by model and operation (the operation called, e.g.
    * `findUniqueOrThrow`): `byModel.User.findUnique.hits.l1`. Cached raw
@@ -130,6 +134,8 @@ export class Stats {
   remoteBumps = 0;
   l1Flushes = 0;
   corruptEntries = 0;
+  audits = 0;
+  staleDetected = 0;
 
   /** Counters by model, then operation. */
   private byModel = new Map<string, Record<string, OpCounters>>();
@@ -174,6 +180,8 @@ export class Stats {
       remoteBumps: this.remoteBumps,
       l1Flushes: this.l1Flushes,
       corruptEntries: this.corruptEntries,
+      audits: this.audits,
+      staleDetected: this.staleDetected,
       byModel: this.byModelSnapshot(),
     };
   }

@@ -104,7 +104,7 @@ export function prismaCache(options: CacheOptions = {}): CacheExtension {
       : undefined;
     const runtime = new CacheRuntime(resolved, dataModel, inlineSchema(client), canonicalize(globalOmit(client) ?? null), identity);
     report = (error) => runtime.events.emit({ type: "fingerprint-error", error });
-    for (const m of missing) if (!m.required) runtime.events.degraded.push({ type: "degraded", internal: m.name, effect: m.effect });
+    for (const m of missing) if (!m.required) runtime.events.degrade({ type: "degraded", internal: m.name, effect: m.effect });
     const { extension, onClient } = createExtension(runtime, client, missing);
     const extended = client.$extends(extension);
     keepOutermost(extended as unknown as Extendable, client as unknown as Extendable, extension, onClient);

@@ -25,6 +25,10 @@ export interface BreakerOptions {
    * per command, with the command's name and Redis's error.
    */
   onRefused?: (command: string, err: Error) => void;
+  /** The circuit opened: `failures` commands failed in a row, and Redis is skipped for `cooldownMs`. */
+  onOpen?: (failures: number) => void;
+  /** The circuit closed: a command succeeded after it had opened. */
+  onClose?: () => void;
 }
 
 /** Redis's answer to a command it will not run for this user or server. */
@@ -58,7 +62,11 @@ export class Breaker {
   /** Counts a failure: reported, and the circuit opens after `failureThreshold` in a row. */
   failed(err: unknown): void {
     this.failures++;
-    if (this.failures >= this.o.failureThreshold) this.openUntil = Date.now() + this.o.cooldownMs;
+    if (this.failures >= this.o.failureThreshold) {
+      const wasClosed = this.openUntil === 0;
+      this.openUntil = Date.now() + this.o.cooldownMs;
+      if (wasClosed) this.o.onOpen?.(this.failures);
+    }
     this.o.onError?.(err);
     if (err instanceof Error && REFUSED.test(err.message)) {
       const command = (/'([^']+)'/.exec(err.message)?.[1] ?? "unknown").toUpperCase();
@@ -97,7 +105,10 @@ export class Breaker {
         (value) => {
           if (!this.deadlines.done(deadline)) return;
           this.failures = 0;
-          this.openUntil = 0;
+          if (this.openUntil !== 0) {
+            this.openUntil = 0;
+            o.onClose?.();
+          }
           this.onSuccess?.();
           try {
             resolve(map ? map(value) : (value as unknown as R));

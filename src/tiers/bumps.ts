@@ -31,6 +31,8 @@ export interface BumpQueueOptions {
   replicas?: number;
   /** Fewer replicas than `replicas` acknowledged a bump within the timeout. */
   onReplicasShort?: (wanted: number, acknowledged: number) => void;
+  /** A delivery failed: `pending` bumps wait for Redis (replayed once a command succeeds). */
+  onUndelivered?: (pending: number) => void;
 }
 
 /** What to read in the same step as a bump: the versions of `deps` in the group of entry `id`. */
@@ -141,6 +143,8 @@ export class BumpQueue {
     }
     if (results.some((r) => r === undefined)) {
       this.scheduleReplay();
+      // Every group queues the same ids (each holds its own copies of the counters).
+      this.o.onUndelivered?.(Math.max(...this.pending.map((p) => p.size)));
       return undefined;
     }
     return readGroup >= 0 ? results[readGroup] : (results[0] ?? new Map());
