@@ -1,9 +1,10 @@
 import { configDefaults, defineConfig } from "vitest/config";
 
 /**
- * Four projects: everything on one Redis, then the suites that also run
+ * Six projects: everything on one Redis, then the suites that also run
  * on a Redis Cluster, then those with fail-fast client options, then the
- * demo on its own. The demo starts an
+ * demo on its own, then the suites that also run on MariaDB and on SQLite
+ * (side by side). The demo starts an
  * app in a child process and checks that none of its Redis commands timed
  * out; run alongside files that fork several processes of their own, a
  * 2-core machine can starve it past `redisTimeout`.
@@ -15,6 +16,23 @@ const DEMO = "test/integration/demo.test.ts";
  * shared tier, and again with the fail-fast client options.
  */
 const ON_CLUSTER = ["read-path", "precision", "invalidation", "coherence", "lease", "dogpile"].map((f) => `test/integration/${f}.test.ts`);
+
+/**
+ * The suites that run again on MariaDB (project `mariadb`, `PTC_DB=mysql`)
+ * and on SQLite (project `sqlite`, `PTC_DB=sqlite`): the same files, with
+ * the database as a parameter (test/support/databases.ts). Not on them:
+ * files whose subject is Postgres itself (isolation and scopes: row-level
+ * security under a Postgres role; setup: Postgres catalogs and SQL text).
+ */
+const ON_SQLITE = ["read-path", "precision", "invalidation", "dogpile", "coherence"].map((f) => `test/integration/${f}.test.ts`);
+/**
+ * Not invalidation.test.ts yet: 6 of its 63 tests call createManyAndReturn
+ * and updateManyAndReturn, which Prisma has on Postgres and SQLite only
+ * ("Operation 'createManyAndReturn' for model 'Tag' does not match any
+ * query" on MySQL); the other 57 pass (`PTC_DB=mysql npx vitest run --project
+ * suite test/integration/invalidation.test.ts`).
+ */
+const ON_MARIADB = ["read-path", "precision", "dogpile", "coherence"].map((f) => `test/integration/${f}.test.ts`);
 
 export default defineConfig({
   test: {
@@ -55,6 +73,14 @@ export default defineConfig({
       {
         extends: true,
         test: { name: "demo", include: [DEMO], globalSetup: ["test/setup/global.ts"], sequence: { groupOrder: 3 } },
+      },
+      {
+        extends: true,
+        test: { name: "mariadb", include: ON_MARIADB, globalSetup: ["test/setup/global.ts"], env: { PTC_DB: "mysql" }, sequence: { groupOrder: 4 } },
+      },
+      {
+        extends: true,
+        test: { name: "sqlite", include: ON_SQLITE, globalSetup: ["test/setup/global.ts"], env: { PTC_DB: "sqlite" }, sequence: { groupOrder: 4 } },
       },
     ],
   },

@@ -3,7 +3,7 @@
  * Prisma clients, Redis connections and L1 tiers) on one namespace.
  */
 import { describe, expect, it } from "vitest";
-import { uniqueNamespace } from "../support/db";
+import { sqlIdent, uniqueNamespace } from "../support/db";
 import { selects, useSeededDatabase } from "../support/harness";
 import { mulberry32 } from "../support/prng";
 
@@ -118,7 +118,7 @@ describe("randomized read/write interleaving over two processes", () => {
         } else {
           const published = !truth.get(id)!.published;
           log.push(`$executeRaw ${id} published=${published}`);
-          await p.$executeRaw`UPDATE "Post" SET published = ${published} WHERE id = ${id}`;
+          await p.$executeRaw`UPDATE ${sqlIdent("Post")} SET published = ${published} WHERE id = ${id}`;
           truth.get(id)!.published = published;
         }
         const row = await p.post.findUnique({ where: { id } });

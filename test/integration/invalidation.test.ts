@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { uniqueNamespace } from "../support/db";
+import { byProvider, sqlIdent, uniqueNamespace } from "../support/db";
 import { selects, useSeededDatabase } from "../support/harness";
 
 const t = useSeededDatabase();
@@ -102,12 +102,13 @@ const writes: Array<{ name: string; read: (p: Client) => Promise<unknown>; write
   {
     name: "$executeRaw",
     read: (p) => p.post.findUnique({ where: { id: t.ids.posts.orphan } }),
-    write: (p) => p.$executeRaw`UPDATE "Post" SET "views" = "views" + 1 WHERE "id" = ${t.ids.posts.orphan}`,
+    write: (p) => p.$executeRaw`UPDATE ${sqlIdent("Post")} SET ${sqlIdent("views")} = ${sqlIdent("views")} + 1 WHERE ${sqlIdent("id")} = ${t.ids.posts.orphan}`,
   },
   {
     name: "$executeRawUnsafe",
     read: (p) => p.comment.findMany({ orderBy: { id: "asc" } }),
-    write: (p) => p.$executeRawUnsafe(`UPDATE comments SET body = body || '!'`),
+    write: (p) =>
+      p.$executeRawUnsafe(byProvider({ postgresql: "UPDATE comments SET body = body || '!'", mysql: "UPDATE comments SET body = CONCAT(body, '!')" })),
   },
 ];
 
@@ -238,7 +239,7 @@ describe("cached raw reads", () => {
     const { prisma, counter } = cached({ redis: redis() });
     const { Prisma } = await import("../../generated/prisma/client");
     const q = (min: number) =>
-      prisma.$queryRawCached<{ n: bigint }[]>(Prisma.sql`SELECT count(*) AS n FROM "Post" WHERE views >= ${min}`, { models: ["Post"] });
+      prisma.$queryRawCached<{ n: bigint }[]>(Prisma.sql`SELECT count(*) AS n FROM ${sqlIdent("Post")} WHERE views >= ${min}`, { models: ["Post"] });
     const first = await q(0);
     counter.reset();
     expect(await q(0)).toEqual(first);

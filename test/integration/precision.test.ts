@@ -5,7 +5,7 @@
  * reads it cannot have changed must still be cache hits (precision).
  */
 import { describe, expect, it } from "vitest";
-import type { SeedIds } from "../support/db";
+import { byProvider, type SeedIds, sqlIdent } from "../support/db";
 import { selects, useSeededDatabase } from "../support/harness";
 
 const t = useSeededDatabase();
@@ -162,13 +162,21 @@ const scenarios = (ids: SeedIds): Scenario[] => [
   },
   {
     name: "$executeRaw on one table",
-    write: (p) => p.$executeRaw`UPDATE "Post" SET views = views + 1 WHERE id = ${ids.posts.hello}`,
+    write: (p) => p.$executeRaw`UPDATE ${sqlIdent("Post")} SET views = views + 1 WHERE id = ${ids.posts.hello}`,
     changed: ["post by id (hello)", "post views (aggregate)"],
     hits: ["user by id (alice)", "tag by id (news)", "sample by compound unique (alpha)", "user count"],
   },
   {
     name: "$executeRawUnsafe on a @@map table",
-    write: (p) => p.$executeRawUnsafe(`UPDATE comments SET body = body || '!' WHERE "postId" = $1`, ids.posts.hello),
+    write: (p) =>
+      p.$executeRawUnsafe(
+        byProvider({
+          postgresql: `UPDATE comments SET body = body || '!' WHERE "postId" = $1`,
+          mysql: "UPDATE comments SET body = CONCAT(body, '!') WHERE `postId` = ?",
+          sqlite: `UPDATE comments SET body = body || '!' WHERE "postId" = ?`,
+        }),
+        ids.posts.hello,
+      ),
     changed: ["post include comments (hello)"],
     hits: ["post by id (hello)", "user by id (alice)", "tag by id (news)"],
   },

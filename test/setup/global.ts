@@ -1,20 +1,31 @@
 /**
- * Vitest global setup: provides a real PostgreSQL (with a migrated template
- * database) and a real Redis, both on loopback. Each service comes from the
- * first source that works (see test/support/servers.ts):
- *   1. `DATABASE_URL` / `REDIS_URL` from the environment;
- *   2. local binaries (`initdb` + `postgres`, `redis-server`) in a temp dir;
+ * Vitest global setup: provides a real database of the provider `PTC_DB`
+ * names (PostgreSQL by default, `mysql` for MariaDB, `sqlite`), with a
+ * migrated template, and a real Redis, all on loopback. Each server comes
+ * from the first source that works (see test/support/servers.ts and
+ * test/support/mariadb.ts):
+ *   1. `DATABASE_URL` / `MYSQL_URL` / `REDIS_URL` from the environment;
+ *   2. local binaries (`initdb` + `postgres`, `mariadb-install-db` + `mariadbd`, `redis-server`) in a temp dir;
  *   3. testcontainers, only when a Docker engine answers.
+ * SQLite needs no server: the template is a file in a temp dir.
+ *
+ * `PTC_DB` is read from the project's `env` (vitest.config.ts), else from
+ * the environment, so `PTC_DB=sqlite npx vitest run --project suite <file>`
+ * runs any file on SQLite.
  */
 import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
-import { createMigratedDatabase, dropRunDatabases, isShared, ServerScope, startServers } from "../support/servers";
+import { DATABASE_HINTS, type DatabaseSource, prepareDatabases } from "../support/databases";
+import { providerNamed } from "../support/providers";
+import { ServerScope, startRedis } from "../support/servers";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    /** URL of the test Postgres server's `postgres` database (for CREATE/DROP DATABASE). */
+    /** Where test databases come from: the provider, and its server and template database (or template file). */
+    ptcDatabase: DatabaseSource;
+    /** URL of the test Postgres server's `postgres` database (for CREATE/DROP DATABASE); only on Postgres runs. */
     ptcPgAdminUrl: string;
-    /** Name of the template database holding the committed migrations. */
+    /** Name of the Postgres template database holding the committed migrations; only on Postgres runs. */
     ptcTemplateDb: string;
     /** URL of the test Redis server. */
     ptcRedisUrl: string;
@@ -28,16 +39,23 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const scope = new ServerScope("[ptc test setup]");
   const cleanup = () => scope.close();
   try {
-    const { postgres: pgServer, redis: redisServer } = await startServers(scope, "Integration tests");
-    const shared = isShared(pgServer);
-    // A private server gets the fixed template name; a shared one gets a per-run name.
-    const template = shared ? `ptc_${runId}_template` : "ptc_template";
-    if (shared) scope.deferLast(() => dropRunDatabases(pgServer.url, runId));
-    await createMigratedDatabase(pgServer.url, template);
-    console.log(`[ptc test setup] postgres: ${pgServer.source}; redis: ${redisServer.source}`);
-    project.provide("ptcPgAdminUrl", pgServer.url);
-    project.provide("ptcTemplateDb", template);
-    project.provide("ptcRedisUrl", redisServer.url);
+    const provider = providerNamed(project.config.env?.PTC_DB ?? process.env.PTC_DB);
+    const [db, redis] = await Promise.allSettled([prepareDatabases(scope, provider, runId), startRedis(scope)]);
+    if (db.status === "rejected" || redis.status === "rejected") {
+      const failures = [db, redis].filter((r) => r.status === "rejected").map((r) => String(r.reason?.message ?? r.reason));
+      // The Postgres hint names redis-server too.
+      const redisHint = redis.status === "rejected" && provider !== "postgresql" ? "Install redis-server, or set REDIS_URL to a loopback Redis." : "";
+      const hints = [DATABASE_HINTS[provider], redisHint];
+      throw new Error(`Integration tests (${provider}) need their database and Redis. ${failures.join(" | ")}.\n${hints.filter(Boolean).join("\n")}`);
+    }
+    console.log(`[ptc test setup] ${db.value.description}; redis: ${redis.value.source}`);
+    const source = db.value.source;
+    project.provide("ptcDatabase", source);
+    if (source.provider === "postgresql") {
+      project.provide("ptcPgAdminUrl", source.adminUrl);
+      project.provide("ptcTemplateDb", source.template);
+    }
+    project.provide("ptcRedisUrl", redis.value.url);
     project.provide("ptcRunId", runId);
   } catch (err) {
     await cleanup();

@@ -10,9 +10,10 @@
  * lease), and "done" with the SELECTs it sent and the results it got.
  */
 import { connectRedis } from "./redis-client";
-import { PrismaClient } from "../../generated/prisma/client";
 import { prismaCache } from "../../src/index";
-import { createCountingAdapter } from "./counting-adapter";
+import { newPrismaClient } from "./clients";
+import { createCountingAdapter, mentionsTable } from "./counting-adapter";
+import { providerOf } from "./providers";
 
 interface Config {
   databaseUrl: string;
@@ -30,11 +31,11 @@ const send = (message: unknown) => process.send?.(message);
 async function main(config: Config): Promise<void> {
   const { adapter, counter } = createCountingAdapter(config.databaseUrl);
   const redis = connectRedis(config.redisUrl);
-  const prisma = new PrismaClient({ adapter }).$extends(
+  const prisma = newPrismaClient(providerOf(config.databaseUrl), { adapter }).$extends(
     prismaCache({ redis, namespace: config.namespace, ttl: 60, lock: { ttl: config.lockTtl ?? 10_000, wait: 20_000 } }),
   );
   await prisma.$cache.ready();
-  const isTarget = (sql: string) => /select/i.test(sql) && sql.includes('"User"');
+  const isTarget = (sql: string) => /select/i.test(sql) && mentionsTable(sql, "User");
   const gate = counter.gate((q) => q.kind === "query" && isTarget(q.sql));
   void gate.opened.then(() => send({ type: "holding" }));
   prisma.$cache.on((e) => {

@@ -1,10 +1,11 @@
 /**
- * A Prisma driver adapter (over adapter-pg) that counts every statement and
+ * A Prisma driver adapter (over any driver adapter: adapter-pg,
+ * adapter-mariadb, adapter-better-sqlite3) that counts every statement and
  * can hold or fail them, for deterministic integration tests. Free of vitest,
  * so child processes can use it too.
  */
-import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlDriverAdapter, SqlDriverAdapterFactory, SqlQuery, Transaction } from "@prisma/driver-adapter-utils";
+import { driverAdapter } from "./providers";
 
 /** What the counting adapter knows about one statement. */
 export interface QueryInfo {
@@ -16,6 +17,13 @@ export interface QueryInfo {
 }
 
 export type QueryPredicate = (q: QueryInfo) => boolean;
+
+/**
+ * Whether a statement names table `table`, as Prisma quotes it on every
+ * provider: `"User"` (Postgres: `"public"."User"`), `` `User` `` (MySQL;
+ * SQLite: `` `main`.`User` ``).
+ */
+export const mentionsTable = (sql: string, table: string): boolean => sql.includes(`"${table}"`) || sql.includes(`\`${table}\``);
 
 /** A gate holding matching statements before they reach the database. */
 export interface Gate {
@@ -31,7 +39,11 @@ export interface Gate {
 export interface QueryCounter {
   /** `queryRaw` calls so far (counted when issued, before any gate). */
   readonly queries: number;
-  /** `executeRaw` calls so far (Prisma also sends an interactive transaction's COMMIT/ROLLBACK this way; BEGIN is not counted). */
+  /**
+   * `executeRaw` calls so far. Prisma also sends an interactive transaction's
+   * COMMIT/ROLLBACK this way on Postgres and SQLite (not on MariaDB, whose
+   * adapter commits by itself); BEGIN is never counted.
+   */
   readonly executes: number;
   /** SQL text of every statement, in issue order. */
   readonly statements: string[];
@@ -148,15 +160,18 @@ function wrap<T extends Queryable>(target: T, counter: Counter, inTransaction: b
 }
 
 /**
- * A `PrismaPg` adapter factory over `url` whose connections count every
- * `queryRaw`/`executeRaw` (also inside transactions) and can hold or fail them.
+ * A driver adapter factory whose connections count every
+ * `queryRaw`/`executeRaw` (also inside transactions) and can hold or fail
+ * them. It wraps `target`, or the adapter of the provider `target`'s URL
+ * names (`postgresql://`, `mysql://`, `file:`; see `providers.ts`).
  */
-export function createCountingAdapter(url: string): { adapter: SqlDriverAdapterFactory; counter: QueryCounter } {
+export function createCountingAdapter(target: string | SqlDriverAdapterFactory): { adapter: SqlDriverAdapterFactory; counter: QueryCounter } {
   const counter = new Counter();
-  const adapter = new Proxy(new PrismaPg({ connectionString: url }), {
+  const adapter = new Proxy(typeof target === "string" ? driverAdapter(target) : target, {
     get(t, prop) {
-      if (prop === "connect" || prop === "connectToShadowDb") {
-        return async () => wrap(await t[prop](), counter, false);
+      if (prop === "connect" || (prop === "connectToShadowDb" && prop in t)) {
+        const connect = Reflect.get(t, prop, t) as () => Promise<SqlDriverAdapter>;
+        return async () => wrap(await connect.call(t), counter, false);
       }
       const value: unknown = Reflect.get(t, prop, t);
       return typeof value === "function" ? value.bind(t) : value;

@@ -1,63 +1,72 @@
 /**
- * Helpers for integration tests: per-file databases, Redis namespaces, a
- * Prisma driver adapter that counts, gates and fails queries, and seed data.
+ * Helpers for integration tests: per-file databases of the run's provider
+ * (PostgreSQL, MariaDB or SQLite: `PTC_DB`, see test/setup/global.ts), Redis
+ * namespaces, a Prisma driver adapter that counts, gates and fails queries,
+ * and seed data.
  */
 import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { inject } from "vitest";
-import { Prisma, PrismaClient } from "../../generated/prisma/client";
+import { Prisma, type PrismaClient } from "../../generated/prisma/client";
+import { newPrismaClient } from "./clients";
 import { createCountingAdapter, type QueryCounter } from "./counting-adapter";
+import { copyTemplate } from "./databases";
+import { type Provider, providerOf } from "./providers";
 
-export { createCountingAdapter, type Gate, type QueryCounter, type QueryInfo, type QueryPredicate } from "./counting-adapter";
+export { createCountingAdapter, type Gate, mentionsTable, type QueryCounter, type QueryInfo, type QueryPredicate } from "./counting-adapter";
+export type { Provider } from "./providers";
 
 let sequence = 0;
 const unique = () => `${inject("ptcRunId")}_${process.pid}_${++sequence}_${randomBytes(2).toString("hex")}`;
 
-async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: inject("ptcPgAdminUrl") });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
+/** The provider this run's test databases are on (`PTC_DB`). */
+export function provider(): Provider {
+  return inject("ptcDatabase").provider;
+}
+
+/**
+ * The value for the run's provider, the Postgres one when the provider has
+ * none of its own: e.g. raw SQL text in each dialect.
+ */
+export function byProvider<T>(values: { postgresql: T } & Partial<Record<Provider, T>>): T {
+  return values[provider()] ?? values.postgresql;
+}
+
+/**
+ * An identifier quoted for raw SQL on the run's provider (`"Post"` on
+ * Postgres and SQLite, `` `Post` `` on MySQL), to put in a `Prisma.sql` or
+ * `$executeRaw` template.
+ */
+export function sqlIdent(name: string): Prisma.Sql {
+  return Prisma.raw(provider() === "mysql" ? `\`${name}\`` : `"${name}"`);
 }
 
 /** A database of its own for one test file. */
 export interface TestDatabase {
-  /** Database name. */
+  /** Database name (on SQLite, the file's name without `.db`). */
   name: string;
-  /** Connection URL for the database. */
+  /** Connection URL for the database (`postgresql://`, `mysql://` or `file:`). */
   url: string;
-  /** Drops the database, closing any connections still open. Safe to call twice. */
+  /**
+   * Drops the database (Postgres closes connections still open; MariaDB leaves them open on nothing; SQLite:
+   * removes the file). Safe to call twice.
+   */
   drop(): Promise<void>;
 }
 
 /**
- * Creates a fresh, migrated, empty database copied from the template. Each
- * call gets a unique name; call `drop()` in `afterAll`.
+ * Creates a fresh, migrated, empty database copied from the run's template,
+ * on the run's provider. Each call gets a unique name; call `drop()` in
+ * `afterAll`.
  */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `ptc_${unique()}`;
-  await withAdmin(async (c) => {
-    // Concurrent copies of one template can briefly report "source database is being accessed".
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await c.query(`CREATE DATABASE "${name}" TEMPLATE "${inject("ptcTemplateDb")}"`);
-      } catch (err) {
-        if ((err as { code?: string }).code !== "55006" || attempt >= 50) throw err;
-        await new Promise((r) => setTimeout(r, 20 + attempt * 10));
-      }
-    }
-  });
-  const url = new URL(inject("ptcPgAdminUrl"));
-  url.pathname = `/${name}`;
+  const db = await copyTemplate(inject("ptcDatabase"), name);
   let dropped: Promise<unknown> | undefined;
   return {
     name,
-    url: url.toString(),
+    url: db.url,
     drop: async () => {
-      dropped ??= withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      dropped ??= db.drop();
       await dropped;
     },
   };
@@ -76,10 +85,14 @@ export function uniqueNamespace(prefix = "ptc"): string {
 /** Client options other than the adapter. */
 export type ClientOptions = Omit<Prisma.PrismaClientOptionsWithAdapter, "adapter">;
 
-/** A `PrismaClient` on the counting adapter. Remember `prisma.$disconnect()`. */
+/**
+ * A `PrismaClient` on the counting adapter, of the client generated for the
+ * provider `url` names (typed as the Postgres client; see clients.ts).
+ * Remember `prisma.$disconnect()`.
+ */
 export function createClient(url: string, opts: ClientOptions = {}): { prisma: PrismaClient; counter: QueryCounter } {
   const { adapter, counter } = createCountingAdapter(url);
-  return { prisma: new PrismaClient({ ...opts, adapter }), counter };
+  return { prisma: newPrismaClient(providerOf(url), { ...opts, adapter }), counter };
 }
 
 /** Input of the two `Sample` rows {@link seed} creates: every scalar type, with edge values. */

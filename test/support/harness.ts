@@ -2,12 +2,18 @@ import { Redis } from "ioredis";
 import type { RedisClient } from "../../src/index";
 import { afterAll, beforeAll, inject } from "vitest";
 import { prismaCache, type CacheOptions } from "../../src/index";
-import { createClient, createTestDatabase, redisUrl, seed, uniqueNamespace, type QueryCounter, type SeedIds, type TestDatabase } from "./db";
+import { createClient, createTestDatabase, provider, redisUrl, seed, uniqueNamespace, type QueryCounter, type SeedIds, type TestDatabase } from "./db";
 import { connectRedis } from "./redis-client";
 import { enableRowLevelSecurity, seedTenants, type RowLevelSecurity, type SeededTenants } from "./tenants";
 
-/** Counts database reads (SELECTs) a counter has seen since its last reset. */
-export const selects = (c: QueryCounter): number => c.log.filter((q) => q.kind === "query" && /^\s*select/i.test(q.sql)).length;
+/**
+ * Counts the database reads (SELECTs) a counter has seen since its last
+ * reset, outside transactions: the reads a cache sends to the database.
+ * Statements inside a transaction are left out: reads there bypass the
+ * cache, and on MySQL a write reads back the row it wrote inside one (where
+ * Postgres and SQLite use RETURNING).
+ */
+export const selects = (c: QueryCounter): number => c.log.filter((q) => q.kind === "query" && !q.inTransaction && /^\s*select/i.test(q.sql)).length;
 
 /**
  * Gives a test file its own seeded database, and factories for cached clients
@@ -78,6 +84,7 @@ export function useTenantDatabase() {
   const state = {} as { db: TestDatabase; seeded: SeededTenants; rls: RowLevelSecurity };
   const cleanups: Array<() => Promise<void> | void> = [];
   beforeAll(async () => {
+    if (provider() !== "postgresql") throw new Error(`useTenantDatabase: row-level security is Postgres-only (this run is on ${provider()}; PTC_DB)`);
     state.db = await createTestDatabase();
     const { prisma } = createClient(state.db.url);
     state.seeded = await seedTenants(prisma);

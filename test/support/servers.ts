@@ -23,6 +23,24 @@ import pg from "pg";
 /** Directory of the committed Prisma migrations (`prisma/migrations`). */
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../prisma/migrations", import.meta.url));
 
+/** One committed migration: its directory name and SQL text. */
+export interface Migration {
+  name: string;
+  sql: string;
+}
+
+/**
+ * The committed migrations in `dir` (`<dir>/<name>/migration.sql`, the files
+ * `prisma migrate deploy` reads), in directory order.
+ */
+export async function readMigrations(dir: string): Promise<Migration[]> {
+  const names = (await readdir(dir, { withFileTypes: true }))
+    .filter((d) => d.isDirectory() && existsSync(path.join(dir, d.name, "migration.sql")))
+    .map((d) => d.name)
+    .sort();
+  return Promise.all(names.map(async (name) => ({ name, sql: await readFile(path.join(dir, name, "migration.sql"), "utf8") })));
+}
+
 /** What to tell someone who has neither server. */
 export const INSTALL_HINT =
   "Install PostgreSQL 15+ server binaries (initdb, postgres) and redis-server " +
@@ -108,16 +126,19 @@ export function isLoopback(url: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-function assertLoopback(what: string, url: string): void {
+/** @throws unless `url` points at a loopback host. */
+export function assertLoopback(what: string, url: string): void {
   if (!isLoopback(url)) throw new Error(`${what} must point at a loopback host (localhost/127.0.0.1/::1), got ${new URL(url).host}`);
 }
 
-function which(bin: string, dirs: string[]): string | undefined {
+/** The first `dir/bin` that exists. */
+export function which(bin: string, dirs: string[]): string | undefined {
   for (const dir of dirs) if (dir && existsSync(path.join(dir, bin))) return path.join(dir, bin);
   return undefined;
 }
 
-const pathDirs = () => (process.env.PATH ?? "").split(path.delimiter);
+/** The directories of `PATH`. */
+export const pathDirs = () => (process.env.PATH ?? "").split(path.delimiter);
 
 function debianPgDirs(): string[] {
   try {
@@ -142,19 +163,30 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Postgres refuses to run as root: when we are root, run it as the `postgres` user. */
-function serverUser(): { uid: number; gid: number } | undefined {
+/** A user to run a server as. */
+export interface ServerUser {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Database servers refuse to run as root (Postgres), or should not: when we
+ * are root, the server runs as the system user `name`; otherwise as us.
+ * @param what the server, for the error message.
+ */
+export function unprivilegedUser(name: string, what: string): ServerUser | undefined {
   if (process.getuid?.() !== 0) return undefined;
   try {
-    const uid = Number(execFileSync("id", ["-u", "postgres"], { stdio: "pipe" }).toString().trim());
-    const gid = Number(execFileSync("id", ["-g", "postgres"], { stdio: "pipe" }).toString().trim());
+    const uid = Number(execFileSync("id", ["-u", name], { stdio: "pipe" }).toString().trim());
+    const gid = Number(execFileSync("id", ["-g", name], { stdio: "pipe" }).toString().trim());
     return { uid, gid };
   } catch {
-    throw new Error("running as root and there is no `postgres` user to run Postgres as (create it: useradd -r postgres)");
+    throw new Error(`running as root and there is no \`${name}\` user to run ${what} as (create it: useradd -r ${name})`);
   }
 }
 
-function logTail(file: string): string {
+/** The last lines of a server's log, for error messages. */
+export function logTail(file: string): string {
   try {
     return readFileSync(file, "utf8").trim().split("\n").slice(-15).join("\n");
   } catch {
@@ -162,7 +194,8 @@ function logTail(file: string): string {
   }
 }
 
-function spawnLogged(cmd: string, args: string[], cwd: string, log: string, user?: { uid: number; gid: number }): ChildProcess {
+/** Spawns `cmd` with its output appended to `log`, as `user` when given. */
+export function spawnLogged(cmd: string, args: string[], cwd: string, log: string, user?: ServerUser): ChildProcess {
   const fd = openSync(log, "a");
   try {
     return spawn(cmd, args, { cwd, stdio: ["ignore", fd, fd], env: { ...process.env, LC_ALL: "C" }, ...user });
@@ -171,7 +204,8 @@ function spawnLogged(cmd: string, args: string[], cwd: string, log: string, user
   }
 }
 
-function exited(child: ChildProcess): Promise<number | null> {
+/** Resolves with the exit code once `child` has exited. */
+export function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve, reject) => {
     child.once("exit", (code) => resolve(code));
@@ -180,14 +214,14 @@ function exited(child: ChildProcess): Promise<number | null> {
 }
 
 /** Starts a long-running server owned by `scope`. */
-function startServer(
+export function startServer(
   scope: ServerScope,
   cmd: string,
   args: string[],
   cwd: string,
   log: string,
   stopSignal: NodeJS.Signals,
-  user?: { uid: number; gid: number },
+  user?: ServerUser,
 ): ChildProcess {
   const child = spawnLogged(cmd, args, cwd, log, user);
   child.on("error", () => undefined);
@@ -196,7 +230,7 @@ function startServer(
 }
 
 /** Polls `probe` until it succeeds; fails early with the log if the server exits. */
-async function waitReady(what: string, child: ChildProcess, log: string, probe: () => Promise<void>): Promise<void> {
+export async function waitReady(what: string, child: ChildProcess, log: string, probe: () => Promise<void>): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited during startup:\n${logTail(log)}`);
@@ -235,7 +269,8 @@ export function redisProbe(url: string): Promise<void> {
   });
 }
 
-async function makeTempDir(scope: ServerScope, kind: string): Promise<string> {
+/** A temp dir `ptc-<kind>-*`, removed when `scope` closes. */
+export async function makeTempDir(scope: ServerScope, kind: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `ptc-${kind}-`));
   scope.defer(() => rm(dir, { recursive: true, force: true }));
   return dir;
@@ -247,7 +282,7 @@ export async function localPostgres(scope: ServerScope): Promise<Started> {
   if (!initdb) throw new Error("initdb not found on PATH");
   const postgres = which("postgres", [path.dirname(initdb), ...pathDirs()]);
   if (!postgres) throw new Error("postgres server binary not found next to initdb or on PATH");
-  const user = serverUser();
+  const user = unprivilegedUser("postgres", "Postgres");
   const dir = await makeTempDir(scope, "pg");
   if (user) await chown(dir, user.uid, user.gid);
   const data = path.join(dir, "data");
@@ -280,7 +315,7 @@ export async function localRedis(scope: ServerScope): Promise<Started> {
 let tcModule: Promise<typeof import("testcontainers")> | undefined;
 
 /** Loads testcontainers only if a Docker engine answers. */
-async function testcontainers(): Promise<typeof import("testcontainers")> {
+export async function testcontainers(): Promise<typeof import("testcontainers")> {
   const sockets = ["/var/run/docker.sock", path.join(os.homedir(), ".docker/run/docker.sock")];
   if (!process.env.DOCKER_HOST && !sockets.some((s) => existsSync(s))) throw new Error("no Docker engine (no DOCKER_HOST, no docker.sock)");
   tcModule ??= import("testcontainers").then(async (tc) => {
@@ -336,7 +371,7 @@ export async function fromEnv(name: string, probe: (url: string) => Promise<void
 }
 
 /** Tries each source in turn; the error lists why every source failed. */
-async function firstWorking(what: string, sources: Array<() => Promise<Started>>): Promise<Started> {
+export async function firstWorking(what: string, sources: Array<() => Promise<Started>>): Promise<Started> {
   const reasons: string[] = [];
   for (const source of sources) {
     try {
@@ -360,7 +395,7 @@ export async function startRedis(scope: ServerScope): Promise<Started> {
 
 /** Whether a server came from the environment (shared with others: only touch what this run created). */
 export function isShared(server: Started): boolean {
-  return server.source === "DATABASE_URL" || server.source === "REDIS_URL";
+  return server.source === "DATABASE_URL" || server.source === "REDIS_URL" || server.source === "MYSQL_URL";
 }
 
 /**
@@ -402,18 +437,13 @@ export function databaseUrl(adminUrl: string, name: string): string {
  * @throws naming the migration that failed.
  */
 export async function applyMigrations(url: string): Promise<void> {
-  const dirs = (await readdir(MIGRATIONS_DIR, { withFileTypes: true }))
-    .filter((d) => d.isDirectory())
-    .map((d) => d.name)
-    .sort();
+  const migrations = await readMigrations(MIGRATIONS_DIR);
   await withClient(url, async (c) => {
-    for (const dir of dirs) {
-      const file = path.join(MIGRATIONS_DIR, dir, "migration.sql");
-      if (!existsSync(file)) continue;
+    for (const { name, sql } of migrations) {
       try {
-        await c.query(await readFile(file, "utf8"));
+        await c.query(sql);
       } catch (err) {
-        throw new Error(`migration ${dir} failed: ${String(err)}`);
+        throw new Error(`migration ${name} failed: ${String(err)}`);
       }
     }
   });
