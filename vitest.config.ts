@@ -24,7 +24,7 @@ const ON_CLUSTER = ["read-path", "precision", "invalidation", "coherence", "leas
  * files whose subject is Postgres itself (isolation and scopes: row-level
  * security under a Postgres role; setup: Postgres catalogs and SQL text).
  */
-const ON_SQLITE = ["read-path", "precision", "invalidation", "dogpile", "coherence"].map((f) => `test/integration/${f}.test.ts`);
+const ON_SQLITE = ["migrations", "read-path", "precision", "invalidation", "dogpile", "coherence"].map((f) => `test/integration/${f}.test.ts`);
 /**
  * Not invalidation.test.ts yet: 6 of its 63 tests call createManyAndReturn
  * and updateManyAndReturn, which Prisma has on Postgres and SQLite only
@@ -32,7 +32,7 @@ const ON_SQLITE = ["read-path", "precision", "invalidation", "dogpile", "coheren
  * query" on MySQL); the other 57 pass (`PTC_DB=mysql npx vitest run --project
  * suite test/integration/invalidation.test.ts`).
  */
-const ON_MARIADB = ["read-path", "precision", "dogpile", "coherence"].map((f) => `test/integration/${f}.test.ts`);
+const ON_MARIADB = ["migrations", "read-path", "precision", "dogpile", "coherence"].map((f) => `test/integration/${f}.test.ts`);
 
 export default defineConfig({
   test: {
