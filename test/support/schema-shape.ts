@@ -112,61 +112,56 @@ export function parsePostgresMigrations(sqlTexts: string[]): SchemaShape {
 const str = (v: unknown): string => String(v);
 const bool = (v: unknown): boolean => v === true || v === 1 || v === 1n || v === "1" || v === "YES";
 
-/** Postgres: the current schema's tables, from the catalogs. */
-async function postgresShape(query: RawQuery): Promise<SchemaShape> {
-  const shape: SchemaShape = {};
-  const columns = await query(
-    "SELECT table_name AS t, column_name AS c, is_nullable AS n FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY 1, ordinal_position",
-  );
-  for (const r of columns) table(shape, str(r.t)).columns[str(r.c)] = bool(r.n);
-  const indexes = await query(
-    "SELECT t.relname::text AS t, i.relname::text AS i, ix.indisunique AS u, ix.indisprimary AS p, " +
-      "(SELECT string_agg(a.attname, ',' ORDER BY k.n) FROM unnest(ix.indkey) WITH ORDINALITY k(attnum, n) JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum) AS cols " +
-      "FROM pg_index ix JOIN pg_class t ON t.oid = ix.indrelid JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_namespace s ON s.oid = t.relnamespace " +
-      "WHERE s.nspname = current_schema()",
-  );
-  for (const r of indexes) {
-    const t = table(shape, str(r.t));
-    const cols = str(r.cols).split(",");
-    if (bool(r.p)) t.primaryKey = cols;
-    else t[bool(r.u) ? "unique" : "indexes"][str(r.i)] = cols;
-  }
-  const fks = await query(
-    "SELECT c.conname::text AS name, t.relname::text AS t, r.relname::text AS ref, c.confdeltype::text AS del, c.confupdtype::text AS upd, " +
+/**
+ * The queries that read a server's catalog, each returning rows of one
+ * shape: columns `{ t, c, n }` (table, column, nullable), foreign keys
+ * `{ t, name, ref, del, upd, cols, refcols }` (actions spelled out, columns
+ * comma-separated), indexes `{ t, i, u, p, cols }` (unique, primary).
+ */
+interface CatalogQueries {
+  columns: string;
+  foreignKeys: string;
+  indexes: string;
+}
+
+const CATALOGS: Record<"postgresql" | "mysql", CatalogQueries> = {
+  postgresql: {
+    columns:
+      "SELECT table_name AS t, column_name AS c, is_nullable AS n FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY 1, ordinal_position",
+    foreignKeys:
+      "SELECT t.relname::text AS t, c.conname::text AS name, r.relname::text AS ref, " +
+      "CASE c.confdeltype WHEN 'a' THEN 'NO ACTION' WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' ELSE 'SET DEFAULT' END AS del, " +
+      "CASE c.confupdtype WHEN 'a' THEN 'NO ACTION' WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' ELSE 'SET DEFAULT' END AS upd, " +
       "(SELECT string_agg(a.attname, ',' ORDER BY k.n) FROM unnest(c.conkey) WITH ORDINALITY k(attnum, n) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum) AS cols, " +
       "(SELECT string_agg(a.attname, ',' ORDER BY k.n) FROM unnest(c.confkey) WITH ORDINALITY k(attnum, n) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum) AS refcols " +
       "FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_class r ON r.oid = c.confrelid JOIN pg_namespace s ON s.oid = t.relnamespace " +
       "WHERE c.contype = 'f' AND s.nspname = current_schema()",
-  );
-  const ACTIONS: Record<string, string> = { a: "NO ACTION", r: "RESTRICT", c: "CASCADE", n: "SET NULL", d: "SET DEFAULT" };
-  for (const r of fks) {
-    table(shape, str(r.t)).foreignKeys.push({
-      name: str(r.name),
-      columns: str(r.cols).split(","),
-      references: str(r.ref),
-      referencedColumns: str(r.refcols).split(","),
-      onDelete: ACTIONS[str(r.del)]!,
-      onUpdate: ACTIONS[str(r.upd)]!,
-    });
-  }
-  return shape;
-}
-
-/** MySQL/MariaDB: the current database's tables, from information_schema. */
-async function mysqlShape(query: RawQuery): Promise<SchemaShape> {
-  const shape: SchemaShape = {};
-  const columns = await query(
-    "SELECT TABLE_NAME AS t, COLUMN_NAME AS c, IS_NULLABLE AS n FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1, ORDINAL_POSITION",
-  );
-  for (const r of columns) table(shape, str(r.t)).columns[str(r.c)] = bool(r.n);
-  const fks = await query(
-    "SELECT k.TABLE_NAME AS t, k.CONSTRAINT_NAME AS name, k.REFERENCED_TABLE_NAME AS ref, r.DELETE_RULE AS del, r.UPDATE_RULE AS upd, " +
+    indexes:
+      "SELECT t.relname::text AS t, i.relname::text AS i, ix.indisunique AS u, ix.indisprimary AS p, " +
+      "(SELECT string_agg(a.attname, ',' ORDER BY k.n) FROM unnest(ix.indkey) WITH ORDINALITY k(attnum, n) JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum) AS cols " +
+      "FROM pg_index ix JOIN pg_class t ON t.oid = ix.indrelid JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_namespace s ON s.oid = t.relnamespace " +
+      "WHERE s.nspname = current_schema()",
+  },
+  mysql: {
+    columns:
+      "SELECT TABLE_NAME AS t, COLUMN_NAME AS c, IS_NULLABLE AS n FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1, ORDINAL_POSITION",
+    foreignKeys:
+      "SELECT k.TABLE_NAME AS t, k.CONSTRAINT_NAME AS name, k.REFERENCED_TABLE_NAME AS ref, r.DELETE_RULE AS del, r.UPDATE_RULE AS upd, " +
       "GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION) AS cols, GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION) AS refcols " +
       "FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r " +
       "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME " +
       "WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL GROUP BY 1, 2, 3, 4, 5",
-  );
-  for (const r of fks) {
+    indexes:
+      "SELECT TABLE_NAME AS t, INDEX_NAME AS i, NON_UNIQUE = 0 AS u, INDEX_NAME = 'PRIMARY' AS p, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) AS cols " +
+      "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() GROUP BY 1, 2, 3, 4",
+  },
+};
+
+/** Postgres and MySQL/MariaDB: the current schema's (database's) tables, from the catalog. */
+async function catalogShape(query: RawQuery, sql: CatalogQueries): Promise<SchemaShape> {
+  const shape: SchemaShape = {};
+  for (const r of await query(sql.columns)) table(shape, str(r.t)).columns[str(r.c)] = bool(r.n);
+  for (const r of await query(sql.foreignKeys)) {
     table(shape, str(r.t)).foreignKeys.push({
       name: str(r.name),
       columns: str(r.cols).split(","),
@@ -176,16 +171,12 @@ async function mysqlShape(query: RawQuery): Promise<SchemaShape> {
       onUpdate: str(r.upd),
     });
   }
-  const indexes = await query(
-    "SELECT TABLE_NAME AS t, INDEX_NAME AS i, NON_UNIQUE AS nu, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) AS cols " +
-      "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() GROUP BY 1, 2, 3",
-  );
-  for (const r of indexes) {
+  for (const r of await query(sql.indexes)) {
     const t = table(shape, str(r.t));
     const cols = str(r.cols).split(",");
-    if (str(r.i) === "PRIMARY") t.primaryKey = cols;
-    else if (!bool(r.nu)) t.unique[str(r.i)] = cols;
-    // InnoDB adds an index, named after the constraint, for a foreign key no index starts with.
+    if (bool(r.p)) t.primaryKey = cols;
+    else if (bool(r.u)) t.unique[str(r.i)] = cols;
+    // InnoDB adds an index, named after the constraint, for a foreign key that no index starts with.
     else if (!t.foreignKeys.some((fk) => fk.name === str(r.i))) t.indexes[str(r.i)] = cols;
   }
   return shape;
@@ -230,6 +221,5 @@ async function sqliteShape(query: RawQuery): Promise<SchemaShape> {
 
 /** The shape of the database a client of `provider` is connected to. */
 export async function readShape(provider: Provider, query: RawQuery): Promise<SchemaShape> {
-  const read = { postgresql: postgresShape, mysql: mysqlShape, sqlite: sqliteShape }[provider];
-  return normalize(await read(query));
+  return normalize(await (provider === "sqlite" ? sqliteShape(query) : catalogShape(query, CATALOGS[provider])));
 }
