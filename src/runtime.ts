@@ -23,6 +23,7 @@ import { type Load, observe, type ReadOutcome, type ReadPlan, type ReadRequest }
 import { EventHub } from "./events.js";
 import { logEvents } from "./logger.js";
 import { Audit } from "./audit.js";
+import { loadOpenTelemetry, OpenTelemetry } from "./otel.js";
 
 /** One cache instance: created each time the extension is applied to a base client. */
 export class CacheRuntime {
@@ -38,8 +39,11 @@ export class CacheRuntime {
   readonly bus: InvalidationBus | undefined;
   /** Regeneration leases (with Redis, unless `lock: false`). */
   readonly leases: LeaseManager | undefined;
-  /** Resolves once the bus is subscribed (or has given up for now); at once without Redis. */
+  /** Resolves once the bus is subscribed (or has given up for now; at once without Redis) and telemetry is loaded (or found missing). */
   readonly ready: Promise<void>;
+  /** Spans and metrics, once `@opentelemetry/api` is loaded (when it is installed and `telemetry` is on). */
+  private telemetry: OpenTelemetry | undefined;
+  private closed = false;
   /** The staleness audit (`audit.sampleRate` > 0). */
   private readonly audit: Audit | undefined;
   /** Builds read plans from model reads and cached raw reads, and completes them on a miss. */
@@ -58,6 +62,8 @@ export class CacheRuntime {
     schema: string | undefined,
     clientShape = "",
     readonly identity?: DatabaseIdentity,
+    /** Prisma's provider name (`postgresql`, `mysql`, `sqlite`, ...), when known. */
+    readonly provider?: string,
   ) {
     if (options.logger) logEvents(this.events, options.logger);
     this.graph = new RelationGraph(dataModel);
@@ -75,9 +81,10 @@ export class CacheRuntime {
           redis,
           namespace: options.namespace,
           timeoutMs: options.redisTimeout,
-          onRemote: (deps) => {
+          onRemote: (deps, _from, sentAt) => {
             this.stats.remoteBumps++;
             this.stack.generations.bump(deps);
+            if (sentAt !== undefined) this.telemetry?.busLag(sentAt);
           },
           onReset: (reason) => {
             this.stats.l1Flushes++;
@@ -136,6 +143,14 @@ export class CacheRuntime {
         : undefined;
     this.stack = new CacheStack(l1, l2, this.leases, this.stats, { earlyRefresh: options.earlyRefresh, events: this.events, delivery: this.bus });
     this.ready = this.bus ? this.bus.start() : Promise.resolve();
+    const telemetry = options.telemetry
+      ? loadOpenTelemetry().then((api) => {
+          if (!api || this.closed) return;
+          this.telemetry = new OpenTelemetry(api, { stats: this.stats, l1, system: provider, namespace: options.namespace });
+          this.stack.observer = this.telemetry;
+        })
+      : undefined;
+    if (telemetry) this.ready = Promise.all([this.ready, telemetry]).then(() => undefined);
     this.audit =
       options.auditRate > 0
         ? new Audit({
@@ -160,7 +175,7 @@ export class CacheRuntime {
    */
   read(plan: ReadPlan, load: Load, scoped: boolean, outcome?: ReadOutcome): Promise<unknown> {
     const audit = this.audit;
-    if (audit !== undefined && audit.due()) {
+    if (audit?.due()) {
       // Sampled: if it turns out to be a hit, the audit reads it again from the database.
       const seen = outcome ?? { status: "bypass", timing: undefined, plan: undefined };
       const read = this.readAs(plan, load, scoped, seen);
@@ -218,12 +233,12 @@ export class CacheRuntime {
    * served at once, then Redis. Resolves when Redis has the bump (or failed).
    */
   bump(deps: readonly string[]): Promise<void> {
-    return this.stack.bump(deps);
+    return this.stack.writes.bump(deps);
   }
 
   /** Write-through: bumps `deps`, then stores the write's result as the entry of `request` ({@link writeThrough}). */
   bumpAndStore(deps: readonly string[], request: ReadRequest, value: unknown): Promise<void> {
-    return this.stack.bumpAndStore(deps, request, value);
+    return this.stack.writes.bumpAndStore(deps, request, value);
   }
 
   /** Dependency ids a write bumps. */
@@ -295,6 +310,7 @@ export class CacheRuntime {
 
   /** Closes the connections the cache opened (the bus subscriber); the app's Redis client stays open. */
   async close(): Promise<void> {
+    this.closed = true;
     this.stack.l2?.close();
     await Promise.all([this.bus?.close(), this.leases?.close()]);
   }

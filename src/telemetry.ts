@@ -31,6 +31,13 @@ export interface OperationStats {
 
 /** The mutable counters of one model and operation. */
 export class OpCounters {
+  constructor(
+    /** The model, or {@link RAW_MODEL}. */
+    readonly model = "",
+    /** The operation called. */
+    readonly operation = "",
+  ) {}
+
   l1 = 0;
   l2 = 0;
   misses = 0;
@@ -144,7 +151,12 @@ export class Stats {
   of(model: string, operation: string): OpCounters {
     let ops = this.byModel.get(model);
     if (ops === undefined) this.byModel.set(model, (ops = Object.create(null) as Record<string, OpCounters>));
-    return (ops[operation] ??= new OpCounters());
+    return (ops[operation] ??= new OpCounters(model, operation));
+  }
+
+  /** Calls `fn` with the counters of every model and operation read so far. */
+  eachOperation(fn: (counters: OpCounters) => void): void {
+    for (const ops of this.byModel.values()) for (const op in ops) fn(ops[op]!);
   }
 
   /** Counts a read that skipped the cache, by reason (and by model and operation when given). */
@@ -200,7 +212,7 @@ export class Stats {
     // The per-operation counter objects stay (plans hold them); they are zeroed.
     const byModel = this.byModel;
     Object.assign(this, new Stats());
-    for (const ops of byModel.values()) for (const op in ops) Object.assign(ops[op]!, new OpCounters());
+    for (const ops of byModel.values()) for (const op in ops) Object.assign(ops[op]!, new OpCounters(ops[op]!.model, op));
     this.byModel = byModel;
   }
 }

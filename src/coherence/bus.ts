@@ -31,7 +31,7 @@ export interface InvalidationBusOptions {
    * Bumps published by another instance, in arrival order. Not called for a
    * resync message (no deps). Should not throw (a throw is reported and resets).
    */
-  onRemote(deps: string[], from: BumpId): void;
+  onRemote(deps: string[], from: BumpId, sentAt: number | undefined): void;
   /** L1 can no longer be trusted to have seen every bump: flush it. */
   onReset(reason: BusResetReason): void;
   /** Failed or timed-out commands, subscriber connection errors, malformed messages. For counting; never thrown. */
@@ -270,7 +270,7 @@ export class InvalidationBus {
     this.remotes.set(m.instance, r);
     let failed = false;
     try {
-      if (m.deps.length > 0) this.options.onRemote(m.deps, { instance: m.instance, seq: m.seq });
+      if (m.deps.length > 0) this.options.onRemote(m.deps, { instance: m.instance, seq: m.seq }, m.sentAt);
     } catch (err) {
       this.report(err);
       failed = true;

@@ -31,14 +31,17 @@ export interface BusMessage {
   seq: number;
   /** Dependency ids whose versions were bumped; empty in a resync message (see {@link InvalidationBus.publish}). */
   deps: string[];
+  /** When the sender published it (its `Date.now()`), for the bus-lag metric; undefined from senders that do not say. */
+  sentAt: number | undefined;
 }
 
 /**
- * The wire format: JSON `[instance, seq, deps]`, e.g.
- * `["9f0e1a2b3c4d5e6f",42,["m:Post","r:User:7"]]`.
+ * The wire format: JSON `[instance, seq, deps, sentAt]`, e.g.
+ * `["9f0e1a2b3c4d5e6f",42,["m:Post","r:User:7"],1796140000000]`. Messages
+ * without `sentAt` (`[instance, seq, deps]`) are accepted too.
  */
-export function encodeBusMessage(instance: string, seq: number, deps: readonly string[]): string {
-  return JSON.stringify([instance, seq, deps]);
+export function encodeBusMessage(instance: string, seq: number, deps: readonly string[], sentAt = Date.now()): string {
+  return JSON.stringify([instance, seq, deps, sentAt]);
 }
 
 /** Parses a bus message; undefined if it is not in the {@link encodeBusMessage} format. */
@@ -49,10 +52,11 @@ export function decodeBusMessage(text: string): BusMessage | undefined {
   } catch {
     return undefined;
   }
-  if (!Array.isArray(m) || m.length !== 3) return undefined;
-  const [instance, seq, deps] = m as [unknown, unknown, unknown];
+  if (!Array.isArray(m) || (m.length !== 3 && m.length !== 4)) return undefined;
+  const [instance, seq, deps, sentAt] = m as [unknown, unknown, unknown, unknown];
   if (typeof instance !== "string" || instance === "") return undefined;
   if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 1) return undefined;
   if (!Array.isArray(deps) || !deps.every((d) => typeof d === "string")) return undefined;
-  return { instance, seq, deps: deps as string[] };
+  if (sentAt !== undefined && (typeof sentAt !== "number" || !Number.isFinite(sentAt))) return undefined;
+  return { instance, seq, deps: deps as string[], sentAt };
 }

@@ -3,7 +3,8 @@
  * single-flight, then L2, then the lease, then the database, then the fill.
  * Written once, for model reads and cached raw reads alike. The pieces live
  * beside it: flight.ts (single-flight), fill.ts (compare-and-set fills),
- * policy.ts (early refresh, grace); the lease is coherence/lease.ts.
+ * policy.ts (early refresh, grace), writes.ts (bumps and write-through);
+ * the lease is coherence/lease.ts.
  * @module
  */
 import { cloneResult } from "../clone.js";
@@ -15,6 +16,7 @@ import type { L2Entry, L2ReadResult } from "../tiers/entry.js";
 import { LocalGenerations, type MemoryTier, type Timing } from "../tiers/memory.js";
 import type { RedisTier } from "../tiers/redis.js";
 import { Fill } from "./fill.js";
+import { Writes } from "./writes.js";
 import { Flights, SKIPPED } from "./flight.js";
 import { Policy } from "./policy.js";
 import { type Attempt, type Fetched, type Load, observe, type ReadOutcome, type ReadRequest, snapshotDeps, timingOf } from "./request.js";
@@ -30,6 +32,20 @@ export interface StackOptions {
    * bus, with Redis): L1 entries are served only before it. Without it, always.
    */
   delivery?: { readonly heardUntil: number };
+}
+
+/**
+ * What the stack reports of its work, when telemetry is on: it runs each
+ * miss and each bump (so that spans can wrap them) and is told the time of
+ * each L2 read.
+ */
+export interface StackObserver {
+  /** Runs a miss's database query and fill. */
+  miss<T>(req: ReadRequest, run: () => Promise<T>): Promise<T>;
+  /** Runs a bump in Redis. */
+  bump<T>(deps: readonly string[], run: () => Promise<T>): Promise<T>;
+  /** One L2 read took `ms`. */
+  l2Read(ms: number): void;
 }
 
 /** What a peek at L1 found. */
@@ -51,6 +67,10 @@ export class CacheStack {
   private readonly flights = new Flights();
   private readonly fill: Fill;
   private readonly policy: Policy;
+  /** Telemetry, once it is loaded (see otel.ts). */
+  observer: StackObserver | undefined;
+  /** The write side: bumps and write-through. */
+  readonly writes: Writes;
 
   constructor(
     readonly l1: MemoryTier | undefined,
@@ -61,6 +81,7 @@ export class CacheStack {
   ) {
     this.fill = new Fill(l1, l2, this.generations, stats);
     this.policy = new Policy(options.earlyRefresh, stats);
+    this.writes = new Writes(l2, this.generations, stats, this.fill, () => this.observer);
   }
 
   /**
@@ -131,7 +152,11 @@ export class CacheStack {
 
   /** The L2 read of `req`: an entry that records its own dependencies (a lookup by another unique key), or one by its snapshot. */
   private l2Get(l2: RedisTier, req: ReadRequest, id: string, snap: readonly string[]): Promise<L2ReadResult | undefined> {
-    return req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap);
+    const read = req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap);
+    const observer = this.observer;
+    if (observer === undefined) return read;
+    const started = performance.now();
+    return read.then((r) => (observer.l2Read(performance.now() - started), r));
   }
 
   /** Reads L2 for `req`, and creates any version counter it found missing. */
@@ -241,8 +266,14 @@ export class CacheStack {
     }
   }
 
+  /** Database query, then the compare-and-set fills (in a span when telemetry is on). */
+  private miss(a: Attempt): Promise<Fetched> {
+    const observer = this.observer;
+    return observer ? observer.miss(a.req, () => this.query(a)) : this.query(a);
+  }
+
   /** Database query, then the compare-and-set fills. Serves a grace value if the query fails. */
-  private async miss(a: Attempt): Promise<Fetched> {
+  private async query(a: Attempt): Promise<Fetched> {
     this.stats.misses++;
     a.req.counters.misses++;
     const started = Date.now();
@@ -274,34 +305,6 @@ export class CacheStack {
       void this.l2?.remove(id);
       return DROPPED;
     }
-  }
-
-  /**
-   * Bumps dependency versions: locally at once (L1 entries that depend on them
-   * stop being served), then in Redis. Resolves when Redis has them (or failed).
-   */
-  async bump(deps: readonly string[]): Promise<void> {
-    if (deps.length === 0) return;
-    this.generations.bump(deps);
-    this.stats.invalidations += deps.length;
-    if (this.l2) await this.l2.bump(deps);
-  }
-
-  /**
-   * Write-through: bumps `deps` like {@link bump}, then stores `value` (the
-   * write's result) as the entry of `req`. The versions it is stored under
-   * are read in the same step as the bump, so a later write refuses the fill.
-   */
-  async bumpAndStore(deps: readonly string[], req: ReadRequest, value: unknown): Promise<void> {
-    const snap = snapshotDeps(req);
-    this.generations.bump(deps);
-    this.stats.invalidations += deps.length;
-    const gens = this.generations.snapshot(snap);
-    const gen = this.l2?.gen;
-    const bumped = this.l2 ? await this.l2.bump(deps, req.l2Id === undefined ? undefined : { id: req.l2Id, deps: snap }) : undefined;
-    const id = bumped ? req.l2Id : undefined;
-    const versions = bumped && id !== undefined ? snap.map((d) => bumped.get(d) ?? "") : undefined;
-    await this.fill.store({ req, load: () => Promise.resolve(value), snap, gens, id, versions, gen }, value, timingOf(req, Date.now(), 0));
   }
 
   /** Drops every L1 entry. */

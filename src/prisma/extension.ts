@@ -102,7 +102,7 @@ export function prismaCache(options: CacheOptions = {}): CacheExtension {
           adapterSchema(client),
         )
       : undefined;
-    const runtime = new CacheRuntime(resolved, dataModel, inlineSchema(client), canonicalize(globalOmit(client) ?? null), identity);
+    const runtime = new CacheRuntime(resolved, dataModel, inlineSchema(client), canonicalize(globalOmit(client) ?? null), identity, activeProvider(client));
     report = (error) => runtime.events.emit({ type: "fingerprint-error", error });
     for (const m of missing) if (!m.required) runtime.events.degrade({ type: "degraded", internal: m.name, effect: m.effect });
     const { extension, onClient } = createExtension(runtime, client, missing);

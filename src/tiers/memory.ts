@@ -79,6 +79,11 @@ export class MemoryTier {
   get size(): number {
     return this.lru.size;
   }
+
+  /** Approximate bytes held (the sum of the entries' sizes). */
+  get bytes(): number {
+    return this.lru.calculatedSize;
+  }
 }
 
 /**

@@ -132,7 +132,7 @@ describe("the stack, with fake tiers", () => {
   it("compare-and-set: a bump while the query runs refuses the fill in both tiers", async () => {
     const { s, stats } = stack(new FakeL2());
     const stale = await s.read(request(), async () => {
-      await s.bump(["m:User"]); // a write lands while the query runs
+      await s.writes.bump(["m:User"]); // a write lands while the query runs
       return [{ id: 1, name: "old" }];
     });
     expect(stale).toEqual([{ id: 1, name: "old" }]); // the caller gets what its query read

@@ -1,0 +1,60 @@
+/**
+ * The write side of the stack: bumps (local generations at once, then
+ * Redis) and write-through (a bump, then the write's result stored as the
+ * entry of its find-by-id read).
+ * @module
+ */
+import type { Stats } from "../telemetry.js";
+import type { LocalGenerations } from "../tiers/memory.js";
+import type { RedisTier } from "../tiers/redis.js";
+import type { BumpRead } from "../tiers/bumps.js";
+import type { Fill } from "./fill.js";
+import { type ReadRequest, snapshotDeps, timingOf } from "./request.js";
+import type { StackObserver } from "./stack.js";
+
+/** Bumps and write-through. */
+export class Writes {
+  constructor(
+    private readonly l2: RedisTier | undefined,
+    private readonly generations: LocalGenerations,
+    private readonly stats: Stats,
+    private readonly fill: Fill,
+    private readonly observer: () => StackObserver | undefined,
+  ) {}
+
+  /**
+   * Bumps dependency versions: locally at once (L1 entries that depend on them
+   * stop being served), then in Redis. Resolves when Redis has them (or failed).
+   */
+  async bump(deps: readonly string[]): Promise<void> {
+    if (deps.length > 0) await this.bumpBoth(deps, undefined);
+  }
+
+  /**
+   * Write-through: bumps `deps` like {@link bump}, then stores `value` (the
+   * write's result) as the entry of `req`. The versions it is stored under
+   * are read in the same step as the bump, so a later write refuses the fill.
+   */
+  async bumpAndStore(deps: readonly string[], req: ReadRequest, value: unknown): Promise<void> {
+    const snap = snapshotDeps(req);
+    const gen = this.l2?.gen;
+    const bumped = this.bumpBoth(deps, req.l2Id === undefined ? undefined : { id: req.l2Id, deps: snap });
+    // Taken after the local bump (in bumpBoth), before Redis answers.
+    const gens = this.generations.snapshot(snap);
+    const versions = await bumped;
+    const id = versions ? req.l2Id : undefined;
+    const read = versions && id !== undefined ? snap.map((d) => versions.get(d) ?? "") : undefined;
+    await this.fill.store({ req, load: () => Promise.resolve(value), snap, gens, id, versions: read, gen }, value, timingOf(req, Date.now(), 0));
+  }
+
+  /** Bumps locally at once, then in Redis (in a span when telemetry is on), reading `read`'s versions in the same step. */
+  private bumpBoth(deps: readonly string[], read: BumpRead | undefined): Promise<Map<string, string> | undefined> {
+    this.generations.bump(deps);
+    this.stats.invalidations += deps.length;
+    const l2 = this.l2;
+    if (!l2) return Promise.resolve(undefined);
+    const observer = this.observer();
+    const run = () => l2.bump(deps, read);
+    return observer ? observer.bump(deps, run) : run();
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * OpenTelemetry, through `@opentelemetry/api` when it is installed (an
+ * optional peer, loaded with a dynamic import; without it nothing happens):
+ * a span per miss and per bump, parented to the caller's context, and
+ * metrics. Counters and gauges are observed from the cache's own counters
+ * when a reader collects, so an L1 hit pays nothing for them.
+ * @module
+ */
+import type { Attributes, BatchObservableResult, Histogram, Meter, Span, Tracer } from "@opentelemetry/api";
+import type { ReadRequest } from "./engine/request.js";
+import type { StackObserver } from "./engine/stack.js";
+import type { Stats } from "./telemetry.js";
+import type { MemoryTier } from "./tiers/memory.js";
+
+type OtelApi = typeof import("@opentelemetry/api");
+
+/** The instrumentation scope of every span and metric. */
+export const SCOPE = "prisma-tiered-cache";
+
+/** Loads `@opentelemetry/api`, or resolves to undefined when it is not installed. */
+export function loadOpenTelemetry(): Promise<OtelApi | undefined> {
+  return import("@opentelemetry/api").then(
+    (m): OtelApi => m,
+    () => undefined,
+  );
+}
+
+/** What the metrics are observed from. */
+export interface TelemetrySources {
+  readonly stats: Stats;
+  readonly l1: MemoryTier | undefined;
+  /** `db.system`: the database (Prisma's provider name, e.g. `postgresql`). */
+  readonly system: string | undefined;
+  /** The Redis key namespace (`prisma_cache.namespace`). */
+  readonly namespace: string;
+}
+
+/** Spans and metrics of one cache. */
+export class OpenTelemetry implements StackObserver {
+  private readonly tracer: Tracer;
+  private readonly l2ReadTime: Histogram;
+  private readonly bumpTime: Histogram;
+  private readonly busLagTime: Histogram;
+  private readonly base: Attributes;
+
+  constructor(
+    private readonly api: OtelApi,
+    sources: TelemetrySources,
+  ) {
+    this.tracer = api.trace.getTracer(SCOPE);
+    const meter = api.metrics.getMeter(SCOPE);
+    this.base = { "db.system": sources.system ?? "unknown", "prisma_cache.namespace": sources.namespace };
+    const seconds = (name: string, description: string) => meter.createHistogram(name, { description, unit: "s" });
+    this.l2ReadTime = seconds("prisma_cache.l2.read.duration", "Time of one Redis read of an entry and its versions");
+    this.bumpTime = seconds("prisma_cache.bump.duration", "Time of one write's bump in Redis");
+    this.busLagTime = seconds("prisma_cache.bus.lag", "From another process's publish of a bump (its clock) to its application here");
+    observeCounters(meter, sources, this.base);
+  }
+
+  /** A span around a miss (the database query and the fill); Prisma's own spans sit under it. */
+  miss<T>(req: ReadRequest, run: () => Promise<T>): Promise<T> {
+    const { model, operation } = req.counters;
+    const attributes: Attributes = { ...this.base, "db.operation": operation, "db.collection.name": model, "prisma_cache.key": req.l2Id ?? "" };
+    return this.tracer.startActiveSpan(`prisma_cache.miss ${model}.${operation}`, { kind: this.api.SpanKind.INTERNAL, attributes }, (span) =>
+      this.ended(span, run()),
+    );
+  }
+
+  /** A span around a bump in Redis, and its duration. */
+  bump<T>(deps: readonly string[], run: () => Promise<T>): Promise<T> {
+    const attributes: Attributes = { ...this.base, "prisma_cache.deps": deps.length };
+    const started = performance.now();
+    return this.tracer.startActiveSpan("prisma_cache.bump", { kind: this.api.SpanKind.INTERNAL, attributes }, (span) =>
+      this.ended(
+        span,
+        run().finally(() => this.bumpTime.record((performance.now() - started) / 1000, this.base)),
+      ),
+    );
+  }
+
+  /** Records the time of one L2 read. */
+  l2Read(ms: number): void {
+    this.l2ReadTime.record(ms / 1000, this.base);
+  }
+
+  /** Records the lag of a bump another process sent at `sentAt` (its clock). */
+  busLag(sentAt: number): void {
+    this.busLagTime.record(Math.max(0, Date.now() - sentAt) / 1000, this.base);
+  }
+
+  private ended<T>(span: Span, work: Promise<T>): Promise<T> {
+    return work.then(
+      (v) => {
+        span.end();
+        return v;
+      },
+      (err: unknown) => {
+        span.recordException(err instanceof Error ? err : String(err));
+        span.setStatus({ code: this.api.SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+        span.end();
+        throw err;
+      },
+    );
+  }
+}
+
+/** The counters and gauges, read from the cache's counters when a reader collects. */
+function observeCounters(meter: Meter, { stats, l1 }: TelemetrySources, base: Attributes): void {
+  const counter = (name: string, description: string, unit: string) => meter.createObservableCounter(name, { description, unit });
+  const hits = counter("prisma_cache.hits", "Reads answered from a tier (prisma_cache.tier: l1 or l2)", "{read}");
+  const misses = counter("prisma_cache.misses", "Cacheable reads that went to the database", "{read}");
+  const refused = counter("prisma_cache.fills.refused", "Fills refused because a dependency moved while the query ran", "{fill}");
+  const bypasses = counter("prisma_cache.bypasses", "Reads that skipped the cache", "{read}");
+  const coalesced = counter("prisma_cache.coalesced", "Reads that joined another caller's query for the same key", "{read}");
+  const entries = meter.createObservableGauge("prisma_cache.l1.entries", { description: "Entries held in this process's L1", unit: "{entry}" });
+  const bytes = meter.createObservableGauge("prisma_cache.l1.size", { description: "Approximate bytes held in this process's L1", unit: "By" });
+  meter.addBatchObservableCallback(
+    (r: BatchObservableResult) => {
+      stats.eachOperation((c) => {
+        const a = { ...base, "db.operation": c.operation, "db.collection.name": c.model };
+        r.observe(hits, c.l1, { ...a, "prisma_cache.tier": "l1" });
+        r.observe(hits, c.l2, { ...a, "prisma_cache.tier": "l2" });
+        r.observe(misses, c.misses, a);
+        r.observe(refused, c.fillsRefused, a);
+        r.observe(bypasses, c.bypasses, a);
+      });
+      r.observe(coalesced, stats.coalesced, base);
+      r.observe(entries, l1?.size ?? 0, base);
+      r.observe(bytes, l1?.bytes ?? 0, base);
+    },
+    [hits, misses, refused, bypasses, coalesced, entries, bytes],
+  );
+}
