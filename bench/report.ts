@@ -50,7 +50,7 @@ function latencyTables(g: LatencyGroup): GroupTables {
     right: [false, true, false, false],
     rows: [
       ...Object.values(g.cases).map((c) => [`${c.label} (median)`, `${us(c.medianUs)} µs`, "", ""]),
-      ...Object.values(g.targets).map((t) => [t.label, `${us(t.value)} µs`, t.target, yesNo(t.met)]),
+      ...Object.values(g.targets).map((t) => [t.label, t.unit ? `${t.value} ${t.unit}` : `${us(t.value)} µs`, t.target, yesNo(t.met)]),
       ...Object.values(g.ratios).map((r) => [r.label, times(r.value), r.target ?? "", yesNo(r.met)]),
     ],
   };

@@ -18,6 +18,7 @@ import { invalidationCost } from "./cases/invalidation-cost";
 import { isolation } from "./cases/isolation";
 import { readPath } from "./cases/read-path";
 import { productionRedis } from "./cases/production-redis";
+import { observability } from "./cases/observability";
 import { stampede } from "./cases/stampede";
 import { writeChart } from "./chart";
 import { startBenchEnv, type BenchEnv } from "./lib/env";
@@ -32,6 +33,7 @@ const GROUPS: Record<string, (env: BenchEnv) => Promise<GroupResult>> = {
   stampede: (env) => stampede(env),
   isolation: (env) => isolation(env),
   "production-redis": (env) => productionRedis(env),
+  observability: (env) => observability(env),
 };
 
 /** Hard limit: a hung run is stopped (servers are killed by the exit hook). */

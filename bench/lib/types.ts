@@ -30,6 +30,8 @@ export interface Ratio {
 export interface Target {
   label: string;
   value: number;
+  /** The unit of `value` when it is not a time in µs (e.g. "%"). */
+  unit?: string;
   target: string;
   met: boolean;
 }
