@@ -18,6 +18,7 @@ import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, Periodic
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "../../generated/prisma/client";
+import { mulberry32 } from "../../test/support/prng";
 import type { BenchEnv } from "../lib/env";
 import { ratio, Samples, warmUp } from "../lib/measure";
 import type { LatencyCase, LatencyGroup } from "../lib/types";
@@ -41,18 +42,6 @@ const NOOP_MAX = 1.1;
 const SDK_MAX = 1.5;
 const AUDIT_RATE = 0.01;
 const AUDIT_MAX_ADDED = 0.01;
-
-/** A seeded PRNG (mulberry32), so that both audit runs issue the same workload. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export async function observability(env: BenchEnv): Promise<LatencyGroup> {
   const started = Date.now();
@@ -111,7 +100,7 @@ export async function observability(env: BenchEnv): Promise<LatencyGroup> {
     // The audit: the same seeded workload with the audit off and at AUDIT_RATE.
     const posts = await Promise.all(Array.from({ length: 50 }, (_, i) => plain.post.create({ data: { title: `p${i}`, authorId: user.id, views: i } })));
     const workload = async (client: typeof on) => {
-      const rand = prng(7);
+      const rand = mulberry32(7);
       for (let i = 0; i < 20_000; i++) {
         const p = posts[Math.floor(rand() ** 2 * posts.length)]!;
         if (rand() < 0.02) await client.post.update({ where: { id: p.id }, data: { views: { increment: 1 } } });
