@@ -5,7 +5,7 @@
  */
 import type { RelationGraph } from "./graph.js";
 import { bulkDep, modelDep, newRowDep, tagDep } from "./ids.js";
-import { modelsForTables, tablesWritten } from "./raw-sql.js";
+import { modelsForTables, type SqlDialect, tablesWritten } from "./raw-sql.js";
 import type { RowKeys } from "./rows.js";
 import { affectedByDelete, affectedByUpdate, type RelationFacts } from "./schema.js";
 
@@ -223,10 +223,12 @@ function addSideEffects(b: Bumps, effects: Map<string, "link" | "rows">): void {
  * writes (through `@@map` and implicit many-to-many join tables), with their
  * referential actions. SQL it cannot parse, or a table that is no model's,
  * bumps the whole namespace.
+ *
+ * @param dialect The SQL dialect, by Prisma provider name (`"postgresql"`, `"mysql"` for MySQL and MariaDB, `"sqlite"`).
  */
-export function rawWriteDeps(ctx: WriteContext, sql: string): string[] {
+export function rawWriteDeps(ctx: WriteContext, sql: string, dialect: SqlDialect = "postgresql"): string[] {
   const facts = ctx.facts;
-  const written = facts ? tablesWritten(sql) : undefined;
+  const written = facts ? tablesWritten(sql, dialect) : undefined;
   if (!facts || !written) return [...ctx.graph.everything];
   const b = new Bumps(ctx);
   for (const t of written.tables) {
@@ -243,8 +245,10 @@ export function rawWriteDeps(ctx: WriteContext, sql: string): string[] {
       if (t.op === "delete" || t.op === "truncate" || written.cascade) referenced = affectedByDelete(facts, m);
       else if (t.op !== "insert") {
         const columns = facts.models[m]?.columns ?? {};
-        const byColumn = new Map(Object.entries(columns).map(([field, column]) => [column, field]));
-        const fields = t.columns ? t.columns.map((c) => byColumn.get(c.name) ?? c.name) : Object.keys(columns);
+        // MySQL and SQLite column names ignore case (they are reported unquoted, as written).
+        const key = (column: string): string => (dialect === "postgresql" ? column : column.toLowerCase());
+        const byColumn = new Map(Object.entries(columns).map(([field, column]) => [key(column), field]));
+        const fields = t.columns ? t.columns.map((c) => byColumn.get(key(c.name)) ?? c.name) : Object.keys(columns);
         referenced = affectedByUpdate(facts, m, fields);
       }
       for (const r of referenced) b.bulk(r);
