@@ -306,6 +306,7 @@ describe("the dialects read the same text differently", () => {
     [String.raw`UPDATE a SET x = E'\''`, ["update a"], WHOLE, WHOLE],
     ["DELETE FROM a WHERE x = $$;$$", ["delete a"], WHOLE, WHOLE],
     ["DELETE FROM [a]", WHOLE, WHOLE, ["delete a"]],
+    ["SELECT 1; -- x\rDELETE FROM a", ["delete a"], [], []],
   ];
   it.each(cases)("%s", (sql, postgresql, mysql, sqlite) => {
     const pg = tablesWritten(sql, "postgresql");

@@ -16,6 +16,7 @@ describe("tablesWritten: recognised writes", () => {
     ["dollar-quoted literal", `UPDATE "Post" SET content = $$ DELETE FROM "User"; $$ WHERE id = $1`, ['update "Post"']],
     ["tagged dollar-quoted literal containing $$", `UPDATE "Post" SET content = $body$ $$ INSERT INTO "Tag" $$ $body$`, ['update "Post"']],
     ["line comment containing SQL", `-- DELETE FROM "User";\nUPDATE "Post" SET views = views + 1 -- ; TRUNCATE "Tag"`, ['update "Post"']],
+    ["a line comment ends at a lone \\r, as Postgres reads it", `SELECT 1; -- comment\rDELETE FROM "Tag"`, ['delete "Tag"']],
     ["nested block comment", `/* outer /* DELETE FROM "User"; */ still comment; DROP TABLE x */ DELETE FROM "Post" WHERE id = 1`, ['delete "Post"']],
     ["lower-case unquoted name is folded", `update post set views = 0`, ["update post"]],
     ["upper-case unquoted name is folded", `UPDATE POST SET views = 0`, ["update post"]],

@@ -8,8 +8,8 @@
  * | `` `x` `` | identifier | identifier | identifier |
  * | `[x]` | operator | operator | identifier |
  * | `'x'` escapes | `''`; backslash only in `E'...'` | `''` and backslash (unless `NO_BACKSLASH_ESCAPES`) | `''` |
- * | `--` | comment to end of line | comment only when followed by a space or control character | comment to end of line |
- * | `#` | operator | comment to end of line | operator |
+ * | `--` | comment to `\r` or `\n` | comment to `\n`, only when a space or control character follows | comment to `\n` |
+ * | `#` | operator | comment to `\n` | operator |
  * | `/* *\/` | nested | not nested; `/*!...*\/` and `/*M!...*\/` are SQL | not nested; may run to the end of input |
  * | `$` | `$1` parameter, `$$` / `$tag$` quote | identifier character | `$name` parameter |
  *
@@ -114,8 +114,13 @@ function lexInto(src: string, from: number, n: number, o: LexOptions, out: Lexed
   /** A line comment from `i`: skip past the end of the line (inside a MySQL executable comment: not read). */
   const lineComment = (): void => {
     if (inComment) throw REJECT;
+    // Postgres ends a line comment at \r as well as \n; MySQL and SQLite only at \n.
     let j = i + 1;
-    while (j < n && src.charCodeAt(j) !== 10) j++;
+    while (j < n) {
+      const a = src.charCodeAt(j);
+      if (a === 10 || (a === 13 && pg)) break;
+      j++;
+    }
     i = j + 1;
   };
   while (i < n) {
