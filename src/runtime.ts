@@ -7,13 +7,14 @@ import { InvalidationBus } from "./coherence/bus.js";
 import { LeaseManager } from "./coherence/lease.js";
 import { checkModelNames, type ResolvedOptions } from "./config.js";
 import { RelationGraph, type RuntimeDataModel } from "./deps/graph.js";
-import { ALL_DEP, modelDep, modelOfDep, tagDep } from "./deps/ids.js";
+import { modelDep, tagDep } from "./deps/ids.js";
 import { RowKeys } from "./deps/rows.js";
 import { parseRelations } from "./deps/schema.js";
 import { rawWriteDeps, writeDeps, writeDepsBefore, type WriteContext } from "./deps/writes.js";
 import { CacheUsageError } from "./errors.js";
 import type { DatabaseIdentity } from "./identity.js";
 import { Planner } from "./engine/planner.js";
+import { RowSecurity } from "./engine/row-security.js";
 import { Stats } from "./telemetry.js";
 import { MemoryTier } from "./tiers/memory.js";
 import { RedisTier } from "./tiers/redis.js";
@@ -44,6 +45,8 @@ export class CacheRuntime {
   /** Spans and metrics, once `@opentelemetry/api` is loaded (when it is installed and `telemetry` is on). */
   private telemetry: OpenTelemetry | undefined;
   private closed = false;
+  /** Which reads row-level security keeps out of the cache. */
+  private readonly rowSecurity: RowSecurity;
   /** The staleness audit (`audit.sampleRate` > 0). */
   private readonly audit: Audit | undefined;
   /** Builds read plans from model reads and cached raw reads, and completes them on a miss. */
@@ -71,6 +74,11 @@ export class CacheRuntime {
     this.rows = new RowKeys(options.rowLevel ? facts : undefined);
     const keyspace = new Keyspace(options.namespace, clientShape, identity);
     this.planner = new Planner({ options, graph: this.graph, rows: this.rows, keyspace, stats: this.stats });
+    this.rowSecurity = new RowSecurity(
+      this.graph,
+      () => identity?.rowSecured,
+      (e) => this.events.emit(e),
+    );
     this.writeContext = { graph: this.graph, rows: this.rows, facts, tagsOf: (m) => this.planner.modelTags(m) };
     checkModelNames(options, this.graph.models);
     // Without Redis there is nothing to check against: L1 entries live their whole ttl.
@@ -210,21 +218,10 @@ export class CacheRuntime {
   /** An L1 miss: completes the plan and runs the stack, unless row-level security keeps the read uncached. */
   private miss(plan: ReadPlan, load: Load, scoped: boolean, outcome: ReadOutcome | undefined): Promise<unknown> {
     const request = this.planner.complete(plan);
-    const secured = scoped ? undefined : this.rowSecured(request);
-    if (secured === undefined) return this.stack.read(request, load, outcome);
+    if (scoped || this.rowSecurity.secured(request) === undefined) return this.stack.read(request, load, outcome);
     // Its rows depend on the session (row-level security), which the cache cannot see: not cached unless scoped.
     this.stats.bypass("row-level-security", plan.counters);
     if (outcome) outcome.plan = undefined;
-    if (!this.rlsReported) {
-      this.rlsReported = true;
-      this.events.emit({
-        type: "bypass",
-        reason: "row-level-security",
-        model: secured,
-        operation: "read",
-        detail: `row-level security applies to this database user on ${[...(this.identity?.rowSecured ?? [])].join(", ")}; declare how results vary with prismaCache({ scope }) or cacheScope(scope, extension)`,
-      });
-    }
     return load();
   }
 
@@ -271,26 +268,6 @@ export class CacheRuntime {
   /** Dependency ids to bump before a write inside an interactive transaction runs. */
   writeDepsBefore(model: string, operation: string, args: Record<string, unknown> | undefined): string[] {
     return writeDepsBefore(this.writeContext, model, operation, args);
-  }
-
-  private rlsReported = false;
-  /** Model dependency ids of the tables row-level security applies to, worked out once the fingerprint is known. */
-  private rlsDeps: Set<string> | undefined;
-
-  /**
-   * The first model a read touches whose table's row-level security applies
-   * to this connection's user (`*` for a read of the whole namespace), or undefined.
-   */
-  private rowSecured(request: ReadRequest): string | undefined {
-    const tables = this.identity?.rowSecured;
-    if (!tables || tables.size === 0) return undefined;
-    if (!this.rlsDeps) {
-      this.rlsDeps = new Set();
-      for (const m of this.graph.models) if (tables.has(this.graph.tableOf(m))) this.rlsDeps.add(modelDep(m));
-    }
-    const deps = request.deps;
-    for (const d of deps) if (d === ALL_DEP || this.rlsDeps.has(d)) return modelOfDep(d) ?? d;
-    return undefined;
   }
 
   /** `$cache.invalidate({ models, tags })`. */

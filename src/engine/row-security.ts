@@ -1,0 +1,56 @@
+/**
+ * Row-level security the cache cannot see: a read of a table whose policies
+ * apply to the database user depends on the session, so it is not cached
+ * unless the client declared a scope. Reported once per cache.
+ * @module
+ */
+import type { RelationGraph } from "../deps/graph.js";
+import { ALL_DEP, modelDep, modelOfDep } from "../deps/ids.js";
+import type { CacheEvent } from "../events.js";
+import type { ReadRequest } from "./request.js";
+
+/** Decides which reads row-level security keeps out of the cache. */
+export class RowSecurity {
+  private reported = false;
+  /** Model dependency ids of the tables row-level security applies to, worked out once the fingerprint is known. */
+  private deps: Set<string> | undefined;
+
+  constructor(
+    private readonly graph: RelationGraph,
+    /** The tables row-level security applies to for this user (from the database fingerprint), once known. */
+    private readonly tables: () => ReadonlySet<string> | undefined,
+    private readonly emit: (event: CacheEvent) => void,
+  ) {}
+
+  /**
+   * The first model a read touches whose table's row-level security applies
+   * to this connection's user (`*` for a read of the whole namespace), or
+   * undefined. The first time one is found, a `bypass` event says so.
+   */
+  secured(request: ReadRequest): string | undefined {
+    const tables = this.tables();
+    if (!tables || tables.size === 0) return undefined;
+    if (!this.deps) {
+      this.deps = new Set();
+      for (const m of this.graph.models) if (tables.has(this.graph.tableOf(m))) this.deps.add(modelDep(m));
+    }
+    let found: string | undefined;
+    for (const d of request.deps) {
+      if (d === ALL_DEP || this.deps.has(d)) {
+        found = modelOfDep(d) ?? d;
+        break;
+      }
+    }
+    if (found !== undefined && !this.reported) {
+      this.reported = true;
+      this.emit({
+        type: "bypass",
+        reason: "row-level-security",
+        model: found,
+        operation: "read",
+        detail: `row-level security applies to this database user on ${[...tables].join(", ")}; declare how results vary with prismaCache({ scope }) or cacheScope(scope, extension)`,
+      });
+    }
+    return found;
+  }
+}
