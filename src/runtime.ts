@@ -10,6 +10,7 @@ import { RelationGraph, type RuntimeDataModel } from "./deps/graph.js";
 import { modelDep, tagDep } from "./deps/ids.js";
 import { RowKeys } from "./deps/rows.js";
 import { parseRelations } from "./deps/schema.js";
+import type { SqlDialect } from "./deps/raw-sql.js";
 import { rawWriteDeps, writeDeps, writeDepsBefore, type WriteContext } from "./deps/writes.js";
 import { CacheUsageError } from "./errors.js";
 import type { DatabaseIdentity } from "./identity.js";
@@ -262,7 +263,8 @@ export class CacheRuntime {
 
   /** Dependency ids `$executeRaw` / `$executeRawUnsafe` bumps, from the SQL text. */
   rawWriteDeps(sql: string): string[] {
-    return rawWriteDeps(this.writeContext, sql);
+    // The SQL is read in the database's dialect (MariaDB is "mysql"); a provider the parser does not know bumps everything.
+    return rawWriteDeps(this.writeContext, sql, (this.provider ?? "postgresql") as SqlDialect);
   }
 
   /** Dependency ids to bump before a write inside an interactive transaction runs. */

@@ -118,7 +118,7 @@ return out
  * pairs of its header, and its body; undefined if it is not one or is malformed.
  * The same format READ_RECORDED parses in Lua below.
  */
-export function parseRecorded(raw: string): { timing: Timing; recorded: Array<[key: string, version: string]>; body: string } | undefined {
+export function parseRecorded(raw: string, last?: RecordedHeader): (RecordedHeader & { timing: Timing; body: string }) | undefined {
   if (!raw.startsWith(`${RECORDED}|`)) return undefined;
   const t = parseTiming(raw, RECORDED.length + 1);
   if (!t) return undefined;
@@ -127,11 +127,20 @@ export function parseRecorded(raw: string): { timing: Timing; recorded: Array<[k
   const len = Number(raw.slice(t.next, sep));
   if (!Number.isSafeInteger(len) || len < 0) return undefined;
   const header = raw.slice(sep + 1, sep + 1 + len);
+  const body = raw.slice(sep + 1 + len);
+  // The same header as the last read of this entry: its pairs are those.
+  if (last !== undefined && last.header === header) return { timing: t.timing, header, recorded: last.recorded, body };
   const lines = header.split("\n");
   if (lines.pop() !== "" || lines.length % 2 !== 0) return undefined;
   const recorded: Array<[string, string]> = [];
   for (let i = 0; i < lines.length; i += 2) recorded.push([lines[i]!, lines[i + 1]!]);
-  return { timing: t.timing, recorded, body: raw.slice(sep + 1 + len) };
+  return { timing: t.timing, header, recorded, body };
+}
+
+/** The header of a `ptc2` entry as read, and the `(version key, version)` pairs it holds. */
+export interface RecordedHeader {
+  readonly header: string;
+  readonly recorded: ReadonlyArray<readonly [key: string, version: string]>;
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   type Layout,
   layoutFor,
   parseRecorded,
+  type RecordedHeader,
   parseTiming,
   RECORDED,
   READ_RECORDED,
@@ -43,6 +44,8 @@ interface KnownRecorded {
   fetch: string[];
   /** Position in `fetch` (and the reply) of every version key. */
   index: Map<string, number>;
+  /** The header last read, parsed (a read of the same header skips the parse). */
+  last: RecordedHeader | undefined;
 }
 
 /** Where an entry lives: its group's key prefix and server epoch. */
@@ -191,7 +194,10 @@ export class RedisTier {
    * script when the entry recorded other keys since).
    */
   readRecorded(id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
-    return this.checked(id, (at, gen) => this.readRecordedIn(at, gen, id, snapshot));
+    const at = this.placeOf(id);
+    return at !== undefined
+      ? this.readRecordedIn(at, this.connection.gen, id, snapshot)
+      : this.checked(id, (place, gen) => this.readRecordedIn(place, gen, id, snapshot));
   }
 
   private readRecordedIn(at: Place, gen: number, id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
@@ -206,7 +212,7 @@ export class RedisTier {
         for (let i = 0; i < snapshot.length; i++) versions[i] = String(res[i + 1] ?? "");
         const parsed = typeof res[0] === "string" ? parseRecorded(res[0]) : undefined;
         if (!parsed) return { entry: undefined, versions };
-        this.recordedKeys.set(id, { recorded: parsed.recorded.map(([k]) => k), snapshot: -1, fetch: [], index: new Map() });
+        this.recordedKeys.set(id, { recorded: parsed.recorded.map(([k]) => k), snapshot: -1, fetch: [], index: new Map(), last: { header: parsed.header, recorded: parsed.recorded } });
         return { entry: { body: parsed.body, timing: parsed.timing }, versions };
       },
     );
@@ -231,8 +237,10 @@ export class RedisTier {
         if (this.connection.gen !== gen) return undefined;
         const versions = new Array<string>(snapshot.length);
         for (let i = 0; i < snapshot.length; i++) versions[i] = res[i + 1] ?? "";
-        const parsed = typeof res[0] === "string" ? parseRecorded(res[0]) : undefined;
+        const parsed = typeof res[0] === "string" ? parseRecorded(res[0], known.last) : undefined;
         if (!parsed) return { entry: undefined, versions };
+        // Kept without the body (the entry's value is not held here).
+        if (known.last?.header !== parsed.header) known.last = { header: parsed.header, recorded: parsed.recorded };
         for (const [k, v] of parsed.recorded) {
           const i = index.get(k);
           // A key this read did not fetch: the entry was refilled with other dependencies; read it by script.
