@@ -212,7 +212,13 @@ export class RedisTier {
         for (let i = 0; i < snapshot.length; i++) versions[i] = String(res[i + 1] ?? "");
         const parsed = typeof res[0] === "string" ? parseRecorded(res[0]) : undefined;
         if (!parsed) return { entry: undefined, versions };
-        this.recordedKeys.set(id, { recorded: parsed.recorded.map(([k]) => k), snapshot: -1, fetch: [], index: new Map(), last: { header: parsed.header, recorded: parsed.recorded } });
+        this.recordedKeys.set(id, {
+          recorded: parsed.recorded.map(([k]) => k),
+          snapshot: -1,
+          fetch: [],
+          index: new Map(),
+          last: { header: parsed.header, recorded: parsed.recorded },
+        });
         return { entry: { body: parsed.body, timing: parsed.timing }, versions };
       },
     );
