@@ -18,9 +18,10 @@
  *   measured, default 2), `LOAD_CONNECTIONS` (default 20, split over the two
  *   instances), `LOAD_SEED` (the request mix's PRNG seed).
  *
- * The mix ({@link MIX}): 95 % reads of {@link USERS} users and {@link POSTS}
- * posts, each read picking its row from a Zipf distribution (a few hot rows,
- * a long tail), and 5 % writes of rows picked uniformly. Everything (load
+ * Two mixes ({@link SCENARIOS}) over {@link USERS} users and {@link POSTS}
+ * posts: 95 % reads and 5 % writes, then reads only. Each read picks its row
+ * from a Zipf distribution (a few hot rows, a long tail), each write
+ * uniformly. Everything (load
  * generator, both instances, Postgres, Redis) runs on this machine.
  * @module
  */
@@ -41,14 +42,16 @@ const RESULTS = fileURLToPath(new URL("./results.json", import.meta.url));
 export const USERS = 1_000;
 /** Posts seeded. */
 export const POSTS = 2_000;
-/** The request mix, in percent of requests. */
-export const MIX = {
-  "GET /users/:id": 50,
-  "GET /posts/:id (with author)": 25,
-  "GET /users?role=": 20,
-  "PATCH /users/:id": 2,
-  "POST /posts": 3,
-} as const;
+/** The routes of a mix. */
+type Route = "GET /users/:id" | "GET /posts/:id (with author)" | "GET /users?role=" | "PATCH /users/:id" | "POST /posts";
+/**
+ * The mixes, in percent of requests: a read-heavy one with 5 % writes, and
+ * the same reads alone. Each scenario runs with and without the cache.
+ */
+export const SCENARIOS: Record<string, Record<Route, number>> = {
+  "read-heavy, 5 % writes": { "GET /users/:id": 50, "GET /posts/:id (with author)": 25, "GET /users?role=": 20, "PATCH /users/:id": 2, "POST /posts": 3 },
+  "reads only": { "GET /users/:id": 55, "GET /posts/:id (with author)": 25, "GET /users?role=": 20, "PATCH /users/:id": 0, "POST /posts": 0 },
+};
 /** Exponent of the Zipf distribution reads pick their row from: the row of rank k with weight 1/k^s. */
 export const ZIPF_S = 1;
 
@@ -62,6 +65,12 @@ const WARMUP = seconds("LOAD_WARMUP", 2);
 const CONNECTIONS = Math.max(2, Math.round(seconds("LOAD_CONNECTIONS", 20) / 2) * 2);
 const SEED = Number(process.env.LOAD_SEED ?? 20261201);
 
+/** Ids of the seeded rows. */
+interface Ids {
+  users: number[];
+  posts: number[];
+}
+
 /** What one side measured. */
 interface Side {
   /** Mean of autocannon's per-second request counts. */
@@ -69,11 +78,22 @@ interface Side {
   latencyMs: { p50: number; p99: number; max: number };
   requests: number;
   /** Cache counters summed over both instances after the measured run (with the cache). */
-  cache?: { hitsL1: number; hitsL2: number; misses: number; hitRatio: number };
+  cache?: {
+    hitsL1: number;
+    hitsL2: number;
+    misses: number;
+    hitRatio: number;
+    /** Misses that waited for the other instance's regeneration lease, or joined a query in flight in their own. */
+    leaseWaits: number;
+    coalesced: number;
+    /** Fills refused because a write moved a version while the query ran. */
+    fillsRefused: number;
+    invalidations: number;
+  };
 }
 
 /** Seeds {@link USERS} users (roles round-robin) and {@link POSTS} posts (authors round-robin); returns their ids. */
-async function seed(url: string): Promise<{ users: number[]; posts: number[] }> {
+async function seed(url: string): Promise<Ids> {
   const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
   try {
     const roles = Object.values(Role);
@@ -109,27 +129,43 @@ function zipf<T>(xs: readonly T[], rand: () => number): () => T {
   };
 }
 
-/** A generator of the mix's requests, drawn from `rand`: reads pick rows by {@link zipf}, writes uniformly. */
-function mix(rand: () => number, ids: { users: number[]; posts: number[] }): () => autocannon.Request {
+/** A generator of `percent`'s requests, drawn from `rand`: reads pick rows by {@link zipf}, writes uniformly. */
+function mix(percent: Record<Route, number>, rand: () => number, ids: Ids): () => autocannon.Request {
   const hotUser = zipf(ids.users, rand);
   const hotPost = zipf(ids.posts, rand);
   const anyUser = () => ids.users[Math.floor(rand() * ids.users.length)]!;
   const roles = Object.values(Role);
   const json = { "content-type": "application/json" };
+  const make: Record<Route, () => autocannon.Request> = {
+    "GET /users/:id": () => ({ method: "GET", path: `/users/${hotUser()}` }),
+    "GET /posts/:id (with author)": () => ({ method: "GET", path: `/posts/${hotPost()}` }),
+    "GET /users?role=": () => ({ method: "GET", path: `/users?role=${roles[Math.floor(rand() * roles.length)]}` }),
+    "PATCH /users/:id": () => ({
+      method: "PATCH",
+      path: `/users/${anyUser()}`,
+      headers: json,
+      body: JSON.stringify({ name: `renamed ${Math.floor(rand() * 1e6)}` }),
+    }),
+    "POST /posts": () => ({
+      method: "POST",
+      path: "/posts",
+      headers: json,
+      body: JSON.stringify({ title: `load ${Math.floor(rand() * 1e6)}`, authorId: anyUser() }),
+    }),
+  };
+  const routes = (Object.entries(percent) as Array<[Route, number]>).filter(([, p]) => p > 0);
+  const total = routes.reduce((sum, [, p]) => sum + p, 0);
+  if (total !== 100) throw new Error(`a mix must add up to 100 %, not ${total}`);
   return () => {
     let r = rand() * 100;
-    if ((r -= MIX["GET /users/:id"]) < 0) return { method: "GET", path: `/users/${hotUser()}` };
-    if ((r -= MIX["GET /posts/:id (with author)"]) < 0) return { method: "GET", path: `/posts/${hotPost()}` };
-    if ((r -= MIX["GET /users?role="]) < 0) return { method: "GET", path: `/users?role=${roles[Math.floor(rand() * roles.length)]}` };
-    if ((r -= MIX["PATCH /users/:id"]) < 0)
-      return { method: "PATCH", path: `/users/${anyUser()}`, headers: json, body: JSON.stringify({ name: `renamed ${Math.floor(rand() * 1e6)}` }) };
-    return { method: "POST", path: "/posts", headers: json, body: JSON.stringify({ title: `load ${Math.floor(rand() * 1e6)}`, authorId: anyUser() }) };
+    for (const [route, p] of routes) if ((r -= p) < 0) return make[route]();
+    return make[routes.at(-1)![0]]();
   };
 }
 
 /** Runs the mix against every instance for `duration` seconds; fails on any error or non-2xx answer. */
-async function cannon(instances: ApiProcess[], ids: { users: number[]; posts: number[] }, duration: number): Promise<autocannon.Result> {
-  const next = mix(mulberry32(SEED), ids);
+async function cannon(instances: ApiProcess[], percent: Record<Route, number>, ids: Ids, duration: number): Promise<autocannon.Result> {
+  const next = mix(percent, mulberry32(SEED), ids);
   const options = {
     // autocannon takes several URLs and spreads the connections over them
     // round-robin, into one histogram (its README); its types only say string.
@@ -147,12 +183,12 @@ async function cannon(instances: ApiProcess[], ids: { users: number[]; posts: nu
 }
 
 /** Starts two instances, warms them up, measures, and (with the cache) reads their counters from /metrics. */
-async function side(options: { cache: boolean; databaseUrl: string; redisUrl: string; namespace: string }, ids: { users: number[]; posts: number[] }) {
+async function side(options: { cache: boolean; databaseUrl: string; redisUrl: string; namespace: string }, percent: Record<Route, number>, ids: Ids) {
   const instances = await startInstances(2, options);
   try {
-    await cannon(instances, ids, WARMUP);
+    await cannon(instances, percent, ids, WARMUP);
     const before = await Promise.all(instances.map((p) => scrapeMetrics(p.url)));
-    const result = await cannon(instances, ids, DURATION);
+    const result = await cannon(instances, percent, ids, DURATION);
     const measured: Side = {
       requestsPerSecond: Math.round(result.requests.average),
       latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
@@ -164,7 +200,16 @@ async function side(options: { cache: boolean; databaseUrl: string; redisUrl: st
       const hitsL1 = moved('prisma_cache_hits_total{tier="l1"}');
       const hitsL2 = moved('prisma_cache_hits_total{tier="l2"}');
       const misses = moved("prisma_cache_misses_total");
-      measured.cache = { hitsL1, hitsL2, misses, hitRatio: Number(((hitsL1 + hitsL2) / (hitsL1 + hitsL2 + misses)).toFixed(3)) };
+      measured.cache = {
+        hitsL1,
+        hitsL2,
+        misses,
+        hitRatio: Number(((hitsL1 + hitsL2) / (hitsL1 + hitsL2 + misses)).toFixed(3)),
+        leaseWaits: moved("prisma_cache_lease_waits_total"),
+        coalesced: moved("prisma_cache_coalesced_total"),
+        fillsRefused: moved("prisma_cache_fills_refused_total"),
+        invalidations: moved("prisma_cache_invalidations_total"),
+      };
     }
     return measured;
   } finally {
@@ -201,22 +246,25 @@ try {
     }
   })();
   console.log(`postgres ${postgresVersion} (${servers.postgres.source}); redis ${redisVersion} (${servers.redis.source})`);
-  console.log(`2 instances, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per side, mix ${JSON.stringify(MIX)}`);
+  console.log(`2 instances, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per side`);
 
   const loadBefore = os.loadavg().map((n) => Number(n.toFixed(2))); // [1, 5, 15 min]: what else ran here
-  const common = { databaseUrl: dbUrl, redisUrl: servers.redis.url, namespace };
-  const cached = await side({ ...common, cache: true }, ids);
-  const plain = await side({ ...common, cache: false }, ids);
-
   const row = (name: string, s: Side) =>
-    `${name.padEnd(14)} ${String(s.requestsPerSecond).padStart(8)} req/s   p50 ${String(s.latencyMs.p50).padStart(4)} ms   p99 ${String(s.latencyMs.p99).padStart(4)} ms`;
-  console.log(
-    row("with cache", cached) +
-      `   hit ratio ${cached.cache!.hitRatio} (L1 ${cached.cache!.hitsL1}, L2 ${cached.cache!.hitsL2}, misses ${cached.cache!.misses})`,
-  );
-  console.log(row("without cache", plain));
-  const speedup = Number((cached.requestsPerSecond / plain.requestsPerSecond).toFixed(2));
-  console.log(`requests/s with the cache: ${speedup}x`);
+    `  ${name.padEnd(14)} ${String(s.requestsPerSecond).padStart(6)} req/s   p50 ${String(s.latencyMs.p50).padStart(3)} ms   p99 ${String(s.latencyMs.p99).padStart(3)} ms`;
+  const scenarios = [];
+  for (const [i, [name, percent]] of Object.entries(SCENARIOS).entries()) {
+    console.log(`${name}: ${JSON.stringify(percent)}`);
+    // A namespace per scenario, so that each starts with a cold cache.
+    const common = { databaseUrl: dbUrl, redisUrl: servers.redis.url, namespace: `${namespace}:${i}` };
+    const cached = await side({ ...common, cache: true }, percent, ids);
+    const c = cached.cache!;
+    console.log(`${row("with cache", cached)}   hit ratio ${c.hitRatio} (L1 ${c.hitsL1}, L2 ${c.hitsL2}, misses ${c.misses})`);
+    const plain = await side({ ...common, cache: false }, percent, ids);
+    console.log(row("without cache", plain));
+    const speedup = Number((cached.requestsPerSecond / plain.requestsPerSecond).toFixed(2));
+    console.log(`  requests/s with the cache: ${speedup}x`);
+    scenarios.push({ name, percent, withCache: cached, withoutCache: plain, speedup });
+  }
 
   const cpus = os.cpus();
   const results = {
@@ -238,10 +286,8 @@ try {
     warmupSeconds: WARMUP,
     seed: SEED,
     rows: { users: USERS, posts: POSTS },
-    mix: { percent: MIX, reads: `rows picked by Zipf, s = ${ZIPF_S}`, writes: "rows picked uniformly" },
-    withCache: cached,
-    withoutCache: plain,
-    speedup,
+    rowsPicked: { reads: `Zipf, s = ${ZIPF_S}`, writes: "uniformly" },
+    scenarios,
   };
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`wrote ${RESULTS}`);

@@ -16,7 +16,7 @@
  * @module
  */
 import { Counter, type Registry } from "prom-client";
-import type { BypassReason, CacheStats } from "../../src/index"; // in your app: from "prisma-tiered-cache"
+import type { BypassReason, CacheStats, OperationStats } from "../../src/index"; // in your app: from "prisma-tiered-cache"
 
 /** The fields of {@link CacheStats} that are plain counters. */
 type CountField = { [K in keyof CacheStats]: CacheStats[K] extends number ? K : never }[keyof CacheStats];
@@ -44,7 +44,16 @@ const COUNTERS: Record<Exclude<CountField, "bypasses">, readonly [name: string, 
   remoteBumps: ["remote_bumps_total", "Bumps received from other processes on the bus."],
   l1Flushes: ["l1_flushes_total", "Times L1 was flushed because the bus may have missed messages."],
   corruptEntries: ["corrupt_entries_total", "Entries found in Redis that could not be decoded."],
+  audits: ["audits_total", "Hits the staleness audit read again from the database."],
+  staleDetected: ["stale_detected_total", "Audited hits that differed from the database with no bump to explain it."],
 };
+
+/** One `[labels, value]` per model and operation read so far, from `stats().byModel`. */
+function byOperation(s: CacheStats, read: (o: OperationStats) => number): Array<[{ model: string; operation: string }, number]> {
+  return Object.entries(s.byModel).flatMap(([model, operations]) =>
+    Object.entries(operations).map(([operation, o]): [{ model: string; operation: string }, number] => [{ model, operation }, read(o)]),
+  );
+}
 
 /** What {@link registerCacheMetrics} reads: `prisma.$cache`, or anything with its `stats()`. */
 export interface CacheStatsSource {
@@ -67,8 +76,11 @@ export interface CacheMetricsOptions {
  * Registers the cache's counters with `registry`: `<prefix>hits_total{tier="l1"|"l2"}`,
  * `<prefix>bypasses_total{reason}` (one series per {@link BypassReason}), and
  * one `<prefix><name>_total` per other counter of `stats()` (`misses_total`,
- * `fills_total`, `fills_refused_total`, `coalesced_total`, ...). Every series
- * exists from the first scrape on, at 0.
+ * `fills_total`, `fills_refused_total`, `coalesced_total`, ...), each at 0
+ * from the first scrape on; and, from `stats().byModel`, hits by tier,
+ * misses, fills, refused fills and bypasses per model and operation
+ * (`<prefix>operation_hits_total{model="User",operation="findUnique",tier="l1"}`, ...),
+ * for the models and operations read so far.
  * @returns the registered counters, by metric name.
  * @throws prom-client's error if a metric of the same name is already registered.
  */
@@ -96,6 +108,20 @@ export function registerCacheMetrics(cache: CacheStatsSource, { registry, prefix
   ]);
   counter("bypasses_total", "Reads that skipped the cache, by reason.", ["reason"], (s) =>
     (Object.entries(s.bypassReasons) as Array<[BypassReason, number]>).map(([reason, n]) => [{ reason }, n]),
+  );
+  // By model and operation (`stats().byModel`), under names of their own, so that summing them never counts twice.
+  counter("operation_hits_total", "Reads answered from a cache tier, by model and operation.", ["model", "operation", "tier"], (s) =>
+    byOperation(s, (o) => o.hits.l1)
+      .map(([labels, n]): [Record<string, string>, number] => [{ ...labels, tier: "l1" }, n])
+      .concat(byOperation(s, (o) => o.hits.l2).map(([labels, n]) => [{ ...labels, tier: "l2" }, n])),
+  );
+  counter("operation_misses_total", "Cacheable reads that went to the database, by model and operation.", ["model", "operation"], (s) =>
+    byOperation(s, (o) => o.misses),
+  );
+  counter("operation_fills_total", "Entries stored, by model and operation.", ["model", "operation"], (s) => byOperation(s, (o) => o.fills));
+  counter("operation_fills_refused_total", "Fills refused, by model and operation.", ["model", "operation"], (s) => byOperation(s, (o) => o.fillsRefused));
+  counter("operation_bypasses_total", "Reads that skipped the cache, by model and operation.", ["model", "operation"], (s) =>
+    byOperation(s, (o) => o.bypasses),
   );
   for (const [field, [name, help]] of Object.entries(COUNTERS) as Array<[CountField, readonly [string, string]]>)
     counter(name, help, [], (s) => [[{}, s[field]]]);

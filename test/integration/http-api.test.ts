@@ -49,6 +49,24 @@ type Counters = Awaited<ReturnType<typeof counters>>;
 const moved = (after: Counters, before: Counters) =>
   Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k as keyof Counters]])) as Counters;
 
+/**
+ * The per-operation counters an instance's /metrics shows, keyed
+ * `"<metric> <Model>.<operation>[ <tier>]"`, e.g. `"hits User.findUnique l1"`.
+ */
+async function operations(p: ApiProcess): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const [sample, value] of await scrapeMetrics(p.url)) {
+    const m = /^prisma_cache_operation_(\w+)_total\{(.*)\}$/.exec(sample);
+    if (!m) continue;
+    const labels = Object.fromEntries([...m[2]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    out.set(`${m[1]} ${labels.model}.${labels.operation}${labels.tier ? ` ${labels.tier}` : ""}`, value);
+  }
+  return out;
+}
+/** The per-operation counters that moved, by how much. */
+const movedBy = (after: Map<string, number>, before: Map<string, number>) =>
+  Object.fromEntries([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]).filter(([, d]) => d !== 0));
+
 /** GETs `path`, expecting `status`; returns the JSON body. */
 async function get(p: ApiProcess, path: string, status = 200, headers: Record<string, string> = {}): Promise<Record<string, unknown>> {
   const res = await fetch(p.url + path, { headers });
@@ -89,6 +107,7 @@ describe("examples/http-api on two instances", () => {
 
   it("GET /metrics moves the hit and miss counters by exactly what the reads did", async () => {
     const [a0, b0] = await Promise.all([counters(a), counters(b)]);
+    const [aOps0, bOps0] = await Promise.all([operations(a), operations(b)]);
     const carol = `/users/${t.ids.users.carol}`;
     const hello = `/posts/${t.ids.posts.hello}`;
     await get(a, carol); // A: miss
@@ -105,6 +124,25 @@ describe("examples/http-api on two instances", () => {
     const [a1, b1] = await Promise.all([counters(a), counters(b)]);
     expect(moved(a1, a0)).toMatchObject({ l1: 2, l2: 0, misses: 3, fills: 3, bypasses: 0 });
     expect(moved(b1, b0)).toMatchObject({ l1: 2, l2: 2, misses: 1, fills: 1, bypasses: 0 });
+    // The same by model and operation.
+    const [aOps1, bOps1] = await Promise.all([operations(a), operations(b)]);
+    expect(movedBy(aOps1, aOps0)).toEqual({
+      "hits User.findUnique l1": 1,
+      "misses User.findUnique": 1,
+      "fills User.findUnique": 1,
+      "misses Post.findUnique": 1,
+      "fills Post.findUnique": 1,
+      "hits User.findMany l1": 1,
+      "misses User.findMany": 1,
+      "fills User.findMany": 1,
+    });
+    expect(movedBy(bOps1, bOps0)).toEqual({
+      "hits User.findUnique l1": 2,
+      "hits User.findUnique l2": 1,
+      "misses User.findUnique": 1,
+      "fills User.findUnique": 1,
+      "hits Post.findUnique l2": 1,
+    });
   });
 
   it("x-cache-after: the sender's own bump is served from the cache, one not applied in time from the database", async () => {
@@ -128,7 +166,22 @@ describe("examples/http-api on two instances", () => {
 
   it("exposes every counter of stats() with Prometheus names and types", async () => {
     const text = await (await fetch(`${a.url}/metrics`)).text();
-    for (const name of ["hits", "misses", "bypasses", "fills", "fills_refused", "coalesced", "invalidations", "redis_errors", "remote_bumps", "l1_flushes"])
+    for (const name of [
+      "hits",
+      "misses",
+      "bypasses",
+      "fills",
+      "fills_refused",
+      "coalesced",
+      "invalidations",
+      "redis_errors",
+      "remote_bumps",
+      "l1_flushes",
+      "audits",
+      "stale_detected",
+      "operation_hits",
+      "operation_misses",
+    ])
       expect(text).toContain(`# TYPE prisma_cache_${name}_total counter`);
     const samples = await scrapeMetrics(a.url);
     for (const reason of ["cache-false", "model-disabled", "no-ttl", "transaction", "query-extension", "scope-error", "row-level-security"])
