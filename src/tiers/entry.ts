@@ -46,7 +46,7 @@ export function parseTiming(raw: string, start: number): { timing: Timing; next:
 }
 
 /** The header prefix every entry starts with: `<format>|<fresh>|<stale>|<delta>|`. */
-export const header = (format: string, t: Timing): string => `${format}|${t.freshUntil}|${t.staleUntil}|${Math.round(t.delta)}|`;
+export const header = (format: string, t: Timing): string => `${format}|${t.freshUntil}|${t.staleUntil}|${Math.round(t.delta * 1000) / 1000}|`;
 
 /**
  * Compare-and-set fill.

@@ -29,7 +29,7 @@ export interface Timing {
   readonly staleUntil: number;
   /** Kept until then, for stale-while-revalidate and grace: `freshUntil + max(swr, grace)`. */
   readonly keepUntil: number;
-  /** Milliseconds the query took (drives early refresh). */
+  /** Milliseconds the query took, with fractions (drives early refresh). */
   readonly delta: number;
 }
 
