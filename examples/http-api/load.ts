@@ -278,6 +278,7 @@ try {
       postgres: postgresVersion,
       redis: redisVersion,
       loadAverageBefore: loadBefore,
+      loadAverageAfter: os.loadavg().map((n) => Number(n.toFixed(2))),
       note: "load generator, both instances, Postgres and Redis on this one machine",
     },
     instances: 2,
