@@ -110,6 +110,8 @@ export interface CacheStats {
   audits: number;
   /** Audited hits whose value differed from the database's with no bump to explain it (each also a `stale-detected` event). */
   staleDetected: number;
+  /** This process's L1 now: entries held and their approximate bytes (0 and 0 with `l1: false`). */
+  l1: { entries: number; bytes: number };
   /**
    * The same counters by model and operation (the operation called, e.g.
    * `findUniqueOrThrow`): `byModel.User.findUnique.hits.l1`. Cached raw
@@ -171,8 +173,10 @@ export class Stats {
     this.redisErrors++;
   };
 
-  snapshot(): CacheStats {
+  /** The public view; `l1` is what the in-process tier holds now. */
+  snapshot(l1: { entries: number; bytes: number } = { entries: 0, bytes: 0 }): CacheStats {
     return {
+      l1,
       hits: { l1: this.l1Hits, l2: this.l2Hits },
       misses: this.misses,
       bypasses: this.bypasses,

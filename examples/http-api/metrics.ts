@@ -15,7 +15,7 @@
  * `$cache.resetStats()` shows as a counter reset, which `rate()` handles.
  * @module
  */
-import { Counter, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { BypassReason, CacheStats, OperationStats } from "../../src/index"; // in your app: from "prisma-tiered-cache"
 
 /** The fields of {@link CacheStats} that are plain counters. */
@@ -80,7 +80,8 @@ export interface CacheMetricsOptions {
  * from the first scrape on; and, from `stats().byModel`, hits by tier,
  * misses, fills, refused fills and bypasses per model and operation
  * (`<prefix>operation_hits_total{model="User",operation="findUnique",tier="l1"}`, ...),
- * for the models and operations read so far.
+ * for the models and operations read so far; and the gauges
+ * `<prefix>l1_entries` and `<prefix>l1_bytes`.
  * @returns the registered counters, by metric name.
  * @throws prom-client's error if a metric of the same name is already registered.
  */
@@ -125,5 +126,20 @@ export function registerCacheMetrics(cache: CacheStatsSource, { registry, prefix
   );
   for (const [field, [name, help]] of Object.entries(COUNTERS) as Array<[CountField, readonly [string, string]]>)
     counter(name, help, [], (s) => [[{}, s[field]]]);
+  // What this process's L1 holds now: gauges.
+  const gauges: Array<[string, string, (s: CacheStats) => number]> = [
+    ["l1_entries", "Entries in this process's L1.", (s) => s.l1.entries],
+    ["l1_bytes", "Approximate bytes in this process's L1.", (s) => s.l1.bytes],
+  ];
+  for (const [name, help, read] of gauges) {
+    const gauge: Gauge = new Gauge({
+      name: prefix + name,
+      help,
+      registers: [registry],
+      collect() {
+        gauge.set(read(cache.stats()));
+      },
+    });
+  }
   return metrics;
 }

@@ -181,6 +181,10 @@ describe("stats().byModel", () => {
     expect(sa.byModel.Post?.findMany).toEqual({ hits: { l1: 0, l2: 0 }, misses: 1, fills: 0, fillsRefused: 1, bypasses: 0 });
     expect(sa.byModel.$queryRawCached?.queryRaw).toMatchObject({ misses: 1, fills: 1 });
     expect(b.prisma.$cache.stats().byModel.User?.findUnique).toEqual({ hits: { l1: 0, l2: 1 }, misses: 0, fills: 0, fillsRefused: 0, bypasses: 0 });
+    // L1 holds the User row's and the raw read's entries (the Post list's fill was refused); l1: false holds none.
+    expect(sa.l1.entries).toBe(2);
+    expect(sa.l1.bytes).toBeGreaterThan(0);
+    expect(t.cached({ l1: false }).prisma.$cache.stats().l1).toEqual({ entries: 0, bytes: 0 });
     // The totals agree with the parts.
     expect(sa.hits.l1).toBe(2);
     expect(sa.fillsRefused).toBe(1);
