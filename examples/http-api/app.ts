@@ -25,6 +25,7 @@
  * @module
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { SpanKind, trace } from "@opentelemetry/api";
 import type { AddressInfo } from "node:net";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
@@ -129,8 +130,19 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
   const registry = new Registry();
   if (cache) registerCacheMetrics(cache, { registry });
 
+  // One server span per request (what @opentelemetry/instrumentation-http makes in an app): the cache's spans sit under it.
+  // Without an OpenTelemetry SDK registered, the API's tracer does nothing.
+  const tracer = trace.getTracer("http-api");
   const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => (res.headersSent ? res.destroy() : reply(res, ...failure(err))));
+    const route = `${req.method} ${(req.url ?? "/").split("?")[0]!.replace(/\/\d+$/, "/:id")}`;
+    void tracer.startActiveSpan(route, { kind: SpanKind.SERVER, attributes: { "http.request.method": req.method ?? "", "http.route": route } }, (span) =>
+      handle(req, res)
+        .catch((err: unknown) => (res.headersSent ? res.destroy() : reply(res, ...failure(err))))
+        .finally(() => {
+          span.setAttribute("http.response.status_code", res.statusCode);
+          span.end();
+        }),
+    );
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
