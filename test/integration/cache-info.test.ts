@@ -5,7 +5,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { Prisma } from "../../generated/prisma/client";
 import { selects, useSeededDatabase } from "../support/harness";
-import { uniqueNamespace } from "../support/db";
+import { mentionsTable, sqlIdent, uniqueNamespace } from "../support/db";
 import { rowDep } from "../../src/deps/ids";
 
 const t = useSeededDatabase();
@@ -85,7 +85,7 @@ describe("withCacheInfo()", () => {
   });
 
   it("reports a read that joined another caller's query as coalesced", async () => {
-    const gate = c.counter.gate((q) => /from "public"\."User"/i.test(q.sql));
+    const gate = c.counter.gate((q) => /^\s*select/i.test(q.sql) && mentionsTable(q.sql, "User"));
     const where = { where: { id: t.ids.users.bob } };
     const leader = c.prisma.user.findUnique(where).withCacheInfo();
     const leading = leader.then((r) => r);
@@ -134,7 +134,7 @@ describe("withCacheInfo()", () => {
   });
 
   it("works on $queryRawCached, which is lazy like $queryRaw", async () => {
-    const query = () => c.prisma.$queryRawCached<{ n: number }[]>(Prisma.sql`SELECT count(*)::int AS n FROM "User"`, { models: ["User"] });
+    const query = () => c.prisma.$queryRawCached<{ n: number }[]>(Prisma.sql`SELECT count(*) AS n FROM ${sqlIdent("User")}`, { models: ["User"] });
     const pending = query().withCacheInfo();
     expect(selects(c.counter)).toBe(0);
     const first = await pending;
@@ -163,7 +163,7 @@ describe("stats().byModel", () => {
     // A fill refused: a write lands while the query runs.
     let first = true;
     const gate = a.counter.gateResult((q) => {
-      const hit = first && /^\s*select/i.test(q.sql) && /from "public"\."Post"/i.test(q.sql);
+      const hit = first && /^\s*select/i.test(q.sql) && mentionsTable(q.sql, "Post");
       if (hit) first = false;
       return hit;
     });

@@ -114,10 +114,15 @@ describe("four OS processes sharing Redis", () => {
 
   it("a lease holder killed mid-query: another process takes over after the lease TTL, no deadlock", async () => {
     const namespace = uniqueNamespace();
-    const victim = await spawn(namespace, t.ids.users.carol, 1, 400);
+    // The survivor must see the victim's lease before it expires: it is connected (database and Redis) before
+    // the victim takes the lease, so that its read after "holding" is a few Redis round trips, well inside the TTL.
+    const lockTtl = 1_000;
+    const survivor = t.cached({ redis: t.redis(), lock: { ttl: lockTtl, wait: 30_000 } }, namespace);
+    await survivor.prisma.$connect();
+    await survivor.prisma.$cache.ready();
+    const victim = await spawn(namespace, t.ids.users.carol, 1, lockTtl);
     victim.child.send({ type: "burst" });
     await victim.until("holding");
-    const survivor = t.cached({ redis: t.redis(), lock: { ttl: 400, wait: 30_000 } }, namespace);
     survivor.counter.reset();
     const waiting = nextEvent(survivor.prisma, "lease-wait");
     const read = survivor.prisma.user.findUnique({ where: { id: t.ids.users.carol } }).then((r) => r);
@@ -222,14 +227,17 @@ describe("probabilistic early refresh (XFetch)", () => {
     const run = async (earlyRefresh: number | undefined, secondsBeforeExpiry: number) => {
       const c = t.cached({ ...(withRedis ? { redis: t.redis() } : {}), ttl: 60, ...(earlyRefresh === undefined ? {} : { earlyRefresh }) });
       // Filled on the real clock, so the entry records how long its query took.
-      const before = Date.now();
       await c.prisma.post.findUnique({ where: { id } });
+      // The clock stands still from here on: the entry's own expiry is read from a hit, freshUntil = now + info.ttl.
+      vi.useFakeTimers({ toFake: ["Date"] });
+      vi.setSystemTime(Date.now());
+      const { info } = await c.prisma.post.findUnique({ where: { id } }).withCacheInfo();
+      expect(info.status).toBe("l1");
+      const freshUntil = Date.now() + info.ttl;
       c.counter.reset();
       // The draw that makes -ln(rand) as large as it gets in practice.
       const random = vi.spyOn(Math, "random").mockReturnValue(1e-9);
-      vi.useFakeTimers({ toFake: ["Date"] });
-      // The entry is fresh until (its fill time >= before) + 60 s.
-      vi.setSystemTime(before + 60_000 - secondsBeforeExpiry * 1000);
+      vi.setSystemTime(freshUntil - secondsBeforeExpiry * 1000);
       const refreshed = nextEvent(c.prisma, "refreshed");
       const row = await c.prisma.post.findUnique({ where: { id } });
       random.mockRestore();

@@ -1,17 +1,27 @@
 import { describe, expect, it } from "vitest";
-import { byProvider, sqlIdent, uniqueNamespace } from "../support/db";
+import { byProvider, provider, sqlIdent, uniqueNamespace } from "../support/db";
 import { selects, useSeededDatabase } from "../support/harness";
 
 const t = useSeededDatabase();
 const { cached, redis } = t;
 
 type Client = ReturnType<typeof cached>["prisma"];
+type WriteKind = { name: string; read: (p: Client) => Promise<unknown>; write: (p: Client) => Promise<unknown> };
+
+/**
+ * A `*AndReturn` write kind, on the providers Prisma has it on. Prisma has
+ * no createManyAndReturn or updateManyAndReturn on MySQL/MariaDB (they are
+ * built on RETURNING, which MySQL lacks: "Operation 'createManyAndReturn'
+ * for model 'Tag' does not match any query"), so there is nothing to cache
+ * around; Postgres and SQLite run them.
+ */
+const andReturn = (kind: WriteKind): WriteKind[] => (provider() === "mysql" ? [] : [kind]);
 
 /**
  * Each write kind, run through the cached client, must make the cached reads
  * of the models it changed stale: the next read returns the new data.
  */
-const writes: Array<{ name: string; read: (p: Client) => Promise<unknown>; write: (p: Client) => Promise<unknown> }> = [
+const writes: WriteKind[] = [
   {
     name: "create",
     read: (p) => p.tag.count(),
@@ -22,11 +32,11 @@ const writes: Array<{ name: string; read: (p: Client) => Promise<unknown>; write
     read: (p) => p.tag.count(),
     write: (p) => p.tag.createMany({ data: [{ name: `a-${Math.random()}` }, { name: `b-${Math.random()}` }] }),
   },
-  {
+  ...andReturn({
     name: "createManyAndReturn",
     read: (p) => p.tag.count(),
     write: (p) => p.tag.createManyAndReturn({ data: [{ name: `c-${Math.random()}` }] }),
-  },
+  }),
   {
     name: "update",
     read: (p) => p.post.findUnique({ where: { id: t.ids.posts.hello } }),
@@ -37,11 +47,11 @@ const writes: Array<{ name: string; read: (p: Client) => Promise<unknown>; write
     read: (p) => p.post.aggregate({ _sum: { views: true } }),
     write: (p) => p.post.updateMany({ where: {}, data: { views: { increment: 1 } } }),
   },
-  {
+  ...andReturn({
     name: "updateManyAndReturn",
     read: (p) => p.post.findMany({ orderBy: { id: "asc" } }),
     write: (p) => p.post.updateManyAndReturn({ where: { id: t.ids.posts.draft }, data: { title: `draft ${Math.random()}` } }),
-  },
+  }),
   {
     name: "upsert (update branch)",
     read: (p) => p.membership.findMany({ orderBy: [{ userId: "asc" }, { groupId: "asc" }] }),

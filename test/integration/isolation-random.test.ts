@@ -7,9 +7,13 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cacheScope, prismaCache } from "../../src/index";
-import { createClient, createTestDatabase, redisUrl, uniqueNamespace, type TestDatabase } from "../support/db";
+import { Prisma } from "../../generated/prisma/client";
+import { byProvider, createClient, createTestDatabase, redisUrl, sqlIdent, uniqueNamespace, type TestDatabase } from "../support/db";
 import { mulberry32 } from "../support/prng";
 import { scopedTo, seedTenants, TENANTS, type Tenant } from "../support/tenants";
+
+/** `name` with a dot appended, in the run's dialect (`||` is OR on MySQL). */
+const appendDot = Prisma.raw(byProvider({ postgresql: "name || '.'", mysql: "CONCAT(name, '.')" }));
 
 const SEED = Number(process.env.PTC_ISOLATION_SEED ?? 20261201);
 const OPS = Number(process.env.PTC_ISOLATION_OPS ?? 1200);
@@ -139,7 +143,7 @@ describe("randomized tenant reads and writes over two processes", () => {
         customers = await allCustomers();
       } else {
         log.push(`${op} $executeRaw (${tenant}@${who})`);
-        await writer.$executeRaw`UPDATE "Customer" SET name = name || '.' WHERE "tenantId" = ${tenant}`;
+        await writer.$executeRaw`UPDATE ${sqlIdent("Customer")} SET name = ${appendDot} WHERE ${sqlIdent("tenantId")} = ${tenant}`;
       }
       // The other process sees the write once its bump is delivered (the bus bound).
       const sent = p.cached.$cache.lastPublished();

@@ -4,10 +4,9 @@
 import { describe, expect, it, vi } from "vitest";
 import { CacheConfigError, type CacheEvent, prismaCache } from "../../src/index";
 import { Redis } from "ioredis";
-import { redisUrl, uniqueNamespace } from "../support/db";
+import { redisUrl, sqlIdent, uniqueNamespace } from "../support/db";
 import { startTcpProxy } from "../support/proxy";
 import { useSeededDatabase } from "../support/harness";
-import { withClient } from "../support/servers";
 
 const t = useSeededDatabase();
 
@@ -37,7 +36,8 @@ describe("staleness audit", () => {
     await c.prisma.$cache.ready();
     const where = { where: { id: t.ids.users.carol } };
     await c.prisma.user.findUnique(where);
-    await withClient(t.url(), (pg) => pg.query(`UPDATE "User" SET "name" = 'changed behind the cache' WHERE "id" = $1`, [t.ids.users.carol]));
+    await t.plain().prisma
+      .$executeRaw`UPDATE ${sqlIdent("User")} SET ${sqlIdent("name")} = 'changed behind the cache' WHERE ${sqlIdent("id")} = ${t.ids.users.carol}`;
     const detected = nextEvent((l) => c.prisma.$cache.on(l), "stale-detected");
     const served = await c.prisma.user.findUnique(where);
     expect(served?.name).not.toBe("changed behind the cache");

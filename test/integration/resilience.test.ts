@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import { redisUrl, uniqueNamespace } from "../support/db";
+import { mentionsTable, redisUrl, uniqueNamespace } from "../support/db";
 import { selects, useSeededDatabase } from "../support/harness";
 import { startTcpProxy, type TcpProxy } from "../support/proxy";
 
@@ -90,7 +90,7 @@ describe("compare-and-set fill", () => {
     // A first fill gives the dependencies version counters, so the race below moves existing ones.
     await reader.prisma.user.count();
     // The reader's SELECT runs, then its result is held inside the driver adapter.
-    const gate = reader.counter.gateResult((q) => q.kind === "query" && /select/i.test(q.sql) && q.sql.includes('"User"') && !q.inTransaction);
+    const gate = reader.counter.gateResult((q) => q.kind === "query" && /select/i.test(q.sql) && mentionsTable(q.sql, "User") && !q.inTransaction);
     const slowRead = reader.prisma.user.findUnique({ where: { id } }).then((u) => u);
     await gate.opened;
     // Meanwhile a write commits and resolves.

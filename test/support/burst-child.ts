@@ -32,7 +32,9 @@ async function main(config: Config): Promise<void> {
   const { adapter, counter } = createCountingAdapter(config.databaseUrl);
   const redis = connectRedis(config.redisUrl);
   const prisma = newPrismaClient(providerOf(config.databaseUrl), { adapter }).$extends(
-    prismaCache({ redis, namespace: config.namespace, ttl: 60, lock: { ttl: config.lockTtl ?? 10_000, wait: 20_000 } }),
+    // redisTimeout well above the default: on a loaded 2-core machine four children starting at once can take longer
+    // than 500 ms for a command, and a lease command that times out reads as "no lease" (a second query).
+    prismaCache({ redis, namespace: config.namespace, ttl: 60, redisTimeout: 5_000, lock: { ttl: config.lockTtl ?? 10_000, wait: 20_000 } }),
   );
   // Connected before "ready", as a warm app is: adapter-mariadb's connect() opens a pool and asks the
   // server's version, which would otherwise run after the lease is taken, inside its TTL.
