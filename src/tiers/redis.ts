@@ -22,34 +22,18 @@ import {
   type L2ReadResult,
   type Layout,
   layoutFor,
-  parseRecorded,
-  type RecordedHeader,
   parseTiming,
   RECORDED,
-  READ_RECORDED,
   randomBase,
   VERSION_TTL_MS,
   versionKey,
 } from "./entry.js";
 import { ServerEpoch } from "./epoch.js";
+import { RecordedReads } from "./recorded.js";
 import type { Timing } from "./memory.js";
 
-/** What a `ptc2` entry recorded, as last seen, and the MGET that reads it with a snapshot. */
-interface KnownRecorded {
-  /** The version keys in its header. */
-  readonly recorded: readonly string[];
-  /** Snapshot length `fetch` and `index` were built for (-1: not yet). */
-  snapshot: number;
-  /** Entry key, snapshot version keys, then the recorded keys not among them. */
-  fetch: string[];
-  /** Position in `fetch` (and the reply) of every version key. */
-  index: Map<string, number>;
-  /** The header last read, parsed (a read of the same header skips the parse). */
-  last: RecordedHeader | undefined;
-}
-
 /** Where an entry lives: its group's key prefix and server epoch. */
-interface Place {
+export interface Place {
   readonly prefix: string;
   readonly epoch: string;
 }
@@ -69,8 +53,8 @@ export class RedisTier {
   private readonly bumps: BumpQueue;
   /** Key lists of recent reads, by entry id. */
   private readonly readKeys = new LRUCache<string, string[]>({ max: 10_000 });
-  /** The version keys each `ptc2` entry recorded, as last seen, so that its reads can be one MGET. */
-  private readonly recordedKeys = new LRUCache<string, KnownRecorded>({ max: 10_000 });
+  /** Reads of entries that record their own dependencies. */
+  private readonly recorded: RecordedReads;
   private readonly connection: ConnectionWatch;
   /** The server epoch: part of every entry key (see epoch.ts). */
   readonly epoch: ServerEpoch;
@@ -89,6 +73,7 @@ export class RedisTier {
     this.layout = layoutFor(options.namespace, redis.isCluster);
     this.breaker = new Breaker(this.connection, options);
     this.bumps = new BumpQueue(redis, this.breaker, this.layout, options);
+    this.recorded = new RecordedReads(redis, this.breaker, this.connection, (id, at, snapshot) => this.keys(id, at, snapshot));
     this.epoch = new ServerEpoch({
       redis,
       connection: this.connection,
@@ -97,7 +82,7 @@ export class RedisTier {
       onChanged: (_g, first) => {
         // Key lists hold entry keys, which hold the epoch.
         this.readKeys.clear();
-        this.recordedKeys.clear();
+        this.recorded.clear();
         if (!first) options.onServerChanged?.();
       },
       onUnknownServer: (err) => options.onUnknownServer?.(err),
@@ -187,78 +172,13 @@ export class RedisTier {
 
   /**
    * Reads an entry that records its own dependencies (`ptc2`), and snapshots
-   * the versions of `snapshot` for a later fill. One round trip. The first
-   * read of an entry runs a script that validates it in Redis; it learns
-   * which version keys the entry recorded, and later reads of the entry
-   * fetch those with one MGET and validate them here (falling back to the
-   * script when the entry recorded other keys since).
+   * the versions of `snapshot` for a later fill. One round trip (see recorded.ts).
    */
   readRecorded(id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
     const at = this.placeOf(id);
     return at !== undefined
-      ? this.readRecordedIn(at, this.connection.gen, id, snapshot)
-      : this.checked(id, (place, gen) => this.readRecordedIn(place, gen, id, snapshot));
-  }
-
-  private readRecordedIn(at: Place, gen: number, id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
-    const known = this.recordedKeys.get(id);
-    if (known) return this.readRecordedKnown(at, gen, id, snapshot, known);
-    const keys = this.keys(id, at, snapshot);
-    return this.breaker.call(
-      () => runScript(this.redis, READ_RECORDED, keys, []),
-      (res): L2ReadResult | undefined => {
-        if (!Array.isArray(res) || this.connection.gen !== gen) return undefined;
-        const versions = new Array<string>(snapshot.length);
-        for (let i = 0; i < snapshot.length; i++) versions[i] = String(res[i + 1] ?? "");
-        const parsed = typeof res[0] === "string" ? parseRecorded(res[0]) : undefined;
-        if (!parsed) return { entry: undefined, versions };
-        this.recordedKeys.set(id, {
-          recorded: parsed.recorded.map(([k]) => k),
-          snapshot: -1,
-          fetch: [],
-          index: new Map(),
-          last: { header: parsed.header, recorded: parsed.recorded },
-        });
-        return { entry: { body: parsed.body, timing: parsed.timing }, versions };
-      },
-    );
-  }
-
-  /** {@link readRecorded} when the entry's recorded keys are known: one MGET, validated here. */
-  private readRecordedKnown(at: Place, gen: number, id: string, snapshot: readonly string[], known: KnownRecorded): Promise<L2ReadResult | undefined> {
-    if (known.snapshot !== snapshot.length) {
-      // Built once per entry: the keys to fetch and where each recorded key's version lands.
-      const keys = this.keys(id, at, snapshot);
-      const index = new Map<string, number>();
-      for (let i = 1; i < keys.length; i++) index.set(keys[i]!, i);
-      for (const k of known.recorded) if (!index.has(k)) index.set(k, keys.push(k) - 1);
-      known.fetch = keys;
-      known.index = index;
-      known.snapshot = snapshot.length;
-    }
-    const { fetch, index } = known;
-    return this.breaker.call(
-      () => this.redis.mget(...fetch),
-      (res): L2ReadResult | Promise<L2ReadResult | undefined> | undefined => {
-        if (this.connection.gen !== gen) return undefined;
-        const versions = new Array<string>(snapshot.length);
-        for (let i = 0; i < snapshot.length; i++) versions[i] = res[i + 1] ?? "";
-        const parsed = typeof res[0] === "string" ? parseRecorded(res[0], known.last) : undefined;
-        if (!parsed) return { entry: undefined, versions };
-        // Kept without the body (the entry's value is not held here).
-        if (known.last?.header !== parsed.header) known.last = { header: parsed.header, recorded: parsed.recorded };
-        for (const [k, v] of parsed.recorded) {
-          const i = index.get(k);
-          // A key this read did not fetch: the entry was refilled with other dependencies; read it by script.
-          if (i === undefined) {
-            this.recordedKeys.delete(id);
-            return this.readRecordedIn(at, gen, id, snapshot);
-          }
-          if ((res[i] ?? "") !== v) return { entry: undefined, versions };
-        }
-        return { entry: { body: parsed.body, timing: parsed.timing }, versions };
-      },
-    );
+      ? this.recorded.read(at, this.connection.gen, id, snapshot)
+      : this.checked(id, (place, gen) => this.recorded.read(place, gen, id, snapshot));
   }
 
   /**

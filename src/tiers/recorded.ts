@@ -1,0 +1,104 @@
+/**
+ * Reads of entries that record their own dependencies (`ptc2`): a lookup by
+ * a non-primary unique key, whose row is known only after the query ran.
+ * The first read of such an entry runs a script that validates it in Redis
+ * and learns which version keys it recorded; later reads fetch those with
+ * one MGET and validate them here, falling back to the script when the
+ * entry recorded other keys since.
+ * @module
+ */
+import { LRUCache } from "lru-cache";
+import type { RedisClient } from "../options.js";
+import type { Breaker } from "./breaker.js";
+import { runScript } from "./commands.js";
+import type { ConnectionWatch } from "./connection.js";
+import { type L2ReadResult, parseRecorded, READ_RECORDED, type RecordedHeader } from "./entry.js";
+import type { Place } from "./redis.js";
+
+/** What a `ptc2` entry recorded, as last seen, and the MGET that reads it with a snapshot. */
+interface KnownRecorded {
+  /** The version keys in its header. */
+  readonly recorded: readonly string[];
+  /** Snapshot length `fetch` and `index` were built for (-1: not yet). */
+  snapshot: number;
+  /** Entry key, snapshot version keys, then the recorded keys not among them. */
+  fetch: string[];
+  /** Position in `fetch` (and the reply) of every version key. */
+  index: Map<string, number>;
+  /** The header last read, parsed, without the body (a read of the same header skips the parse). */
+  last: RecordedHeader | undefined;
+}
+
+/** Reads `ptc2` entries. */
+export class RecordedReads {
+  /** The version keys each entry recorded, as last seen, so that its reads can be one MGET. */
+  private readonly known = new LRUCache<string, KnownRecorded>({ max: 10_000 });
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly breaker: Breaker,
+    private readonly connection: ConnectionWatch,
+    /** The entry key of `id` at `at`, then the version keys of `snapshot`. */
+    private readonly keys: (id: string, at: Place, snapshot: readonly string[]) => string[],
+  ) {}
+
+  /** Forgets what entries recorded (their keys hold a server epoch that changed). */
+  clear(): void {
+    this.known.clear();
+  }
+
+  /** Reads entry `id` at `at` on connection `gen`, and the versions of `snapshot` for a later fill. One round trip. */
+  read(at: Place, gen: number, id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
+    const known = this.known.get(id);
+    if (known) return this.readKnown(at, gen, id, snapshot, known);
+    return this.breaker.call(
+      () => runScript(this.redis, READ_RECORDED, this.keys(id, at, snapshot), []),
+      (res): L2ReadResult | undefined => {
+        if (!Array.isArray(res) || this.connection.gen !== gen) return undefined;
+        const versions = new Array<string>(snapshot.length);
+        for (let i = 0; i < snapshot.length; i++) versions[i] = String(res[i + 1] ?? "");
+        const parsed = typeof res[0] === "string" ? parseRecorded(res[0]) : undefined;
+        if (!parsed) return { entry: undefined, versions };
+        const last = { header: parsed.header, recorded: parsed.recorded };
+        this.known.set(id, { recorded: parsed.recorded.map(([k]) => k), snapshot: -1, fetch: [], index: new Map(), last });
+        return { entry: { body: parsed.body, timing: parsed.timing }, versions };
+      },
+    );
+  }
+
+  /** {@link read} when the entry's recorded keys are known: one MGET, validated here. */
+  private readKnown(at: Place, gen: number, id: string, snapshot: readonly string[], known: KnownRecorded): Promise<L2ReadResult | undefined> {
+    if (known.snapshot !== snapshot.length) {
+      // Built once per entry: the keys to fetch and where each recorded key's version lands.
+      const keys = this.keys(id, at, snapshot);
+      const index = new Map<string, number>();
+      for (let i = 1; i < keys.length; i++) index.set(keys[i]!, i);
+      for (const k of known.recorded) if (!index.has(k)) index.set(k, keys.push(k) - 1);
+      known.fetch = keys;
+      known.index = index;
+      known.snapshot = snapshot.length;
+    }
+    const { fetch, index } = known;
+    return this.breaker.call(
+      () => this.redis.mget(...fetch),
+      (res): L2ReadResult | Promise<L2ReadResult | undefined> | undefined => {
+        if (this.connection.gen !== gen) return undefined;
+        const versions = new Array<string>(snapshot.length);
+        for (let i = 0; i < snapshot.length; i++) versions[i] = res[i + 1] ?? "";
+        const parsed = typeof res[0] === "string" ? parseRecorded(res[0], known.last) : undefined;
+        if (!parsed) return { entry: undefined, versions };
+        if (known.last?.header !== parsed.header) known.last = { header: parsed.header, recorded: parsed.recorded };
+        for (const [k, v] of parsed.recorded) {
+          const i = index.get(k);
+          // A key this read did not fetch: the entry was refilled with other dependencies; read it by script.
+          if (i === undefined) {
+            this.known.delete(id);
+            return this.read(at, gen, id, snapshot);
+          }
+          if ((res[i] ?? "") !== v) return { entry: undefined, versions };
+        }
+        return { entry: { body: parsed.body, timing: parsed.timing }, versions };
+      },
+    );
+  }
+}
