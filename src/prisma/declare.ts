@@ -10,6 +10,7 @@
  * (whatever the extension is: an object, or a function that applies several).
  * @module
  */
+import { type Marker, registry } from "./registry.js";
 import { CacheUsageError } from "../errors.js";
 
 /**
@@ -28,11 +29,11 @@ export type ScopeSource = CacheScope | (() => CacheScope);
 /** What a declaration says about the layers it wraps. */
 export type Declaration = { readonly kind: "scope"; readonly scope: ScopeSource } | { readonly kind: "neutral" };
 
-/** Marker layer → its declaration; `start` is applied before the extension, `end` after it. */
-const markers = new WeakMap<object, { readonly declaration: Declaration; readonly edge: "start" | "end" }>();
+/** Marker layer → its declaration (shared by every copy of the library in the process, see registry.ts). */
+const markers = registry.markers;
 
 /** The declaration and edge of a marker layer, or undefined for any other extension object. */
-export const markerOf = (extension: object): { readonly declaration: Declaration; readonly edge: "start" | "end" } | undefined => markers.get(extension);
+export const markerOf = (extension: object): Marker | undefined => markers.get(extension);
 
 type Extendable = { $extends(extension: unknown): Extendable };
 

@@ -15,6 +15,7 @@
  * - anything else (client methods, model methods other than reads): ignored.
  * @module
  */
+import { registry } from "./registry.js";
 import { canonicalHasher, canonicalize } from "../keys.js";
 import type { ScopeSource, CacheScope } from "./declare.js";
 import { markerOf } from "./declare.js";
@@ -72,8 +73,8 @@ function resultShape(result: Bag): unknown {
 
 const hashShape = canonicalHasher("prisma-tiered-cache", "result-shape");
 
-/** The extension objects of this library (one per application of the cache): skipped in every profile. */
-const cacheLayers = new WeakSet<object>();
+/** The extension objects of the cache (one per application), of every copy of the library: skipped in every profile. */
+const cacheLayers = registry.cacheLayers;
 
 /** Marks an extension object as one of the cache's own layers. */
 export const markCacheLayer = (extension: object): void => void cacheLayers.add(extension);

@@ -114,6 +114,11 @@ interface Step {
 
 /** Runs a consumer in the app directory with a clean environment; returns what it printed. */
 async function runConsumer(file: string, flavor: string): Promise<{ resolved: string; steps: Step[] }> {
+  return (await runConsumerJson(file, flavor)) as { resolved: string; steps: Step[] };
+}
+
+/** Runs a consumer in the app directory with a clean environment; returns the JSON of its last line. */
+async function runConsumerJson(file: string, flavor: string): Promise<unknown> {
   const env = {
     PATH: process.env.PATH ?? "",
     DATABASE_URL: databaseUrl!,
@@ -123,7 +128,7 @@ async function runConsumer(file: string, flavor: string): Promise<{ resolved: st
     PTC_FLAVOR: flavor,
   };
   const { stdout } = await exec(process.execPath, [file], { cwd: app, env, timeout: 25_000 });
-  return JSON.parse(stdout.trim().split("\n").at(-1)!) as { resolved: string; steps: Step[] };
+  return JSON.parse(stdout.trim().split("\n").at(-1)!);
 }
 
 /** What both consumers must see: a miss, an L1 hit, an L2 hit in a cache without L1, then the write read back by both. */
@@ -141,6 +146,11 @@ describe("consumers of the tarball, on the test Postgres and Redis", () => {
     const out = await runConsumer("esm.mjs", "esm");
     expect(realpathSync(fileURLToPath(out.resolved))).toBe(realpathSync(path.join(installed, "dist/index.js")));
     expect(out.steps).toEqual(EXPECTED);
+  });
+
+  it("an app that loads both builds: a declaration made with one copy is seen by the other's cache", async () => {
+    const out = (await runConsumerJson("mixed.mjs", "mixed")) as Record<string, unknown>;
+    expect(out).toEqual({ twoCopies: true, esmCache: { l1: 1, misses: 1, bypasses: 0 }, cjsCache: { l1: 1, misses: 1, bypasses: 0 } });
   });
 
   it("a CommonJS app that requires it caches, hits L1 and L2, and reads its write", async () => {
