@@ -6,7 +6,14 @@
 /** Codes carried by {@link CacheError} and its subclasses. */
 export type CacheErrorCode = "PTC_CONFIG" | "PTC_USAGE" | "PTC_REDIS_TIMEOUT" | "PTC_NOT_DELIVERED";
 
-/** Base class of every error this library throws on purpose. */
+/** Brands every error of every copy of the library with its class names (an app may load the ESM and the CJS build). */
+const BRAND = Symbol.for("prisma-tiered-cache.error.v1");
+
+/**
+ * Base class of every error this library throws on purpose. `instanceof`
+ * also holds across the ESM and CJS builds loaded in one process: an error
+ * thrown by one copy is an instance of the other copy's class of the same name.
+ */
 export class CacheError extends Error {
   /** Stable machine-readable code. */
   readonly code: CacheErrorCode;
@@ -15,6 +22,19 @@ export class CacheError extends Error {
     super(message);
     this.name = new.target.name;
     this.code = code;
+    const names: string[] = [];
+    for (let c: unknown = new.target; typeof c === "function" && c !== Error; c = Object.getPrototypeOf(c)) names.push((c as { name: string }).name);
+    Object.defineProperty(this, BRAND, { value: names });
+  }
+
+  /** `instanceof`: this class or a subclass, from this copy of the library or another. */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    // `this` is the class `instanceof` asks about: a subclass inherits this method.
+    // biome-ignore lint/complexity/noThisInStatic: the class asked about, which may be a subclass
+    const asked: { name: string } = this;
+    if (Function.prototype[Symbol.hasInstance].call(asked, value)) return true;
+    const names = typeof value === "object" && value !== null ? (value as { [BRAND]?: unknown })[BRAND] : undefined;
+    return Array.isArray(names) && names.includes(asked.name);
   }
 }
 

@@ -22,7 +22,21 @@ const cjsCache = base.$extends(cjs.prismaCache({ ttl: 60 })).$extends(esm.cacheS
 try {
   const counts = (s) => ({ l1: s.hits.l1, misses: s.misses, bypasses: s.bypasses });
   for (const client of [esmCache, cjsCache]) for (let i = 0; i < 2; i++) await client.user.count();
-  const out = { twoCopies: esm.prismaCache !== cjs.prismaCache, esmCache: counts(esmCache.$cache.stats()), cjsCache: counts(cjsCache.$cache.stats()) };
+  // An error of one copy is an instance of the other copy's classes of its name, and of no other.
+  const thrown = (() => {
+    try {
+      esm.prismaCache({ ttl: -1 });
+    } catch (e) {
+      return e;
+    }
+  })();
+  const instanceOf = {
+    config: thrown instanceof cjs.CacheConfigError,
+    base: thrown instanceof cjs.CacheError,
+    usage: thrown instanceof cjs.CacheUsageError,
+    error: thrown instanceof Error,
+  };
+  const out = { twoCopies: esm.prismaCache !== cjs.prismaCache, esmCache: counts(esmCache.$cache.stats()), cjsCache: counts(cjsCache.$cache.stats()), instanceOf };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 } finally {
   await base.$disconnect();
