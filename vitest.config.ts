@@ -1,10 +1,10 @@
 import { configDefaults, defineConfig } from "vitest/config";
 
 /**
- * Six projects: everything on one Redis, then the suites that also run
+ * Seven projects: everything on one Redis, then the suites that also run
  * on a Redis Cluster, then those with fail-fast client options, then the
- * demo on its own, then the suites that also run on MariaDB and on SQLite
- * (side by side). The demo starts an
+ * demo on its own, then the suites that also run on MariaDB, on SQLite and
+ * on MariaDB with relationMode = "prisma" (side by side). The demo starts an
  * app in a child process and checks that none of its Redis commands timed
  * out; run alongside files that fork several processes of their own, a
  * 2-core machine can starve it past `redisTimeout`.
@@ -46,6 +46,15 @@ const ON_OTHER_DATABASES = [
   "observability",
   "isolation-random",
 ].map((f) => `test/integration/${f}.test.ts`);
+
+/**
+ * The suites that run on MariaDB again with the relationMode = "prisma"
+ * schema (project `mariadb-rm`, `PTC_DB=mysql-rm`: no foreign keys, Prisma
+ * Client emulates onDelete and onUpdate, as PlanetScale users run it): the
+ * referential actions (cascades, SetNull, onUpdate) in the invalidation and
+ * precision suites, and the migrations that make that database.
+ */
+const ON_RELATION_MODE_PRISMA = ["migrations", "precision", "invalidation"].map((f) => `test/integration/${f}.test.ts`);
 
 export default defineConfig({
   test: {
@@ -94,6 +103,16 @@ export default defineConfig({
       {
         extends: true,
         test: { name: "sqlite", include: ON_OTHER_DATABASES, globalSetup: ["test/setup/global.ts"], env: { PTC_DB: "sqlite" }, sequence: { groupOrder: 4 } },
+      },
+      {
+        extends: true,
+        test: {
+          name: "mariadb-rm",
+          include: ON_RELATION_MODE_PRISMA,
+          globalSetup: ["test/setup/global.ts"],
+          env: { PTC_DB: "mysql-rm" },
+          sequence: { groupOrder: 4 },
+        },
       },
     ],
   },

@@ -110,6 +110,15 @@ const writes: WriteKind[] = [
     },
   },
   {
+    name: "update of a referenced id (Comment.post onUpdate: Cascade)",
+    read: (p) => p.comment.findMany({ where: { body: "follows its post" }, orderBy: { id: "asc" } }),
+    write: async (p) => {
+      const post = await p.post.create({ data: { title: `moving ${Math.random()}`, comments: { create: { body: "follows its post" } } } });
+      await p.comment.findMany({ where: { body: "follows its post" }, orderBy: { id: "asc" } }); // cache the list with the old postId
+      return p.post.update({ where: { id: post.id }, data: { id: post.id + 1_000_000 } });
+    },
+  },
+  {
     name: "$executeRaw",
     read: (p) => p.post.findUnique({ where: { id: t.ids.posts.orphan } }),
     write: (p) => p.$executeRaw`UPDATE ${sqlIdent("Post")} SET ${sqlIdent("views")} = ${sqlIdent("views")} + 1 WHERE ${sqlIdent("id")} = ${t.ids.posts.orphan}`,

@@ -35,7 +35,11 @@ const reads = (ids: SeedIds) => ({
   "membership by compound id": (p: Client) => p.membership.findUnique({ where: { userId_groupId: { userId: ids.users.alice, groupId: ids.groups.writers } } }),
   "group by id (writers)": (p: Client) => p.group.findUnique({ where: { id: ids.groups.writers } }),
   "comment count": (p: Client) => p.comment.count(),
+  "comments list": (p: Client) => p.comment.findMany({ orderBy: { id: "asc" } }),
   "profile count": (p: Client) => p.profile.count(),
+  "profiles list": (p: Client) => p.profile.findMany({ orderBy: { id: "asc" } }),
+  "group include memberships (writers)": (p: Client) =>
+    p.group.findUnique({ where: { id: ids.groups.writers }, include: { memberships: { orderBy: [{ userId: "asc" }, { groupId: "asc" }] } } }),
 });
 type ReadName = keyof ReturnType<typeof reads>;
 
@@ -159,6 +163,58 @@ const scenarios = (ids: SeedIds): Scenario[] => [
     changed: ["profile count", "posts without author (count)", "user count"],
     // Post rows lose their author (SetNull): which ones is unknown, so Post reads go stale too.
     hits: ["sample by compound unique (alpha)", "tag by id (news)", "group by id (writers)"],
+  },
+  {
+    // Comment.post is onUpdate: Cascade; the implicit m-n link rows follow the post's id too.
+    name: "update of an id with onUpdate Cascade (a post's comments and tag links follow it)",
+    setup: async (b) => {
+      const post = await b.post.create({
+        data: {
+          title: `moving ${unique()}`,
+          authorId: ids.users.carol,
+          comments: { create: [{ body: "comes along" }] },
+          tags: { connect: { id: ids.tags.life } },
+        },
+      });
+      return { post: post.id };
+    },
+    write: (p, ctx) => p.post.update({ where: { id: ctx.post! }, data: { id: ctx.post! + 1_000_000 } }),
+    changed: ["comments list", "tag include posts (life)", "posts tagged life (relation filter)"],
+    // Tag reads go stale too (the link rows of any tag may have moved); users, profiles, groups and samples stay.
+    hits: ["user by id (alice)", "user count", "sample by compound unique (alpha)", "group include memberships (writers)", "profiles list"],
+  },
+  {
+    // Profile.user, Post.author and Membership.user are onUpdate: Cascade (Prisma's default).
+    name: "update of an id with onUpdate Cascade (a user's profile, posts and memberships follow it)",
+    setup: async (b) => {
+      const user = await b.user.create({
+        data: {
+          email: `${unique()}@moving.example`,
+          profile: { create: { bio: "moves" } },
+          posts: { create: { title: "moves with its author" } },
+          memberships: { create: { groupId: ids.groups.writers } },
+        },
+      });
+      return { user: user.id };
+    },
+    write: (p, ctx) => p.user.update({ where: { id: ctx.user! }, data: { id: ctx.user! + 1_000_000 } }),
+    changed: ["users list", "profiles list", "group include memberships (writers)"],
+    // Post rows change author: which ones is unknown, so Post reads (and tags with their posts) go stale too.
+    hits: ["comment count", "comments list", "tag by id (news)", "group by id (writers)", "sample by compound unique (alpha)"],
+  },
+  {
+    name: "deleteMany with onDelete Cascade (posts take their comments and tag links)",
+    setup: async (b) => {
+      const title = `doomed ${unique()}`;
+      for (let i = 0; i < 2; i++) {
+        await b.post.create({ data: { title, comments: { create: [{ body: "doomed" }] }, tags: { connect: { id: ids.tags.life } } } });
+      }
+      return {};
+    },
+    write: (p) => p.post.deleteMany({ where: { title: { startsWith: "doomed " } } }),
+    changed: ["comment count", "comments list", "tag include posts (life)", "posts tagged life (relation filter)"],
+    // Which tags lost links is unknown, so Tag reads go stale too.
+    hits: ["user by id (alice)", "user count", "profiles list", "group include memberships (writers)", "sample by compound unique (alpha)"],
   },
   {
     name: "$executeRaw on one table",

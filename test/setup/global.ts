@@ -1,7 +1,7 @@
 /**
- * Vitest global setup: provides a real database of the provider `PTC_DB`
- * names (PostgreSQL by default, `mysql` for MariaDB, `sqlite`), with a
- * migrated template, and a real Redis, all on loopback. Each server comes
+ * Vitest global setup: provides a real database of the kind `PTC_DB`
+ * names (PostgreSQL by default, `mysql` for MariaDB, `mysql-rm` for MariaDB
+ * with the relationMode = "prisma" schema, `sqlite`), with a migrated template, and a real Redis, all on loopback. Each server comes
  * from the first source that works (see test/support/servers.ts and
  * test/support/mariadb.ts):
  *   1. `DATABASE_URL` / `MYSQL_URL` / `REDIS_URL` from the environment;
@@ -16,7 +16,7 @@
 import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { DATABASE_HINTS, type DatabaseSource, prepareDatabases } from "../support/databases";
-import { providerNamed } from "../support/providers";
+import { databaseKindNamed, providerOfKind } from "../support/providers";
 import { ServerScope, startRedis } from "../support/servers";
 
 declare module "vitest" {
@@ -39,14 +39,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const scope = new ServerScope("[ptc test setup]");
   const cleanup = () => scope.close();
   try {
-    const provider = providerNamed(project.config.env?.PTC_DB ?? process.env.PTC_DB);
-    const [db, redis] = await Promise.allSettled([prepareDatabases(scope, provider, runId), startRedis(scope)]);
+    const kind = databaseKindNamed(project.config.env?.PTC_DB ?? process.env.PTC_DB);
+    const provider = providerOfKind(kind);
+    const [db, redis] = await Promise.allSettled([prepareDatabases(scope, kind, runId), startRedis(scope)]);
     if (db.status === "rejected" || redis.status === "rejected") {
       const failures = [db, redis].filter((r) => r.status === "rejected").map((r) => String(r.reason?.message ?? r.reason));
       // The Postgres hint names redis-server too.
       const redisHint = redis.status === "rejected" && provider !== "postgresql" ? "Install redis-server, or set REDIS_URL to a loopback Redis." : "";
       const hints = [DATABASE_HINTS[provider], redisHint];
-      throw new Error(`Integration tests (${provider}) need their database and Redis. ${failures.join(" | ")}.\n${hints.filter(Boolean).join("\n")}`);
+      throw new Error(`Integration tests (${kind}) need their database and Redis. ${failures.join(" | ")}.\n${hints.filter(Boolean).join("\n")}`);
     }
     console.log(`[ptc test setup] ${db.value.description}; redis: ${redis.value.source}`);
     const source = db.value.source;

@@ -13,7 +13,7 @@ import { connectRedis } from "./redis-client";
 import { prismaCache } from "../../src/index";
 import { newPrismaClient } from "./clients";
 import { createCountingAdapter, mentionsTable } from "./counting-adapter";
-import { providerOf } from "./providers";
+import { kindOf } from "./providers";
 
 interface Config {
   databaseUrl: string;
@@ -31,7 +31,7 @@ const send = (message: unknown) => process.send?.(message);
 async function main(config: Config): Promise<void> {
   const { adapter, counter } = createCountingAdapter(config.databaseUrl);
   const redis = connectRedis(config.redisUrl);
-  const prisma = newPrismaClient(providerOf(config.databaseUrl), { adapter }).$extends(
+  const prisma = newPrismaClient(kindOf(config.databaseUrl), { adapter }).$extends(
     // redisTimeout well above the default: on a loaded 2-core machine four children starting at once can take longer
     // than 500 ms for a command, and a lease command that times out reads as "no lease" (a second query).
     prismaCache({ redis, namespace: config.namespace, ttl: 60, redisTimeout: 5_000, lock: { ttl: config.lockTtl ?? 10_000, wait: 20_000 } }),

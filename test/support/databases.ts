@@ -6,7 +6,16 @@
  * @module
  */
 import path from "node:path";
-import { copyMariadbDatabase, createMigratedMariadb, dropMariadbDatabase, dropRunMariadbDatabases, MARIADB_HINT, startMariadb } from "./mariadb";
+import {
+  copyMariadbDatabase,
+  createMigratedMariadb,
+  dropMariadbDatabase,
+  dropRunMariadbDatabases,
+  MARIADB_HINT,
+  MYSQL_MIGRATIONS_DIR,
+  MYSQL_RM_MIGRATIONS_DIR,
+  startMariadb,
+} from "./mariadb";
 import {
   createMigratedDatabase,
   databaseUrl,
@@ -18,13 +27,18 @@ import {
   startPostgres,
   withClient,
 } from "./servers";
-import type { Provider } from "./providers";
+import { type DatabaseKind, type Provider, urlOfKind } from "./providers";
 import { copySqliteFile, createMigratedSqliteFile, removeSqliteFile } from "./sqlite";
 
-/** Where a run's test databases come from: a server and its template database, or a directory and its template file. */
+/**
+ * Where a run's test databases come from: a server and its template
+ * database, or a directory and its template file. `kind` is `provider`, or
+ * `mysql-rm` for MySQL with relationMode = "prisma".
+ */
 export type DatabaseSource =
-  | { provider: "postgresql" | "mysql" /** URL of an admin connection (CREATE/DROP DATABASE). */; adminUrl: string; template: string }
-  | { provider: "sqlite" /** Directory of the run's database files. */; dir: string; template: string };
+  | { provider: "postgresql"; kind: "postgresql" /** URL of an admin connection (CREATE/DROP DATABASE). */; adminUrl: string; template: string }
+  | { provider: "mysql"; kind: "mysql" | "mysql-rm" /** URL of an admin connection (CREATE/DROP DATABASE). */; adminUrl: string; template: string }
+  | { provider: "sqlite"; kind: "sqlite" /** Directory of the run's database files. */; dir: string; template: string };
 
 /** A {@link DatabaseSource} ready for a run. */
 export interface PreparedDatabases {
@@ -36,31 +50,36 @@ export interface PreparedDatabases {
 /** What to install, per provider, when no server could be found or started. */
 export const DATABASE_HINTS: Record<Provider, string> = { postgresql: INSTALL_HINT, mysql: MARIADB_HINT, sqlite: "" };
 
+/** The committed migrations each MySQL kind's template is made from. */
+const MYSQL_MIGRATIONS: Record<"mysql" | "mysql-rm", string> = { mysql: MYSQL_MIGRATIONS_DIR, "mysql-rm": MYSQL_RM_MIGRATIONS_DIR };
+
 /**
- * Starts (or finds) the provider's database server, owned by `scope`, and
- * makes the run's template: the committed migrations applied to a template
- * database (Postgres, MariaDB) or file (SQLite). On a server from the
- * environment (`DATABASE_URL`, `MYSQL_URL`) the template is `ptc_<runId>_template`
- * and every `ptc_<runId>_*` database is dropped when `scope` closes.
+ * Starts (or finds) the database server of `kind`'s provider, owned by
+ * `scope`, and makes the run's template: the kind's committed migrations
+ * applied to a template database (Postgres, MariaDB) or file (SQLite). On a
+ * server from the environment (`DATABASE_URL`, `MYSQL_URL`) the template is
+ * `ptc_<runId>_template` and every `ptc_<runId>_*` database is dropped when
+ * `scope` closes.
  */
-export async function prepareDatabases(scope: ServerScope, provider: Provider, runId: string): Promise<PreparedDatabases> {
-  if (provider === "sqlite") {
+export async function prepareDatabases(scope: ServerScope, kind: DatabaseKind, runId: string): Promise<PreparedDatabases> {
+  if (kind === "sqlite") {
     const dir = await makeTempDir(scope, "sqlite");
     const template = path.join(dir, "template.db");
     await createMigratedSqliteFile(template);
-    return { source: { provider, dir, template }, description: `sqlite: files in ${dir}` };
+    return { source: { provider: kind, kind, dir, template }, description: `sqlite: files in ${dir}` };
   }
-  const server = provider === "postgresql" ? await startPostgres(scope) : await startMariadb(scope);
+  const server = kind === "postgresql" ? await startPostgres(scope) : await startMariadb(scope);
   const shared = isShared(server);
   const template = shared ? `ptc_${runId}_template` : "ptc_template";
-  if (provider === "postgresql") {
+  if (kind === "postgresql") {
     if (shared) scope.deferLast(() => dropRunDatabases(server.url, runId));
     await createMigratedDatabase(server.url, template);
-  } else {
-    if (shared) scope.deferLast(() => dropRunMariadbDatabases(server.url, runId));
-    await createMigratedMariadb(server.url, template);
+    return { source: { provider: kind, kind, adminUrl: server.url, template }, description: `postgres: ${server.source}` };
   }
-  return { source: { provider, adminUrl: server.url, template }, description: `${provider === "postgresql" ? "postgres" : "mariadb"}: ${server.source}` };
+  if (shared) scope.deferLast(() => dropRunMariadbDatabases(server.url, runId));
+  await createMigratedMariadb(server.url, template, MYSQL_MIGRATIONS[kind]);
+  const mode = kind === "mysql-rm" ? ' (relationMode = "prisma": no foreign keys)' : "";
+  return { source: { provider: "mysql", kind, adminUrl: server.url, template }, description: `mariadb${mode}: ${server.source}` };
 }
 
 /** A database of its own, copied from the run's template. */
@@ -96,8 +115,8 @@ export async function copyTemplate(source: DatabaseSource, name: string): Promis
       };
     }
     case "mysql": {
-      const { adminUrl, template } = source;
-      return { url: await copyMariadbDatabase(adminUrl, template, name), drop: () => dropMariadbDatabase(adminUrl, name) };
+      const { adminUrl, template, kind } = source;
+      return { url: urlOfKind(await copyMariadbDatabase(adminUrl, template, name), kind), drop: () => dropMariadbDatabase(adminUrl, name) };
     }
     case "sqlite": {
       const file = path.join(source.dir, `${name}.db`);

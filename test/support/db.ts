@@ -10,17 +10,22 @@ import { Prisma, type PrismaClient } from "../../generated/prisma/client";
 import { newPrismaClient } from "./clients";
 import { createCountingAdapter, type QueryCounter } from "./counting-adapter";
 import { copyTemplate } from "./databases";
-import { type Provider, providerOf } from "./providers";
+import { type DatabaseKind, kindOf, type Provider } from "./providers";
 
 export { createCountingAdapter, type Gate, mentionsTable, type QueryCounter, type QueryInfo, type QueryPredicate } from "./counting-adapter";
-export type { Provider } from "./providers";
+export type { DatabaseKind, Provider } from "./providers";
 
 let sequence = 0;
 const unique = () => `${inject("ptcRunId")}_${process.pid}_${++sequence}_${randomBytes(2).toString("hex")}`;
 
-/** The provider this run's test databases are on (`PTC_DB`). */
+/** The provider this run's test databases are on (`PTC_DB`; `mysql` for `mysql-rm`). */
 export function provider(): Provider {
   return inject("ptcDatabase").provider;
+}
+
+/** The kind of this run's test databases (`PTC_DB`): the provider, or `mysql-rm` for MySQL with relationMode = "prisma". */
+export function databaseKind(): DatabaseKind {
+  return inject("ptcDatabase").kind;
 }
 
 /**
@@ -87,12 +92,12 @@ export type ClientOptions = Omit<Prisma.PrismaClientOptionsWithAdapter, "adapter
 
 /**
  * A `PrismaClient` on the counting adapter, of the client generated for the
- * provider `url` names (typed as the Postgres client; see clients.ts).
+ * database kind `url` names (typed as the Postgres client; see clients.ts).
  * Remember `prisma.$disconnect()`.
  */
 export function createClient(url: string, opts: ClientOptions = {}): { prisma: PrismaClient; counter: QueryCounter } {
   const { adapter, counter } = createCountingAdapter(url);
-  return { prisma: newPrismaClient(providerOf(url), { ...opts, adapter }), counter };
+  return { prisma: newPrismaClient(kindOf(url), { ...opts, adapter }), counter };
 }
 
 /** Input of the two `Sample` rows {@link seed} creates: every scalar type, with edge values. */

@@ -38,6 +38,9 @@ import {
 /** Directory of the committed MySQL/MariaDB migrations. */
 export const MYSQL_MIGRATIONS_DIR = fileURLToPath(new URL("../../prisma/mysql/migrations", import.meta.url));
 
+/** Directory of the committed MySQL/MariaDB migrations of the relationMode = "prisma" schema (no foreign keys). */
+export const MYSQL_RM_MIGRATIONS_DIR = fileURLToPath(new URL("../../prisma/mysql-rm/migrations", import.meta.url));
+
 /** What to tell someone who has no MariaDB. */
 export const MARIADB_HINT =
   "Install MariaDB server binaries (mariadb-install-db, mariadbd: `apt-get install mariadb-server`), " +
@@ -168,11 +171,11 @@ const ident = (name: string) => `\`${name.replace(/`/g, "``")}\``;
 
 /**
  * (Re)creates database `name` on the server of `adminUrl` and applies every
- * committed MySQL migration to it. Returns its URL.
+ * committed MySQL migration in `dir` to it. Returns its URL.
  * @throws naming the migration that failed.
  */
-export async function createMigratedMariadb(adminUrl: string, name: string): Promise<string> {
-  const migrations = await readMigrations(MYSQL_MIGRATIONS_DIR);
+export async function createMigratedMariadb(adminUrl: string, name: string, dir = MYSQL_MIGRATIONS_DIR): Promise<string> {
+  const migrations = await readMigrations(dir);
   await withMariadb(adminUrl, async (c) => {
     await c.query(`DROP DATABASE IF EXISTS ${ident(name)}`);
     await c.query(`CREATE DATABASE ${ident(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
