@@ -29,12 +29,11 @@ export class CacheError extends Error {
 
   /** `instanceof`: this class or a subclass, from this copy of the library or another. */
   static [Symbol.hasInstance](value: unknown): boolean {
-    // `this` is the class `instanceof` asks about: a subclass inherits this method.
-    // biome-ignore lint/complexity/noThisInStatic: the class asked about, which may be a subclass
-    const asked: { name: string } = this;
-    if (Function.prototype[Symbol.hasInstance].call(asked, value)) return true;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class instanceof asks about (a subclass inherits this method)
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     const names = typeof value === "object" && value !== null ? (value as { [BRAND]?: unknown })[BRAND] : undefined;
-    return Array.isArray(names) && names.includes(asked.name);
+    // biome-ignore lint/complexity/noThisInStatic: as above
+    return Array.isArray(names) && names.includes(this.name);
   }
 }
 

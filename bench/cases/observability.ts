@@ -65,7 +65,10 @@ export async function observability(env: BenchEnv): Promise<LatencyGroup> {
     const samples = Object.fromEntries(CASES.map((c) => [c, new Samples()])) as Record<Case, Samples>;
     const spans = new InMemorySpanExporter();
     const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-    const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 3_600_000 });
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+      exportIntervalMillis: 3_600_000,
+    });
     const meterProvider = new MeterProvider({ readers: [reader] });
     let sdkClient: typeof on | undefined;
     for (const [i, phase] of PHASES.entries()) {
@@ -129,9 +132,22 @@ export async function observability(env: BenchEnv): Promise<LatencyGroup> {
       ],
       cases,
       ratios: {
-        noopVsOff: { label: "L1 hit with telemetry on (no-op API) over telemetry: false (medians)", value: noopOver, target: `≤ ${NOOP_MAX}×`, met: noopOver <= NOOP_MAX },
-        sdkVsOff: { label: "L1 hit with a real SDK over telemetry: false, both with the SDK registered (medians)", value: sdkOver, target: `≤ ${SDK_MAX}×`, met: sdkOver <= SDK_MAX },
-        sdkVsPhase1: { label: "L1 hit, telemetry: false, with the SDK registered over without (what the SDK's context manager costs the process)", value: ratio(cases.sdkOff.medianUs, cases.off.medianUs) },
+        noopVsOff: {
+          label: "L1 hit with telemetry on (no-op API) over telemetry: false (medians)",
+          value: noopOver,
+          target: `≤ ${NOOP_MAX}×`,
+          met: noopOver <= NOOP_MAX,
+        },
+        sdkVsOff: {
+          label: "L1 hit with a real SDK over telemetry: false, both with the SDK registered (medians)",
+          value: sdkOver,
+          target: `≤ ${SDK_MAX}×`,
+          met: sdkOver <= SDK_MAX,
+        },
+        sdkVsPhase1: {
+          label: "L1 hit, telemetry: false, with the SDK registered over without (what the SDK's context manager costs the process)",
+          value: ratio(cases.sdkOff.medianUs, cases.off.medianUs),
+        },
       },
       targets: {
         auditAdded: {
@@ -144,7 +160,11 @@ export async function observability(env: BenchEnv): Promise<LatencyGroup> {
       },
       checks: {
         spans: { label: "miss spans the real SDK received", value: String(missSpans), ok: missSpans >= 1 },
-        staleDetected: { label: "stale values the audit detected (none: every write went through the cache)", value: String(audited.staleDetected), ok: audited.staleDetected === 0 },
+        staleDetected: {
+          label: "stale values the audit detected (none: every write went through the cache)",
+          value: String(audited.staleDetected),
+          ok: audited.staleDetected === 0,
+        },
         audits: { label: "hits audited", value: String(audited.audits), ok: audited.audits > 0 },
       },
       seconds: Math.round((Date.now() - started) / 100) / 10,
