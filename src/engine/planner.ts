@@ -72,11 +72,14 @@ export class Planner {
   constructor(private readonly ctx: PlannerContext) {
     this.options = ctx.options;
     this.rows = ctx.rows;
-    this.rawCounters = ctx.stats.of(RAW_MODEL, "queryRaw");
   }
 
-  /** The counters of cached raw reads. */
-  readonly rawCounters: OpCounters;
+  private raw: OpCounters | undefined;
+  /** The counters of cached raw reads (made on the first one, so that stats().byModel lists only what was read). */
+  get rawCounters(): OpCounters {
+    this.raw ??= this.ctx.stats.of(RAW_MODEL, "queryRaw");
+    return this.raw;
+  }
 
   /**
    * Decides whether a read is cached and builds its plan, or returns
