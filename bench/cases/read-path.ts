@@ -9,6 +9,9 @@
  *     without calling `query`);
  *   - B, a raw ioredis GET of the exact payload the cache stored for that
  *     entry, plus the header split and `decode()` of src/codec.ts.
+ * The L1 hit and the uncached query again on MariaDB (adapter-mariadb) and
+ * SQLite (adapter-better-sqlite3), each with the client generated for it,
+ * so that each database's uncached ÷ L1 ratio is taken in the same run.
  * Cases are interleaved in rounds to spread drift (GC, CPU frequency, other
  * load) evenly over all of them.
  * @module
@@ -17,12 +20,27 @@ import { deepStrictEqual } from "node:assert/strict";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Redis } from "ioredis";
 import { PrismaClient } from "../../generated/prisma/client";
-import type { BenchEnv } from "../lib/env";
+import { newPrismaClient } from "../../test/support/clients";
+import { driverAdapter } from "../../test/support/providers";
+import type { BenchEnv, OtherDatabase } from "../lib/env";
 import { ratio, Samples, warmUp } from "../lib/measure";
 import type { LatencyCase, LatencyGroup } from "../lib/types";
 
 /** Case ids, in display order. */
-export const READ_PATH_CASES = ["l1", "hook", "l2", "raw", "l2Unique", "rawUnique", "uncached", "noop"] as const;
+export const READ_PATH_CASES = [
+  "l1",
+  "hook",
+  "l2",
+  "raw",
+  "l2Unique",
+  "rawUnique",
+  "uncached",
+  "l1Mariadb",
+  "uncachedMariadb",
+  "l1Sqlite",
+  "uncachedSqlite",
+  "noop",
+] as const;
 export type ReadPathCase = (typeof READ_PATH_CASES)[number];
 
 const LABELS: Record<ReadPathCase, string> = {
@@ -33,6 +51,10 @@ const LABELS: Record<ReadPathCase, string> = {
   l2Unique: "cached findUnique by email (a non-primary unique key), L2 hit (l1: false)",
   rawUnique: "baseline B for it: ioredis GET + decode() of that entry",
   uncached: "uncached findUnique (adapter-pg)",
+  l1Mariadb: "MariaDB: cached findUnique, L1 hit",
+  uncachedMariadb: "MariaDB: uncached findUnique (adapter-mariadb)",
+  l1Sqlite: "SQLite: cached findUnique, L1 hit",
+  uncachedSqlite: "SQLite: uncached findUnique (adapter-better-sqlite3)",
   noop: "calibration: empty call (timer + await overhead)",
 };
 
@@ -52,6 +74,10 @@ const DEFAULT_ITERATIONS: Record<ReadPathCase, number> = {
   l2Unique: 10_000,
   rawUnique: 10_000,
   uncached: 2_000,
+  l1Mariadb: 20_000,
+  uncachedMariadb: 2_000,
+  l1Sqlite: 20_000,
+  uncachedSqlite: 2_000,
   noop: 20_000,
 };
 /** Untimed calls per case before the first round (JIT). */
@@ -63,10 +89,27 @@ const INITIAL_WARMUP: Record<ReadPathCase, number> = {
   l2Unique: 1_000,
   rawUnique: 1_000,
   uncached: 200,
+  l1Mariadb: 5_000,
+  uncachedMariadb: 200,
+  l1Sqlite: 5_000,
+  uncachedSqlite: 200,
   noop: 5_000,
 };
 /** Untimed calls per case before each batch. */
-const BATCH_WARMUP: Record<ReadPathCase, number> = { l1: 50, hook: 50, l2: 20, raw: 20, l2Unique: 20, rawUnique: 20, uncached: 10, noop: 50 };
+const BATCH_WARMUP: Record<ReadPathCase, number> = {
+  l1: 50,
+  hook: 50,
+  l2: 20,
+  raw: 20,
+  l2Unique: 20,
+  rawUnique: 20,
+  uncached: 10,
+  l1Mariadb: 50,
+  uncachedMariadb: 10,
+  l1Sqlite: 50,
+  uncachedSqlite: 10,
+  noop: 50,
+};
 
 /** Targets of the read path (DESIGN.md, "The read path"). */
 const L1_MEDIAN_MAX_US = 2;
@@ -93,6 +136,26 @@ function bodyOf(raw: string): string {
   throw new Error(`unexpected L2 payload format: ${raw.slice(0, 40)}`);
 }
 
+/** The same User row on another database: a plain client and a cached one (L1 + Redis), each of the client generated for it. */
+async function onOtherDatabase(env: BenchEnv, kind: OtherDatabase, redis: Redis, namespace: string) {
+  const { url, description } = await env.databaseOn(kind, "read_path");
+  const plain = newPrismaClient(kind, { adapter: driverAdapter(url) });
+  await plain.$connect();
+  const user = await plain.user.create({ data: { email: "bench@example.com", name: "Bench User", role: "EDITOR" } });
+  const cached = plain.$extends(env.library.prismaCache({ ttl: 60, redis, namespace: `${namespace}:${kind}` }));
+  const args = { where: { id: user.id } };
+  const expected = await plain.user.findUnique(args);
+  deepStrictEqual(await cached.user.findUnique(args), expected);
+  return {
+    description,
+    plain,
+    cached,
+    expected,
+    l1: () => cached.user.findUnique(args),
+    uncached: () => plain.user.findUnique(args),
+  };
+}
+
 /** Runs the read-path group. Disconnects everything it opened. */
 export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Promise<LatencyGroup> {
   const started = Date.now();
@@ -104,7 +167,13 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
 
   const plain = new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
   const redis = new Redis(env.redisUrl);
+  const others: Array<{ plain: { $disconnect(): Promise<void> } }> = [];
   try {
+    const mariadb = await onOtherDatabase(env, "mysql", redis, namespace);
+    others.push(mariadb);
+    const sqlite = await onOtherDatabase(env, "sqlite", redis, namespace);
+    others.push(sqlite);
+    const mariadbVersion = ((await mariadb.plain.$queryRawUnsafe("SELECT VERSION() AS v")) as Array<{ v: string }>)[0]?.v ?? "unknown";
     await plain.$connect();
     const user = await plain.user.create({ data: { email: "bench@example.com", name: "Bench User", role: "EDITOR" } });
     const id = user.id;
@@ -156,15 +225,23 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
       l2Unique: () => l2Client.user.findUnique(email),
       rawUnique: async () => decode(bodyOf((await redis.get(rawUniqueKey))!)),
       uncached: () => plain.user.findUnique({ where: { id } }),
+      l1Mariadb: mariadb.l1,
+      uncachedMariadb: mariadb.uncached,
+      l1Sqlite: sqlite.l1,
+      uncachedSqlite: sqlite.uncached,
       noop: async () => undefined,
     };
-    for (const c of READ_PATH_CASES) if (c !== "noop") deepStrictEqual(await calls[c](), expected, `case ${c} returns a different value`);
+    const expectedOf = (c: ReadPathCase) => (c.endsWith("Mariadb") ? mariadb.expected : c.endsWith("Sqlite") ? sqlite.expected : expected);
+    for (const c of READ_PATH_CASES) if (c !== "noop") deepStrictEqual(await calls[c](), expectedOf(c), `case ${c} returns a different value`);
 
     // Calls of the L1/L2 cases that the cache's own counters attribute to the intended tier.
-    const tierOf: Partial<Record<ReadPathCase, { client: typeof l1Client; tier: "l1" | "l2" }>> = {
+    type Stats = { $cache: { stats(): { hits: { l1: number; l2: number } } } };
+    const tierOf: Partial<Record<ReadPathCase, { client: Stats; tier: "l1" | "l2" }>> = {
       l1: { client: l1Client, tier: "l1" },
       l2: { client: l2Client, tier: "l2" },
       l2Unique: { client: l2Client, tier: "l2" },
+      l1Mariadb: { client: mariadb.cached, tier: "l1" },
+      l1Sqlite: { client: sqlite.cached, tier: "l1" },
     };
     const served: Partial<Record<ReadPathCase, number>> = {};
 
@@ -202,6 +279,8 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
         `${rounds} rounds, cases interleaved (order rotated each round), warm-ups before the first round and before each batch.`,
         "Cached clients: prisma.$extends(prismaCache({ ttl: 60, redis, namespace })), the L2 one with l1: false.",
         "Baseline B times GET of the stored entry's exact payload (copied to its own key), splitting off the entry header (ptc1 or ptc2), and decode().",
+        `MariaDB ${mariadbVersion} (${mariadb.description}) and SQLite (${sqlite.description}) get the same User row and the same cached client options, ` +
+          "each with the Prisma client generated for it (generated/prisma-mysql, generated/prisma-sqlite).",
       ],
       cases,
       ratios: {
@@ -225,6 +304,14 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
         },
         uncachedVsL1: { label: "L1 speed-up over the database (uncached ÷ L1)", value: ratio(cases.uncached.medianUs, l1) },
         uncachedVsL2: { label: "L2 speed-up over the database (uncached ÷ L2)", value: ratio(cases.uncached.medianUs, cases.l2.medianUs) },
+        uncachedVsL1Mariadb: {
+          label: "MariaDB: L1 speed-up over the database (uncached ÷ L1)",
+          value: ratio(cases.uncachedMariadb.medianUs, cases.l1Mariadb.medianUs),
+        },
+        uncachedVsL1Sqlite: {
+          label: "SQLite: L1 speed-up over the database (uncached ÷ L1)",
+          value: ratio(cases.uncachedSqlite.medianUs, cases.l1Sqlite.medianUs),
+        },
       },
       targets: {
         l1Median: { label: "L1 hit median", value: l1, target: `≤ ${L1_MEDIAN_MAX_US} µs`, met: l1 <= L1_MEDIAN_MAX_US },
@@ -232,6 +319,7 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
       seconds: Math.round((Date.now() - started) / 100) / 10,
     };
   } finally {
+    for (const o of others) await o.plain.$disconnect();
     await plain.$disconnect();
     redis.disconnect();
   }
