@@ -60,12 +60,44 @@ function nestedModels(ctx: WriteContext, model: string, node: unknown, out: Map<
       const joinOnly = isJoinRelation(ctx, model, key) && value !== null && typeof value === "object" && Object.keys(value).every((k) => LINK_ONLY.has(k));
       if (!joinOnly) out.set(target, "rows");
       else if (!out.has(target)) out.set(target, "link");
+      nestedActions(ctx, target, value, out);
       nestedModels(ctx, target, value, out);
     } else if (NESTED.has(key) && !LINK_ONLY.has(key)) {
       nestedModels(ctx, model, value, out);
     }
   }
 }
+
+/**
+ * The referential actions of the nested writes on `target` in `ops` (the
+ * value of a relation field): a nested `delete` / `deleteMany` cascades (or
+ * sets null) as a top-level delete does, and a nested `update` /
+ * `updateMany` / `upsert` of a referenced field as a top-level update does.
+ */
+function nestedActions(ctx: WriteContext, target: string, ops: unknown, out: Map<string, "link" | "rows">): void {
+  if (ops === null || typeof ops !== "object" || Array.isArray(ops)) return;
+  const o = ops as Record<string, unknown>;
+  if ((o.delete !== undefined && o.delete !== false) || o.deleteMany !== undefined) for (const m of deleteReaches(ctx, target)) out.set(m, "rows");
+  const fields = new Set<string>();
+  for (const key of ["update", "updateMany", "upsert"] as const) {
+    const v = o[key];
+    for (const item of Array.isArray(v) ? v : v === undefined ? [] : [v]) {
+      if (item === null || typeof item !== "object") continue;
+      const w = item as Record<string, unknown>;
+      // `upsert: { create, update }`; `update: { where, data }` (to-many, or to-one with a filter) or the data itself (to-one):
+      // both readings are taken, so a field is never missed (an unknown name moves nothing).
+      for (const data of key === "upsert" ? [w.update] : [w, w.data]) for (const f of scalarKeys(ctx.graph, target, data)) fields.add(f);
+    }
+  }
+  if (fields.size > 0) for (const m of updateReaches(ctx, target, [...fields])) out.set(m, "rows");
+}
+
+/** Models a delete of `model`'s rows changes through referential actions (every reachable one without the schema). */
+const deleteReaches = (ctx: WriteContext, model: string): string[] => (ctx.facts ? affectedByDelete(ctx.facts, model) : ctx.graph.reachable(model));
+
+/** Models an update of `fields` of `model` changes through referential actions (every neighbour without the schema). */
+const updateReaches = (ctx: WriteContext, model: string, fields: readonly string[]): string[] =>
+  ctx.facts ? affectedByUpdate(ctx.facts, model, fields) : ctx.graph.neighbors(model);
 
 /** Whether a relation field is an implicit many-to-many relation (its links live in a join table). */
 function isJoinRelation(ctx: WriteContext, model: string, field: string): boolean {
@@ -201,10 +233,9 @@ function sideEffects(ctx: WriteContext, model: string, operation: string, args: 
   }
   let referenced: string[] = [];
   if (operation === "delete" || operation === "deleteMany") {
-    referenced = ctx.facts ? affectedByDelete(ctx.facts, model) : ctx.graph.reachable(model);
+    referenced = deleteReaches(ctx, model);
   } else if (operation.startsWith("update") || operation === "upsert") {
-    const fields = scalarKeys(ctx.graph, model, operation === "upsert" ? args?.update : args?.data);
-    referenced = ctx.facts ? affectedByUpdate(ctx.facts, model, fields) : ctx.graph.neighbors(model);
+    referenced = updateReaches(ctx, model, scalarKeys(ctx.graph, model, operation === "upsert" ? args?.update : args?.data));
   }
   for (const m of referenced) out.set(m, "rows");
   return out;

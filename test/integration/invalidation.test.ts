@@ -118,6 +118,32 @@ const writes: WriteKind[] = [
       return p.post.update({ where: { id: post.id }, data: { id: post.id + 1_000_000 } });
     },
   },
+  // Referential actions of nested writes: a nested delete, and a nested update of a referenced field.
+  {
+    name: "nested delete with onDelete Cascade (a user's post takes its comments)",
+    read: (p) => p.comment.count({ where: { body: "goes with its post" } }),
+    write: async (p) => {
+      const u = await p.user.create({
+        data: { email: `n-${Math.random()}@x`, posts: { create: { title: "nested-doomed", comments: { create: { body: "goes with its post" } } } } },
+        include: { posts: true },
+      });
+      await p.comment.count({ where: { body: "goes with its post" } });
+      return p.user.update({ where: { id: u.id }, data: { posts: { delete: { id: u.posts[0]!.id } } } });
+    },
+  },
+  {
+    name: "nested update of a referenced id (a user's post moves, its comments follow)",
+    read: (p) => p.comment.findMany({ where: { body: "follows its nested post" }, orderBy: { id: "asc" } }),
+    write: async (p) => {
+      const u = await p.user.create({
+        data: { email: `m-${Math.random()}@x`, posts: { create: { title: "nested-moving", comments: { create: { body: "follows its nested post" } } } } },
+        include: { posts: true },
+      });
+      const id = u.posts[0]!.id;
+      await p.comment.findMany({ where: { body: "follows its nested post" }, orderBy: { id: "asc" } });
+      return p.user.update({ where: { id: u.id }, data: { posts: { update: { where: { id }, data: { id: id + 1_000_000 } } } } });
+    },
+  },
   {
     name: "$executeRaw",
     read: (p) => p.post.findUnique({ where: { id: t.ids.posts.orphan } }),

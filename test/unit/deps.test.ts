@@ -116,6 +116,30 @@ const WRITES: WriteCase[] = [
   ],
   ["createMany: no ids returned, so rows may have appeared", "User", "createMany", { data: [{ email: "a" }] }, { count: 1 }, ["m:User", "b:User", "n:User"]],
   ["deleteMany", "Comment", "deleteMany", { where: {} }, { count: 3 }, ["m:Comment", "b:Comment"]],
+  [
+    "a nested delete: the related rows and what they cascade to (a post takes its comments and tag links)",
+    "User",
+    "update",
+    { where: { id: 1 }, data: { posts: { delete: { id: 4 } } } },
+    { id: 1 },
+    ["m:User", "r:User:[#1]", "m:Post", "t:feed", "b:Post", "n:Post", "m:Tag", "b:Tag", "n:Tag", "m:Comment", "b:Comment", "n:Comment"],
+  ],
+  [
+    "a nested update of a referenced id: what onUpdate Cascade moves",
+    "User",
+    "update",
+    { where: { id: 1 }, data: { posts: { update: { where: { id: 4 }, data: { id: 40 } } } } },
+    { id: 1 },
+    ["m:User", "r:User:[#1]", "m:Post", "t:feed", "b:Post", "n:Post", "m:Tag", "b:Tag", "n:Tag", "m:Comment", "b:Comment", "n:Comment"],
+  ],
+  [
+    "a nested update of other fields: no referential action",
+    "User",
+    "update",
+    { where: { id: 1 }, data: { posts: { updateMany: { where: {}, data: { title: "t" } } } } },
+    { id: 1 },
+    ["m:User", "r:User:[#1]", "m:Post", "t:feed", "b:Post", "n:Post"],
+  ],
 ];
 
 type RawCase = [why: string, sql: string, bumps: string[] | "everything"];
