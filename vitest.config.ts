@@ -44,6 +44,7 @@ const ON_OTHER_DATABASES = [
   "accelerate-alias",
   "cache-info",
   "observability",
+  "opentelemetry",
   "isolation-random",
 ].map((f) => `test/integration/${f}.test.ts`);
 

@@ -9,7 +9,7 @@ import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpa
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Prisma } from "../../generated/prisma/client";
 import { cacheNeutral } from "../../src/index";
-import { uniqueNamespace } from "../support/db";
+import { provider, uniqueNamespace } from "../support/db";
 import { useSeededDatabase } from "../support/harness";
 
 const t = useSeededDatabase();
@@ -77,7 +77,7 @@ describe("OpenTelemetry", () => {
     expect(miss.name).toBe("prisma_cache.miss User.findUnique");
     expect(parentOf(miss)).toBe(requestId);
     expect(miss.attributes).toMatchObject({
-      "db.system": "postgresql",
+      "db.system": provider(),
       "db.operation": "findUnique",
       "db.collection.name": "User",
       "prisma_cache.namespace": namespace,
@@ -93,7 +93,7 @@ describe("OpenTelemetry", () => {
     await c.prisma.tag.update({ where: { id: t.ids.tags.news }, data: { name: "news" } });
     const bumps = spans.getFinishedSpans().filter((s) => s.name === "prisma_cache.bump");
     expect(bumps).toHaveLength(1);
-    expect(bumps[0]!.attributes["db.system"]).toBe("postgresql");
+    expect(bumps[0]!.attributes["db.system"]).toBe(provider());
     expect(Number(bumps[0]!.attributes["prisma_cache.deps"])).toBeGreaterThan(0);
     const durations = await points("prisma_cache.bump.duration");
     expect(durations.some((p) => (p.value as { count: number }).count >= 1)).toBe(true);
