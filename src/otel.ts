@@ -42,6 +42,8 @@ export class OpenTelemetry implements StackObserver {
   private readonly bumpTime: Histogram;
   private readonly busLagTime: Histogram;
   private readonly base: Attributes;
+  /** Whether a real meter provider was registered when the cache loaded telemetry. */
+  private readonly metered: boolean;
 
   constructor(
     private readonly api: OtelApi,
@@ -49,6 +51,8 @@ export class OpenTelemetry implements StackObserver {
   ) {
     this.tracer = api.trace.getTracer(SCOPE);
     const meter = api.metrics.getMeter(SCOPE);
+    // The metrics API has no proxy: a meter taken before a provider is registered stays a no-op for good.
+    this.metered = !(meter instanceof (api.createNoopMeter().constructor as abstract new () => Meter));
     this.base = { "db.system": sources.system ?? "unknown", "prisma_cache.namespace": sources.namespace };
     const seconds = (name: string, description: string) => meter.createHistogram(name, { description, unit: "s" });
     this.l2ReadTime = seconds("prisma_cache.l2.read.duration", "Time of one Redis read of an entry and its versions");
@@ -60,22 +64,31 @@ export class OpenTelemetry implements StackObserver {
   /** A span around a miss (the database query and the fill); Prisma's own spans sit under it. */
   miss<T>(req: ReadRequest, run: () => Promise<T>): Promise<T> {
     const { model, operation } = req.counters;
-    const attributes: Attributes = { ...this.base, "db.operation": operation, "db.collection.name": model, "prisma_cache.key": req.l2Id ?? "" };
-    return this.tracer.startActiveSpan(`prisma_cache.miss ${model}.${operation}`, { kind: this.api.SpanKind.INTERNAL, attributes }, (span) =>
-      this.ended(span, run()),
-    );
+    const attributes = (): Attributes => ({ ...this.base, "db.operation": operation, "db.collection.name": model, "prisma_cache.key": req.l2Id ?? "" });
+    return this.inSpan(`prisma_cache.miss ${model}.${operation}`, attributes, run);
   }
 
   /** A span around a bump in Redis, and its duration. */
   bump<T>(deps: readonly string[], run: () => Promise<T>): Promise<T> {
-    const attributes: Attributes = { ...this.base, "prisma_cache.deps": deps.length };
+    const attributes = (): Attributes => ({ ...this.base, "prisma_cache.deps": deps.length });
+    if (!this.metered) return this.inSpan("prisma_cache.bump", attributes, run);
     const started = performance.now();
-    return this.tracer.startActiveSpan("prisma_cache.bump", { kind: this.api.SpanKind.INTERNAL, attributes }, (span) =>
-      this.ended(
-        span,
-        run().finally(() => this.bumpTime.record((performance.now() - started) / 1000, this.base)),
-      ),
-    );
+    const done = () => this.bumpTime.record((performance.now() - started) / 1000, this.base);
+    return this.inSpan("prisma_cache.bump", attributes, () => run().finally(done));
+  }
+
+  /**
+   * Runs `run` in a new span, made the active one so that spans started
+   * inside sit under it. Without a recording tracer (the API's no-op, or a
+   * sampler that drops it), neither the context nor the attributes are made:
+   * that would cost every write and miss for nothing.
+   */
+  private inSpan<T>(name: string, attributes: () => Attributes, run: () => Promise<T>): Promise<T> {
+    const { api } = this;
+    const span = this.tracer.startSpan(name, { kind: api.SpanKind.INTERNAL });
+    if (!span.isRecording()) return run();
+    span.setAttributes(attributes());
+    return api.context.with(api.trace.setSpan(api.context.active(), span), () => this.ended(span, run()));
   }
 
   /** Records the time of one L2 read. */
