@@ -26,15 +26,22 @@ export function send<T>(command: () => Promise<T>): Promise<T> {
 export class Deadlines {
   private readonly pending = new Set<{ at: number; expire: () => void }>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly every: number;
+  /** When the sweep last ran (0: not running). */
+  private lastSweep = 0;
 
-  constructor(private readonly timeoutMs: number) {}
+  constructor(private readonly timeoutMs: number) {
+    this.every = Math.max(5, Math.floor(timeoutMs / 5));
+  }
 
   /** Calls `expire` once the deadline has passed, unless {@link done} is called first. */
   add(expire: () => void): { at: number; expire: () => void } {
-    const entry = { at: Date.now() + this.timeoutMs, expire };
+    const now = Date.now();
+    const entry = { at: now + this.timeoutMs, expire };
     this.pending.add(entry);
     if (!this.timer) {
-      this.timer = setInterval(() => this.sweep(), Math.max(5, Math.floor(this.timeoutMs / 5)));
+      this.lastSweep = now;
+      this.timer = setInterval(() => this.sweep(), this.every);
       this.timer.unref();
     }
     return entry;
@@ -47,6 +54,11 @@ export class Deadlines {
 
   private sweep(): void {
     const now = Date.now();
+    // Time this process could not run (a blocked event loop: a long synchronous task, an embedded
+    // database, a GC pause) says nothing of Redis: it does not count against the commands waiting.
+    const stalled = now - this.lastSweep - this.every * 2;
+    this.lastSweep = now;
+    if (stalled > 0) for (const e of this.pending) e.at += stalled;
     const expired = [...this.pending].filter((e) => e.at <= now);
     if (expired.length > 0) {
       // After one turn of I/O: if the event loop was blocked past the deadline, a
@@ -58,6 +70,7 @@ export class Deadlines {
     if (this.pending.size === expired.length) {
       clearInterval(this.timer);
       this.timer = undefined;
+      this.lastSweep = 0;
     }
   }
 }
