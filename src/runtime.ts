@@ -16,7 +16,7 @@ import { CacheUsageError } from "./errors.js";
 import type { DatabaseIdentity } from "./identity.js";
 import { Planner } from "./engine/planner.js";
 import { RowSecurity } from "./engine/row-security.js";
-import { Stats } from "./telemetry.js";
+import { type CacheStats, Stats } from "./telemetry.js";
 import { MemoryTier } from "./tiers/memory.js";
 import { RedisTier } from "./tiers/redis.js";
 import { CacheStack } from "./engine/stack.js";
@@ -270,6 +270,12 @@ export class CacheRuntime {
   /** Dependency ids to bump before a write inside an interactive transaction runs. */
   writeDepsBefore(model: string, operation: string, args: Record<string, unknown> | undefined): string[] {
     return writeDepsBefore(this.writeContext, model, operation, args);
+  }
+
+  /** `$cache.stats()`: the counters, and what this process's L1 holds now. */
+  snapshot(): CacheStats {
+    const l1 = this.stack.l1;
+    return this.stats.snapshot(l1 ? { entries: l1.size, bytes: l1.bytes } : undefined);
   }
 
   /** `$cache.invalidate({ models, tags })`. */

@@ -24,7 +24,7 @@ export function createClientComponent(runtime: CacheRuntime, base: unknown, prof
   const api: CacheClientApi = {
     invalidate: (target) => runtime.invalidate(target),
     invalidateAll: () => runtime.invalidateAll(),
-    stats: () => runtime.stats.snapshot(runtime.stack.l1 ? { entries: runtime.stack.l1.size, bytes: runtime.stack.l1.bytes } : undefined),
+    stats: () => runtime.snapshot(),
     resetStats: () => runtime.stats.reset(),
     ready: () => runtime.ready,
     lastPublished: () => {
