@@ -4,7 +4,6 @@
  * cache or another caller.
  * @module
  */
-import { put } from "./codec.js";
 
 const objectProto = Object.prototype;
 const getProto = Object.getPrototypeOf;
@@ -23,13 +22,13 @@ function cloneObject(v: object): unknown {
   }
   const proto: unknown = getProto(v);
   if (proto === objectProto) {
+    // Spread copies every own property at once (an own "__proto__" too, as a
+    // data property); then the nested objects are replaced by their copies.
     const src = v as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
+    const out: Record<string, unknown> = { ...src };
     for (const k in src) {
       const x = src[k];
-      const y = typeof x === "object" && x !== null ? cloneObject(x) : x;
-      if (k === "__proto__") put(out, k, y);
-      else out[k] = y;
+      if (typeof x === "object" && x !== null) out[k] = cloneObject(x);
     }
     return out;
   }

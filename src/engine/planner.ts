@@ -16,6 +16,7 @@ import type { RowKeys } from "../deps/rows.js";
 import { CacheUsageError } from "../errors.js";
 import { canonicalize } from "../keys.js";
 import { type OpCounters, RAW_MODEL, type Stats } from "../telemetry.js";
+import { KeyMemo } from "./key-memo.js";
 import type { Keyspace } from "./keyspace.js";
 import type { ReadPlan, ReadRequest } from "./request.js";
 
@@ -64,6 +65,7 @@ export class Planner {
    */
   private readonly worked = new LRUCache<string, Worked>({ max: 10_000 });
   private readonly tagsCache = new Map<string, readonly string[]>();
+  private readonly memos = new Map<string, KeyMemo>();
 
   /** The options and row keys, held directly: `plan` runs on every cached read, hits included. */
   private readonly options: ResolvedOptions;
@@ -82,9 +84,22 @@ export class Planner {
   }
 
   /**
+   * The key memo of reads of `model` by `operation` under a fixed key
+   * `prefix` (shared by an operation and its `OrThrow` form). Callers hold it
+   * and pass it to {@link plan}.
+   */
+  memo(prefix: string, model: string, operation: ReadOperation): KeyMemo {
+    const id = `${model}|${PLAIN_OPERATION[operation]}|${prefix}`;
+    let m = this.memos.get(id);
+    if (m === undefined) this.memos.set(id, (m = new KeyMemo()));
+    return m;
+  }
+
+  /**
    * Decides whether a read is cached and builds its plan, or returns
    * undefined for a bypass (counted). `counters` are the read's model and
-   * operation's (callers on the hot path pass the ones they hold).
+   * operation's (callers on the hot path pass the ones they hold); `memo`,
+   * when given, is {@link memo}`(prefix, model, operation)`.
    * @throws {CacheUsageError} when the per-query `cache` option is malformed.
    */
   plan(
@@ -94,6 +109,7 @@ export class Planner {
     cache: unknown,
     prefix = "",
     counters: OpCounters = this.ctx.stats.of(model, operation),
+    memo?: KeyMemo,
   ): ReadPlan | undefined {
     // No closure is made on the common path (no per-query option).
     const option = cache === undefined ? undefined : checkQueryOption(cache, () => `${model}.${operation}({ cache })`);
@@ -111,10 +127,16 @@ export class Planner {
     // Per-query tags are part of the key: the same query with other tags is another entry.
     const tagged = option?.tags?.length ? `|t|${canonicalize([...option.tags].sort())}` : "";
     // The prefix holds what the client adds (scopes, computed fields); "" for a plain client.
-    const l1Key =
-      option?.key !== undefined
-        ? `${prefix}${model}|${keyOp}|k|${JSON.stringify(option.key)}${tagged}`
-        : `${prefix}${model}|${keyOp}|${canonicalize(args ?? {})}${tagged}`;
+    let l1Key: string | undefined;
+    if (option?.key !== undefined) l1Key = `${prefix}${model}|${keyOp}|k|${JSON.stringify(option.key)}${tagged}`;
+    else if (memo !== undefined && tagged === "") {
+      const hash = memo.hash(args);
+      if (hash !== -1) {
+        l1Key = memo.get(hash, args);
+        if (l1Key === undefined) memo.remember(hash, args, (l1Key = `${prefix}${model}|${keyOp}|${canonicalize(args ?? {})}`));
+      }
+    }
+    l1Key ??= `${prefix}${model}|${keyOp}|${canonicalize(args ?? {})}${tagged}`;
     return {
       l1Key,
       ttlMs: ttl * 1000,

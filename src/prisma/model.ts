@@ -12,6 +12,7 @@ import type { CacheRuntime } from "../runtime.js";
 import { extensionList, isTransactionClient } from "./internals.js";
 import { CachedQuery, fluentClass, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
 import { CacheUsageError } from "../errors.js";
+import type { KeyMemo } from "../engine/key-memo.js";
 import type { OpCounters } from "../telemetry.js";
 import type { ClientProfile, Profiler } from "./profile.js";
 import { type ModelContext, modelLoad, runBeneath } from "./source.js";
@@ -82,11 +83,17 @@ function splitCacheOption(input: Record<string, unknown>, ctx: ModelContext, op:
   return { cache: cacheStrategy, args };
 }
 
+/** What a model context holds for one operation called through it. */
+interface OperationInfo {
+  readonly counters: OpCounters;
+  /** The key memo, when the client's key prefix is fixed. */
+  readonly memo: KeyMemo | undefined;
+}
+
 /** What a model context is remembered with. */
 interface ContextInfo {
   readonly profile: ClientProfile;
-  /** The counters of each operation called through it. */
-  readonly counters: Partial<Record<ReadOperation, OpCounters>>;
+  readonly operations: Partial<Record<ReadOperation, OperationInfo>>;
 }
 
 export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
@@ -105,7 +112,7 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
     if (p === undefined) {
       const client = ctx.$parent;
       const profile = isTransactionClient(client) ? profiler.transaction : profiler.ofList(extensionList(client));
-      contexts.set(ctx, (p = { profile, counters: Object.create(null) as ContextInfo["counters"] }));
+      contexts.set(ctx, (p = { profile, operations: Object.create(null) as ContextInfo["operations"] }));
     }
     return p;
   };
@@ -120,10 +127,13 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
       const plain = PLAIN_OPERATION[op];
       const info = infoOf(ctx);
       const { profile } = info;
-      const counters = (info.counters[op] ??= runtime.stats.of(ctx.$name, op));
+      const { counters, memo } = (info.operations[op] ??= {
+        counters: runtime.stats.of(ctx.$name, op),
+        memo: profile.simple ? runtime.planner.memo(profile.prefix, ctx.$name, op) : undefined,
+      });
       const prefix = profile.simple ? profile.prefix : admit(runtime, profile, ctx.$name, op, plain, counters);
       if (prefix === undefined) return Promise.resolve(runner.direct(q));
-      const plan = runtime.planner.plan(ctx.$name, op, q.args, q.cache, prefix, counters);
+      const plan = runtime.planner.plan(ctx.$name, op, q.args, q.cache, prefix, counters, memo);
       if (!plan) return Promise.resolve(runner.direct(q));
       const read = runtime.read(plan, modelLoad(ctx, plain, q.args, methods[plain]), profile.scoped, outcome);
       // *OrThrow shares the plain entry; on "not found" Prisma itself raises its own error.
