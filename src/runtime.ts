@@ -293,6 +293,16 @@ export class CacheRuntime {
     await this.bump(deps);
   }
 
+  /**
+   * `$cache.ready()`: {@link ready}, and, when the bus is not subscribed now
+   * (Redis was restarted, the subscriber connection dropped), its
+   * resubscription (at most the subscribe timeout).
+   */
+  whenReady(): Promise<void> {
+    const bus = this.bus;
+    return bus && !bus.subscribed ? Promise.all([this.ready, bus.start()]).then(() => undefined) : this.ready;
+  }
+
   /** Closes the connections the cache opened (the bus subscriber); the app's Redis client stays open. */
   async close(): Promise<void> {
     this.closed = true;

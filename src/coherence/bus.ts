@@ -12,7 +12,7 @@ import type { RedisClient } from "../options.js";
 import { CacheUsageError } from "../errors.js";
 import { closedError, DeliveryWaiters } from "./delivery.js";
 import { whenConnected } from "../tiers/commands.js";
-import { type BumpId, type BusResetReason, decodeBusMessage, encodeBusMessage } from "./message.js";
+import { type BumpId, type BusResetReason, decodeBusMessage, encodeBusMessage, type OutgoingMessage } from "./message.js";
 import { ChannelSubscription, RETRY_MAX_MS, RETRY_MIN_MS } from "./subscription.js";
 
 /** Settings of an {@link InvalidationBus}. */
@@ -186,23 +186,51 @@ export class InvalidationBus {
     return this.send(deps);
   }
 
-  private async send(deps: readonly string[]): Promise<number | undefined> {
+  /**
+   * Numbers a message for `deps` that the caller publishes itself, on the
+   * main connection (the bump script does, so that a write sends one command,
+   * not two). Report its outcome with {@link published} or {@link lost}.
+   * Undefined when there is nothing to send (empty `deps`, closed bus).
+   */
+  prepare(deps: readonly string[]): OutgoingMessage | undefined {
+    return this.closed || deps.length === 0 ? undefined : this.next(deps);
+  }
+
+  /** The next numbered message (an empty `deps` is a resync). */
+  private next(deps: readonly string[]): OutgoingMessage {
     const seq = ++this.seq;
-    const message = encodeBusMessage(this.instanceId, seq, deps);
+    return { channel: this.channel, text: encodeBusMessage(this.instanceId, seq, deps), seq };
+  }
+
+  /** A message numbered `seq` reached Redis: any earlier lost number is revealed by it. */
+  published(seq: number): void {
+    if (seq <= this.unrevealed) return;
+    this.unrevealed = 0;
+    this.resyncDelay = RETRY_MIN_MS;
+    clearTimeout(this.resyncTimer);
+    this.resyncTimer = undefined;
+  }
+
+  /**
+   * A message numbered `seq` may not have reached Redis (`error`, when
+   * given, is reported): receivers will see the gap once a later number gets
+   * through, and a resync message is retried until one does.
+   */
+  lost(seq: number, error?: unknown): void {
+    if (error !== undefined) this.report(error);
+    this.unrevealed = Math.max(this.unrevealed, seq);
+    this.scheduleResync();
+  }
+
+  private async send(deps: readonly string[]): Promise<number | undefined> {
+    const { seq, text } = this.next(deps);
     try {
-      await whenConnected(this.options.redis, () => this.options.redis.publish(this.channel, message), this.timeoutMs, "PUBLISH");
+      await whenConnected(this.options.redis, () => this.options.redis.publish(this.channel, text), this.timeoutMs, "PUBLISH");
     } catch (err) {
-      this.report(err);
-      this.unrevealed = Math.max(this.unrevealed, seq);
-      this.scheduleResync();
+      this.lost(seq, err);
       return undefined;
     }
-    if (seq > this.unrevealed) {
-      this.unrevealed = 0;
-      this.resyncDelay = RETRY_MIN_MS;
-      clearTimeout(this.resyncTimer);
-      this.resyncTimer = undefined;
-    }
+    this.published(seq);
     return seq;
   }
 

@@ -35,6 +35,16 @@ export interface BusMessage {
   sentAt: number | undefined;
 }
 
+/** A numbered bus message that its sender publishes itself (the bump script does, see `InvalidationBus.prepare`). */
+export interface OutgoingMessage {
+  /** The bus channel. */
+  readonly channel: string;
+  /** The message, in the {@link encodeBusMessage} format. */
+  readonly text: string;
+  /** Its sequence number. */
+  readonly seq: number;
+}
+
 /**
  * The wire format: JSON `[instance, seq, deps, sentAt]`, e.g.
  * `["9f0e1a2b3c4d5e6f",42,["m:Post","r:User:7"],1796140000000]`. Messages

@@ -26,7 +26,7 @@ export function createClientComponent(runtime: CacheRuntime, base: unknown, prof
     invalidateAll: () => runtime.invalidateAll(),
     stats: () => runtime.snapshot(),
     resetStats: () => runtime.stats.reset(),
-    ready: () => runtime.ready,
+    ready: () => runtime.whenReady(),
     lastPublished: () => {
       const bus = runtime.bus;
       return bus && bus.lastSeq > 0 ? { instance: bus.instanceId, seq: bus.lastSeq } : undefined;

@@ -104,6 +104,8 @@ export interface CacheClientApi {
   /**
    * Resolves once this process listens to other processes' bumps (with Redis),
    * or at once without Redis. Reads work before; L1 is flushed when it happens.
+   * Called again while the bus is resubscribing (after Redis restarted or the
+   * subscriber connection dropped), it waits for that too, at most 2 s.
    */
   ready(): Promise<void>;
   /**

@@ -8,9 +8,11 @@
 import type { Cluster, Redis } from "ioredis";
 import { ALL_DEP } from "../deps/ids.js";
 import type { RedisClient } from "../options.js";
+import type { OutgoingMessage } from "../coherence/message.js";
 import type { Breaker } from "./breaker.js";
 import { runScript } from "./commands.js";
-import { BUMP, type Layout, randomBase, VERSION_TTL_MS, versionKey } from "./entry.js";
+import { type Layout, randomBase, VERSION_TTL_MS, versionKey } from "./entry.js";
+import { BUMP, type BumpMode } from "./versions.js";
 
 /** Most bumps kept for replay while Redis is unreachable; past it, the replay bumps the whole namespace. */
 const MAX_PENDING_BUMPS = 10_000;
@@ -22,17 +24,29 @@ export interface BumpQueueOptions {
   everything?: readonly string[];
   /**
    * Where bumps that reached Redis are published, with the dependency ids
-   * bumped. Not awaited: the PUBLISH is sent before the write resolves, and
-   * other processes' L1 hear of it within the bus delay (L2 readers see the
-   * bump at once). `publish` never rejects.
+   * bumped: other processes' L1 hear of them within the bus delay (L2
+   * readers see the bump at once). On one Redis the bump script itself
+   * publishes the message, so a write sends one command.
    */
-  bus?: { publish(deps: readonly string[]): Promise<unknown> };
+  bus?: BumpPublisher;
   /** Replicas each bump must reach before it resolves (`WAIT`); 0: none. */
   replicas?: number;
   /** Fewer replicas than `replicas` acknowledged a bump within the timeout. */
   onReplicasShort?: (wanted: number, acknowledged: number) => void;
   /** A delivery failed: `pending` bumps wait for Redis (replayed once a command succeeds). */
   onUndelivered?: (pending: number) => void;
+}
+
+/** The invalidation bus, as the bump queue publishes on it (see coherence/bus.ts). */
+export interface BumpPublisher {
+  /** Numbers a message for `deps`, for the bump script to publish; undefined when there is nothing to send. */
+  prepare(deps: readonly string[]): OutgoingMessage | undefined;
+  /** The message numbered `seq` reached Redis. */
+  published(seq: number): void;
+  /** The message numbered `seq` may not have reached Redis (`error`, when given, is reported). */
+  lost(seq: number, error?: unknown): void;
+  /** Publishes on its own (a Cluster's bumps are several commands, sent at once). Never rejects. */
+  publish(deps: readonly string[]): Promise<unknown>;
 }
 
 /** What to read in the same step as a bump: the versions of `deps` in the group of entry `id`. */
@@ -119,6 +133,8 @@ export class BumpQueue {
   private async deliver(read?: BumpRead): Promise<Map<string, string> | undefined> {
     const readGroup = read ? this.layout.groupOf(read.id) : -1;
     const sent = new Set<string>();
+    /** Whether the bump script published the bus message (on one Redis). */
+    let published = false;
     const results = await Promise.all(
       this.pending.map(async (pending, g) => {
         const batch = [...pending];
@@ -126,7 +142,12 @@ export class BumpQueue {
         const all = g === readGroup ? [...batch, ...read!.deps] : batch;
         if (all.length === 0) return new Map<string, string>();
         const keys = all.map((d) => versionKey(this.layout.prefix(g), d));
-        const r = this.layout.groups === 1 ? await this.bumpAtOnce(keys, batch.length) : await this.bumpEach(keys, batch.length);
+        let r: unknown;
+        if (this.layout.groups === 1) {
+          const message = this.publishInScript ? this.o.bus?.prepare(batch) : undefined;
+          r = await this.bumpAtOnce(keys, batch.length, message);
+          if (message) published = this.settle(message, r, all.length);
+        } else r = await this.bumpEach(keys, batch.length);
         if (!Array.isArray(r)) {
           for (const d of batch) pending.add(d);
           return undefined;
@@ -138,7 +159,7 @@ export class BumpQueue {
       }),
     );
     if (sent.size > 0) {
-      void this.o.bus?.publish([...sent]);
+      if (!published) void this.o.bus?.publish([...sent]);
       await this.replicated();
     }
     if (results.some((r) => r === undefined)) {
@@ -150,9 +171,39 @@ export class BumpQueue {
     return readGroup >= 0 ? results[readGroup] : (results[0] ?? new Map());
   }
 
-  /** One script bumps the first `n` of `keys` and reads the others, atomically (one Redis). */
-  private bumpAtOnce(keys: readonly string[], n: number): Promise<unknown> {
-    return this.breaker.call(() => runScript(this.redis, BUMP, keys, [n, randomBase(), VERSION_TTL_MS]));
+  /** Whether the bump script publishes the bus message; off for good once Redis refused PUBLISH in it. */
+  private publishInScript = true;
+
+  /**
+   * One script bumps the first `n` of `keys`, reads the others and
+   * publishes `message`, atomically (one Redis).
+   */
+  private bumpAtOnce(keys: readonly string[], n: number, message: OutgoingMessage | undefined, mode: BumpMode = "", windowMs = 0): Promise<unknown> {
+    const args: (string | number)[] = [n, randomBase(), VERSION_TTL_MS, mode, windowMs];
+    if (message) args.push(message.channel, message.text);
+    return this.breaker.call(() => runScript(this.redis, BUMP, keys, args));
+  }
+
+  /**
+   * Tells the bus how the message the bump script carried went: `reply` is
+   * the script's (undefined when it failed), whose element `at` is 1 when
+   * PUBLISH ran. Returns whether it was published (if not, the caller publishes on its own).
+   */
+  private settle(message: OutgoingMessage, reply: unknown, at: number): boolean {
+    const bus = this.o.bus!;
+    if (!Array.isArray(reply)) {
+      // The script may or may not have run: its number counts as lost.
+      bus.lost(message.seq);
+      return false;
+    }
+    if (reply[at] === 1) {
+      bus.published(message.seq);
+      return true;
+    }
+    // Redis refused PUBLISH inside a script: the bumps stand; this batch and the next are published on their own.
+    this.publishInScript = false;
+    bus.lost(message.seq, new Error(`Redis refused PUBLISH from the bump script: ${String(reply[at])}`));
+    return false;
   }
 
   /**
@@ -167,7 +218,7 @@ export class BumpQueue {
       keys.map((k, i) =>
         i < n
           ? this.breaker.call(
-              () => runScript(this.redis, BUMP, [k], [1, base, VERSION_TTL_MS]),
+              () => runScript(this.redis, BUMP, [k], [1, base, VERSION_TTL_MS, ""]),
               (r) => (Array.isArray(r) ? r[0] : undefined),
             )
           : this.breaker.call(

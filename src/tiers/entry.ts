@@ -7,6 +7,7 @@
 import { randomInt } from "node:crypto";
 import { script } from "./commands.js";
 import type { Timing } from "./memory.js";
+import { WRITING_LUA } from "./versions.js";
 
 /** Entry format whose versions are those of the dependencies known before the query. */
 export const FORMAT = "ptc1";
@@ -55,9 +56,11 @@ export const header = (format: string, t: Timing): string => `${format}|${t.fres
  * absent counters, ARGV[5] ms a counter lives (renewed here), ARGV[6..]
  * versions seen before the query ("" = absent).
  * Stores the entry with the versions it was computed from, or returns 0 if
- * any counter moved since the snapshot.
+ * any counter moved since the snapshot or carries a write mark in force
+ * (versions.ts).
  */
 export const FILL = script(`
+${WRITING_LUA}
 local vers = {}
 for i = 2, #KEYS do
   local want = ARGV[i + 4]
@@ -66,7 +69,7 @@ for i = 2, #KEYS do
     if cur then return 0 end
     redis.call('SET', KEYS[i], ARGV[4], 'PX', ARGV[5])
     cur = ARGV[4]
-  elseif cur ~= want then
+  elseif cur ~= want or writing(cur) then
     return 0
   else
     redis.call('PEXPIRE', KEYS[i], ARGV[5])
@@ -75,42 +78,6 @@ for i = 2, #KEYS do
 end
 redis.call('SET', KEYS[1], ARGV[2] .. table.concat(vers, ',') .. '|' .. ARGV[3], 'PX', ARGV[1])
 return 1
-`);
-
-/**
- * Bumps the first ARGV[1] version counters in KEYS and reads the rest, in one
- * step. An absent counter starts from ARGV[2], a random value far from any a
- * previous counter of that name could have recorded; every bumped counter
- * lives ARGV[3] ms more. Returns every value, as strings, in KEYS order
- * ("" = absent).
- */
-export const BUMP = script(`
-local n = tonumber(ARGV[1])
-local out = {}
-for i = 1, #KEYS do
-  if i <= n then
-    if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SET', KEYS[i], ARGV[2]) end
-    out[i] = tostring(redis.call('INCR', KEYS[i]))
-    redis.call('PEXPIRE', KEYS[i], ARGV[3])
-  else
-    out[i] = redis.call('GET', KEYS[i]) or ''
-  end
-end
-return out
-`);
-
-/**
- * Creates the version counters in KEYS that do not exist yet, at ARGV[1],
- * living ARGV[2] ms; returns every counter's value. Run when a read finds
- * counters missing, so that concurrent fills agree on the versions.
- */
-export const INIT_VERSIONS = script(`
-local out = {}
-for i = 1, #KEYS do
-  redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2])
-  out[i] = redis.call('GET', KEYS[i])
-end
-return out
 `);
 
 /**
@@ -188,6 +155,7 @@ return out
  * lives (renewed here), ARGV[7..] snapshot versions ("" = absent).
  */
 export const FILL_RECORDED = script(`
+${WRITING_LUA}
 local n = tonumber(ARGV[5])
 local ttl = ARGV[6]
 for i = 1, n do
@@ -195,7 +163,7 @@ for i = 1, n do
   local want = ARGV[i + 6]
   if want == '' then
     if cur then return 0 end
-  elseif cur ~= want then
+  elseif cur ~= want or writing(cur) then
     return 0
   end
 end
@@ -205,6 +173,8 @@ for i = n + 2, #KEYS do
   if not cur then
     redis.call('SET', KEYS[i], ARGV[4], 'PX', ttl)
     cur = ARGV[4]
+  elseif writing(cur) then
+    return 0
   else
     redis.call('PEXPIRE', KEYS[i], ttl)
   end

@@ -18,7 +18,6 @@ import {
   FILL_RECORDED,
   FORMAT,
   header,
-  INIT_VERSIONS,
   type L2ReadResult,
   type Layout,
   layoutFor,
@@ -30,6 +29,7 @@ import {
 } from "./entry.js";
 import { ServerEpoch } from "./epoch.js";
 import { RecordedReads } from "./recorded.js";
+import { INIT_VERSIONS } from "./versions.js";
 import type { Timing } from "./memory.js";
 
 /** Where an entry lives: its group's key prefix and server epoch. */

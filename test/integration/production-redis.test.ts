@@ -362,3 +362,63 @@ describe("a Redis that refuses a command the cache needs", () => {
     expect(degraded.filter((e) => e.type === "degraded" && e.internal === "Redis command EVALSHA")).toHaveLength(1);
   });
 });
+
+describe("a write's Redis commands", () => {
+  it("are one: the bump script publishes the bus message itself, and another process hears it", async () => {
+    const server = await startRedisProcess();
+    owned.push(server);
+    const ns = uniqueNamespace();
+    const writerRedis = client(server.port);
+    const writer = t.cached({ redis: writerRedis }, ns);
+    const reader = t.cached({ redis: client(server.port) }, ns);
+    await Promise.all([writer.prisma.$cache.ready(), reader.prisma.$cache.ready()]);
+    const id = t.ids.posts.hello;
+    await writer.prisma.post.update({ where: { id }, data: { title: `warm-up ${ns}` } }); // the scripts are loaded
+    await reader.prisma.post.findUnique({ where: { id } });
+    const { localAddress, localPort } = (writerRedis as unknown as { stream: { localAddress: string; localPort: number } }).stream;
+    const writerSource = `${localAddress}:${localPort}`;
+
+    const monitor = await client(server.port).monitor();
+    const seen: Array<{ command: string; source: string }> = [];
+    const end = `end ${ns}`;
+    const ended = new Promise<void>((resolve) =>
+      monitor.on("monitor", (_time: string, args: string[], source: string) => {
+        if (args[0]?.toLowerCase() === "echo" && args[1] === end) resolve();
+        else seen.push({ command: args[0]!.toLowerCase(), source });
+      }),
+    );
+    const title = `one command ${ns}`;
+    await writer.prisma.post.update({ where: { id }, data: { title } });
+    await reader.prisma.$cache.delivered(writer.prisma.$cache.lastPublished()!);
+    // Everything sent before the marker has been monitored once the marker is.
+    await client(server.port).echo(end);
+    await ended;
+    monitor.disconnect();
+
+    // MONITOR shows what a script runs with the source "lua".
+    expect(seen.filter((s) => s.source === writerSource && s.command !== "ping").map((s) => s.command)).toEqual(["evalsha"]);
+    expect(seen.filter((s) => s.command === "publish").map((s) => s.source)).toEqual(["lua"]);
+    expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
+    expect(reader.prisma.$cache.stats().remoteBumps).toBeGreaterThan(0);
+  });
+
+  it("bump in Redis even when the user may not PUBLISH: each write is seen from L2, and the refusal is counted", async () => {
+    const server = await startRedisProcess();
+    owned.push(server);
+    await client(server.port).acl("SETUSER", "nopublish", "on", ">secret", "~*", "&*", "+@all", "-publish");
+    const ns = uniqueNamespace();
+    const as = () => client(server.port, { username: "nopublish", password: "secret" });
+    const writer = t.cached({ redis: as() }, ns);
+    const reader = t.cached({ redis: as(), l1: false }, ns);
+    await Promise.all([writer.prisma.$cache.ready(), reader.prisma.$cache.ready()]);
+    const id = t.ids.posts.hello;
+    for (const round of [1, 2, 3]) {
+      await reader.prisma.post.findUnique({ where: { id } });
+      const title = `no publish ${round} ${ns}`;
+      await writer.prisma.post.update({ where: { id }, data: { title } });
+      expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
+    }
+    expect(writer.prisma.$cache.stats().busErrors).toBeGreaterThanOrEqual(3);
+    expect(writer.prisma.$cache.stats().redisErrors).toBe(0);
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * Version counters in Redis: their value format and the scripts that move
+ * them. A counter's value is a number, or, while writes to what it stands
+ * for are in flight, `<number>~<writes>~<until>`: how many writes marked it
+ * and until when (Redis time, epoch ms) the marks hold. A fill refuses
+ * counters that carry a mark in force (`writing` in {@link WRITING_LUA}),
+ * so that a write can bump in Redis at the same time as it runs in the
+ * database, and release its mark after the commit without waiting for it.
+ * @module
+ */
+import { script } from "./commands.js";
+
+/**
+ * Lua: `writing(v)`, whether counter value `v` carries a write mark in
+ * force. Interpolated into the fill scripts (entry.ts).
+ */
+export const WRITING_LUA = `
+local function writing(v)
+  local a = string.find(v, '~', 1, true)
+  if not a then return false end
+  local b = string.find(v, '~', a + 1, true)
+  if not b or (tonumber(string.sub(v, a + 1, b - 1)) or 0) <= 0 then return false end
+  local t = redis.call('TIME')
+  return (tonumber(string.sub(v, b + 1)) or 0) > tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end`;
+
+/** How a bump treats write marks (see the module comment). */
+export type BumpMode =
+  /** A plain bump: marks stay as they are. */
+  | ""
+  /** A write starts: each counter gets one more mark, in force for the window given. */
+  | "mark"
+  /** A write committed: each counter loses one mark. */
+  | "release";
+
+/**
+ * Bumps the first ARGV[1] version counters in KEYS and reads the rest, in one
+ * step. An absent counter starts from ARGV[2], a random value far from any a
+ * previous counter of that name could have recorded; every bumped counter
+ * lives ARGV[3] ms more. ARGV[4] is the {@link BumpMode}, and ARGV[5] the
+ * milliseconds a "mark" holds. Returns every value, as strings, in KEYS order
+ * ("" = absent). With ARGV[6] and ARGV[7], it then publishes message ARGV[7]
+ * on channel ARGV[6] (the bus), so that a write sends one command; one more
+ * element says how that went: 1, or Redis's error when it refused PUBLISH
+ * (the bumps stand either way).
+ */
+export const BUMP = script(`
+local n = tonumber(ARGV[1])
+local mode = ARGV[4]
+local now = 0
+if mode ~= '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local out = {}
+for i = 1, #KEYS do
+  local cur = redis.call('GET', KEYS[i])
+  if i <= n then
+    local v, c, d = nil, 0, 0
+    if cur then
+      local a = string.find(cur, '~', 1, true)
+      if a then
+        local b = string.find(cur, '~', a + 1, true)
+        v = tonumber(string.sub(cur, 1, a - 1))
+        if b then
+          c = tonumber(string.sub(cur, a + 1, b - 1)) or 0
+          d = tonumber(string.sub(cur, b + 1)) or 0
+        end
+      else
+        v = tonumber(cur)
+      end
+    end
+    v = (v or tonumber(ARGV[2])) + 1
+    if mode == 'mark' then
+      if d <= now then c = 0 end
+      c = c + 1
+      d = math.max(d, now + tonumber(ARGV[5]))
+    elseif mode == 'release' and c > 0 then
+      c = c - 1
+    end
+    local s = string.format('%.0f', v)
+    if c > 0 then s = s .. '~' .. string.format('%.0f', c) .. '~' .. string.format('%.0f', d) end
+    redis.call('SET', KEYS[i], s, 'PX', ARGV[3])
+    out[i] = s
+  else
+    out[i] = cur or ''
+  end
+end
+if ARGV[6] then
+  local sent = redis.pcall('PUBLISH', ARGV[6], ARGV[7])
+  if type(sent) == 'table' and sent.err then out[#KEYS + 1] = sent.err else out[#KEYS + 1] = 1 end
+end
+return out
+`);
+
+/**
+ * Creates the version counters in KEYS that do not exist yet, at ARGV[1],
+ * living ARGV[2] ms; returns every counter's value. Run when a read finds
+ * counters missing, so that concurrent fills agree on the versions.
+ */
+export const INIT_VERSIONS = script(`
+local out = {}
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2])
+  out[i] = redis.call('GET', KEYS[i])
+end
+return out
+`);
