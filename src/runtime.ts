@@ -11,7 +11,7 @@ import { modelDep, tagDep } from "./deps/ids.js";
 import { RowKeys } from "./deps/rows.js";
 import { parseRelations } from "./deps/schema.js";
 import type { SqlDialect } from "./deps/raw-sql.js";
-import { rawWriteDeps, writeDeps, writeDepsBefore, type WriteContext } from "./deps/writes.js";
+import { knownBefore, rawWriteDeps, writeDeps, writeDepsBefore, type WriteContext } from "./deps/writes.js";
 import { CacheUsageError } from "./errors.js";
 import type { DatabaseIdentity } from "./identity.js";
 import { Planner } from "./engine/planner.js";
@@ -234,6 +234,31 @@ export class CacheRuntime {
     return this.stack.writes.bump(deps);
   }
 
+  /**
+   * Whether this write may bump while it runs in the database
+   * ({@link markWrite}, {@link releaseWrite}): what it changes is known
+   * before it runs, and Redis can hold write marks.
+   */
+  overlapsWrite(model: string | undefined, operation: string, args: Record<string, unknown> | undefined): boolean {
+    // `$executeRaw` (no model) bumps what its SQL names, known before it runs.
+    return this.stack.writes.overlaps && (model === undefined || knownBefore(this.writeContext, model, operation, args));
+  }
+
+  /** A write starts: bumps what it may change, with write marks (see tiers/versions.ts). Resolves whether Redis has them. */
+  markWrite(deps: readonly string[]): Promise<boolean> {
+    return this.stack.writes.mark(deps);
+  }
+
+  /** The write committed: bumps `deps` again, releasing the marks {@link markWrite} set. */
+  releaseWrite(deps: readonly string[]): Promise<void> {
+    return this.stack.writes.release(deps);
+  }
+
+  /** {@link releaseWrite}, with Redis told on the next turn of the event loop (`Writes.releaseSoon`). */
+  releaseWriteSoon(deps: readonly string[]): void {
+    this.stack.writes.releaseSoon(deps);
+  }
+
   /** Write-through: bumps `deps`, then stores the write's result as the entry of `request` ({@link writeThrough}). */
   bumpAndStore(deps: readonly string[], request: ReadRequest, value: unknown): Promise<void> {
     return this.stack.writes.bumpAndStore(deps, request, value);
@@ -252,13 +277,18 @@ export class CacheRuntime {
    * the result, or no ttl).
    */
   writeThrough(model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): ReadRequest | undefined {
-    if (this.options.models[model]?.invalidation !== "write-through") return undefined;
+    if (!this.writesThrough(model)) return undefined;
     if (operation !== "create" && operation !== "update" && operation !== "upsert") return undefined;
     if (args?.select !== undefined || args?.include !== undefined || args?.omit !== undefined) return undefined;
     const where = this.rows.whereOf(model, result);
     if (!where) return undefined;
     const plan = this.planner.plan(model, "findUnique", { where }, undefined);
     return plan && this.planner.complete(plan);
+  }
+
+  /** Whether `model` is configured with `invalidation: "write-through"`. */
+  writesThrough(model: string): boolean {
+    return this.options.models[model]?.invalidation === "write-through";
   }
 
   /** Dependency ids `$executeRaw` / `$executeRawUnsafe` bumps, from the SQL text. */

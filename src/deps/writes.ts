@@ -220,6 +220,15 @@ export function writeDepsBefore(ctx: WriteContext, model: string, operation: str
 }
 
 /**
+ * Whether {@link writeDepsBefore} is exactly what the write bumps once it
+ * ran (an update or delete by primary key), so that the write may bump it
+ * while it runs without invalidating more than it changes.
+ */
+export function knownBefore(ctx: WriteContext, model: string, operation: string, args: Record<string, unknown> | undefined): boolean {
+  return (operation === "update" || operation === "delete") && ctx.rows.ofWhere(model, args?.where) !== undefined;
+}
+
+/**
  * Models other than the written one that change, through nested writes and
  * referential actions: "rows" when their rows may change, "link" when only
  * their implicit many-to-many links do.

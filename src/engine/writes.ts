@@ -12,6 +12,13 @@ import type { Fill } from "./fill.js";
 import { type ReadRequest, snapshotDeps, timingOf } from "./request.js";
 import type { StackObserver } from "./stack.js";
 
+/**
+ * How long a write's marks hold in Redis (versions.ts): what depends on a
+ * write that never released them (its process died) is not filled for that
+ * long. A write still running at half of it releases before it resolves.
+ */
+export const WRITE_WINDOW_MS = 10_000;
+
 /** Bumps and write-through. */
 export class Writes {
   constructor(
@@ -45,6 +52,53 @@ export class Writes {
     const id = versions ? req.l2Id : undefined;
     const read = versions && id !== undefined ? snap.map((d) => versions.get(d) ?? "") : undefined;
     await this.fill.store({ req, load: () => Promise.resolve(value), snap, gens, id, versions: read, gen }, value, timingOf(req, Date.now(), 0));
+  }
+
+  /** Whether a write may bump while it runs ({@link mark}): one Redis, no replicas, and the circuit closed. */
+  get overlaps(): boolean {
+    return this.l2?.marks === true && this.l2.available;
+  }
+
+  /**
+   * A write starts: bumps `deps` locally at once, and in Redis with a write
+   * mark each, which makes fills of what depends on them refuse until
+   * {@link release}. Resolves whether Redis has the marks.
+   */
+  mark(deps: readonly string[]): Promise<boolean> {
+    this.generations.bump(deps);
+    const l2 = this.l2;
+    if (!l2) return Promise.resolve(false);
+    // The span of the bump the write waits for.
+    const observer = this.observer();
+    const run = () => l2.mark(deps, WRITE_WINDOW_MS);
+    return observer ? observer.bump(deps, run) : run();
+  }
+
+  /**
+   * The write committed: bumps `deps` again, locally at once and in Redis,
+   * releasing their marks. Resolves when Redis has it (or failed; then it is queued).
+   */
+  release(deps: readonly string[]): Promise<void> {
+    this.generations.bump(deps);
+    this.stats.invalidations += deps.length;
+    const l2 = this.l2;
+    if (!l2) return Promise.resolve();
+    const observer = this.observer();
+    const run = () => l2.release(deps);
+    return observer ? observer.bump(deps, run) : run();
+  }
+
+  /**
+   * Like {@link release}, but only the local bump happens now; Redis gets the
+   * release on the next turn of the event loop. Enough for a write whose
+   * marks cover everything it changed: until the release lands, fills of what
+   * depends on them refuse and entries stored before read as outdated.
+   */
+  releaseSoon(deps: readonly string[]): void {
+    this.generations.bump(deps);
+    this.stats.invalidations += deps.length;
+    const l2 = this.l2;
+    if (l2) setImmediate(() => void l2.release(deps));
   }
 
   /** Bumps locally at once, then in Redis (in a span when telemetry is on), reading `read`'s versions in the same step. */

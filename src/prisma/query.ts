@@ -7,6 +7,7 @@
 import { WRITE_OPERATIONS } from "../deps/writes.js";
 import type { CacheRuntime } from "../runtime.js";
 import type { ReadRequest } from "../engine/request.js";
+import { WRITE_WINDOW_MS } from "../engine/writes.js";
 import type { InternalParams } from "./internals.js";
 
 export type WriteParams = {
@@ -54,10 +55,42 @@ export function createQueryHooks(runtime: CacheRuntime, openTransactions: Transa
       for (const d of after(result)) pending.add(d);
       return result;
     }
+    if (!writeThrough && runtime.overlapsWrite(params.model, params.operation, params.args)) return overlapped(params, before, after);
     const result = await params.query(params.args);
     const store = writeThrough && writeThroughAllowed() ? writeThrough(result) : undefined;
     if (store) await runtime.bumpAndStore(after(result), store, result);
     else await runtime.bump(after(result));
+    return result;
+  };
+  /**
+   * A write whose bump runs while the database does: what it may change is
+   * bumped with write marks first (fills of what depends on them refuse), the
+   * query runs meanwhile, and once it resolves the marks are released by a
+   * second bump: locally at once, in Redis just after the write resolves.
+   * The release is waited for when the write changed more than it marked,
+   * or took half the marks' window.
+   */
+  const overlapped = async (params: WriteParams, before: () => readonly string[], after: (result: unknown) => readonly string[]): Promise<unknown> => {
+    const early = before();
+    const started = performance.now();
+    const marked = runtime.markWrite(early);
+    let result: unknown;
+    try {
+      result = await params.query(params.args);
+    } catch (err) {
+      // Nothing was written: the marks go (the extra bumps are harmless).
+      void marked.then((ok) => (ok ? runtime.releaseWrite(early) : undefined));
+      throw err;
+    }
+    const deps = after(result);
+    if (!(await marked)) {
+      await runtime.bump(deps);
+      return result;
+    }
+    const marks = new Set(early);
+    const covered = deps.every((d) => marks.has(d));
+    if (covered && performance.now() - started < WRITE_WINDOW_MS / 2) runtime.releaseWriteSoon(early);
+    else await runtime.releaseWrite(covered ? early : [...new Set([...early, ...deps])]);
     return result;
   };
   const raw = (params: WriteParams) => {
@@ -73,7 +106,7 @@ export function createQueryHooks(runtime: CacheRuntime, openTransactions: Transa
           params,
           () => runtime.writeDepsBefore(model, operation, args),
           (result) => runtime.writeDeps(model, operation, args, result),
-          (result) => runtime.writeThrough(model, operation, args, result),
+          runtime.writesThrough(model) ? (result) => runtime.writeThrough(model, operation, args, result) : undefined,
         );
       },
     },

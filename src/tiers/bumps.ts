@@ -88,6 +88,14 @@ export class BumpQueue {
    * have them yet.
    */
   bump(deps: readonly string[], read?: BumpRead): Promise<Map<string, string> | undefined> {
+    this.queue(deps);
+    // Not skipped while the circuit is open: a bump is what keeps other processes from serving the old row,
+    // so every write tries (within redisTimeout), and carries the bumps still queued with it.
+    return this.flush(read);
+  }
+
+  /** Adds `deps` to every group's pending bumps (bounded: past the bound, the whole namespace). */
+  private queue(deps: readonly string[]): void {
     for (const pending of this.pending) {
       for (const d of deps) pending.add(d);
       if (pending.size > MAX_PENDING_BUMPS) {
@@ -95,9 +103,44 @@ export class BumpQueue {
         for (const d of this.o.everything ?? [ALL_DEP]) pending.add(d);
       }
     }
-    // Not skipped while the circuit is open: a bump is what keeps other processes from serving the old row,
-    // so every write tries (within redisTimeout), and carries the bumps still queued with it.
-    return this.flush(read);
+  }
+
+  /** Whether writes may mark and release their dependencies (one Redis, no replicas to wait for; see versions.ts). */
+  get marks(): boolean {
+    return this.layout.groups === 1 && (this.o.replicas ?? 0) <= 0;
+  }
+
+  /**
+   * A write starts (only when {@link marks}): bumps `deps` with one more
+   * write mark each, held `windowMs`, and publishes them, so that other
+   * processes drop what depends on them now and fills refuse until
+   * {@link release}. Resolves true once Redis has it.
+   */
+  async mark(deps: readonly string[], windowMs: number): Promise<boolean> {
+    return (await this.once(deps, "mark", windowMs)) !== undefined;
+  }
+
+  /**
+   * The write committed: bumps `deps` again, one mark fewer each, and
+   * publishes. If Redis cannot take it, the bumps wait in the queue like any
+   * other (and the marks lapse at the end of their window).
+   */
+  async release(deps: readonly string[]): Promise<void> {
+    if ((await this.once(deps, "release", 0)) !== undefined) return;
+    this.queue(deps);
+    this.scheduleReplay();
+    this.o.onUndelivered?.(Math.max(...this.pending.map((p) => p.size)));
+  }
+
+  /** One bump script of `mode` over `deps`, carrying their bus message. Undefined when Redis failed. */
+  private async once(deps: readonly string[], mode: BumpMode, windowMs: number): Promise<unknown[] | undefined> {
+    const keys = deps.map((d) => versionKey(this.layout.prefix(0), d));
+    const message = this.publishInScript ? this.o.bus?.prepare(deps) : undefined;
+    const r = await this.bumpAtOnce(keys, keys.length, message, mode, windowMs);
+    const published = message !== undefined && this.settle(message, r, keys.length);
+    if (!Array.isArray(r)) return undefined;
+    if (!published) void this.o.bus?.publish(deps);
+    return r;
   }
 
   /** The connection is ready again: delivers what waits, at once. */

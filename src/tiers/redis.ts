@@ -250,6 +250,21 @@ export class RedisTier {
     return this.bumps.bump(deps, read);
   }
 
+  /** Whether writes may mark their dependencies while they run ({@link BumpQueue.marks}). */
+  get marks(): boolean {
+    return this.bumps.marks;
+  }
+
+  /** A write starts: bumps `deps` with a write mark held `windowMs` ({@link BumpQueue.mark}). */
+  mark(deps: readonly string[], windowMs: number): Promise<boolean> {
+    return this.bumps.mark(deps, windowMs);
+  }
+
+  /** The write committed: bumps `deps` again, releasing its marks ({@link BumpQueue.release}). */
+  release(deps: readonly string[]): Promise<void> {
+    return this.bumps.release(deps);
+  }
+
   /** Deletes an entry (used for corrupt values). Errors are ignored. */
   async remove(id: string): Promise<void> {
     const at = this.placeOf(id);

@@ -77,6 +77,63 @@ describe("Redis outages", () => {
   });
 });
 
+describe("a write that bumps while it runs (write marks)", () => {
+  const isPostUpdate = (q: { sql: string }) => /^\s*update/i.test(q.sql) && mentionsTable(q.sql, "Post");
+
+  it("refuses the fill of a read made while the write is held in the database, and serves the write's row as soon as it resolves", async () => {
+    const ns = uniqueNamespace();
+    const writer = t.cached({ redis: t.redis() }, ns);
+    const reader = t.cached({ redis: t.redis() }, ns);
+    await Promise.all([writer.prisma.$cache.ready(), reader.prisma.$cache.ready()]);
+    const id = t.ids.posts.hello;
+    const old = await reader.prisma.post.findUnique({ where: { id } });
+    const title = `marked ${ns}`;
+
+    // The write's UPDATE waits at the gate; its marks are in Redis once the gate is reached.
+    const gate = writer.counter.gate(isPostUpdate);
+    const writing = writer.prisma.post.update({ where: { id }, data: { title } }).then((row) => row); // started now
+    await gate.opened;
+    await reader.prisma.$cache.delivered(writer.prisma.$cache.lastPublished()!);
+
+    // Meanwhile: the reader's entry is outdated, it reads the old row from the database, and may not store it.
+    reader.counter.reset();
+    const refusedBefore = reader.prisma.$cache.stats().fillsRefused;
+    expect(await reader.prisma.post.findUnique({ where: { id } })).toEqual(old);
+    expect(selects(reader.counter)).toBe(1);
+    expect(reader.prisma.$cache.stats().fillsRefused).toBe(refusedBefore + 1);
+
+    gate.release();
+    const written = await writing;
+
+    // At once, before the release of the marks has left the writer's process: the new row, in both processes.
+    expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
+    expect((await writer.prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
+
+    // Once the release is in Redis, the row is cached again.
+    await new Promise((resolve) => setImmediate(resolve));
+    await reader.prisma.$cache.delivered(writer.prisma.$cache.lastPublished()!);
+    await reader.prisma.post.findUnique({ where: { id } });
+    reader.counter.reset();
+    expect(await reader.prisma.post.findUnique({ where: { id } })).toEqual(written);
+    expect(selects(reader.counter)).toBe(0);
+  });
+
+  it("a write that fails in the database releases its marks: the row is cached again", async () => {
+    const ns = uniqueNamespace();
+    const c = t.cached({ redis: t.redis(), l1: false }, ns);
+    const id = t.ids.posts.hello;
+    await c.prisma.post.findUnique({ where: { id } });
+    // An update by primary key of a row whose foreign key it sets to a missing one: the database refuses it.
+    await expect(c.prisma.post.update({ where: { id }, data: { authorId: 2_000_000_000 } })).rejects.toThrow();
+    await new Promise((resolve) => setImmediate(resolve));
+    await c.prisma.post.findUnique({ where: { id } });
+    c.counter.reset();
+    await c.prisma.post.findUnique({ where: { id } });
+    expect(selects(c.counter)).toBe(0);
+    expect(c.prisma.$cache.stats().hits.l2).toBeGreaterThanOrEqual(1);
+  });
+});
+
 describe("compare-and-set fill", () => {
   it.each([
     ["with Redis", true],
