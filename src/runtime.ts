@@ -10,8 +10,6 @@ import { RelationGraph, type RuntimeDataModel } from "./deps/graph.js";
 import { modelDep, tagDep } from "./deps/ids.js";
 import { RowKeys } from "./deps/rows.js";
 import { parseRelations } from "./deps/schema.js";
-import type { SqlDialect } from "./deps/raw-sql.js";
-import { knownBefore, rawWriteDeps, writeDeps, writeDepsBefore, type WriteContext } from "./deps/writes.js";
 import { CacheUsageError } from "./errors.js";
 import type { DatabaseIdentity } from "./identity.js";
 import { Planner } from "./engine/planner.js";
@@ -21,7 +19,8 @@ import { MemoryTier } from "./tiers/memory.js";
 import { RedisTier } from "./tiers/redis.js";
 import { CacheStack } from "./engine/stack.js";
 import { Keyspace } from "./engine/keyspace.js";
-import { type Load, observe, type ReadOutcome, type ReadPlan, type ReadRequest } from "./engine/request.js";
+import { type Load, observe, type ReadOutcome, type ReadPlan } from "./engine/request.js";
+import { WriteDecisions } from "./engine/write-decisions.js";
 import { EventHub } from "./events.js";
 import { logEvents } from "./logger.js";
 import { Audit } from "./audit.js";
@@ -36,7 +35,8 @@ export class CacheRuntime {
   /** Primary and unique keys, from the schema; row-level dependencies need them. */
   readonly rows: RowKeys;
   readonly stack: CacheStack;
-  private readonly writeContext: WriteContext;
+  /** What each write bumps, and how: the write side of the runtime. */
+  readonly writes: WriteDecisions;
   /** Carries bumps to other processes' L1 (with Redis only). */
   readonly bus: InvalidationBus | undefined;
   /** Regeneration leases (with Redis, unless `lock: false`). */
@@ -80,7 +80,6 @@ export class CacheRuntime {
       () => identity?.rowSecured,
       (e) => this.events.emit(e),
     );
-    this.writeContext = { graph: this.graph, rows: this.rows, facts, tagsOf: (m) => this.planner.modelTags(m) };
     checkModelNames(options, this.graph.models);
     // Without Redis there is nothing to check against: L1 entries live their whole ttl.
     const l1 = options.l1 === false ? undefined : new MemoryTier(options.redis ? options.l1 : { ...options.l1, ttl: Infinity });
@@ -151,6 +150,13 @@ export class CacheRuntime {
           })
         : undefined;
     this.stack = new CacheStack(l1, l2, this.leases, this.stats, { earlyRefresh: options.earlyRefresh, events: this.events, delivery: this.bus });
+    this.writes = new WriteDecisions(
+      { graph: this.graph, rows: this.rows, facts, tagsOf: (m) => this.planner.modelTags(m) },
+      this.stack.writes,
+      this.planner,
+      options,
+      provider,
+    );
     this.ready = this.bus ? this.bus.start() : Promise.resolve();
     const telemetry = options.telemetry
       ? loadOpenTelemetry().then((api) => {
@@ -226,82 +232,6 @@ export class CacheRuntime {
     return load();
   }
 
-  /**
-   * Bumps what a write changed: L1 entries that depend on it stop being
-   * served at once, then Redis. Resolves when Redis has the bump (or failed).
-   */
-  bump(deps: readonly string[]): Promise<void> {
-    return this.stack.writes.bump(deps);
-  }
-
-  /**
-   * Whether this write may bump while it runs in the database
-   * ({@link markWrite}, {@link releaseWrite}): what it changes is known
-   * before it runs, and Redis can hold write marks.
-   */
-  overlapsWrite(model: string | undefined, operation: string, args: Record<string, unknown> | undefined): boolean {
-    // `$executeRaw` (no model) bumps what its SQL names, known before it runs.
-    return this.stack.writes.overlaps && (model === undefined || knownBefore(this.writeContext, model, operation, args));
-  }
-
-  /** A write starts: bumps what it may change, with write marks (see tiers/versions.ts). Resolves whether Redis has them. */
-  markWrite(deps: readonly string[]): Promise<boolean> {
-    return this.stack.writes.mark(deps);
-  }
-
-  /** The write committed: bumps `deps` again, releasing the marks {@link markWrite} set. */
-  releaseWrite(deps: readonly string[]): Promise<void> {
-    return this.stack.writes.release(deps);
-  }
-
-  /** {@link releaseWrite}, with Redis told on the next turn of the event loop (`Writes.releaseSoon`). */
-  releaseWriteSoon(deps: readonly string[]): void {
-    this.stack.writes.releaseSoon(deps);
-  }
-
-  /** Write-through: bumps `deps`, then stores the write's result as the entry of `request` ({@link writeThrough}). */
-  bumpAndStore(deps: readonly string[], request: ReadRequest, value: unknown): Promise<void> {
-    return this.stack.writes.bumpAndStore(deps, request, value);
-  }
-
-  /** Dependency ids a write bumps. */
-  writeDeps(model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): string[] {
-    return writeDeps(this.writeContext, model, operation, args, result);
-  }
-
-  /**
-   * For a model with `invalidation: "write-through"`: the canonical
-   * find-by-primary-key read that a create/update/upsert result can be stored
-   * as. Undefined when the write does not qualify (other operations, a
-   * `select`/`include`/`omit` that changes the row's shape, no primary key in
-   * the result, or no ttl).
-   */
-  writeThrough(model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): ReadRequest | undefined {
-    if (!this.writesThrough(model)) return undefined;
-    if (operation !== "create" && operation !== "update" && operation !== "upsert") return undefined;
-    if (args?.select !== undefined || args?.include !== undefined || args?.omit !== undefined) return undefined;
-    const where = this.rows.whereOf(model, result);
-    if (!where) return undefined;
-    const plan = this.planner.plan(model, "findUnique", { where }, undefined);
-    return plan && this.planner.complete(plan);
-  }
-
-  /** Whether `model` is configured with `invalidation: "write-through"`. */
-  writesThrough(model: string): boolean {
-    return this.options.models[model]?.invalidation === "write-through";
-  }
-
-  /** Dependency ids `$executeRaw` / `$executeRawUnsafe` bumps, from the SQL text. */
-  rawWriteDeps(sql: string): string[] {
-    // The SQL is read in the database's dialect (MariaDB is "mysql"); a provider the parser does not know bumps everything.
-    return rawWriteDeps(this.writeContext, sql, (this.provider ?? "postgresql") as SqlDialect);
-  }
-
-  /** Dependency ids to bump before a write inside an interactive transaction runs. */
-  writeDepsBefore(model: string, operation: string, args: Record<string, unknown> | undefined): string[] {
-    return writeDepsBefore(this.writeContext, model, operation, args);
-  }
-
   /** `$cache.stats()`: the counters, and what this process's L1 holds now. */
   snapshot(): CacheStats {
     const l1 = this.stack.l1;
@@ -320,7 +250,7 @@ export class CacheRuntime {
       if (typeof t !== "string" || t === "") throw new CacheUsageError("$cache.invalidate: tags must be non-empty strings");
       deps.push(tagDep(t));
     }
-    await this.bump(deps);
+    await this.writes.bump(deps);
   }
 
   /**
@@ -343,6 +273,6 @@ export class CacheRuntime {
   /** `$cache.invalidateAll()`: every entry of the namespace becomes stale. */
   async invalidateAll(): Promise<void> {
     this.stack.clearL1();
-    await this.bump(this.graph.everything);
+    await this.writes.bump(this.graph.everything);
   }
 }

@@ -89,7 +89,7 @@ export function createClientComponent(runtime: CacheRuntime, base: unknown, prof
         } finally {
           if (openTransactions.get(id) === written) {
             openTransactions.delete(id);
-            await runtime.bump([...written]);
+            await runtime.writes.bump([...written]);
           }
         }
       })();

@@ -50,16 +50,16 @@ export function createQueryHooks(runtime: CacheRuntime, openTransactions: Transa
     if (pending) {
       const early = before();
       for (const d of early) pending.add(d);
-      await runtime.bump(early);
+      await runtime.writes.bump(early);
       const result = await params.query(params.args);
       for (const d of after(result)) pending.add(d);
       return result;
     }
-    if (!writeThrough && runtime.overlapsWrite(params.model, params.operation, params.args)) return overlapped(params, before, after);
+    if (!writeThrough && runtime.writes.overlaps(params.model, params.operation, params.args)) return overlapped(params, before, after);
     const result = await params.query(params.args);
     const store = writeThrough && writeThroughAllowed() ? writeThrough(result) : undefined;
-    if (store) await runtime.bumpAndStore(after(result), store, result);
-    else await runtime.bump(after(result));
+    if (store) await runtime.writes.bumpAndStore(after(result), store, result);
+    else await runtime.writes.bump(after(result));
     return result;
   };
   /**
@@ -73,28 +73,28 @@ export function createQueryHooks(runtime: CacheRuntime, openTransactions: Transa
   const overlapped = async (params: WriteParams, before: () => readonly string[], after: (result: unknown) => readonly string[]): Promise<unknown> => {
     const early = before();
     const started = performance.now();
-    const marked = runtime.markWrite(early);
+    const marked = runtime.writes.mark(early);
     let result: unknown;
     try {
       result = await params.query(params.args);
     } catch (err) {
       // Nothing was written: the marks go (the extra bumps are harmless).
-      void marked.then((ok) => (ok ? runtime.releaseWrite(early) : undefined));
+      void marked.then((ok) => (ok ? runtime.writes.release(early) : undefined));
       throw err;
     }
     const deps = after(result);
     if (!(await marked)) {
-      await runtime.bump(deps);
+      await runtime.writes.bump(deps);
       return result;
     }
     const marks = new Set(early);
     const covered = deps.every((d) => marks.has(d));
-    if (covered && performance.now() - started < WRITE_WINDOW_MS / 2) runtime.releaseWriteSoon(early);
-    else await runtime.releaseWrite(covered ? early : [...new Set([...early, ...deps])]);
+    if (covered && performance.now() - started < WRITE_WINDOW_MS / 2) runtime.writes.releaseSoon(early);
+    else await runtime.writes.release(covered ? early : [...new Set([...early, ...deps])]);
     return result;
   };
   const raw = (params: WriteParams) => {
-    const deps = () => runtime.rawWriteDeps(sqlText(params.args));
+    const deps = () => runtime.writes.rawDeps(sqlText(params.args));
     return write(params, deps, deps);
   };
   return {
@@ -104,9 +104,9 @@ export function createQueryHooks(runtime: CacheRuntime, openTransactions: Transa
         if (model === undefined || !WRITE_OPERATIONS.has(operation)) return params.query(args);
         return write(
           params,
-          () => runtime.writeDepsBefore(model, operation, args),
-          (result) => runtime.writeDeps(model, operation, args, result),
-          runtime.writesThrough(model) ? (result) => runtime.writeThrough(model, operation, args, result) : undefined,
+          () => runtime.writes.depsBefore(model, operation, args),
+          (result) => runtime.writes.deps(model, operation, args, result),
+          runtime.writes.writesThrough(model) ? (result) => runtime.writes.writeThrough(model, operation, args, result) : undefined,
         );
       },
     },

@@ -226,10 +226,13 @@ describe("the database fingerprint", () => {
     // Nothing was written to Redis under a key that could belong to another database.
     const [, keys] = await redis().scan("0", "MATCH", `${ns}:e:*`, "COUNT", 1000);
     expect(keys).toEqual([]);
-    // L1 still serves it (once the bus is live).
+    // L1 still serves it once the bus is live (its first subscription flushes L1, which may come after the first read).
     await x.prisma.$cache.ready();
     expect(await x.prisma.customer.findMany({ orderBy: { id: "asc" } })).toEqual(want);
-    expect(x.prisma.$cache.stats().hits.l1).toBe(1);
+    const hits = x.prisma.$cache.stats().hits.l1;
+    expect(await x.prisma.customer.findMany({ orderBy: { id: "asc" } })).toEqual(want);
+    expect(x.prisma.$cache.stats().hits.l1).toBe(hits + 1);
+    expect(x.prisma.$cache.stats().hits.l2).toBe(0);
   });
 
   it("is not taken without Redis (L1 is private to one client, hence to one database)", async () => {

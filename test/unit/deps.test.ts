@@ -161,11 +161,11 @@ describe("what a read depends on", () => {
 
 describe("what a write bumps", () => {
   it.each(WRITES)("%s", (_why, model, operation, args, result, bumps) => {
-    expect(sorted(runtime.writeDeps(model, operation, args, result))).toEqual(sorted(bumps));
+    expect(sorted(runtime.writes.deps(model, operation, args, result))).toEqual(sorted(bumps));
   });
 
   it.each(WRITES)("and a write's bumps cover every read it can change: %s", (_why, model, operation, args, result) => {
-    const bumped = new Set(runtime.writeDeps(model, operation, args, result));
+    const bumped = new Set(runtime.writes.deps(model, operation, args, result));
     // A list read of the written model must go stale.
     expect(depsOf(model, "findMany", {}).some((d) => bumped.has(d))).toBe(true);
   });
@@ -173,7 +173,7 @@ describe("what a write bumps", () => {
 
 describe("what raw SQL bumps", () => {
   it.each(RAW)("%s", (_why, sql, bumps) => {
-    const got = runtime.rawWriteDeps(sql);
+    const got = runtime.writes.rawDeps(sql);
     if (bumps === "everything") {
       expect(got).toContain("*");
       for (const m of runtime.graph.models) expect(got).toContain(`m:${m}`);

@@ -48,7 +48,7 @@ function engine() {
   };
   const update = async (id: number, name: string) => {
     rows.set(id, { id, name });
-    await runtime.bump(runtime.writeDeps("Author", "update", { where: { id }, data: { name } }, { id, name }));
+    await runtime.writes.bump(runtime.writes.deps("Author", "update", { where: { id }, data: { name } }, { id, name }));
   };
   return { runtime, read, update, loads: () => loads };
 }
@@ -86,7 +86,7 @@ describe("the engine, without Prisma", () => {
     const bookModel = planner.complete(planner.plan("Book", "findMany", {}, undefined)!).deps[0]!;
     expect(req.deps).toContain(bookModel);
     expect(planner.complete(planner.plan("Author", "findMany", {}, undefined)!).deps).not.toContain(bookModel);
-    expect(e.runtime.writeDeps("Book", "create", { data: { id: 9, authorId: 1 } }, { id: 9, authorId: 1 })).toContain(bookModel);
+    expect(e.runtime.writes.deps("Book", "create", { data: { id: 9, authorId: 1 } }, { id: 9, authorId: 1 })).toContain(bookModel);
   });
 
   it("keys of the same query differ by the client's prefix (scopes, computed fields)", () => {
