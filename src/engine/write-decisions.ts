@@ -11,7 +11,7 @@ import type { SqlDialect } from "../deps/raw-sql.js";
 import { knownBefore, rawWriteDeps, type WriteContext, writeDeps, writeDepsBefore } from "../deps/writes.js";
 import type { Planner } from "./planner.js";
 import type { ReadRequest } from "./request.js";
-import type { Writes } from "./writes.js";
+import { WRITE_WINDOW_MS, type Writes } from "./writes.js";
 
 /** What each write bumps, and how. One per cache runtime. */
 export class WriteDecisions {
@@ -34,7 +34,7 @@ export class WriteDecisions {
 
   /**
    * Whether this write may bump while it runs in the database ({@link mark},
-   * {@link release}): what it changes is known before it runs, and Redis can
+   * {@link written}): what it changes is known before it runs, and Redis can
    * hold write marks.
    */
   overlaps(model: string | undefined, operation: string, args: Record<string, unknown> | undefined): boolean {
@@ -47,14 +47,24 @@ export class WriteDecisions {
     return this.writes.mark(deps);
   }
 
-  /** The write committed: bumps `deps` again, releasing the marks {@link mark} set. */
-  release(deps: readonly string[]): Promise<void> {
-    return this.writes.release(deps);
+  /** The write failed in the database: its marks go (the extra bumps are harmless). */
+  unmark(marked: Promise<boolean>, early: readonly string[]): void {
+    void marked.then((ok) => (ok ? this.writes.release(early) : undefined));
   }
 
-  /** {@link release}, with Redis told on the next turn of the event loop (`Writes.releaseSoon`). */
-  releaseSoon(deps: readonly string[]): void {
-    this.writes.releaseSoon(deps);
+  /**
+   * The write that marked `early` at `startedAt` (`performance.now()`)
+   * resolved, having changed `deps`. Without the marks in Redis, an ordinary
+   * bump of `deps`, waited for. With them, their release: in Redis just after
+   * the write resolves when the marks covered `deps` and held long enough,
+   * otherwise of everything, waited for.
+   */
+  async written(marked: Promise<boolean>, early: readonly string[], deps: readonly string[], startedAt: number): Promise<void> {
+    if (!(await marked)) return this.writes.bump(deps);
+    const marks = new Set(early);
+    const covered = deps.every((d) => marks.has(d));
+    if (covered && performance.now() - startedAt < WRITE_WINDOW_MS / 2) return this.writes.releaseSoon(early);
+    return this.writes.release(covered ? early : [...new Set([...early, ...deps])]);
   }
 
   /** Write-through: bumps `deps`, then stores the write's result as the entry of `request` ({@link writeThrough}). */

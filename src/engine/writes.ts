@@ -67,11 +67,7 @@ export class Writes {
   mark(deps: readonly string[]): Promise<boolean> {
     this.generations.bump(deps);
     const l2 = this.l2;
-    if (!l2) return Promise.resolve(false);
-    // The span of the bump the write waits for.
-    const observer = this.observer();
-    const run = () => l2.mark(deps, WRITE_WINDOW_MS);
-    return observer ? observer.bump(deps, run) : run();
+    return l2 ? this.inSpan(deps, () => l2.mark(deps, WRITE_WINDOW_MS)) : Promise.resolve(false);
   }
 
   /**
@@ -82,10 +78,7 @@ export class Writes {
     this.generations.bump(deps);
     this.stats.invalidations += deps.length;
     const l2 = this.l2;
-    if (!l2) return Promise.resolve();
-    const observer = this.observer();
-    const run = () => l2.release(deps);
-    return observer ? observer.bump(deps, run) : run();
+    return l2 ? this.inSpan(deps, () => l2.release(deps)) : Promise.resolve();
   }
 
   /**
@@ -106,9 +99,12 @@ export class Writes {
     this.generations.bump(deps);
     this.stats.invalidations += deps.length;
     const l2 = this.l2;
-    if (!l2) return Promise.resolve(undefined);
+    return l2 ? this.inSpan(deps, () => l2.bump(deps, read)) : Promise.resolve(undefined);
+  }
+
+  /** Runs a Redis bump of `deps`, in a span when telemetry is on. */
+  private inSpan<T>(deps: readonly string[], run: () => Promise<T>): Promise<T> {
     const observer = this.observer();
-    const run = () => l2.bump(deps, read);
     return observer ? observer.bump(deps, run) : run();
   }
 }

@@ -7,7 +7,6 @@
 import { WRITE_OPERATIONS } from "../deps/writes.js";
 import type { CacheRuntime } from "../runtime.js";
 import type { ReadRequest } from "../engine/request.js";
-import { WRITE_WINDOW_MS } from "../engine/writes.js";
 import type { InternalParams } from "./internals.js";
 
 export type WriteParams = {
@@ -78,19 +77,10 @@ export function createQueryHooks(runtime: CacheRuntime, openTransactions: Transa
     try {
       result = await params.query(params.args);
     } catch (err) {
-      // Nothing was written: the marks go (the extra bumps are harmless).
-      void marked.then((ok) => (ok ? runtime.writes.release(early) : undefined));
+      runtime.writes.unmark(marked, early);
       throw err;
     }
-    const deps = after(result);
-    if (!(await marked)) {
-      await runtime.writes.bump(deps);
-      return result;
-    }
-    const marks = new Set(early);
-    const covered = deps.every((d) => marks.has(d));
-    if (covered && performance.now() - started < WRITE_WINDOW_MS / 2) runtime.writes.releaseSoon(early);
-    else await runtime.writes.release(covered ? early : [...new Set([...early, ...deps])]);
+    await runtime.writes.written(marked, early, after(result), started);
     return result;
   };
   const raw = (params: WriteParams) => {

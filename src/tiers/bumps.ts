@@ -128,19 +128,23 @@ export class BumpQueue {
   async release(deps: readonly string[]): Promise<void> {
     if ((await this.once(deps, "release", 0)) !== undefined) return;
     this.queue(deps);
-    this.scheduleReplay();
-    this.o.onUndelivered?.(Math.max(...this.pending.map((p) => p.size)));
+    this.undelivered();
   }
 
   /** One bump script of `mode` over `deps`, carrying their bus message. Undefined when Redis failed. */
   private async once(deps: readonly string[], mode: BumpMode, windowMs: number): Promise<unknown[] | undefined> {
     const keys = deps.map((d) => versionKey(this.layout.prefix(0), d));
-    const message = this.publishInScript ? this.o.bus?.prepare(deps) : undefined;
-    const r = await this.bumpAtOnce(keys, keys.length, message, mode, windowMs);
-    const published = message !== undefined && this.settle(message, r, keys.length);
-    if (!Array.isArray(r)) return undefined;
+    const { reply, published } = await this.bumpAtOnce(keys, deps, keys.length, mode, windowMs);
+    if (!Array.isArray(reply)) return undefined;
     if (!published) void this.o.bus?.publish(deps);
-    return r;
+    return reply;
+  }
+
+  /** Bumps wait for Redis: the replay is scheduled, and reported. */
+  private undelivered(): void {
+    this.scheduleReplay();
+    // Every group queues the same ids (each holds its own copies of the counters).
+    this.o.onUndelivered?.(Math.max(...this.pending.map((p) => p.size)));
   }
 
   /** The connection is ready again: delivers what waits, at once. */
@@ -186,11 +190,8 @@ export class BumpQueue {
         if (all.length === 0) return new Map<string, string>();
         const keys = all.map((d) => versionKey(this.layout.prefix(g), d));
         let r: unknown;
-        if (this.layout.groups === 1) {
-          const message = this.publishInScript ? this.o.bus?.prepare(batch) : undefined;
-          r = await this.bumpAtOnce(keys, batch.length, message);
-          if (message) published = this.settle(message, r, all.length);
-        } else r = await this.bumpEach(keys, batch.length);
+        if (this.layout.groups === 1) ({ reply: r, published } = await this.bumpAtOnce(keys, batch, batch.length, "", 0));
+        else r = await this.bumpEach(keys, batch.length);
         if (!Array.isArray(r)) {
           for (const d of batch) pending.add(d);
           return undefined;
@@ -206,9 +207,7 @@ export class BumpQueue {
       await this.replicated();
     }
     if (results.some((r) => r === undefined)) {
-      this.scheduleReplay();
-      // Every group queues the same ids (each holds its own copies of the counters).
-      this.o.onUndelivered?.(Math.max(...this.pending.map((p) => p.size)));
+      this.undelivered();
       return undefined;
     }
     return readGroup >= 0 ? results[readGroup] : (results[0] ?? new Map());
@@ -218,13 +217,23 @@ export class BumpQueue {
   private publishInScript = true;
 
   /**
-   * One script bumps the first `n` of `keys`, reads the others and
-   * publishes `message`, atomically (one Redis).
+   * One script bumps the first `n` of `keys` (`mode`, see versions.ts),
+   * reads the others and publishes the bus message of `bumped`, atomically
+   * (one Redis). `published` says whether the message went out (if not, the
+   * caller publishes on its own once the bumps are in).
    */
-  private bumpAtOnce(keys: readonly string[], n: number, message: OutgoingMessage | undefined, mode: BumpMode = "", windowMs = 0): Promise<unknown> {
+  private async bumpAtOnce(
+    keys: readonly string[],
+    bumped: readonly string[],
+    n: number,
+    mode: BumpMode,
+    windowMs: number,
+  ): Promise<{ reply: unknown; published: boolean }> {
+    const message = this.publishInScript ? this.o.bus?.prepare(bumped) : undefined;
     const args: (string | number)[] = [n, randomBase(), VERSION_TTL_MS, mode, windowMs];
     if (message) args.push(message.channel, message.text);
-    return this.breaker.call(() => runScript(this.redis, BUMP, keys, args));
+    const reply = await this.breaker.call(() => runScript(this.redis, BUMP, keys, args));
+    return { reply, published: message !== undefined && this.settle(message, reply, keys.length) };
   }
 
   /**

@@ -7,7 +7,7 @@
 import { randomInt } from "node:crypto";
 import { script } from "./commands.js";
 import type { Timing } from "./memory.js";
-import { WRITING_LUA } from "./versions.js";
+import { VERSION_LUA } from "./versions.js";
 
 /** Entry format whose versions are those of the dependencies known before the query. */
 export const FORMAT = "ptc1";
@@ -60,7 +60,7 @@ export const header = (format: string, t: Timing): string => `${format}|${t.fres
  * (versions.ts).
  */
 export const FILL = script(`
-${WRITING_LUA}
+${VERSION_LUA}
 local vers = {}
 for i = 2, #KEYS do
   local want = ARGV[i + 4]
@@ -155,7 +155,7 @@ return out
  * lives (renewed here), ARGV[7..] snapshot versions ("" = absent).
  */
 export const FILL_RECORDED = script(`
-${WRITING_LUA}
+${VERSION_LUA}
 local n = tonumber(ARGV[5])
 local ttl = ARGV[6]
 for i = 1, n do

@@ -3,7 +3,7 @@
  * them. A counter's value is a number, or, while writes to what it stands
  * for are in flight, `<number>~<writes>~<until>`: how many writes marked it
  * and until when (Redis time, epoch ms) the marks hold. A fill refuses
- * counters that carry a mark in force (`writing` in {@link WRITING_LUA}),
+ * counters that carry a mark in force (`writing` in {@link VERSION_LUA}),
  * so that a write can bump in Redis at the same time as it runs in the
  * database, and release its mark after the commit without waiting for it.
  * @module
@@ -11,17 +11,28 @@
 import { script } from "./commands.js";
 
 /**
- * Lua: `writing(v)`, whether counter value `v` carries a write mark in
- * force. Interpolated into the fill scripts (entry.ts).
+ * Lua: the counter format, in one place. `parse_version(v)` gives the number,
+ * the marks and their deadline of counter value `v` (nil, 0, 0 for a value
+ * that is not a counter); `now_ms()` is Redis time in ms; `writing(v)` says
+ * whether `v` carries a write mark in force. Interpolated into the bump
+ * script below and the fill scripts (entry.ts).
  */
-export const WRITING_LUA = `
-local function writing(v)
+export const VERSION_LUA = `
+local function parse_version(v)
   local a = string.find(v, '~', 1, true)
-  if not a then return false end
+  if not a then return tonumber(v), 0, 0 end
   local b = string.find(v, '~', a + 1, true)
-  if not b or (tonumber(string.sub(v, a + 1, b - 1)) or 0) <= 0 then return false end
+  if not b then return tonumber(string.sub(v, 1, a - 1)), 0, 0 end
+  return tonumber(string.sub(v, 1, a - 1)), tonumber(string.sub(v, a + 1, b - 1)) or 0, tonumber(string.sub(v, b + 1)) or 0
+end
+local function now_ms()
   local t = redis.call('TIME')
-  return (tonumber(string.sub(v, b + 1)) or 0) > tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function writing(v)
+  if not string.find(v, '~', 1, true) then return false end
+  local _, c, d = parse_version(v)
+  return c > 0 and d > now_ms()
 end`;
 
 /** How a bump treats write marks (see the module comment). */
@@ -45,31 +56,17 @@ export type BumpMode =
  * (the bumps stand either way).
  */
 export const BUMP = script(`
+${VERSION_LUA}
 local n = tonumber(ARGV[1])
 local mode = ARGV[4]
 local now = 0
-if mode ~= '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+if mode ~= '' then now = now_ms() end
 local out = {}
 for i = 1, #KEYS do
   local cur = redis.call('GET', KEYS[i])
   if i <= n then
     local v, c, d = nil, 0, 0
-    if cur then
-      local a = string.find(cur, '~', 1, true)
-      if a then
-        local b = string.find(cur, '~', a + 1, true)
-        v = tonumber(string.sub(cur, 1, a - 1))
-        if b then
-          c = tonumber(string.sub(cur, a + 1, b - 1)) or 0
-          d = tonumber(string.sub(cur, b + 1)) or 0
-        end
-      else
-        v = tonumber(cur)
-      end
-    end
+    if cur then v, c, d = parse_version(cur) end
     v = (v or tonumber(ARGV[2])) + 1
     if mode == 'mark' then
       if d <= now then c = 0 end
