@@ -67,7 +67,7 @@ describe("four OS processes sharing Redis", () => {
     for (const c of children) c.kill("SIGKILL");
   });
 
-  type Message = { type: string; selects?: number; results?: number; distinct?: string[]; message?: string };
+  type Message = { type: string; selects?: number; results?: number; distinct?: string[]; message?: string; event?: string };
 
   /** Starts a cached client in its own process; resolves once it is ready. */
   async function spawn(namespace: string, userId: number, reads: number, lockTtl?: number) {
@@ -95,15 +95,47 @@ describe("four OS processes sharing Redis", () => {
     return { child, messages, until };
   }
 
+  /**
+   * `steps`, or, if they have not finished after `ms`, an error that lists every message of each child
+   * (its cache events among them), so that a stuck burst says where it stuck instead of timing out mute.
+   */
+  async function orReport<T>(procs: Array<{ messages: Message[] }>, ms: number, steps: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const log = procs.map((p, i) => `child ${i}: ${p.messages.map((m) => (m.type === "event" ? m.event : m.type)).join(", ")}`);
+        reject(new Error(`the burst did not finish within ${ms} ms:\n${log.join("\n")}`));
+      }, ms);
+    });
+    try {
+      return await Promise.race([steps, stuck]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Lease TTL and lease wait of the burst: longer than the test may hold the query at its gate. On a loaded
+   * machine the three waiters can take seconds to report; a lease that expired meanwhile (the default TTL
+   * is 10 s) would send them to the database as a dead holder's would, where their own gates hold them.
+   */
+  const HELD = 60_000;
+
   it("1,000 concurrent reads of a cold key over 4 processes cause one database query", async () => {
     const namespace = uniqueNamespace();
-    const procs = await Promise.all([0, 1, 2, 3].map(() => spawn(namespace, t.ids.users.bob, 250)));
-    for (const p of procs) p.child.send({ type: "burst" });
-    // One process holds the lease with its query at the gate; the other three wait for the lease.
-    const holder = await Promise.race(procs.map((p) => p.until("holding").then(() => p)));
-    await Promise.all(procs.filter((p) => p !== holder).map((p) => p.until("lease-wait")));
-    holder.child.send({ type: "release" });
-    const done = await Promise.all(procs.map((p) => p.until("done")));
+    const procs = await Promise.all([0, 1, 2, 3].map(() => spawn(namespace, t.ids.users.bob, 250, HELD)));
+    const done = await orReport(
+      procs,
+      50_000,
+      (async () => {
+        for (const p of procs) p.child.send({ type: "burst" });
+        // One process holds the lease with its query at the gate; the other three wait for the lease.
+        const holder = await Promise.race(procs.map((p) => p.until("holding").then(() => p)));
+        await Promise.all(procs.filter((p) => p !== holder).map((p) => p.until("lease-wait")));
+        holder.child.send({ type: "release" });
+        return Promise.all(procs.map((p) => p.until("done")));
+      })(),
+    );
     for (const p of procs) p.child.send({ type: "exit" });
     expect(done.reduce((n, d) => n + d.selects!, 0)).toBe(1);
     expect(done.map((d) => d.results)).toEqual([250, 250, 250, 250]);

@@ -34,7 +34,13 @@ async function main(config: Config): Promise<void> {
   const prisma = newPrismaClient(kindOf(config.databaseUrl), { adapter }).$extends(
     // redisTimeout well above the default: on a loaded 2-core machine four children starting at once can take longer
     // than 500 ms for a command, and a lease command that times out reads as "no lease" (a second query).
-    prismaCache({ redis, namespace: config.namespace, ttl: 60, redisTimeout: 5_000, lock: { ttl: config.lockTtl ?? 10_000, wait: 20_000 } }),
+    prismaCache({
+      redis,
+      namespace: config.namespace,
+      ttl: 60,
+      redisTimeout: 5_000,
+      lock: { ttl: config.lockTtl ?? 10_000, wait: Math.max(20_000, config.lockTtl ?? 0) },
+    }),
   );
   // Connected before "ready", as a warm app is: adapter-mariadb's connect() opens a pool and asks the
   // server's version, which would otherwise run after the lease is taken, inside its TTL.
@@ -45,6 +51,8 @@ async function main(config: Config): Promise<void> {
   void gate.opened.then(() => send({ type: "holding" }));
   prisma.$cache.on((e) => {
     if (e.type === "lease-wait") send({ type: "lease-wait" });
+    // Every event goes to the test too, which prints them if the burst does not finish.
+    send({ type: "event", event: JSON.stringify(e, (_k, v: unknown) => (v instanceof Error ? `${v.name}: ${v.message}` : v)) });
   });
 
   process.on("message", (command: Command) => {
