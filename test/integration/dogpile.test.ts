@@ -147,8 +147,9 @@ describe("four OS processes sharing Redis", () => {
   it("a lease holder killed mid-query: another process takes over after the lease TTL, no deadlock", async () => {
     const namespace = uniqueNamespace();
     // The survivor must see the victim's lease before it expires: it is connected (database and Redis) before
-    // the victim takes the lease, so that its read after "holding" is a few Redis round trips, well inside the TTL.
-    const lockTtl = 1_000;
+    // the victim takes the lease, so that its read after "holding" is a few Redis round trips, well inside the TTL
+    // (2.5 s, so that a loaded machine has room; the test waits that long for the takeover).
+    const lockTtl = 2_500;
     const survivor = t.cached({ redis: t.redis(), lock: { ttl: lockTtl, wait: 30_000 } }, namespace);
     await survivor.prisma.$connect();
     await survivor.prisma.$cache.ready();
@@ -158,7 +159,11 @@ describe("four OS processes sharing Redis", () => {
     survivor.counter.reset();
     const waiting = nextEvent(survivor.prisma, "lease-wait");
     const read = survivor.prisma.user.findUnique({ where: { id: t.ids.users.carol } }).then((r) => r);
-    await waiting;
+    let waited = false;
+    const tooLate = read.then(() => {
+      if (!waited) throw new Error(`the survivor's read ended without waiting for the lease: it came after the victim's lease (${lockTtl} ms) expired`);
+    });
+    await Promise.race([waiting.then(() => (waited = true)), tooLate]);
     victim.child.kill("SIGKILL");
     const row = await read;
     expect(row?.id).toBe(t.ids.users.carol);
