@@ -62,24 +62,45 @@ export class ConnectionWatch {
   }
 }
 
+/** The callers waiting for one client to be ready, served by one "ready" listener. */
+interface ReadyWaiters {
+  readonly pending: Set<(ready: boolean) => void>;
+  readonly onReady: () => void;
+}
+
+/** One listener per client however many commands wait during an outage (no MaxListeners warning for the app). */
+const waitersOf = new WeakMap<RedisClient, ReadyWaiters>();
+
 /**
  * Resolves true once `redis` is ready (at once when it is), false after
  * `ms`. A client made with `lazyConnect` that has not connected yet is
  * connected here: the application passed it for the cache to use. The bound
  * is checked after one turn of I/O, so that a connection made while the
- * event loop was blocked still counts.
+ * event loop was blocked still counts. All waits on one client share one
+ * "ready" listener, removed when the last of them ends.
  */
 export function readyWithin(redis: RedisClient, ms: number): Promise<boolean> {
   if (redis.status === "ready") return Promise.resolve(true);
   if (redis.status === "wait") redis.connect().catch(() => undefined);
-  return new Promise<boolean>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      redis.removeListener("ready", done);
-      resolve(redis.status === "ready");
+  let w = waitersOf.get(redis);
+  if (!w) {
+    const pending = new Set<(ready: boolean) => void>();
+    const onReady = () => {
+      for (const done of [...pending]) done(true);
     };
-    const timer = setTimeout(() => setImmediate(done), ms);
+    waitersOf.set(redis, (w = { pending, onReady }));
+  }
+  const waiters = w;
+  if (waiters.pending.size === 0) redis.on("ready", waiters.onReady);
+  return new Promise<boolean>((resolve) => {
+    const done = (ready: boolean) => {
+      if (!waiters.pending.delete(done)) return;
+      clearTimeout(timer);
+      if (waiters.pending.size === 0) redis.removeListener("ready", waiters.onReady);
+      resolve(ready);
+    };
+    const timer = setTimeout(() => setImmediate(() => done(redis.status === "ready")), ms);
     timer.unref();
-    redis.once("ready", done);
+    waiters.pending.add(done);
   });
 }

@@ -77,6 +77,38 @@ describe("Redis outages", () => {
   });
 });
 
+describe("a Redis that never connects", () => {
+  it("holds one ready listener on the app's client however many reads wait for it (no MaxListeners warning)", async () => {
+    const dead = new Redis({ host: "127.0.0.1", port: 1, retryStrategy: () => 50 });
+    dead.on("error", () => undefined);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const before = dead.listenerCount("ready");
+      let most = before;
+      dead.on("newListener", (event: string) => {
+        if (event === "ready") most = Math.max(most, dead.listenerCount("ready") + 1);
+      });
+      const c = t.cached({ redis: dead, redisTimeout: 300 });
+      // Fifty distinct reads (fifty flights), each waiting for the first connection within redisTimeout.
+      const reads = Array.from({ length: 50 }, (_, i) => c.prisma.post.findMany({ orderBy: { id: "asc" }, take: i + 1 }).then((r) => r));
+      const rows = await Promise.all(reads);
+      expect(rows.map((r) => r.length)).toEqual(Array.from({ length: 50 }, (_, i) => Math.min(i + 1, rows[49]!.length)));
+      expect(c.prisma.$cache.stats().misses).toBe(50);
+      // The cache's own few (its connection watch among them), and one for all the waits, removed when they end
+      // (one per read before: 52 here).
+      expect(most - before).toBeLessThanOrEqual(3);
+      expect(dead.listenerCount("ready") - before).toBeLessThanOrEqual(1);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+      dead.disconnect();
+    }
+  });
+});
+
 describe("a write that bumps while it runs (write marks)", () => {
   const isPostUpdate = (q: { sql: string }) => /^\s*update/i.test(q.sql) && mentionsTable(q.sql, "Post");
 
