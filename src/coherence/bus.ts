@@ -13,6 +13,7 @@ import { CacheUsageError } from "../errors.js";
 import { closedError, DeliveryWaiters } from "./delivery.js";
 import { whenConnected } from "../tiers/commands.js";
 import { type BumpId, type BusResetReason, decodeBusMessage, encodeBusMessage, type OutgoingMessage } from "./message.js";
+import { SenderSequences } from "./sequences.js";
 import { ChannelSubscription, RETRY_MAX_MS, RETRY_MIN_MS } from "./subscription.js";
 
 /** Settings of an {@link InvalidationBus}. */
@@ -63,16 +64,6 @@ export interface DeliveredOptions {
   timeoutMs?: number;
 }
 
-interface Remote {
-  /** Last in-order seq; undefined = accept the next one as a new start. */
-  last: number | undefined;
-  /** Highest seq delivered. */
-  max: number;
-}
-
-/** Remote instances remembered; the least recently heard one is forgotten past this. */
-const MAX_REMOTES = 10_000;
-
 /**
  * Publishes this process's version bumps and applies other processes'.
  *
@@ -104,7 +95,7 @@ export class InvalidationBus {
   private closed = false;
   private errorReported = false;
   private subscription: ChannelSubscription | undefined;
-  private readonly remotes = new Map<string, Remote>();
+  private readonly senders = new SenderSequences();
   private readonly waiters: DeliveryWaiters;
   private readonly timeoutMs: number;
   private readonly subscribeTimeoutMs: number;
@@ -255,7 +246,7 @@ export class InvalidationBus {
     if (instance === this.instanceId) {
       return Promise.reject(new CacheUsageError("InvalidationBus.delivered(): own messages are ignored; pass another bus's instanceId"));
     }
-    if ((this.remotes.get(instance)?.max ?? 0) >= seq) return Promise.resolve();
+    if (this.senders.maxOf(instance) >= seq) return Promise.resolve();
     if (this.closed) return Promise.reject(closedError(this.channel, instance, seq));
     return this.waiters.wait(instance, seq, options.timeoutMs);
   }
@@ -281,21 +272,7 @@ export class InvalidationBus {
       return;
     }
     if (m.instance === this.instanceId) return;
-    let gap = false;
-    let r = this.remotes.get(m.instance);
-    if (r) {
-      this.remotes.delete(m.instance); // re-inserted below: most recently heard last
-      if (r.last === undefined || m.seq === r.last + 1) r.last = m.seq;
-      else if (m.seq > r.last + 1 || m.seq === 1) {
-        gap = true;
-        r.last = m.seq;
-      } // else: late or repeated; applied, no gap
-      r.max = Math.max(r.max, m.seq);
-    } else {
-      r = { last: m.seq, max: m.seq };
-      if (this.remotes.size >= MAX_REMOTES) this.remotes.delete(this.remotes.keys().next().value!);
-    }
-    this.remotes.set(m.instance, r);
+    const { gap, max } = this.senders.heard(m.instance, m.seq);
     let failed = false;
     try {
       if (m.deps.length > 0) this.options.onRemote(m.deps, { instance: m.instance, seq: m.seq }, m.sentAt);
@@ -305,13 +282,13 @@ export class InvalidationBus {
     }
     if (gap) this.reset("gap");
     if (failed) this.reset("error");
-    this.waiters.settle(m.instance, r.max);
+    this.waiters.settle(m.instance, max);
   }
 
   private activated(first: boolean): void {
     this.errorReported = false;
     // Messages may have been missed while down; the flush covers them, so restart gap tracking.
-    if (!first) for (const r of this.remotes.values()) r.last = undefined;
+    if (!first) this.senders.restart();
     this.reset(first ? "connect" : "reconnect");
   }
 
