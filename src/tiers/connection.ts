@@ -71,6 +71,20 @@ interface ReadyWaiters {
 /** One listener per client however many commands wait during an outage (no MaxListeners warning for the app). */
 const waitersOf = new WeakMap<RedisClient, ReadyWaiters>();
 
+/** The waiters of `redis`, made on its first wait. */
+function waitersFor(redis: RedisClient): ReadyWaiters {
+  let w = waitersOf.get(redis);
+  if (!w) {
+    const pending = new Set<(ready: boolean) => void>();
+    const onReady = () => {
+      for (const done of [...pending]) done(true);
+    };
+    w = { pending, onReady };
+    waitersOf.set(redis, w);
+  }
+  return w;
+}
+
 /**
  * Resolves true once `redis` is ready (at once when it is), false after
  * `ms`. A client made with `lazyConnect` that has not connected yet is
@@ -82,15 +96,7 @@ const waitersOf = new WeakMap<RedisClient, ReadyWaiters>();
 export function readyWithin(redis: RedisClient, ms: number): Promise<boolean> {
   if (redis.status === "ready") return Promise.resolve(true);
   if (redis.status === "wait") redis.connect().catch(() => undefined);
-  let w = waitersOf.get(redis);
-  if (!w) {
-    const pending = new Set<(ready: boolean) => void>();
-    const onReady = () => {
-      for (const done of [...pending]) done(true);
-    };
-    waitersOf.set(redis, (w = { pending, onReady }));
-  }
-  const waiters = w;
+  const waiters = waitersFor(redis);
   if (waiters.pending.size === 0) redis.on("ready", waiters.onReady);
   return new Promise<boolean>((resolve) => {
     const done = (ready: boolean) => {
