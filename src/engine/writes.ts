@@ -83,7 +83,8 @@ export class Writes {
 
   /**
    * Like {@link release}, but only the local bump happens now; Redis gets the
-   * release on the next turn of the event loop. Enough for a write whose
+   * release with the next write's marks, or on the next turn of the event
+   * loop if none comes first. Enough for a write whose
    * marks cover everything it changed: until the release lands, fills of what
    * depends on them refuse and entries stored before read as outdated.
    */
@@ -91,7 +92,7 @@ export class Writes {
     this.generations.bump(deps);
     this.stats.invalidations += deps.length;
     const l2 = this.l2;
-    if (l2) setImmediate(() => void l2.release(deps));
+    l2?.releaseSoon(deps);
   }
 
   /** Bumps locally at once, then in Redis (in a span when telemetry is on), reading `read`'s versions in the same step. */

@@ -114,7 +114,8 @@ export class BumpQueue {
    * A write starts (only when {@link marks}): bumps `deps` with one more
    * write mark each, held `windowMs`, and publishes them, so that other
    * processes drop what depends on them now and fills refuse until
-   * {@link release}. Resolves true once Redis has it.
+   * {@link release}. Carries the releases {@link releaseSoon} left waiting.
+   * Resolves true once Redis has it.
    */
   async mark(deps: readonly string[], windowMs: number): Promise<boolean> {
     return (await this.once(deps, "mark", windowMs)) !== undefined;
@@ -126,17 +127,52 @@ export class BumpQueue {
    * other (and the marks lapse at the end of their window).
    */
   async release(deps: readonly string[]): Promise<void> {
-    if ((await this.once(deps, "release", 0)) !== undefined) return;
-    this.queue(deps);
-    this.undelivered();
+    await this.once(deps, "release", 0);
   }
 
-  /** One bump script of `mode` over `deps`, carrying their bus message. Undefined when Redis failed. */
+  /** Releases waiting to be sent ({@link releaseSoon}), in order; a dependency id once per mark it releases. */
+  private releasing: string[] = [];
+
+  /**
+   * Like {@link release}, sent with the next mark or release of this
+   * process, or on the next turn of the event loop if none comes first: a
+   * write that follows another carries its release in the same command.
+   */
+  releaseSoon(deps: readonly string[]): void {
+    if (this.releasing.length === 0) setImmediate(() => void this.once([], "release", 0));
+    for (const d of deps) this.releasing.push(d);
+  }
+
+  /**
+   * One bump script of `mode` over `deps`, after the releases waiting, with
+   * their bus message. Undefined when Redis failed; then the releases wait in
+   * the queue like any other bump (the marks lapse at the end of their window).
+   */
   private async once(deps: readonly string[], mode: BumpMode, windowMs: number): Promise<unknown[] | undefined> {
-    const keys = deps.map((d) => versionKey(this.layout.prefix(0), d));
-    const { reply, published } = await this.bumpAtOnce(keys, deps, keys.length, mode, windowMs);
-    if (!Array.isArray(reply)) return undefined;
-    if (!published) void this.o.bus?.publish(deps);
+    const released = this.releasing;
+    if (released.length === 0 && deps.length === 0) return [];
+    this.releasing = [];
+    const all = released.length === 0 ? deps : [...released, ...deps];
+    const prefix = this.layout.prefix(0);
+    const keys = all.map((d) => versionKey(prefix, d));
+    const announced = released.length === 0 ? deps : [...new Set(all)];
+    const { reply, published } = await this.bumpAtOnce(
+      keys,
+      announced,
+      keys.length,
+      mode === "release" ? "" : mode,
+      windowMs,
+      mode === "release" ? keys.length : released.length,
+    );
+    if (!Array.isArray(reply)) {
+      const lost = mode === "release" ? all : released;
+      if (lost.length > 0) {
+        this.queue(lost);
+        this.undelivered();
+      }
+      return undefined;
+    }
+    if (!published) void this.o.bus?.publish(announced);
     return reply;
   }
 
@@ -190,7 +226,7 @@ export class BumpQueue {
         if (all.length === 0) return new Map<string, string>();
         const keys = all.map((d) => versionKey(this.layout.prefix(g), d));
         let r: unknown;
-        if (this.layout.groups === 1) ({ reply: r, published } = await this.bumpAtOnce(keys, batch, batch.length, "", 0));
+        if (this.layout.groups === 1) ({ reply: r, published } = await this.bumpAtOnce(keys, batch, batch.length, "", 0, 0));
         else r = await this.bumpEach(keys, batch.length);
         if (!Array.isArray(r)) {
           for (const d of batch) pending.add(d);
@@ -217,9 +253,10 @@ export class BumpQueue {
   private publishInScript = true;
 
   /**
-   * One script bumps the first `n` of `keys` (`mode`, see versions.ts),
-   * reads the others and publishes the bus message of `bumped`, atomically
-   * (one Redis). `published` says whether the message went out (if not, the
+   * One script bumps the first `n` of `keys` (the first `released` of them
+   * releasing a mark, the others in `mode`, see versions.ts), reads the
+   * others and publishes the bus message of `bumped`, atomically (one
+   * Redis). `published` says whether the message went out (if not, the
    * caller publishes on its own once the bumps are in).
    */
   private async bumpAtOnce(
@@ -228,9 +265,10 @@ export class BumpQueue {
     n: number,
     mode: BumpMode,
     windowMs: number,
+    released: number,
   ): Promise<{ reply: unknown; published: boolean }> {
     const message = this.publishInScript ? this.o.bus?.prepare(bumped) : undefined;
-    const args: (string | number)[] = [n, randomBase(), VERSION_TTL_MS, mode, windowMs];
+    const args: (string | number)[] = [n, randomBase(), VERSION_TTL_MS, mode, windowMs, released];
     if (message) args.push(message.channel, message.text);
     const reply = await this.breaker.call(() => runScript(this.redis, BUMP, keys, args));
     return { reply, published: message !== undefined && this.settle(message, reply, keys.length) };
@@ -270,7 +308,7 @@ export class BumpQueue {
       keys.map((k, i) =>
         i < n
           ? this.breaker.call(
-              () => runScript(this.redis, BUMP, [k], [1, base, VERSION_TTL_MS, ""]),
+              () => runScript(this.redis, BUMP, [k], [1, base, VERSION_TTL_MS, "", 0, 0]),
               (r) => (Array.isArray(r) ? r[0] : undefined),
             )
           : this.breaker.call(

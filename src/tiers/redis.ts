@@ -265,6 +265,11 @@ export class RedisTier {
     return this.bumps.release(deps);
   }
 
+  /** Like {@link release}, sent with this process's next mark, or on the next turn ({@link BumpQueue.releaseSoon}). */
+  releaseSoon(deps: readonly string[]): void {
+    this.bumps.releaseSoon(deps);
+  }
+
   /** Deletes an entry (used for corrupt values). Errors are ignored. */
   async remove(id: string): Promise<void> {
     const at = this.placeOf(id);

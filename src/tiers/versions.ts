@@ -48,22 +48,26 @@ export type BumpMode =
  * Bumps the first ARGV[1] version counters in KEYS and reads the rest, in one
  * step. An absent counter starts from ARGV[2], a random value far from any a
  * previous counter of that name could have recorded; every bumped counter
- * lives ARGV[3] ms more. ARGV[4] is the {@link BumpMode}, and ARGV[5] the
- * milliseconds a "mark" holds. Returns every value, as strings, in KEYS order
- * ("" = absent). With ARGV[6] and ARGV[7], it then publishes message ARGV[7]
- * on channel ARGV[6] (the bus), so that a write sends one command; one more
- * element says how that went: 1, or Redis's error when it refused PUBLISH
- * (the bumps stand either way).
+ * lives ARGV[3] ms more. The first ARGV[6] of the bumped counters are
+ * released (one mark fewer: earlier writes that committed, carried by this
+ * command); the others are bumped in {@link BumpMode} ARGV[4], and ARGV[5]
+ * is the milliseconds a "mark" holds. A key may appear twice. Returns every
+ * value, as strings, in KEYS order ("" = absent). With ARGV[7] and ARGV[8],
+ * it then publishes message ARGV[8] on channel ARGV[7] (the bus), so that a
+ * write sends one command; one more element says how that went: 1, or
+ * Redis's error when it refused PUBLISH (the bumps stand either way).
  */
 export const BUMP = script(`
 ${VERSION_LUA}
 local n = tonumber(ARGV[1])
-local mode = ARGV[4]
+local released = tonumber(ARGV[6]) or 0
 local now = 0
-if mode ~= '' then now = now_ms() end
+if ARGV[4] ~= '' then now = now_ms() end
 local out = {}
 for i = 1, #KEYS do
   local cur = redis.call('GET', KEYS[i])
+  local mode = ARGV[4]
+  if i <= released then mode = 'release' end
   if i <= n then
     local v, c, d = nil, 0, 0
     if cur then v, c, d = parse_version(cur) end
@@ -83,8 +87,8 @@ for i = 1, #KEYS do
     out[i] = cur or ''
   end
 end
-if ARGV[6] then
-  local sent = redis.pcall('PUBLISH', ARGV[6], ARGV[7])
+if ARGV[7] then
+  local sent = redis.pcall('PUBLISH', ARGV[7], ARGV[8])
   if type(sent) == 'table' and sent.err then out[#KEYS + 1] = sent.err else out[#KEYS + 1] = 1 end
 end
 return out

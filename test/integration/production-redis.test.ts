@@ -403,6 +403,52 @@ describe("a write's Redis commands", () => {
     expect(reader.prisma.$cache.stats().remoteBumps).toBeGreaterThan(0);
   });
 
+  it("of writes in a row: each write's marks carry the release of the write before, and the last release follows on the next turn", async () => {
+    const server = await startRedisProcess();
+    owned.push(server);
+    const ns = uniqueNamespace();
+    const writerRedis = client(server.port);
+    const writer = t.cached({ redis: writerRedis }, ns);
+    const reader = t.cached({ redis: client(server.port) }, ns);
+    await Promise.all([writer.prisma.$cache.ready(), reader.prisma.$cache.ready()]);
+    const id = t.ids.posts.hello;
+    await writer.prisma.post.update({ where: { id }, data: { title: `warm-up ${ns}` } });
+    await new Promise((resolve) => setImmediate(resolve));
+    const { localAddress, localPort } = (writerRedis as unknown as { stream: { localAddress: string; localPort: number } }).stream;
+    const writerSource = `${localAddress}:${localPort}`;
+
+    const monitor = await client(server.port).monitor();
+    const seen: Array<{ command: string; source: string }> = [];
+    const end = `end ${ns}`;
+    const ended = new Promise<void>((resolve) =>
+      monitor.on("monitor", (_time: string, args: string[], source: string) => {
+        if (args[0]?.toLowerCase() === "echo" && args[1] === end) resolve();
+        else seen.push({ command: args[0]!.toLowerCase(), source });
+      }),
+    );
+    for (const n of [1, 2, 3]) await writer.prisma.post.update({ where: { id }, data: { title: `in a row ${n} ${ns}` } });
+    // Three marks, the second and third carrying the release before them; the last release on the next turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    await reader.prisma.$cache.delivered(writer.prisma.$cache.lastPublished()!);
+    await client(server.port).echo(end);
+    await ended;
+    monitor.disconnect();
+
+    const fromWriter = seen.filter((s) => s.source === writerSource && s.command !== "ping").map((s) => s.command);
+    expect(fromWriter).toEqual(["evalsha", "evalsha", "evalsha", "evalsha"]);
+    expect(seen.filter((s) => s.command === "publish")).toHaveLength(4);
+    // Every mark was released: no counter of the namespace carries one, and the row is cached again.
+    const redis = client(server.port);
+    const keys = await redis.keys(`${ns}:v:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    const values = await redis.mget(...keys);
+    expect(values.filter((v) => v?.includes("~"))).toEqual([]);
+    const before = reader.prisma.$cache.stats();
+    expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).toBe(`in a row 3 ${ns}`);
+    expect(reader.prisma.$cache.stats().fills - before.fills).toBe(1);
+    expect(reader.prisma.$cache.stats().fillsRefused - before.fillsRefused).toBe(0);
+  });
+
   it("bump in Redis even when the user may not PUBLISH: each write is seen from L2, and the refusal is counted", async () => {
     const server = await startRedisProcess();
     owned.push(server);
