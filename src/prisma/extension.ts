@@ -27,7 +27,8 @@ import {
 } from "./internals.js";
 import { createReadMethods } from "./model.js";
 import { markCacheLayer, Profiler } from "./profile.js";
-import { createQueryHooks, type Transactions } from "./query.js";
+import { createQueryHooks, createWriteRunner, type Transactions } from "./query.js";
+import { createWriteMethods } from "./write-methods.js";
 import type { CacheExtension, CachedReadMethods } from "./types.js";
 import { usePrismaValues } from "./values.js";
 
@@ -42,10 +43,13 @@ function createExtension(runtime: CacheRuntime, base: unknown, missing: readonly
    */
   let everyClientPlain = true;
   const openTransactions: Transactions = new Map();
+  const writes = createWriteRunner(runtime, openTransactions, () => everyClientPlain);
+  // Writes are model methods too (typed as Prisma's own): a write skips Prisma's query-extension pipeline on this layer.
+  const methods = { ...createWriteMethods(writes, runtime.graph), ...createReadMethods(runtime, profiler) };
   const extension = {
     name: "prisma-tiered-cache",
-    model: { $allModels: createReadMethods(runtime, profiler) as unknown as CachedReadMethods },
-    query: createQueryHooks(runtime, openTransactions, () => everyClientPlain),
+    model: { $allModels: methods as unknown as CachedReadMethods },
+    query: createQueryHooks(writes),
     client: createClientComponent(runtime, base, profiler, openTransactions),
   };
   markCacheLayer(extension);

@@ -29,7 +29,7 @@ export interface QueryRunner {
 }
 
 /** A promise that starts its work when first awaited, like Prisma's own, and runs it at most once. */
-abstract class LazyPromise<T> implements PromiseLike<T> {
+export abstract class LazyPromise<T> implements PromiseLike<T> {
   private promise: Promise<T> | undefined;
 
   /** Starts the work. */

@@ -1,7 +1,8 @@
 /**
- * The query component: every write runs, then bumps what it changed before it
- * resolves. Inside an interactive transaction it pre-invalidates and leaves
- * the exact bump to the commit (`Transactions`).
+ * How a write runs: it runs, then bumps what it changed before it resolves.
+ * Inside an interactive transaction it pre-invalidates and leaves the exact
+ * bump to the commit (`Transactions`). Also the query component, for the
+ * raw writes.
  * @module
  */
 import { WRITE_OPERATIONS } from "../deps/writes.js";
@@ -27,11 +28,21 @@ function sqlText(args: unknown): string {
 /** Dependencies written inside each open interactive transaction, by transaction id. */
 export type Transactions = Map<unknown, Set<string>>;
 
+/** Runs one write and bumps what it changed (see {@link createWriteRunner}). */
+export interface WriteRunner {
+  /** A model write (`model` and `operation` set): runs it through `params.query`, then bumps. */
+  model(params: WriteParams): Promise<unknown>;
+  /** `$executeRaw` / `$executeRawUnsafe`: runs it, then bumps what its SQL names. */
+  raw(params: WriteParams): Promise<unknown>;
+}
+
 /**
- * The query component of the extension. `writeThroughAllowed` says whether a
- * write's result may be stored as a plain read's entry (see extension.ts).
+ * How every write runs: the model component's write methods (write-methods.ts)
+ * and the query component's hooks (below) both call it. `writeThroughAllowed`
+ * says whether a write's result may be stored as a plain read's entry (see
+ * extension.ts).
  */
-export function createQueryHooks(runtime: CacheRuntime, openTransactions: Transactions, writeThroughAllowed: () => boolean) {
+export function createWriteRunner(runtime: CacheRuntime, openTransactions: Transactions, writeThroughAllowed: () => boolean): WriteRunner {
   /**
    * Runs a write, then bumps what it changed (`after`, from its arguments and
    * result) before the write resolves. Inside an interactive transaction it
@@ -83,21 +94,36 @@ export function createQueryHooks(runtime: CacheRuntime, openTransactions: Transa
     await runtime.writes.written(marked, early, after(result), started);
     return result;
   };
-  const raw = (params: WriteParams) => {
-    const deps = () => runtime.writes.rawDeps(sqlText(params.args));
-    return write(params, deps, deps);
+  return {
+    model(params) {
+      const model = params.model!;
+      const { operation, args } = params;
+      return write(
+        params,
+        () => runtime.writes.depsBefore(model, operation, args),
+        (result) => runtime.writes.deps(model, operation, args, result),
+        runtime.writes.writesThrough(model) ? (result) => runtime.writes.writeThrough(model, operation, args, result) : undefined,
+      );
+    },
+    raw(params) {
+      const deps = () => runtime.writes.rawDeps(sqlText(params.args));
+      return write(params, deps, deps);
+    },
   };
+}
+
+/**
+ * The query component of the extension: `$executeRaw` and
+ * `$executeRawUnsafe`, and the model writes that reach Prisma's query
+ * pipeline on the cache's layer rather than through its write methods.
+ */
+export function createQueryHooks(writes: WriteRunner) {
+  const raw = (params: WriteParams) => writes.raw(params);
   return {
     $allModels: {
       $allOperations(params: WriteParams) {
-        const { model, operation, args } = params;
-        if (model === undefined || !WRITE_OPERATIONS.has(operation)) return params.query(args);
-        return write(
-          params,
-          () => runtime.writes.depsBefore(model, operation, args),
-          (result) => runtime.writes.deps(model, operation, args, result),
-          runtime.writes.writesThrough(model) ? (result) => runtime.writes.writeThrough(model, operation, args, result) : undefined,
-        );
+        if (params.model === undefined || !WRITE_OPERATIONS.has(params.operation)) return params.query(params.args);
+        return writes.model(params);
       },
     },
     $executeRaw: raw,

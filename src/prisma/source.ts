@@ -22,7 +22,7 @@ const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1)
  * The model delegate beneath the cache layer, found by skipping the layers
  * whose `op` is the cache's own method (`ours`).
  */
-function beneath(ctx: ModelContext, op: string, ours: unknown): Record<string, Method> {
+export function beneath(ctx: ModelContext, op: string, ours: unknown): Record<string, Method> {
   const prop = lowerFirst(ctx.$name);
   let client = ctx.$parent;
   for (let i = 0; i < 32 && (client[prop] as Record<string, unknown> | undefined)?.[op] === ours; i++) {

@@ -225,6 +225,56 @@ describe("transactions", () => {
   });
 });
 
+describe("writes through Prisma's fluent API", () => {
+  it("update(...).author() and its chain resolve as Prisma's do, and invalidate the written row", async () => {
+    const { prisma } = cached({ redis: redis() });
+    const plain = t.plain().prisma;
+    const id = t.ids.posts.hello;
+    await prisma.post.findUnique({ where: { id } });
+    const title = `fluent ${Math.random()}`;
+    const author = await prisma.post.update({ where: { id }, data: { title } }).author();
+    expect(author).toEqual(await plain.post.findUnique({ where: { id } }).author());
+    expect((await prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
+
+    const again = `fluent chain ${Math.random()}`;
+    const posts = await prisma.post
+      .update({ where: { id }, data: { title: again } })
+      .author()
+      .posts({ orderBy: { id: "asc" } });
+    expect(posts).toEqual(
+      await plain.post
+        .findUnique({ where: { id } })
+        .author()
+        .posts({ orderBy: { id: "asc" } }),
+    );
+    expect(posts?.find((p) => p.id === id)?.title).toBe(again);
+    expect((await prisma.post.findUnique({ where: { id } }))?.title).toBe(again);
+  });
+
+  it("in a batch $transaction, resolve to the relation and invalidate after the commit", async () => {
+    const { prisma } = cached({ redis: redis() });
+    const id = t.ids.posts.hello;
+    await prisma.post.findUnique({ where: { id } });
+    const title = `fluent batch ${Math.random()}`;
+    const [author, n] = await prisma.$transaction([prisma.post.update({ where: { id }, data: { title } }).author(), prisma.post.count()]);
+    expect(author).toEqual(await t.plain().prisma.post.findUnique({ where: { id } }).author());
+    expect(n).toBeGreaterThan(0);
+    expect((await prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
+  });
+
+  it("on a write-through model, do not store the relation as the written row's entry", async () => {
+    const ns = uniqueNamespace();
+    const { prisma } = cached({ redis: redis(), models: { Post: { invalidation: "write-through" as const } } }, ns);
+    const id = t.ids.posts.hello;
+    await prisma.post.findUnique({ where: { id } });
+    const title = `fluent write-through ${Math.random()}`;
+    await prisma.post.update({ where: { id }, data: { title } }).author();
+    const row = await prisma.post.findUnique({ where: { id } });
+    expect(row).toEqual(await t.plain().prisma.post.findUnique({ where: { id } }));
+    expect(row?.title).toBe(title);
+  });
+});
+
 describe("precision and the client API", () => {
   it("a write to one model leaves cached reads of unrelated models as hits", async () => {
     const { prisma, counter } = cached();

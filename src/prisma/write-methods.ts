@@ -1,0 +1,119 @@
+/**
+ * The model component's writes: `create`, `update`, `delete` and the other
+ * write operations on every model. Each returns a lazy PrismaPromise that
+ * runs the write on the client beneath the cache and bumps what it changed
+ * (query.ts), so a write does not go through Prisma's query-extension
+ * pipeline on the cache's own layer. In a batch `$transaction([...])` and
+ * through the fluent API it does the same with Prisma's promise for it.
+ * @module
+ */
+import { WRITE_OPERATIONS } from "../deps/writes.js";
+import type { RelationGraph } from "../deps/graph.js";
+import { isTransactionClient, type InternalParams, transactionId } from "./internals.js";
+import { type BatchTransaction, LazyPromise, type PrismaPromiseLike } from "./lazy.js";
+import type { WriteRunner } from "./query.js";
+import { beneath, type ModelContext } from "./source.js";
+
+/** What a write started from a model method knows. */
+interface WriteCall {
+  readonly runner: WriteRunner;
+  readonly model: string;
+  readonly operation: string;
+  /** The arguments the write's bumps are worked out from. */
+  readonly args: Record<string, unknown> | undefined;
+  /** The transaction the client it was called on runs in, if any. */
+  readonly internal: InternalParams | undefined;
+}
+
+/**
+ * A write called on a model: Prisma's own promise for it on the client
+ * beneath the cache (made at the call, so that Prisma's errors point at the
+ * caller), run through the write runner when awaited.
+ */
+export class CachedWrite extends LazyPromise<unknown> {
+  constructor(
+    private readonly call: WriteCall,
+    /** Prisma's promise for the write (or for a fluent step of it), not started. */
+    private readonly prisma: PrismaPromiseLike,
+    /** The model the promise resolves to a row of, for the fluent API (undefined: none). */
+    private readonly rowModel: string | undefined,
+    private readonly classes: WriteClasses,
+  ) {
+    super();
+  }
+
+  protected start(): Promise<unknown> {
+    return this.runWith(() => this.prisma, this.call.internal);
+  }
+
+  /** Batch `$transaction([...])`: the write runs in the batch, and bumps once it committed. */
+  requestTransaction(tx: BatchTransaction): PromiseLike<unknown> {
+    const p = this.prisma;
+    return this.runWith(() => (p.requestTransaction ? p.requestTransaction(tx) : p), { transaction: tx as InternalParams["transaction"] });
+  }
+
+  private runWith(query: () => PromiseLike<unknown>, internal: InternalParams | undefined): Promise<unknown> {
+    const { runner, model, operation, args } = this.call;
+    return runner.model({ model, operation, args, query, __internalParams: internal });
+  }
+
+  /**
+   * Prisma's fluent API on a write: `update(...).author()` runs the write
+   * with the relation selected, and bumps like the write (its arguments then
+   * carry a `select`, so its result is not stored as a read's entry).
+   */
+  fluent(field: string, args: unknown): CachedWrite {
+    const fn = this.prisma[field];
+    if (typeof fn !== "function") throw new TypeError(`${field}() is not available on this query`);
+    const next = (fn as (a?: unknown) => PrismaPromiseLike).call(this.prisma, args);
+    const call = { ...this.call, args: { ...this.call.args, select: { [field]: args ?? true } } };
+    const target = this.rowModel === undefined ? undefined : this.classes.graph.target(this.rowModel, field);
+    return this.classes.create(call, next, target);
+  }
+}
+
+/** The {@link CachedWrite} class of each model: one fluent method per relation field. */
+class WriteClasses {
+  private readonly classes = new Map<string, typeof CachedWrite>();
+
+  constructor(readonly graph: RelationGraph) {}
+
+  /** A write whose promise resolves to a row of `rowModel` (undefined: rows, a count, or nothing fluent). */
+  create(call: WriteCall, prisma: PrismaPromiseLike, rowModel: string | undefined): CachedWrite {
+    if (rowModel === undefined) return new CachedWrite(call, prisma, undefined, this);
+    let C = this.classes.get(rowModel);
+    if (!C) {
+      class ModelWrite extends CachedWrite {}
+      for (const field of this.graph.relationFields(rowModel)) {
+        if (field in ModelWrite.prototype) continue;
+        Object.defineProperty(ModelWrite.prototype, field, {
+          value(this: CachedWrite, args?: unknown) {
+            return this.fluent(field, args);
+          },
+        });
+      }
+      this.classes.set(rowModel, (C = ModelWrite));
+    }
+    return new C(call, prisma, rowModel, this);
+  }
+}
+
+/** Operations whose promise has Prisma's fluent API (they resolve to one row). */
+const FLUENT_WRITES = new Set(["create", "update", "upsert", "delete"]);
+
+/** The model component's write methods, one per write operation. */
+export function createWriteMethods(runner: WriteRunner, graph: RelationGraph) {
+  const methods: Record<string, (this: unknown, args?: Record<string, unknown>) => unknown> = {};
+  const classes = new WriteClasses(graph);
+  for (const operation of WRITE_OPERATIONS) {
+    const fluent = FLUENT_WRITES.has(operation);
+    methods[operation] = function (this: unknown, args?: Record<string, unknown>) {
+      const ctx = this as ModelContext;
+      const prisma = beneath(ctx, operation, methods[operation])[operation]!(args) as PrismaPromiseLike;
+      const client = ctx.$parent;
+      const internal: InternalParams | undefined = isTransactionClient(client) ? { transaction: { kind: "itx", id: transactionId(client) } } : undefined;
+      return classes.create({ runner, model: ctx.$name, operation, args, internal }, prisma, fluent ? ctx.$name : undefined);
+    };
+  }
+  return methods;
+}
