@@ -10,7 +10,7 @@ import { PLAIN_OPERATION, type ReadOperation } from "../engine/planner.js";
 import { observe } from "../engine/request.js";
 import type { CacheRuntime } from "../runtime.js";
 import { extensionList, isTransactionClient } from "./internals.js";
-import { CachedQuery, fluentClass, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
+import { addFluentFields, CachedQuery, FluentCachedQuery, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
 import { CacheUsageError } from "../errors.js";
 import type { KeyMemo } from "../engine/key-memo.js";
 import type { OpCounters } from "../telemetry.js";
@@ -98,7 +98,7 @@ interface ContextInfo {
 
 export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
   const methods = {} as Record<ReadOperation, (this: unknown, args?: Record<string, unknown>) => unknown>;
-  const fluentClasses = new Map<string, typeof CachedQuery>();
+  for (const model of runtime.graph.models) addFluentFields(runtime.graph.relationFields(model));
 
   /**
    * The profile of the client a model context belongs to, and the counters of
@@ -153,11 +153,7 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
       let cache: unknown;
       let args = input;
       if (input != null && ("cache" in input || "cacheStrategy" in input)) ({ cache, args } = splitCacheOption(input, this as ModelContext, op));
-      if (!isFluent) return new CachedQuery(runner, this, op, args, cache);
-      const model = (this as ModelContext).$name;
-      let C = fluentClasses.get(model);
-      if (!C) fluentClasses.set(model, (C = fluentClass(runtime.graph.relationFields(model))));
-      return new C(runner, this, op, args, cache);
+      return isFluent ? new FluentCachedQuery(runner, this, op, args, cache) : new CachedQuery(runner, this, op, args, cache);
     };
   }
   return methods;

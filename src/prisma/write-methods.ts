@@ -10,7 +10,7 @@
 import { WRITE_OPERATIONS } from "../deps/writes.js";
 import type { RelationGraph } from "../deps/graph.js";
 import { isTransactionClient, type InternalParams, transactionId } from "./internals.js";
-import { type BatchTransaction, LazyPromise, type PrismaPromiseLike } from "./lazy.js";
+import { type BatchTransaction, fluentMethods, LazyPromise, type PrismaPromiseLike } from "./lazy.js";
 import type { WriteRunner } from "./query.js";
 import { beneath, type ModelContext } from "./source.js";
 
@@ -35,9 +35,6 @@ export class CachedWrite extends LazyPromise<unknown> {
     private readonly call: WriteCall,
     /** Prisma's promise for the write (or for a fluent step of it), not started. */
     private readonly prisma: PrismaPromiseLike,
-    /** The model the promise resolves to a row of, for the fluent API (undefined: none). */
-    private readonly rowModel: string | undefined,
-    private readonly classes: WriteClasses,
   ) {
     super();
   }
@@ -62,49 +59,30 @@ export class CachedWrite extends LazyPromise<unknown> {
    * with the relation selected, and bumps like the write (its arguments then
    * carry a `select`, so its result is not stored as a read's entry).
    */
-  fluent(field: string, args: unknown): CachedWrite {
+  fluent(field: string, args: unknown): FluentWrite {
     const fn = this.prisma[field];
     if (typeof fn !== "function") throw new TypeError(`${field}() is not available on this query`);
     const next = (fn as (a?: unknown) => PrismaPromiseLike).call(this.prisma, args);
-    const call = { ...this.call, args: { ...this.call.args, select: { [field]: args ?? true } } };
-    const target = this.rowModel === undefined ? undefined : this.classes.graph.target(this.rowModel, field);
-    return this.classes.create(call, next, target);
+    return new FluentWrite({ ...this.call, args: { ...this.call.args, select: { [field]: args ?? true } } }, next);
   }
 }
 
-/** The {@link CachedWrite} class of each model: one fluent method per relation field. */
-class WriteClasses {
-  private readonly classes = new Map<string, typeof CachedWrite>();
+/**
+ * The CachedWrite of the writes that resolve to one row (`create`, `update`,
+ * `upsert`, `delete`), with every model's relation fields as fluent
+ * methods: one class for all models (see `FluentCachedQuery`).
+ */
+class FluentWrite extends CachedWrite {}
 
-  constructor(readonly graph: RelationGraph) {}
-
-  /** A write whose promise resolves to a row of `rowModel` (undefined: rows, a count, or nothing fluent). */
-  create(call: WriteCall, prisma: PrismaPromiseLike, rowModel: string | undefined): CachedWrite {
-    if (rowModel === undefined) return new CachedWrite(call, prisma, undefined, this);
-    let C = this.classes.get(rowModel);
-    if (!C) {
-      class ModelWrite extends CachedWrite {}
-      for (const field of this.graph.relationFields(rowModel)) {
-        if (field in ModelWrite.prototype) continue;
-        Object.defineProperty(ModelWrite.prototype, field, {
-          value(this: CachedWrite, args?: unknown) {
-            return this.fluent(field, args);
-          },
-        });
-      }
-      this.classes.set(rowModel, (C = ModelWrite));
-    }
-    return new C(call, prisma, rowModel, this);
-  }
-}
+const addFluentWriteFields = fluentMethods(FluentWrite);
 
 /** Operations whose promise has Prisma's fluent API (they resolve to one row). */
 const FLUENT_WRITES = new Set(["create", "update", "upsert", "delete"]);
 
 /** The model component's write methods, one per write operation. */
 export function createWriteMethods(runner: WriteRunner, graph: RelationGraph) {
+  for (const model of graph.models) addFluentWriteFields(graph.relationFields(model));
   const methods: Record<string, (this: unknown, args?: Record<string, unknown>) => unknown> = {};
-  const classes = new WriteClasses(graph);
   for (const operation of WRITE_OPERATIONS) {
     const fluent = FLUENT_WRITES.has(operation);
     methods[operation] = function (this: unknown, args?: Record<string, unknown>) {
@@ -112,7 +90,8 @@ export function createWriteMethods(runner: WriteRunner, graph: RelationGraph) {
       const prisma = beneath(ctx, operation, methods[operation])[operation]!(args) as PrismaPromiseLike;
       const client = ctx.$parent;
       const internal: InternalParams | undefined = isTransactionClient(client) ? { transaction: { kind: "itx", id: transactionId(client) } } : undefined;
-      return classes.create({ runner, model: ctx.$name, operation, args, internal }, prisma, fluent ? ctx.$name : undefined);
+      const call: WriteCall = { runner, model: ctx.$name, operation, args, internal };
+      return fluent ? new FluentWrite(call, prisma) : new CachedWrite(call, prisma);
     };
   }
   return methods;

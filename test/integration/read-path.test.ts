@@ -135,6 +135,19 @@ describe("cached reads, L1 only", () => {
     expect(profile?.userId).toBe(t.ids.users.alice);
   });
 
+  it("gives every model's fluent reads one shape, and a relation the model lacks throws a TypeError, as with Prisma", async () => {
+    const other = t.cached();
+    const shapes = new Set(
+      [c.prisma.user.findUnique({ where: { id: 1 } }), c.prisma.post.findFirst(), other.prisma.profile.findUnique({ where: { id: 1 } })].map((q) =>
+        Object.getPrototypeOf(q),
+      ),
+    );
+    expect(shapes.size).toBe(1);
+    const query = c.prisma.profile.findUnique({ where: { id: 1 } }) as unknown as { posts(): unknown };
+    expect(() => query.posts()).toThrow(TypeError);
+    expect(() => (t.plain().prisma.profile.findUnique({ where: { id: 1 } }) as unknown as { posts(): unknown }).posts()).toThrow(TypeError);
+  });
+
   it("bypasses the cache for reads inside an interactive transaction", async () => {
     await c.prisma.user.findUnique({ where: { id: t.ids.users.carol } });
     c.counter.reset();
