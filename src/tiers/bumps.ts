@@ -12,7 +12,7 @@ import type { OutgoingMessage } from "../coherence/message.js";
 import type { Breaker } from "./breaker.js";
 import { runScript } from "./commands.js";
 import { type Layout, randomBase, VERSION_TTL_MS, versionKey } from "./entry.js";
-import { BUMP, type BumpMode } from "./versions.js";
+import { BUMP, BumpOp } from "./versions.js";
 
 /** Most bumps kept for replay while Redis is unreachable; past it, the replay bumps the whole namespace. */
 const MAX_PENDING_BUMPS = 10_000;
@@ -118,7 +118,7 @@ export class BumpQueue {
    * Resolves true once Redis has it.
    */
   async mark(deps: readonly string[], windowMs: number): Promise<boolean> {
-    return (await this.once(deps, "mark", windowMs)) !== undefined;
+    return (await this.once(deps, BumpOp.mark, windowMs)) !== undefined;
   }
 
   /**
@@ -127,7 +127,7 @@ export class BumpQueue {
    * other (and the marks lapse at the end of their window).
    */
   async release(deps: readonly string[]): Promise<void> {
-    await this.once(deps, "release", 0);
+    await this.once(deps, BumpOp.release, 0);
   }
 
   /** Releases waiting to be sent ({@link releaseSoon}), in order; a dependency id once per mark it releases. */
@@ -139,33 +139,45 @@ export class BumpQueue {
    * write that follows another carries its release in the same command.
    */
   releaseSoon(deps: readonly string[]): void {
-    if (this.releasing.length === 0) setImmediate(() => void this.once([], "release", 0));
+    if (this.releasing.length === 0) setImmediate(() => void this.once([], BumpOp.release, 0));
     for (const d of deps) this.releasing.push(d);
   }
 
   /**
-   * One bump script of `mode` over `deps`, after the releases waiting, with
-   * their bus message. Undefined when Redis failed; then the releases wait in
-   * the queue like any other bump (the marks lapse at the end of their window).
+   * One bump script doing `op` to each of `deps`, after the releases waiting
+   * (a counter released and marked is bumped once, {@link BumpOp.releaseAndMark}),
+   * with their bus message. Undefined when Redis failed; then the releases
+   * wait in the queue like any other bump (the marks lapse at the end of
+   * their window).
    */
-  private async once(deps: readonly string[], mode: BumpMode, windowMs: number): Promise<unknown[] | undefined> {
+  private async once(deps: readonly string[], op: BumpOp, windowMs: number): Promise<unknown[] | undefined> {
     const released = this.releasing;
     if (released.length === 0 && deps.length === 0) return [];
     this.releasing = [];
-    const all = released.length === 0 ? deps : [...released, ...deps];
+    let bumped = deps;
+    let ops = op.repeat(deps.length);
+    if (released.length > 0) {
+      // Each counter once, but for a second release of it (two writes released it), which needs its own step.
+      const byDep = new Map<string, BumpOp>();
+      const again: string[] = [];
+      for (const d of released)
+        if (byDep.has(d)) again.push(d);
+        else byDep.set(d, BumpOp.release);
+      for (const d of deps) {
+        const before = byDep.get(d);
+        if (before === undefined) byDep.set(d, op);
+        else if (op === BumpOp.mark) byDep.set(d, BumpOp.releaseAndMark);
+        else again.push(d);
+      }
+      bumped = [...byDep.keys(), ...again];
+      ops = [...byDep.values()].join("") + BumpOp.release.repeat(again.length);
+    }
     const prefix = this.layout.prefix(0);
-    const keys = all.map((d) => versionKey(prefix, d));
-    const announced = released.length === 0 ? deps : [...new Set(all)];
-    const { reply, published } = await this.bumpAtOnce(
-      keys,
-      announced,
-      keys.length,
-      mode === "release" ? "" : mode,
-      windowMs,
-      mode === "release" ? keys.length : released.length,
-    );
+    const keys = bumped.map((d) => versionKey(prefix, d));
+    const announced = released.length === 0 ? deps : [...new Set(bumped)];
+    const { reply, published } = await this.bumpAtOnce(keys, announced, keys.length, ops, windowMs);
     if (!Array.isArray(reply)) {
-      const lost = mode === "release" ? all : released;
+      const lost = op === BumpOp.release ? bumped : released;
       if (lost.length > 0) {
         this.queue(lost);
         this.undelivered();
@@ -226,7 +238,7 @@ export class BumpQueue {
         if (all.length === 0) return new Map<string, string>();
         const keys = all.map((d) => versionKey(this.layout.prefix(g), d));
         let r: unknown;
-        if (this.layout.groups === 1) ({ reply: r, published } = await this.bumpAtOnce(keys, batch, batch.length, "", 0, 0));
+        if (this.layout.groups === 1) ({ reply: r, published } = await this.bumpAtOnce(keys, batch, batch.length, BumpOp.plain.repeat(batch.length), 0));
         else r = await this.bumpEach(keys, batch.length);
         if (!Array.isArray(r)) {
           for (const d of batch) pending.add(d);
@@ -253,22 +265,20 @@ export class BumpQueue {
   private publishInScript = true;
 
   /**
-   * One script bumps the first `n` of `keys` (the first `released` of them
-   * releasing a mark, the others in `mode`, see versions.ts), reads the
-   * others and publishes the bus message of `bumped`, atomically (one
-   * Redis). `published` says whether the message went out (if not, the
-   * caller publishes on its own once the bumps are in).
+   * One script bumps the first `n` of `keys` (`ops`: a {@link BumpOp} each,
+   * see versions.ts), reads the others and publishes the bus message of
+   * `bumped`, atomically (one Redis). `published` says whether the message
+   * went out (if not, the caller publishes on its own once the bumps are in).
    */
   private async bumpAtOnce(
     keys: readonly string[],
     bumped: readonly string[],
     n: number,
-    mode: BumpMode,
+    ops: string,
     windowMs: number,
-    released: number,
   ): Promise<{ reply: unknown; published: boolean }> {
     const message = this.publishInScript ? this.o.bus?.prepare(bumped) : undefined;
-    const args: (string | number)[] = [n, randomBase(), VERSION_TTL_MS, mode, windowMs, released];
+    const args: (string | number)[] = [n, randomBase(), VERSION_TTL_MS, ops, windowMs];
     if (message) args.push(message.channel, message.text);
     const reply = await this.breaker.call(() => runScript(this.redis, BUMP, keys, args));
     return { reply, published: message !== undefined && this.settle(message, reply, keys.length) };
@@ -308,7 +318,7 @@ export class BumpQueue {
       keys.map((k, i) =>
         i < n
           ? this.breaker.call(
-              () => runScript(this.redis, BUMP, [k], [1, base, VERSION_TTL_MS, "", 0, 0]),
+              () => runScript(this.redis, BUMP, [k], [1, base, VERSION_TTL_MS, BumpOp.plain, 0]),
               (r) => (Array.isArray(r) ? r[0] : undefined),
             )
           : this.breaker.call(

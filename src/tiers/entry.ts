@@ -4,7 +4,6 @@
  * record their dependencies), side by side. Run with `runScript` (commands.ts).
  * @module
  */
-import { randomInt } from "node:crypto";
 import { script } from "./commands.js";
 import type { Timing } from "./memory.js";
 import { VERSION_LUA } from "./versions.js";
@@ -199,8 +198,12 @@ export const versionKey = (prefix: string, dep: string): string => `${prefix}:v:
  */
 export const VERSION_TTL_MS = 7 * 24 * 3600 * 1000;
 
-/** A random starting value for a version counter, far from any value a previous counter of that name held. */
-export const randomBase = (): string => String(2 ** 40 + randomInt(2 ** 47));
+/**
+ * A random starting value for a version counter, far from any value a
+ * previous counter of that name held: 2^40 + up to 2^46, below 1e14, where
+ * the bump script writes numbers cheaply (versions.ts).
+ */
+export const randomBase = (): string => String(2 ** 40 + Math.floor(Math.random() * 2 ** 46));
 
 /**
  * Where keys live. On one Redis, everything is under `<ns>:`. On a Cluster,

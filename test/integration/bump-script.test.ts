@@ -1,0 +1,60 @@
+/**
+ * The bump script (tiers/versions.ts) on a real Redis: each op's effect on a
+ * counter's number and write marks, a release carried with the next mark,
+ * and counters past 1e14 (from earlier versions) written with every digit.
+ */
+import { Redis } from "ioredis";
+import { afterAll, describe, expect, it } from "vitest";
+import { runScript } from "../../src/tiers/commands";
+import { BUMP, BumpOp } from "../../src/tiers/versions";
+import { redisUrl, uniqueNamespace } from "../support/db";
+
+// The suite's Redis (this file is not in the cluster project: the keys of one call lie in different slots).
+const redis = new Redis(redisUrl());
+afterAll(() => redis.disconnect());
+
+const TTL = 60_000;
+const WINDOW = 10_000;
+/** Runs BUMP over `keys` with one op each; returns the new values. */
+const bump = async (keys: string[], ops: string, base = "1000") => (await runScript(redis, BUMP, keys, [keys.length, base, TTL, ops, WINDOW])) as string[];
+const parts = (v: string) => v.split("~").map(Number);
+
+describe("the bump script", () => {
+  it("bumps each counter by one, with or without marks, and keeps the counter's ttl", async () => {
+    const ns = uniqueNamespace();
+    const [a, b] = [`${ns}:a`, `${ns}:b`];
+    expect(await bump([a, b], BumpOp.plain.repeat(2))).toEqual(["1001", "1001"]);
+    const [marked] = await bump([a], BumpOp.mark);
+    const [n, c, until] = parts(marked!);
+    expect([n, c]).toEqual([1002, 1]);
+    expect(until! - Date.now()).toBeGreaterThan(WINDOW - 2_000);
+    // A second write marks it too; one release leaves one mark, the other none.
+    expect(parts((await bump([a], BumpOp.mark))[0]!).slice(0, 2)).toEqual([1003, 2]);
+    expect(parts((await bump([a], BumpOp.release))[0]!).slice(0, 2)).toEqual([1004, 1]);
+    expect(await bump([a], BumpOp.release)).toEqual(["1005"]);
+    // A release of a counter without marks is a plain bump.
+    expect(await bump([b], BumpOp.release)).toEqual(["1002"]);
+    expect(await redis.pttl(a)).toBeGreaterThan(TTL - 5_000);
+  });
+
+  it("releases one write's mark and sets the next one's in one step, and a key given twice takes both", async () => {
+    const ns = uniqueNamespace();
+    const k = `${ns}:k`;
+    await bump([k], BumpOp.mark);
+    const [both] = await bump([k], BumpOp.releaseAndMark);
+    expect(parts(both!).slice(0, 2)).toEqual([1002, 1]);
+    // Two writes released in one command: the key twice.
+    await bump([k], BumpOp.mark);
+    expect(await bump([k, k], BumpOp.release.repeat(2))).toEqual([expect.stringMatching(/^1004~1~/), "1005"]);
+  });
+
+  it("starts an absent counter from the base given, and writes counters past 1e14 with every digit", async () => {
+    const ns = uniqueNamespace();
+    const [fresh, old] = [`${ns}:fresh`, `${ns}:old`];
+    expect(await bump([fresh], BumpOp.plain, "99999999999998")).toEqual(["99999999999999"]);
+    expect(await bump([fresh], BumpOp.plain)).toEqual(["100000000000000"]);
+    await redis.set(old, "140737488355327", "PX", TTL);
+    expect(parts((await bump([old], BumpOp.mark))[0]!).slice(0, 2)).toEqual([140737488355328, 1]);
+    expect((await bump([old], BumpOp.release))[0]).toBe("140737488355329");
+  });
+});
