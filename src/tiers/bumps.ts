@@ -5,14 +5,14 @@
  * replicas before the write resolves.
  * @module
  */
-import type { Cluster, Redis } from "ioredis";
 import { ALL_DEP } from "../deps/ids.js";
 import type { RedisClient } from "../options.js";
 import type { OutgoingMessage } from "../coherence/message.js";
 import type { Breaker } from "./breaker.js";
 import { runScript } from "./commands.js";
 import { type Layout, randomBase, VERSION_TTL_MS, versionKey } from "./entry.js";
-import { BUMP, BumpOp } from "./versions.js";
+import { BUMP, BumpOp, planBump } from "./versions.js";
+import { bumpEachKey, waitForReplicas } from "./cluster-bumps.js";
 
 /** Most bumps kept for replay while Redis is unreachable; past it, the replay bumps the whole namespace. */
 const MAX_PENDING_BUMPS = 10_000;
@@ -154,24 +154,7 @@ export class BumpQueue {
     const released = this.releasing;
     if (released.length === 0 && deps.length === 0) return [];
     this.releasing = [];
-    let bumped = deps;
-    let ops = op.repeat(deps.length);
-    if (released.length > 0) {
-      // Each counter once, but for a second release of it (two writes released it), which needs its own step.
-      const byDep = new Map<string, BumpOp>();
-      const again: string[] = [];
-      for (const d of released)
-        if (byDep.has(d)) again.push(d);
-        else byDep.set(d, BumpOp.release);
-      for (const d of deps) {
-        const before = byDep.get(d);
-        if (before === undefined) byDep.set(d, op);
-        else if (op === BumpOp.mark) byDep.set(d, BumpOp.releaseAndMark);
-        else again.push(d);
-      }
-      bumped = [...byDep.keys(), ...again];
-      ops = [...byDep.values()].join("") + BumpOp.release.repeat(again.length);
-    }
+    const { bumped, ops } = planBump(released, deps, op);
     const prefix = this.layout.prefix(0);
     const keys = bumped.map((d) => versionKey(prefix, d));
     const announced = released.length === 0 ? deps : [...new Set(bumped)];
@@ -239,7 +222,7 @@ export class BumpQueue {
         const keys = all.map((d) => versionKey(this.layout.prefix(g), d));
         let r: unknown;
         if (this.layout.groups === 1) ({ reply: r, published } = await this.bumpAtOnce(keys, batch, batch.length, BumpOp.plain.repeat(batch.length), 0));
-        else r = await this.bumpEach(keys, batch.length);
+        else r = await bumpEachKey(this.redis, this.breaker, keys, batch.length);
         if (!Array.isArray(r)) {
           for (const d of batch) pending.add(d);
           return undefined;
@@ -306,40 +289,11 @@ export class BumpQueue {
     return false;
   }
 
-  /**
-   * On a Cluster: one single-key command per counter, sent at once. While a
-   * slot migrates, its keys may lie on two masters for a while, and a
-   * multi-key script fails there until the move ends; single keys follow
-   * ioredis's ASK redirections. Undefined when any of them failed.
-   */
-  private async bumpEach(keys: readonly string[], n: number): Promise<unknown[] | undefined> {
-    const base = randomBase();
-    const replies = await Promise.all(
-      keys.map((k, i) =>
-        i < n
-          ? this.breaker.call(
-              () => runScript(this.redis, BUMP, [k], [1, base, VERSION_TTL_MS, BumpOp.plain, 0]),
-              (r) => (Array.isArray(r) ? r[0] : undefined),
-            )
-          : this.breaker.call(
-              () => this.redis.get(k),
-              (v) => v ?? "",
-            ),
-      ),
-    );
-    return replies.some((r) => r === undefined) ? undefined : replies;
-  }
-
   /** With `replicas`: waits (at most the timeout) until that many replicas have what this connection wrote. */
   private async replicated(): Promise<void> {
     const wanted = this.o.replicas ?? 0;
     if (wanted <= 0) return;
-    // Within the command deadline, so that a short count is an answer, not a timeout.
-    const ms = Math.max(1, Math.floor(this.o.timeoutMs * 0.8));
-    // WAIT counts what one connection wrote: on a Cluster, each master's (every group's bump went to all).
-    const nodes: Redis[] = this.redis.isCluster ? (this.redis as Cluster).nodes("master") : [this.redis as Redis];
-    const counts = await Promise.all(nodes.map((n) => this.breaker.call(() => n.wait(wanted, ms))));
-    const acked = Math.min(...counts.map((c) => (typeof c === "number" ? c : 0)));
+    const acked = await waitForReplicas(this.redis, this.breaker, wanted, this.o.timeoutMs);
     if (acked < wanted) this.o.onReplicasShort?.(wanted, acked);
   }
 

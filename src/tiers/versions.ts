@@ -53,6 +53,29 @@ export const BumpOp = {
 export type BumpOp = (typeof BumpOp)[keyof typeof BumpOp];
 
 /**
+ * The counters of one bump script and their ops: the releases waiting
+ * (`released`, a dependency id once per mark it releases) and `deps`, each
+ * bumped in `op`. A counter released and marked is bumped once
+ * ({@link BumpOp.releaseAndMark}); a second release of one counter needs a
+ * step of its own.
+ */
+export function planBump(released: readonly string[], deps: readonly string[], op: BumpOp): { bumped: readonly string[]; ops: string } {
+  if (released.length === 0) return { bumped: deps, ops: op.repeat(deps.length) };
+  const byDep = new Map<string, BumpOp>();
+  const again: string[] = [];
+  for (const d of released)
+    if (byDep.has(d)) again.push(d);
+    else byDep.set(d, BumpOp.release);
+  for (const d of deps) {
+    const before = byDep.get(d);
+    if (before === undefined) byDep.set(d, op);
+    else if (before === BumpOp.release && op === BumpOp.mark) byDep.set(d, BumpOp.releaseAndMark);
+    else again.push(d);
+  }
+  return { bumped: [...byDep.keys(), ...again], ops: [...byDep.values()].join("") + BumpOp.release.repeat(again.length) };
+}
+
+/**
  * Bumps the first ARGV[1] version counters in KEYS (+1 each) and reads the
  * rest, in one step. An absent counter starts from ARGV[2], a random value
  * far from any a previous counter of that name could have recorded; every
