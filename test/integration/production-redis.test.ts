@@ -363,6 +363,35 @@ describe("a Redis that refuses a command the cache needs", () => {
   });
 });
 
+/** `ip:port` of a client's connection, as MONITOR names its source. */
+function sourceOf(redis: Redis): string {
+  const { localAddress, localPort } = (redis as unknown as { stream: { localAddress: string; localPort: number } }).stream;
+  return `${localAddress}:${localPort}`;
+}
+
+/**
+ * Records every command the Redis on `port` runs (MONITOR), with its source
+ * ("lua" inside a script). `stop()` resolves once everything sent before it
+ * has been recorded (a marker ECHO is seen), and ends the recording.
+ */
+async function recordCommands(port: number, ns: string) {
+  const monitor = await client(port).monitor();
+  const seen: Array<{ command: string; source: string }> = [];
+  const end = `end ${ns}`;
+  const ended = new Promise<void>((resolve) =>
+    monitor.on("monitor", (_time: string, args: string[], source: string) => {
+      if (args[0]?.toLowerCase() === "echo" && args[1] === end) resolve();
+      else seen.push({ command: args[0]!.toLowerCase(), source });
+    }),
+  );
+  const stop = async () => {
+    await client(port).echo(end);
+    await ended;
+    monitor.disconnect();
+  };
+  return { seen, stop };
+}
+
 describe("a write's Redis commands", () => {
   it("are bump scripts that publish their bus messages themselves: the marks, and after the commit their release", async () => {
     const server = await startRedisProcess();
@@ -375,26 +404,13 @@ describe("a write's Redis commands", () => {
     const id = t.ids.posts.hello;
     await writer.prisma.post.update({ where: { id }, data: { title: `warm-up ${ns}` } }); // the scripts are loaded
     await reader.prisma.post.findUnique({ where: { id } });
-    const { localAddress, localPort } = (writerRedis as unknown as { stream: { localAddress: string; localPort: number } }).stream;
-    const writerSource = `${localAddress}:${localPort}`;
-
-    const monitor = await client(server.port).monitor();
-    const seen: Array<{ command: string; source: string }> = [];
-    const end = `end ${ns}`;
-    const ended = new Promise<void>((resolve) =>
-      monitor.on("monitor", (_time: string, args: string[], source: string) => {
-        if (args[0]?.toLowerCase() === "echo" && args[1] === end) resolve();
-        else seen.push({ command: args[0]!.toLowerCase(), source });
-      }),
-    );
+    const writerSource = sourceOf(writerRedis);
+    const { seen, stop } = await recordCommands(server.port, ns);
     const title = `one command ${ns}`;
     await writer.prisma.post.update({ where: { id }, data: { title } });
     await new Promise((resolve) => setImmediate(resolve)); // the release is sent on the writer's next turn
     await reader.prisma.$cache.delivered(writer.prisma.$cache.lastPublished()!);
-    // Everything sent before the marker has been monitored once the marker is.
-    await client(server.port).echo(end);
-    await ended;
-    monitor.disconnect();
+    await stop();
 
     // MONITOR shows what a script runs with the source "lua".
     expect(seen.filter((s) => s.source === writerSource && s.command !== "ping").map((s) => s.command)).toEqual(["evalsha", "evalsha"]);
@@ -414,25 +430,13 @@ describe("a write's Redis commands", () => {
     const id = t.ids.posts.hello;
     await writer.prisma.post.update({ where: { id }, data: { title: `warm-up ${ns}` } });
     await new Promise((resolve) => setImmediate(resolve));
-    const { localAddress, localPort } = (writerRedis as unknown as { stream: { localAddress: string; localPort: number } }).stream;
-    const writerSource = `${localAddress}:${localPort}`;
-
-    const monitor = await client(server.port).monitor();
-    const seen: Array<{ command: string; source: string }> = [];
-    const end = `end ${ns}`;
-    const ended = new Promise<void>((resolve) =>
-      monitor.on("monitor", (_time: string, args: string[], source: string) => {
-        if (args[0]?.toLowerCase() === "echo" && args[1] === end) resolve();
-        else seen.push({ command: args[0]!.toLowerCase(), source });
-      }),
-    );
+    const writerSource = sourceOf(writerRedis);
+    const { seen, stop } = await recordCommands(server.port, ns);
     for (const n of [1, 2, 3]) await writer.prisma.post.update({ where: { id }, data: { title: `in a row ${n} ${ns}` } });
     // Three marks, the second and third carrying the release before them; the last release on the next turn.
     await new Promise((resolve) => setImmediate(resolve));
     await reader.prisma.$cache.delivered(writer.prisma.$cache.lastPublished()!);
-    await client(server.port).echo(end);
-    await ended;
-    monitor.disconnect();
+    await stop();
 
     const fromWriter = seen.filter((s) => s.source === writerSource && s.command !== "ping").map((s) => s.command);
     expect(fromWriter).toEqual(["evalsha", "evalsha", "evalsha", "evalsha"]);
