@@ -38,7 +38,7 @@ function createExtension(runtime: CacheRuntime, base: unknown, missing: readonly
   /**
    * Whether no client of this cache (the one it was applied to, and each one
    * derived from it with `$extends`) has anything beneath the cache that
-   * changes results. A write hook cannot tell which client wrote, so
+   * changes results. The write runner does not tell which client wrote, so
    * write-through stops for good once one such client exists.
    */
   let everyClientPlain = true;
