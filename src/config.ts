@@ -128,6 +128,7 @@ const optionsSchema = z.strictObject({
   heartbeat: z.number().int().min(20, "heartbeat must be >= 20 milliseconds").optional(),
   replicas: z.number().int().nonnegative("replicas must be an integer >= 0").optional(),
   rowLevel: z.boolean({ error: "rowLevel must be a boolean" }).optional(),
+  maxRowDeps: z.number().int("maxRowDeps must be an integer").min(1, "maxRowDeps must be >= 1").max(10_000, "maxRowDeps must be <= 10000").optional(),
   scope: z
     .custom<ScopeSource>((v) => typeof v === "function" || canonicalizable(v), {
       error: "scope must be a function returning the caller's scope, or a value (string, number, bigint, boolean, null, or an array or plain object of them)",
@@ -170,6 +171,7 @@ export interface ResolvedOptions {
   replicas: number;
   breaker: { failures: number; cooldown: number };
   rowLevel: boolean;
+  maxRowDeps: number;
   scope: ScopeSource | undefined;
   logger: CacheLogger | undefined;
   /** Share of cache hits also read from the database and compared (0: the audit is off). */
@@ -192,6 +194,7 @@ export const DEFAULTS = {
   replicas: 0,
   breaker: { failures: 5, cooldown: 5_000 },
   rowLevel: true,
+  maxRowDeps: 100,
   /** `$cache.delivered(...)` timeout, in ms. */
   deliveredTimeout: 5_000,
   /** The staleness audit is off. */
@@ -240,6 +243,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     replicas: o.replicas ?? d.replicas,
     breaker: { failures: o.breaker?.failures ?? d.breaker.failures, cooldown: o.breaker?.cooldown ?? d.breaker.cooldown },
     rowLevel: o.rowLevel ?? d.rowLevel,
+    maxRowDeps: o.maxRowDeps ?? d.maxRowDeps,
     scope: o.scope,
     logger: o.logger,
     auditRate: o.audit?.sampleRate ?? d.auditSampleRate,

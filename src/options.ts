@@ -168,6 +168,14 @@ export interface CacheOptions {
    */
   rowLevel?: boolean;
   /**
+   * With `rowLevel`, a list or an include depends on each row it returned.
+   * Past this many rows at one level of a result (the top level, or one
+   * include across all its parents), that level depends on its whole model
+   * instead, so that an entry's version check stays bounded.
+   * @default 100
+   */
+  maxRowDeps?: number;
+  /**
    * Circuit breaker of the Redis tier: after `failures` failed or timed-out
    * commands in a row, Redis is skipped for `cooldown` milliseconds (reads go
    * to L1 and the database; bumps are queued and replayed).

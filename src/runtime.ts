@@ -7,9 +7,11 @@ import { InvalidationBus } from "./coherence/bus.js";
 import { LeaseManager } from "./coherence/lease.js";
 import { checkModelNames, type ResolvedOptions } from "./config.js";
 import { RelationGraph, type RuntimeDataModel } from "./deps/graph.js";
-import { modelDep, tagDep } from "./deps/ids.js";
+import { bulkDep, modelDep, newRowDep, tagDep } from "./deps/ids.js";
 import { RowKeys } from "./deps/rows.js";
 import { parseRelations } from "./deps/schema.js";
+import { Relations } from "./deps/relations.js";
+import { ReadDependencies } from "./deps/selection.js";
 import { CacheUsageError } from "./errors.js";
 import type { DatabaseIdentity } from "./identity.js";
 import { Planner } from "./engine/planner.js";
@@ -73,8 +75,17 @@ export class CacheRuntime {
     this.graph = new RelationGraph(dataModel);
     const facts = parseRelations(schema);
     this.rows = new RowKeys(options.rowLevel ? facts : undefined);
+    // Precise dependencies need the schema's relation facts, and row-level dependencies.
+    const relations = options.rowLevel && facts ? new Relations(this.graph, facts) : undefined;
     const keyspace = new Keyspace(options.namespace, clientShape, identity);
-    this.planner = new Planner({ options, graph: this.graph, rows: this.rows, keyspace, stats: this.stats });
+    this.planner = new Planner({
+      options,
+      graph: this.graph,
+      rows: this.rows,
+      keyspace,
+      stats: this.stats,
+      precise: relations && new ReadDependencies(relations, this.rows, options.maxRowDeps),
+    });
     this.rowSecurity = new RowSecurity(
       this.graph,
       () => identity?.rowSecured,
@@ -151,7 +162,7 @@ export class CacheRuntime {
         : undefined;
     this.stack = new CacheStack(l1, l2, this.leases, this.stats, { earlyRefresh: options.earlyRefresh, events: this.events, delivery: this.bus });
     this.writes = new WriteDecisions(
-      { graph: this.graph, rows: this.rows, facts, tagsOf: (m) => this.planner.modelTags(m) },
+      { graph: this.graph, rows: this.rows, facts, relations, tagsOf: (m) => this.planner.modelTags(m) },
       this.stack.writes,
       this.planner,
       options,
@@ -244,7 +255,8 @@ export class CacheRuntime {
     const deps: string[] = [];
     for (const m of target.models ?? []) {
       if (!this.graph.models.includes(m)) throw new CacheUsageError(`$cache.invalidate: unknown model "${m}" (models: ${this.graph.models.join(", ")})`);
-      deps.push(modelDep(m));
+      // Every entry that reads the model: lists and lookups alike.
+      deps.push(modelDep(m), bulkDep(m), newRowDep(m));
     }
     for (const t of target.tags ?? []) {
       if (typeof t !== "string" || t === "") throw new CacheUsageError("$cache.invalidate: tags must be non-empty strings");

@@ -54,22 +54,33 @@ export class RowKeys {
    * names it by another unique key (or is not a unique lookup at all).
    */
   ofWhere(model: string, where: unknown): string | undefined {
+    const values = this.idOfWhere(model, where);
+    return values && rowDep(model, values);
+  }
+
+  /** The primary-key values a `WhereUniqueInput` names, in id-field order, or undefined (see {@link ofWhere}). */
+  idOfWhere(model: string, where: unknown): unknown[] | undefined {
     const facts = this.model(model);
     if (!facts?.id || where === null || typeof where !== "object") return undefined;
     const w = where as Record<string, unknown>;
     const id = facts.id;
     if (id.length === 1) {
       const v = w[id[0]!];
-      return isPlainValue(v) ? rowDep(model, [v]) : undefined;
+      return isPlainValue(v) ? [v] : undefined;
     }
     for (const [name, fields] of Object.entries(facts.compoundKeys)) {
       if (!sameFields(fields, id)) continue;
       const c = w[name];
       if (c === null || typeof c !== "object") continue;
       const values = id.map((f) => (c as Record<string, unknown>)[f]);
-      if (values.every(isPlainValue)) return rowDep(model, values);
+      if (values.every(isPlainValue)) return values;
     }
     return undefined;
+  }
+
+  /** The primary-key fields of `model`, or undefined. */
+  idFields(model: string): readonly string[] | undefined {
+    return this.model(model)?.id ?? undefined;
   }
 
   /**

@@ -69,6 +69,8 @@ export interface FieldFacts {
   list: boolean;
   /** Database column name (`@map`, else the field name); `null` for relation fields. */
   column: string | null;
+  /** `@updatedAt`: Prisma sets it on every update. */
+  updatedAt: boolean;
 }
 
 /** Facts about one model (or view). */
@@ -470,7 +472,7 @@ function interpret(blocks: RawBlock[]): RelationFacts | undefined {
         column = (map && str(arg(map, "name", 0))) ?? f.name;
         columns[f.name] = column;
       }
-      fields.push({ name: f.name, type: f.type, kind, optional: f.optional, list: f.list, column });
+      fields.push({ name: f.name, type: f.type, kind, optional: f.optional, list: f.list, column, updatedAt: f.attrs.some((a) => a.name === "updatedAt") });
       if (f.attrs.some((a) => a.name === "id")) id = [f.name];
       if (f.attrs.some((a) => a.name === "unique")) uniques.push({ fields: [f.name], at: index });
       if (kind !== "object") continue;
@@ -582,11 +584,15 @@ class Effects {
   private readonly updated = new Set<string>();
   private readonly index: Map<string, ForeignKey[]>;
 
-  constructor(private readonly facts: RelationFacts) {
+  constructor(
+    private readonly facts: RelationFacts,
+    private readonly joins = true,
+  ) {
     this.index = byTarget(facts);
   }
 
   private joinPartners(model: string): void {
+    if (!this.joins) return;
     for (const jt of this.facts.joinTables) {
       if (jt.models[0] === model) this.out.add(jt.models[1]);
       else if (jt.models[1] === model) this.out.add(jt.models[0]);
@@ -632,11 +638,14 @@ class Effects {
  * every cascaded model) in implicit many-to-many relations, whose join rows go
  * away. `Restrict` and `NoAction` change nothing (the delete fails instead).
  *
+ * @param joinPartners Whether the partners in implicit many-to-many relations
+ * count (they do by default; a caller that bumps the join tables' own
+ * dependencies leaves them out).
  * @returns Affected models in discovery order; `model` itself is included only
  * when reached through a relation (a self-relation). Empty for an unknown model.
  */
-export function affectedByDelete(facts: RelationFacts, model: string): string[] {
-  const e = new Effects(facts);
+export function affectedByDelete(facts: RelationFacts, model: string, joinPartners = true): string[] {
+  const e = new Effects(facts, joinPartners);
   e.delete(model);
   return [...e.out];
 }
@@ -650,12 +659,13 @@ export function affectedByDelete(facts: RelationFacts, model: string): string[] 
  * join partners are included then.
  *
  * @param updatedFields Scalar field names (not column names) being written.
+ * @param joinPartners Whether the partners in implicit many-to-many relations count (see {@link affectedByDelete}).
  * @returns Affected models in discovery order; `model` itself is included only
  * when reached through a relation (a self-relation).
  */
-export function affectedByUpdate(facts: RelationFacts, model: string, updatedFields: readonly string[]): string[] {
+export function affectedByUpdate(facts: RelationFacts, model: string, updatedFields: readonly string[], joinPartners = true): string[] {
   if (updatedFields.length === 0) return [];
-  const e = new Effects(facts);
+  const e = new Effects(facts, joinPartners);
   e.update(model, updatedFields);
   return [...e.out];
 }

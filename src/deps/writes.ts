@@ -6,6 +6,8 @@
 import type { RelationGraph } from "./graph.js";
 import { bulkDep, modelDep, newRowDep, tagDep } from "./ids.js";
 import { modelsForTables, type SqlDialect, tablesWritten } from "./raw-sql.js";
+import { Changes, changesOf } from "./changes.js";
+import type { Relations } from "./relations.js";
 import type { RowKeys } from "./rows.js";
 import { affectedByDelete, affectedByUpdate, type RelationFacts } from "./schema.js";
 
@@ -119,6 +121,8 @@ export interface WriteContext {
   rows: RowKeys;
   /** Parsed schema, or undefined (then referential actions are assumed on every related model). */
   facts: RelationFacts | undefined;
+  /** The relation links of the parsed schema: with them, writes bump precisely (changes.ts); without, by model. */
+  relations?: Relations | undefined;
   tagsOf(model: string): readonly string[];
 }
 
@@ -157,6 +161,7 @@ class Bumps {
  * returned; rows it names are bumped one by one, anything else in bulk.
  */
 export function writeDeps(ctx: WriteContext, model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): string[] {
+  if (ctx.relations) return precise(ctx, ctx.relations, model, operation, args, result);
   const b = new Bumps(ctx);
   b.model(model);
   const data = args?.data;
@@ -201,6 +206,7 @@ export function writeDeps(ctx: WriteContext, model: string, operation: string, a
  * transaction (pre-invalidation): what the arguments name, in bulk.
  */
 export function writeDepsBefore(ctx: WriteContext, model: string, operation: string, args: Record<string, unknown> | undefined): string[] {
+  if (ctx.relations) return precise(ctx, ctx.relations, model, operation, args, undefined);
   const b = new Bumps(ctx);
   const wherePk = ctx.rows.ofWhere(model, args?.where);
   if (operation === "create" || operation === "createManyAndReturn") {
@@ -217,6 +223,13 @@ export function writeDepsBefore(ctx: WriteContext, model: string, operation: str
   }
   addSideEffects(b, sideEffects(ctx, model, operation, args));
   return [...b.out];
+}
+
+/** {@link writeDeps} with the relation links known: precise bumps (changes.ts). */
+function precise(ctx: WriteContext, relations: Relations, model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): string[] {
+  const c = new Changes(relations, ctx.rows, ctx.tagsOf);
+  changesOf(c, ctx.rows, model, operation, args, result);
+  return [...c.out];
 }
 
 /**
@@ -271,15 +284,22 @@ export function rawWriteDeps(ctx: WriteContext, sql: string, dialect: SqlDialect
   const written = facts ? tablesWritten(sql, dialect) : undefined;
   if (!facts || !written) return [...ctx.graph.everything];
   const b = new Bumps(ctx);
+  const c = ctx.relations && new Changes(ctx.relations, ctx.rows, ctx.tagsOf);
   for (const t of written.tables) {
     const models = modelsForTables([t], facts.models, facts.joinTables);
     if (!models) return [...ctx.graph.everything];
-    const join = facts.joinTables.some((j) => (t.quoted ? j.table === t.name : j.table.toLowerCase() === t.name.toLowerCase()));
+    const join = facts.joinTables.find((j) => (t.quoted ? j.table === t.name : j.table.toLowerCase() === t.name.toLowerCase()));
+    if (join && c) {
+      // Links of a join table: the join table's own dependencies, not its models' rows.
+      c.link(join, join.models[0], undefined, undefined);
+      continue;
+    }
     for (const m of models) {
       if (join) {
         b.model(m);
         continue;
       }
+      if (c) c.bulk(m);
       b.bulk(m);
       let referenced: string[] = [];
       if (t.op === "delete" || t.op === "truncate" || written.cascade) referenced = affectedByDelete(facts, m);
@@ -291,8 +311,12 @@ export function rawWriteDeps(ctx: WriteContext, sql: string, dialect: SqlDialect
         const fields = t.columns ? t.columns.map((c) => byColumn.get(key(c.name)) ?? c.name) : Object.keys(columns);
         referenced = affectedByUpdate(facts, m, fields);
       }
-      for (const r of referenced) b.bulk(r);
+      for (const r of referenced) {
+        if (c) c.bulk(r);
+        b.bulk(r);
+      }
     }
   }
+  if (c) for (const d of c.out) b.out.add(d);
   return [...b.out];
 }

@@ -57,7 +57,7 @@ export class Fill {
   l1Entry(req: ReadRequest, value: unknown, size: number, snap: readonly string[], gens: readonly number[], timing: Timing): boolean {
     if (!this.l1 || !this.generations.matches(snap, gens)) return false;
     const deps = recordedDeps(req, value);
-    this.l1.set(req.l1Key, { value, deps, gens: this.generations.snapshot(deps), timing, size }, Date.now());
+    this.l1.set(req.l1Key, { value, deps, gens: this.generations.snapshot(deps), timing, size }, Date.now(), this.generations.clock);
     return true;
   }
 }

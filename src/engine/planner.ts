@@ -12,6 +12,7 @@ import type { QueryCacheOption, RawCacheOptions } from "../options.js";
 import type { RelationGraph } from "../deps/graph.js";
 import { ALL_DEP, modelDep, tagDep } from "../deps/ids.js";
 import { readDeps } from "../deps/reads.js";
+import type { ReadDependencies } from "../deps/selection.js";
 import type { RowKeys } from "../deps/rows.js";
 import { CacheUsageError } from "../errors.js";
 import { canonicalize } from "../keys.js";
@@ -44,6 +45,8 @@ export interface PlannerContext {
   readonly keyspace: Keyspace;
   /** Where bypasses are counted. */
   readonly stats: Stats;
+  /** Precise dependencies (selection.ts); undefined: every read depends on the models it reaches. */
+  readonly precise?: ReadDependencies | undefined;
 }
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -146,6 +149,7 @@ export class Planner {
       args,
       tags: option?.tags,
       rowLookup: keyOp === "findUnique" && this.rows.has(model),
+      operation: keyOp,
       memoizable: option?.key === undefined,
       declared: undefined,
       counters,
@@ -196,6 +200,7 @@ export class Planner {
       args: undefined,
       tags: option.tags,
       rowLookup: false,
+      operation: undefined,
       // Its dependencies follow from what it declares, which is part of its key.
       memoizable: true,
       declared: [...new Set(deps)],
@@ -224,6 +229,15 @@ export class Planner {
     const { model } = plan;
     if (model === undefined) return { deps: plan.declared ?? [ALL_DEP], guards: undefined, lateDeps: undefined, l2Id: undefined };
     const pk = (plan.rowLookup && this.rows.ofWhere(model, plan.args?.where)) || undefined;
+    const precise = this.ctx.precise;
+    if (precise) {
+      const shape = precise.read(model, plan.operation ?? "findMany", plan.args, pk);
+      const deps = shape.deps;
+      for (const d of this.options.models[model]?.dependsOn ?? NONE) deps.push(modelDep(d));
+      for (const t of this.modelTags(model)) deps.push(tagDep(t));
+      for (const t of plan.tags ?? NONE) deps.push(tagDep(t));
+      return { deps: [...new Set(deps)], guards: shape.guards, lateDeps: shape.late, l2Id: undefined };
+    }
     const deps = this.readDeps(model, plan.args, plan.tags, plan.rowLookup);
     // By primary key: the row. (A row that appears bumps it, or b:M when unnamed.)
     if (pk) deps.push(pk);

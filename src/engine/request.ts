@@ -29,6 +29,8 @@ export interface ReadPlan {
   readonly tags: readonly string[] | undefined;
   /** A findUnique on a model with a known primary key: depends on its row, not the model. */
   readonly rowLookup: boolean;
+  /** The plain read operation (`findUnique` for `findUniqueOrThrow`); undefined for a cached raw read. */
+  readonly operation: string | undefined;
   /** The key is derived from the arguments (not a custom `key`), so what is worked out from it may be remembered. */
   readonly memoizable: boolean;
   /** For a cached raw read: the dependencies it declares. */

@@ -92,7 +92,7 @@ export class CacheStack {
    */
   peek(l1Key: string): Peeked | undefined {
     const e = this.l1?.get(l1Key);
-    if (e === undefined || !this.generations.matches(e.deps, e.gens)) return undefined;
+    if (e === undefined || !this.generations.current(e)) return undefined;
     const now = Date.now();
     // While the bus is not known to deliver, another process's write may be unseen here: ask Redis.
     const delivery = this.options.delivery;

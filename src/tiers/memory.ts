@@ -19,6 +19,12 @@ export interface L1Entry {
   readonly checkUntil: number;
   /** Approximate size in bytes. */
   readonly size: number;
+  /**
+   * The {@link LocalGenerations.clock} at which `gens` were last found
+   * current: while no bump came since, the entry is current without checking
+   * each dependency (an L1 hit stays constant-time however many it has).
+   */
+  seen: number;
 }
 
 /** An entry's lifetime, in epoch ms, and what its query cost. */
@@ -56,13 +62,13 @@ export class MemoryTier {
    * Stores an entry. L1 serves it without asking L2 until `now + l1.ttl` at
    * most (`checkUntil`), and keeps it until its `keepUntil`.
    */
-  set(key: string, entry: Omit<L1Entry, "checkUntil">, now: number): void {
+  set(key: string, entry: Omit<L1Entry, "checkUntil" | "seen">, now: number, seen: number): void {
     if (entry.timing.keepUntil <= now) return;
     const checkUntil = Math.min(entry.timing.freshUntil, now + this.ttlMs);
     // Expiry is checked on every read from the entry's own timing; lru-cache's
     // own ttl tracking would only add cost to every get. Expired entries leave
     // as the LRU evicts them (the tier stays bounded by max and maxBytes).
-    this.lru.set(key, { ...entry, checkUntil });
+    this.lru.set(key, { ...entry, checkUntil, seen });
   }
 
   /** Removes one entry. */
@@ -97,6 +103,8 @@ export class LocalGenerations {
   /** Generation of every dependency not in the map; above every generation ever handed out. */
   private floor = 0;
   private highest = 0;
+  /** Moves on every bump: an entry checked at the current clock is still current. */
+  clock = 0;
 
   /** @param limit dependencies tracked before the map is reset (which makes every L1 entry stale). */
   constructor(private readonly limit = 200_000) {}
@@ -114,8 +122,21 @@ export class LocalGenerations {
     return true;
   }
 
+  /**
+   * Whether an L1 entry's dependencies are all at their recorded
+   * generations: at once when nothing was bumped since it was last found
+   * so, otherwise by checking each (and then remembered).
+   */
+  current(e: L1Entry): boolean {
+    if (e.seen === this.clock) return true;
+    if (!this.matches(e.deps, e.gens)) return false;
+    e.seen = this.clock;
+    return true;
+  }
+
   /** Moves each dependency to a new generation. */
   bump(deps: Iterable<string>): void {
+    this.clock++;
     if (this.gens.size >= this.limit) {
       // Bounded memory: forget every generation, and start above all of them,
       // so no entry recorded before can match again.
