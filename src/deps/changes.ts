@@ -17,6 +17,8 @@ type Data = Record<string, unknown>;
 
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined || v === null || v === false ? [] : [v]);
 const isObject = (v: unknown): v is Data => v !== null && typeof v === "object" && !Array.isArray(v);
+/** The entries of an update's data that set a plain value (not `{ increment }` and the like, nor relations). */
+const plainOnly = (data: Data): Data => Object.fromEntries(Object.entries(data).filter(([, v]) => v === null || typeof v !== "object" || v instanceof Date));
 
 /** Collects what one write bumps. */
 export class Changes {
@@ -69,7 +71,7 @@ export class Changes {
   private keyFromData(fk: ForeignKey, data: Data | undefined): unknown[] | undefined {
     if (!data) return undefined;
     const scalars = valuesOf(data, fk.fields);
-    if (scalars && scalars.every((v) => v === null || typeof v !== "object")) return scalars;
+    if (scalars?.every((v) => v === null || typeof v !== "object")) return scalars;
     const rel = data[fk.field];
     if (!isObject(rel)) return undefined;
     if (rel.disconnect === true) return fk.fields.map(() => null);
@@ -112,20 +114,51 @@ export class Changes {
    */
   updated(model: string, row: unknown, id: readonly unknown[] | undefined, data: unknown): void {
     this.model(model);
-    const idFields = this.rows.idFields(model);
-    const dep =
-      this.rows.ofRow(model, row) ?? (id && idFields && this.rows.ofRow(model, Object.fromEntries(idFields.map((f, i) => [f, id[i]]))));
-    if (dep) this.out.add(dep);
-    else this.bulk(model);
     const d = isObject(data) ? data : undefined;
     const fields = this.fieldsSet(model, d);
-    for (const f of fields) this.out.add(fieldDep(model, f));
-    // A row that takes a foreign-key value bumps it (the value it left is not known: its field, above, stands for it).
-    for (const fk of this.relations.foreignKeys(model)) if (fk.fields.some((f) => fields.has(f))) this.keys(fk, row, d);
+    // Only link changes (many-to-many, or rows that hold the key elsewhere) and nested writes: the row itself is as it was.
+    if (fields.size === 0) return;
+    const idFields = this.rows.idFields(model);
+    const named = id && idFields ? this.rows.ofRow(model, Object.fromEntries(idFields.map((f, i) => [f, id[i]]))) : undefined;
+    const after = this.rows.ofRow(model, row);
+    const moved = idFields?.some((f) => fields.has(f)) ?? true;
+    // The row before (named by the write) and after (returned); a primary key that moved without being returned: the new row from the data.
+    const afterFromData =
+      moved && after === undefined && d && idFields
+        ? this.rows.ofRow(model, { ...Object.fromEntries(idFields.map((f, i) => [f, id?.[i]])), ...plainOnly(d) })
+        : undefined;
+    if (named) this.out.add(named);
+    if (after) this.out.add(after);
+    if (afterFromData) this.out.add(afterFromData);
+    if (!named && !after) this.bulk(model);
+    else if (moved && !after && !afterFromData) this.bulk(model);
+    this.setFields(model, fields, row, d);
     if (this.rows.touchesUniqueFields(model, d)) this.out.add(newRowDep(model));
-    const moved = [...fields];
-    for (const m of affectedByUpdate(this.relations.facts, model, moved, false)) this.bulk(m);
-    if (idFields?.some((f) => fields.has(f))) for (const j of this.relations.joinTables(model)) this.link(j, model, undefined, undefined);
+    for (const m of affectedByUpdate(this.relations.facts, model, [...fields], false)) this.bulk(m);
+    if (moved) for (const j of this.relations.joinTables(model)) this.link(j, model, undefined, undefined);
+  }
+
+  /** The fields an update set, and the foreign-key values a row took (the values it left are not known: the fields stand for them). */
+  private setFields(model: string, fields: ReadonlySet<string>, row: unknown, data: Data | undefined): void {
+    for (const f of fields) this.out.add(fieldDep(model, f));
+    for (const fk of this.relations.foreignKeys(model)) if (fk.fields.some((f) => fields.has(f))) this.keys(fk, row, data);
+  }
+
+  /**
+   * A row of `model` (named by `id`, else not known) took `values` (or
+   * values not known) in foreign key `fk`: a link made or removed from the
+   * other side (`user.posts: { connect }`).
+   */
+  private movedKey(model: string, id: readonly unknown[] | undefined, fk: ForeignKey, values: readonly unknown[] | undefined): void {
+    this.model(model);
+    const idFields = this.rows.idFields(model);
+    const dep = id && idFields ? this.rows.ofRow(model, Object.fromEntries(idFields.map((f, i) => [f, id[i]]))) : undefined;
+    if (dep) this.out.add(dep);
+    else this.bulk(model);
+    for (const f of fk.fields) this.out.add(fieldDep(model, f));
+    this.out.add(keyDep(fkColumns(fk), values));
+    for (const f of this.relations.updatedAtFields(model)) this.out.add(fieldDep(model, f));
+    for (const m of affectedByUpdate(this.relations.facts, model, fk.fields, false)) this.bulk(m);
   }
 
   /** Scalar fields an update's data sets: its own, the foreign keys of relations it connects or disconnects, and `@updatedAt` fields. */
@@ -207,11 +240,9 @@ export class Changes {
   /** Nested writes on a relation whose related rows hold the foreign key (`user.posts`, `user.profile`). */
   private nestedChild(fk: ForeignKey, target: string, many: boolean, parent: unknown, ops: Data): void {
     const ref = valuesOf(parent, fk.references);
-    const moved = (where: unknown, values: unknown[] | undefined): void => {
-      // The row's key moves: its row, its key's field, and the value it takes.
-      const id = where === true ? undefined : this.rows.idOfWhere(target, where);
-      this.updated(target, undefined, id, Object.fromEntries(fk.fields.map((f, i) => [f, values?.[i]])));
-    };
+    // The row's key moves: its row, its key's field, and the value it takes.
+    const moved = (where: unknown, values: unknown[] | undefined): void =>
+      this.movedKey(target, where === true ? undefined : this.rows.idOfWhere(target, where), fk, values);
     this.createdUnknown(target, ops.create, { fk, values: ref });
     if (isObject(ops.createMany)) this.createdUnknown(target, ops.createMany.data, { fk, values: ref });
     for (const c of list(ops.connectOrCreate)) {
@@ -225,7 +256,11 @@ export class Changes {
       this.out.add(keyDep(fkColumns(fk), ref));
     }
     for (const w of list(ops.connect)) moved(w, ref);
-    for (const w of list(ops.disconnect)) moved(w, fk.fields.map(() => null));
+    for (const w of list(ops.disconnect))
+      moved(
+        w,
+        fk.fields.map(() => null),
+      );
     // A to-one relation replaced by another row leaves the previous one: not known.
     if (!many && (ops.connect !== undefined || ops.create !== undefined || ops.connectOrCreate !== undefined)) this.bulk(target);
     for (const u of list(ops.update)) {

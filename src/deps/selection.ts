@@ -66,7 +66,6 @@ interface Level {
 
 /** What a selection's arguments read, while they are walked. */
 class Reading {
-  readonly fields = new Set<string>();
   /** Fields read only as a conjunction of equalities (`where: { authorId: 5 }`), with the values. */
   readonly equal = new Map<string, unknown[]>();
   /** Fields read otherwise. */
@@ -99,8 +98,13 @@ export class ReadDependencies {
       return { deps: [...deps], guards: undefined, late: undefined };
     }
     // By primary key: the row itself, known before. Otherwise a selection, whose rows are found in the result.
-    if (pk !== undefined) deps.add(pk);
-    else this.selection(model, a, deps, operation, true);
+    if (pk !== undefined) {
+      deps.add(pk);
+      // Its other filters are on the row itself, but a relation filter reads other rows.
+      const r = new Reading();
+      this.where(model, a.where, r, true, deps);
+      if (r.coarse) deps.add(modelDep(model));
+    } else this.selection(model, a, deps, operation, true);
     const unique = operation === "findUnique";
     const level = this.level(model, a, deps, guards, pk === undefined);
     if (level === undefined) return { deps: [...deps], guards: undefined, late: undefined };
@@ -156,7 +160,13 @@ export class ReadDependencies {
       const cols = fkColumns(fk);
       deps.add(keyDep(cols, undefined));
       if (fk.fields.length === 1) for (const v of values[0]!) deps.add(keyDep(cols, [v]));
-      else deps.add(keyDep(cols, values.map((v) => v![0])));
+      else
+        deps.add(
+          keyDep(
+            cols,
+            values.map((v) => v![0]),
+          ),
+        );
       for (const f of fk.fields) keyed.add(f);
     }
     if (keyed.size === 0 && !implicit) deps.add(rowSetDep(model));
@@ -170,7 +180,8 @@ export class ReadDependencies {
       for (const key in o) {
         const v = (o as Record<string, unknown>)[key];
         if (this.relations.isScalar(model, key)) r.other.add(key);
-        else if (key === "_relevance" && v !== null && typeof v === "object") for (const f of ARRAY_OR_ONE((v as { fields?: unknown }).fields)) this.field(model, f, r);
+        else if (key === "_relevance" && v !== null && typeof v === "object")
+          for (const f of ARRAY_OR_ONE((v as { fields?: unknown }).fields)) this.field(model, f, r);
         else this.coarsen(model, key, v, r, deps);
       }
     }

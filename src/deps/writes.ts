@@ -226,7 +226,14 @@ export function writeDepsBefore(ctx: WriteContext, model: string, operation: str
 }
 
 /** {@link writeDeps} with the relation links known: precise bumps (changes.ts). */
-function precise(ctx: WriteContext, relations: Relations, model: string, operation: string, args: Record<string, unknown> | undefined, result: unknown): string[] {
+function precise(
+  ctx: WriteContext,
+  relations: Relations,
+  model: string,
+  operation: string,
+  args: Record<string, unknown> | undefined,
+  result: unknown,
+): string[] {
   const c = new Changes(relations, ctx.rows, ctx.tagsOf);
   changesOf(c, ctx.rows, model, operation, args, result);
   return [...c.out];

@@ -9,7 +9,7 @@ import { byteSize, encode } from "../codec.js";
 import type { Stats } from "../telemetry.js";
 import type { LocalGenerations, MemoryTier, Timing } from "../tiers/memory.js";
 import type { RedisTier } from "../tiers/redis.js";
-import { type Attempt, type Fetched, type ReadRequest, recordedDeps } from "./request.js";
+import { type Attempt, type Fetched, recordedDeps } from "./request.js";
 
 /** Stores values in both tiers under the versions they were computed from. */
 export class Fill {
@@ -31,7 +31,8 @@ export class Fill {
     const stored = cloneResult(value);
     let storedInL2 = false;
     if (this.l2 && a.id !== undefined && a.versions !== undefined) {
-      const ok = await this.l2.fill(a.id, a.gen ?? -1, a.snap, a.versions, body, timing, req.lateDeps ? recordedDeps(req, value) : undefined);
+      const recorded = req.lateDeps ? { deps: recordedDeps(req, value), equal: req.deps.length } : undefined;
+      const ok = await this.l2.fill(a.id, a.gen ?? -1, a.snap, a.versions, body, timing, recorded);
       if (ok === false) {
         this.stats.fillsRefused++;
         req.counters.fillsRefused++;
@@ -39,10 +40,10 @@ export class Fill {
       }
       storedInL2 = ok === true;
     }
-    if (!this.generations.matches(a.snap, a.gens)) {
+    if (!this.unchanged(a, stored)) {
       this.stats.fillsRefused++;
       req.counters.fillsRefused++;
-    } else if (this.l1Entry(req, stored, byteSize(body), a.snap, a.gens, timing) || storedInL2) {
+    } else if (this.l1Entry(a, stored, byteSize(body), timing) || storedInL2) {
       this.stats.fills++;
       req.counters.fills++;
     }
@@ -50,12 +51,29 @@ export class Fill {
   }
 
   /**
-   * Stores in L1 if nothing in `snap` moved since `gens` was taken. The entry
-   * records its dependencies at their current generations (equal to the
-   * snapshot for those known before the query). Returns whether it stored.
+   * Whether nothing `value` depends on moved locally since the attempt's
+   * snapshot: the dependencies known before the query kept their
+   * generations, and none found in the result was bumped after it (a
+   * generation is the clock of its last bump). Guards are not needed here.
    */
-  l1Entry(req: ReadRequest, value: unknown, size: number, snap: readonly string[], gens: readonly number[], timing: Timing): boolean {
-    if (!this.l1 || !this.generations.matches(snap, gens)) return false;
+  private unchanged(a: Attempt, value: unknown): boolean {
+    const { req, snap, gens } = a;
+    if (!req.lateDeps) return this.generations.matches(snap, gens);
+    const n = req.deps.length;
+    for (let i = 0; i < n; i++) if (this.generations.of(snap[i]!) !== gens[i]) return false;
+    for (const d of req.lateDeps(value)) if (this.generations.of(d) > a.clock) return false;
+    return true;
+  }
+
+  /**
+   * Stores in L1 if nothing the value depends on moved since the attempt's
+   * snapshot. The entry records its dependencies at their current
+   * generations (equal to the snapshot for those known before the query).
+   * Returns whether it stored.
+   */
+  l1Entry(a: Attempt, value: unknown, size: number, timing: Timing): boolean {
+    if (!this.l1 || !this.unchanged(a, value)) return false;
+    const { req } = a;
     const deps = recordedDeps(req, value);
     this.l1.set(req.l1Key, { value, deps, gens: this.generations.snapshot(deps), timing, size }, Date.now(), this.generations.clock);
     return true;

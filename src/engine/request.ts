@@ -7,6 +7,7 @@
  */
 import type { OpCounters } from "../telemetry.js";
 import type { Timing } from "../tiers/memory.js";
+import { SEQUENCE_DEP } from "../tiers/versions.js";
 
 /** The database query of a read: called on a miss only. */
 export type Load = () => Promise<unknown>;
@@ -80,6 +81,8 @@ export interface Attempt {
   readonly snap: readonly string[];
   /** Their local generations then. */
   readonly gens: readonly number[];
+  /** The local generations' clock then: a dependency found in the result whose generation is above it was bumped since. */
+  readonly clock: number;
   /** L2 key id, when Redis is in use. */
   readonly id?: string;
   /** Their Redis versions then, when Redis answered. */
@@ -128,8 +131,13 @@ export interface ReadOutcome {
   plan: ReadPlan | undefined;
 }
 
-/** Dependencies snapshotted before the query: recorded ones and guards. */
-export const snapshotDeps = (req: ReadRequest): readonly string[] => (req.guards ? [...req.deps, ...req.guards] : req.deps);
+/**
+ * Dependencies snapshotted before the query: recorded ones, guards, and, for
+ * an entry with dependencies found in its result, the write sequence (which
+ * tells which of those moved since; see tiers/versions.ts).
+ */
+export const snapshotDeps = (req: ReadRequest): readonly string[] =>
+  req.lateDeps ? [...req.deps, ...(req.guards ?? []), SEQUENCE_DEP] : req.guards ? [...req.deps, ...req.guards] : req.deps;
 
 /** Dependencies recorded with the entry for `value`. */
 export const recordedDeps = (req: ReadRequest, value: unknown): readonly string[] => (req.lateDeps ? [...req.deps, ...req.lateDeps(value)] : req.deps);

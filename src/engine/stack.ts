@@ -138,11 +138,12 @@ export class CacheStack {
     this.stats.backgroundRefreshes++;
     const snap = snapshotDeps(req);
     const gens = this.generations.snapshot(snap);
+    const clock = this.generations.clock;
     const id = this.l2?.available ? req.l2Id : undefined;
     const gen = this.l2?.gen;
     const run = async (): Promise<Fetched | undefined> => {
       const versions = id !== undefined ? (await this.l2Read(req, id, snap))?.versions : undefined;
-      return this.leasedRefresh({ req, load, snap, gens, id, versions, gen });
+      return this.leasedRefresh({ req, load, snap, gens, clock, id, versions, gen });
     };
     this.flights.fetched(req.l1Key, run()).then(
       (r) => r && this.options.events.emit({ type: "refreshed", key: req.l1Key }),
@@ -171,16 +172,17 @@ export class CacheStack {
   private fetch(req: ReadRequest, load: Load): Promise<Fetched> {
     const snap = snapshotDeps(req);
     const gens = this.generations.snapshot(snap);
+    const clock = this.generations.clock;
     const grace = this.policy.graceFromL1(this.l1, this.generations, req);
     const l2 = this.l2;
     const id = req.l2Id;
-    if (!l2?.available || id === undefined) return this.miss({ req, load, snap, gens, grace });
+    if (!l2?.available || id === undefined) return this.miss({ req, load, snap, gens, clock, grace });
     const gen = l2.gen;
     return this.l2Get(l2, req, id, snap).then((found) => {
-      const hit = this.servable(found?.entry) ? this.serveL2({ req, load, snap, gens, id, gen }, found!.entry!) : undefined;
+      const hit = this.servable(found?.entry) ? this.serveL2({ req, load, snap, gens, clock, id, gen }, found!.entry!) : undefined;
       if (hit) return hit;
       const next = (versions: string[] | undefined) =>
-        this.leasedMiss({ req, load, snap, gens, id, versions, gen, grace: this.graceFromL2(req, id, found) ?? grace });
+        this.leasedMiss({ req, load, snap, gens, clock, id, versions, gen, grace: this.graceFromL2(req, id, found) ?? grace });
       return found?.versions.includes("") ? l2.ensureVersions(id, snap, found.versions).then(next) : next(found?.versions);
     });
   }
@@ -201,7 +203,7 @@ export class CacheStack {
    * entry cannot be decoded (it is dropped).
    */
   private serveL2(a: Attempt & { readonly id: string }, entry: L2Entry): Fetched | undefined {
-    const { req, id, snap, gens } = a;
+    const { req, id } = a;
     const now = Date.now();
     const t = entry.timing;
     const stale = now >= t.freshUntil;
@@ -210,8 +212,7 @@ export class CacheStack {
     this.stats.l2Hits++;
     req.counters.l2++;
     const filled =
-      this.l1 !== undefined &&
-      this.fill.l1Entry(req, value, byteSize(entry.body), snap, gens, { ...t, keepUntil: Math.max(t.staleUntil, t.freshUntil + req.graceMs) });
+      this.l1 !== undefined && this.fill.l1Entry(a, value, byteSize(entry.body), { ...t, keepUntil: Math.max(t.staleUntil, t.freshUntil + req.graceMs) });
     if (stale) this.stats.staleServed++;
     // After this flight has settled, so that the refresh is not taken for a joiner of it.
     if (stale || this.policy.refreshEarly(t, now)) setImmediate(() => this.refresh(req, a.load));

@@ -48,10 +48,11 @@ export class Writes {
     const bumped = this.bumpBoth(deps, req.l2Id === undefined ? undefined : { id: req.l2Id, deps: snap });
     // Taken after the local bump (in bumpBoth), before Redis answers.
     const gens = this.generations.snapshot(snap);
+    const clock = this.generations.clock;
     const versions = await bumped;
     const id = versions ? req.l2Id : undefined;
     const read = versions && id !== undefined ? snap.map((d) => versions.get(d) ?? "") : undefined;
-    await this.fill.store({ req, load: () => Promise.resolve(value), snap, gens, id, versions: read, gen }, value, timingOf(req, Date.now(), 0));
+    await this.fill.store({ req, load: () => Promise.resolve(value), snap, gens, clock, id, versions: read, gen }, value, timingOf(req, Date.now(), 0));
   }
 
   /** Whether a write may bump while it runs ({@link mark}): one Redis, no replicas, and the circuit closed. */

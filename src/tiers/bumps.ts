@@ -11,7 +11,7 @@ import type { OutgoingMessage } from "../coherence/message.js";
 import type { Breaker } from "./breaker.js";
 import { runScript } from "./commands.js";
 import { type Layout, randomBase, VERSION_TTL_MS, versionKey } from "./entry.js";
-import { BUMP, BumpOp, planBump } from "./versions.js";
+import { BUMP, BumpOp, planBump, SEQUENCE_DEP } from "./versions.js";
 import { bumpEachKey, waitForReplicas } from "./cluster-bumps.js";
 
 /** Most bumps kept for replay while Redis is unreachable; past it, the replay bumps the whole namespace. */
@@ -261,9 +261,10 @@ export class BumpQueue {
     windowMs: number,
   ): Promise<{ reply: unknown; published: boolean }> {
     const message = this.publishInScript ? this.o.bus?.prepare(bumped) : undefined;
-    const args: (string | number)[] = [n, randomBase(), VERSION_TTL_MS, ops, windowMs];
-    if (message) args.push(message.channel, message.text);
-    const reply = await this.breaker.call(() => runScript(this.redis, BUMP, keys, args));
+    // One Redis: the script also moves the namespace's write sequence (versions.ts), its last key.
+    const args: (string | number)[] = [n, randomBase(), VERSION_TTL_MS, ops, windowMs, message?.channel ?? "", message?.text ?? "", "1"];
+    const all = [...keys, versionKey(this.layout.prefix(0), SEQUENCE_DEP)];
+    const reply = await this.breaker.call(() => runScript(this.redis, BUMP, all, args));
     return { reply, published: message !== undefined && this.settle(message, reply, keys.length) };
   }
 

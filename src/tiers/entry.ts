@@ -6,7 +6,7 @@
  */
 import { script } from "./commands.js";
 import type { Timing } from "./memory.js";
-import { VERSION_LUA } from "./versions.js";
+import { NEW_COUNTER_LUA, VERSION_LUA } from "./versions.js";
 
 /** Entry format whose versions are those of the dependencies known before the query. */
 export const FORMAT = "ptc1";
@@ -50,24 +50,32 @@ export const header = (format: string, t: Timing): string => `${format}|${t.fres
 
 /**
  * Compare-and-set fill.
- * KEYS[1] entry, KEYS[2..] version counters.
+ * KEYS[1] entry, KEYS[2..] version counters (with ARGV[6] = "1", KEYS' last
+ * is the write sequence, only read: absent counters start at its value).
  * ARGV[1] px, ARGV[2] header prefix, ARGV[3] body, ARGV[4] initial value for
- * absent counters, ARGV[5] ms a counter lives (renewed here), ARGV[6..]
- * versions seen before the query ("" = absent).
+ * absent counters (without a sequence), ARGV[5] ms a counter lives (renewed
+ * here), ARGV[7..] versions seen before the query ("" = absent).
  * Stores the entry with the versions it was computed from, or returns 0 if
  * any counter moved since the snapshot or carries a write mark in force
  * (versions.ts).
  */
 export const FILL = script(`
 ${VERSION_LUA}
+${NEW_COUNTER_LUA}
+local nk = #KEYS
+local seq_key = nil
+if ARGV[6] == '1' then
+  seq_key = KEYS[#KEYS]
+  nk = nk - 1
+end
 local vers = {}
-for i = 2, #KEYS do
-  local want = ARGV[i + 4]
+for i = 2, nk do
+  local want = ARGV[i + 5]
   local cur = redis.call('GET', KEYS[i])
   if want == '' then
     if cur then return 0 end
-    redis.call('SET', KEYS[i], ARGV[4], 'PX', ARGV[5])
-    cur = ARGV[4]
+    cur = new_counter(seq_key, ARGV[4])
+    redis.call('SET', KEYS[i], cur, 'PX', ARGV[5])
   elseif cur ~= want or writing(cur) then
     return 0
   else
@@ -151,15 +159,35 @@ return out
  * KEYS[2+n..] dependencies to record.
  * ARGV[1] px, ARGV[2] header prefix (`ptc2|fresh|stale|delta|`), ARGV[3] body,
  * ARGV[4] initial value for absent counters, ARGV[5] n, ARGV[6] ms a counter
- * lives (renewed here), ARGV[7..] snapshot versions ("" = absent).
+ * lives (renewed here), ARGV[7] how many of the snapshot's first versions
+ * must be unchanged, ARGV[8] "1" when the snapshot's last key is the write
+ * sequence (versions.ts), ARGV[9..] snapshot versions ("" = absent).
+ *
+ * Without the sequence every snapshot version must be unchanged (those past
+ * the first ARGV[7] are guards: the models whose rows the result records,
+ * which no write may have touched meanwhile). With it, the guards are not
+ * compared: a recorded counter above the sequence the read took was bumped
+ * since, and refuses the fill, so only a write to what the result holds does.
  */
 export const FILL_RECORDED = script(`
 ${VERSION_LUA}
+${NEW_COUNTER_LUA}
 local n = tonumber(ARGV[5])
 local ttl = ARGV[6]
-for i = 1, n do
+local eq = tonumber(ARGV[7])
+local seq_key, seen = nil, nil
+if ARGV[8] == '1' then
+  seq_key = KEYS[n + 1]
+  seen = tonumber(ARGV[n + 8])
+  local now = redis.call('GET', seq_key)
+  -- A sequence that went back (lost by Redis) cannot tell what moved: refused.
+  if not seen or not now or (parse_version(now) or 0) < seen then return 0 end
+else
+  eq = n
+end
+for i = 1, eq do
   local cur = redis.call('GET', KEYS[i + 1])
-  local want = ARGV[i + 6]
+  local want = ARGV[i + 8]
   if want == '' then
     if cur then return 0 end
   elseif cur ~= want or writing(cur) then
@@ -170,9 +198,11 @@ local lines = {}
 for i = n + 2, #KEYS do
   local cur = redis.call('GET', KEYS[i])
   if not cur then
-    redis.call('SET', KEYS[i], ARGV[4], 'PX', ttl)
-    cur = ARGV[4]
+    cur = new_counter(seq_key, ARGV[4])
+    redis.call('SET', KEYS[i], cur, 'PX', ttl)
   elseif writing(cur) then
+    return 0
+  elseif seen and (parse_version(cur) or 0) > seen then
     return 0
   else
     redis.call('PEXPIRE', KEYS[i], ttl)

@@ -100,14 +100,18 @@ export class MemoryTier {
  */
 export class LocalGenerations {
   private readonly gens = new Map<string, number>();
-  /** Generation of every dependency not in the map; above every generation ever handed out. */
+  /** Generation of every dependency not in the map; above every generation ever handed out before the last reset. */
   private floor = 0;
-  private highest = 0;
-  /** Moves on every bump: an entry checked at the current clock is still current. */
+  /** Moves on every bump (and every dependency bumped takes its value): an entry checked at the current clock is still current. */
   clock = 0;
 
   /** @param limit dependencies tracked before the map is reset (which makes every L1 entry stale). */
   constructor(private readonly limit = 200_000) {}
+
+  /** Current generation of one dependency: the clock of its last bump (or of the last reset). */
+  of(dep: string): number {
+    return this.gens.get(dep) ?? this.floor;
+  }
 
   /** Current generation of each dependency, in order. */
   snapshot(deps: readonly string[]): number[] {
@@ -134,19 +138,15 @@ export class LocalGenerations {
     return true;
   }
 
-  /** Moves each dependency to a new generation. */
+  /** Moves each dependency to a new generation: the clock, moved on by one. */
   bump(deps: Iterable<string>): void {
     this.clock++;
     if (this.gens.size >= this.limit) {
       // Bounded memory: forget every generation, and start above all of them,
       // so no entry recorded before can match again.
       this.gens.clear();
-      this.floor = ++this.highest;
+      this.floor = this.clock++;
     }
-    for (const d of deps) {
-      const next = (this.gens.get(d) ?? this.floor) + 1;
-      this.gens.set(d, next);
-      if (next > this.highest) this.highest = next;
-    }
+    for (const d of deps) this.gens.set(d, this.clock);
   }
 }

@@ -29,7 +29,7 @@ import {
 } from "./entry.js";
 import { ServerEpoch } from "./epoch.js";
 import { RecordedReads } from "./recorded.js";
-import { INIT_VERSIONS } from "./versions.js";
+import { INIT_VERSIONS, SEQUENCE_DEP } from "./versions.js";
 import type { Timing } from "./memory.js";
 
 /** Where an entry lives: its group's key prefix and server epoch. */
@@ -197,20 +197,34 @@ export class RedisTier {
     versions: readonly string[],
     body: string,
     timing: Timing,
-    recorded?: readonly string[],
+    recorded?: { deps: readonly string[]; equal: number },
   ): Promise<boolean | undefined> {
     // A write-through may come before any read checked the server: check it now.
     const at = this.placeOf(id) ?? ((await this.epoch.ensure(this.layout.groupOf(id))) !== undefined ? this.placeOf(id) : undefined);
     if (at === undefined || gen !== this.connection.gen) return undefined;
-    const keys = this.keys(id, at, snapshot, recorded ?? []);
     const px = Math.max(1, Math.ceil(timing.keepUntil - Date.now()));
     const base = randomBase();
-    const r = await this.breaker.call(() =>
-      recorded
-        ? runScript(this.redis, FILL_RECORDED, keys, [px, header(RECORDED, timing), body, base, snapshot.length, VERSION_TTL_MS, ...versions])
-        : runScript(this.redis, FILL, keys, [px, header(FORMAT, timing), body, base, VERSION_TTL_MS, ...versions]),
-    );
+    const seq = this.sequenced ? "1" : "0";
+    let r: unknown;
+    if (recorded) {
+      // The snapshot of a recorded entry ends with the write sequence (request.ts) on one Redis.
+      const keys = this.keys(id, at, snapshot, recorded.deps);
+      const args = [px, header(RECORDED, timing), body, base, snapshot.length, VERSION_TTL_MS, recorded.equal, seq, ...versions];
+      r = await this.breaker.call(() => runScript(this.redis, FILL_RECORDED, keys, args));
+    } else {
+      const keys = this.keys(id, at, snapshot, this.sequenced ? [SEQUENCE_DEP] : []);
+      r = await this.breaker.call(() => runScript(this.redis, FILL, keys, [px, header(FORMAT, timing), body, base, VERSION_TTL_MS, seq, ...versions]));
+    }
     return r === undefined ? undefined : r === 1;
+  }
+
+  /**
+   * Whether bumps move the namespace's write sequence ({@link SEQUENCE_DEP}):
+   * on one Redis. A Cluster's bumps are single-key commands (see
+   * cluster-bumps.ts), so its fills of recorded entries compare guards instead.
+   */
+  get sequenced(): boolean {
+    return this.layout.groups === 1;
   }
 
   /**
@@ -224,14 +238,9 @@ export class RedisTier {
     for (let i = 0; i < versions.length; i++) if (versions[i] === "") missing.push(i);
     const prefix = this.layout.prefix(this.layout.groupOf(id));
     if (missing.length === 0) return versions;
-    const r = await this.breaker.call(() =>
-      runScript(
-        this.redis,
-        INIT_VERSIONS,
-        missing.map((i) => versionKey(prefix, deps[i]!)),
-        [randomBase(), VERSION_TTL_MS],
-      ),
-    );
+    const keys = missing.map((i) => versionKey(prefix, deps[i]!));
+    if (this.sequenced) keys.push(versionKey(prefix, SEQUENCE_DEP));
+    const r = await this.breaker.call(() => runScript(this.redis, INIT_VERSIONS, keys, [randomBase(), VERSION_TTL_MS, this.sequenced ? "1" : "0"]));
     if (!Array.isArray(r)) return versions;
     const out = versions.slice();
     for (let k = 0; k < missing.length; k++) out[missing[k]!] = String(r[k] ?? "");

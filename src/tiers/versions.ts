@@ -76,16 +76,23 @@ export function planBump(released: readonly string[], deps: readonly string[], o
 }
 
 /**
- * Bumps the first ARGV[1] version counters in KEYS (+1 each) and reads the
- * rest, in one step. An absent counter starts from ARGV[2], a random value
- * far from any a previous counter of that name could have recorded; every
- * bumped counter lives ARGV[3] ms more. ARGV[4] has one {@link BumpOp}
- * character per bumped counter, and ARGV[5] is the milliseconds a mark holds.
- * A key may appear more than once. Returns every value, as strings, in KEYS
- * order ("" = absent). With ARGV[6] and ARGV[7], it then publishes message
- * ARGV[7] on channel ARGV[6] (the bus), so that a write sends one command;
- * one more element says how that went: 1, or Redis's error when it refused
- * PUBLISH (the bumps stand either way).
+ * Bumps the first ARGV[1] version counters in KEYS and reads the rest, in
+ * one step. Each bumped counter moves to a new number: one past its last,
+ * and, with a write sequence (ARGV[8] = "1": KEYS' last is the namespace's
+ * sequence, {@link SEQUENCE_DEP}), at least the sequence's next value, which
+ * it then holds. So every counter's number is at most the sequence's, and a
+ * counter bumped after a read took the sequence is above what that read
+ * took: fills compare the rows a result holds against it (entry.ts). An
+ * absent counter starts from ARGV[2], a random value far from any a
+ * previous counter of that name could have recorded (the sequence itself
+ * too, when absent); every bumped counter lives ARGV[3] ms more. ARGV[4]
+ * has one {@link BumpOp} character per bumped counter, and ARGV[5] is the
+ * milliseconds a mark holds. A key may appear more than once. Returns every
+ * value but the sequence's, as strings, in KEYS order ("" = absent). With
+ * ARGV[6] and ARGV[7], it then publishes message ARGV[7] on channel
+ * ARGV[6] (the bus), so that a write sends one command; one more element
+ * says how that went: 1, or Redis's error when it refused PUBLISH (the
+ * bumps stand either way).
  *
  * Numbers below 1e14 (every counter from {@link randomBase}) are written with
  * Lua's own conversion, which is exact there and cheaper than
@@ -98,13 +105,22 @@ local n = tonumber(ARGV[1])
 local ops = ARGV[4]
 local now = 0
 if string.find(ops, '[mx]') then now = now_ms() end
+local nk = #KEYS
+local seq = nil
+if ARGV[8] == '1' then
+  nk = nk - 1
+  seq = (tonumber(redis.call('GET', KEYS[#KEYS]) or ARGV[2]) or 0) + 1
+end
+local top = seq
 local out = {}
-for i = 1, #KEYS do
+for i = 1, nk do
   local cur = redis.call('GET', KEYS[i])
   if i <= n then
     local v, c, d = nil, 0, 0
     if cur then v, c, d = parse_version(cur) end
     v = (v or tonumber(ARGV[2])) + 1
+    if seq and v < seq then v = seq end
+    if top and v > top then top = v end
     local op = string.byte(ops, i)
     if (op == 114 or op == 120) and c > 0 then c = c - 1 end
     if op == 109 or op == 120 then
@@ -121,23 +137,67 @@ for i = 1, #KEYS do
     out[i] = cur or ''
   end
 end
-if ARGV[6] then
+if top then
+  local s
+  if top < 1e14 then s = tostring(top) else s = string.format('%.0f', top) end
+  redis.call('SET', KEYS[#KEYS], s, 'PX', ARGV[3])
+end
+if ARGV[6] and ARGV[6] ~= '' then
   local sent = redis.pcall('PUBLISH', ARGV[6], ARGV[7])
-  if type(sent) == 'table' and sent.err then out[#KEYS + 1] = sent.err else out[#KEYS + 1] = 1 end
+  if type(sent) == 'table' and sent.err then out[nk + 1] = sent.err else out[nk + 1] = 1 end
 end
 return out
 `);
 
 /**
- * Creates the version counters in KEYS that do not exist yet, at ARGV[1],
- * living ARGV[2] ms; returns every counter's value. Run when a read finds
- * counters missing, so that concurrent fills agree on the versions.
+ * The dependency id of a namespace's write sequence (one Redis only): not a
+ * dependency of any entry, but read with a miss's snapshot and moved by
+ * every bump (see {@link BUMP}).
+ */
+export const SEQUENCE_DEP = "#seq";
+
+/**
+ * Lua: `new_counter(seq_key, base)` is the number an absent counter starts
+ * from: the write sequence's next value when there is one (so that it is
+ * new, never one an entry recorded before the counter expired, and not
+ * above the sequence), else `base`, a random value.
+ */
+export const NEW_COUNTER_LUA = `
+local function new_counter(seq_key, base)
+  if not seq_key then return base end
+  local s = redis.call('GET', seq_key)
+  local v = (s and parse_version(s)) or tonumber(base)
+  v = v + 1
+  local out
+  if v < 1e14 then out = tostring(v) else out = string.format('%.0f', v) end
+  redis.call('SET', seq_key, out, 'PX', ${7 * 24 * 3600 * 1000})
+  return out
+end`;
+
+/**
+ * Creates the version counters in KEYS that do not exist yet, at ARGV[1]
+ * (or, with ARGV[3] = "1", at the write sequence's value: KEYS' last is the
+ * sequence, and is only read), living ARGV[2] ms; returns every counter's
+ * value. Run when a read finds counters missing, so that concurrent fills
+ * agree on the versions.
  */
 export const INIT_VERSIONS = script(`
+${VERSION_LUA}
+${NEW_COUNTER_LUA}
+local nk = #KEYS
+local seq_key = nil
+if ARGV[3] == '1' then
+  seq_key = KEYS[#KEYS]
+  nk = nk - 1
+end
 local out = {}
-for i = 1, #KEYS do
-  redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2])
-  out[i] = redis.call('GET', KEYS[i])
+for i = 1, nk do
+  local cur = redis.call('GET', KEYS[i])
+  if not cur then
+    cur = new_counter(seq_key, ARGV[1])
+    redis.call('SET', KEYS[i], cur, 'PX', ARGV[2])
+  end
+  out[i] = cur
 end
 return out
 `);

@@ -40,6 +40,25 @@ const reads = (ids: SeedIds) => ({
   "profiles list": (p: Client) => p.profile.findMany({ orderBy: { id: "asc" } }),
   "group include memberships (writers)": (p: Client) =>
     p.group.findUnique({ where: { id: ids.groups.writers }, include: { memberships: { orderBy: [{ userId: "asc" }, { groupId: "asc" }] } } }),
+  "posts of alice": (p: Client) => p.post.findMany({ where: { authorId: ids.users.alice }, orderBy: { id: "asc" } }),
+  "posts of bob": (p: Client) => p.post.findMany({ where: { authorId: ids.users.bob }, orderBy: { id: "asc" } }),
+  "posts of alice (count)": (p: Client) => p.post.count({ where: { authorId: ids.users.alice } }),
+  "published posts": (p: Client) => p.post.findMany({ where: { published: true }, orderBy: { id: "asc" } }),
+  "posts with their authors": (p: Client) => p.post.findMany({ include: { author: true }, orderBy: { id: "asc" } }),
+  "post with author (hello)": (p: Client) => p.post.findUnique({ where: { id: ids.posts.hello }, include: { author: true } }),
+  "post with author (draft)": (p: Client) => p.post.findUnique({ where: { id: ids.posts.draft }, include: { author: true } }),
+  "post include tags (hello)": (p: Client) => p.post.findUnique({ where: { id: ids.posts.hello }, include: { tags: { orderBy: { id: "asc" } } } }),
+  "post include tags (draft)": (p: Client) => p.post.findUnique({ where: { id: ids.posts.draft }, include: { tags: { orderBy: { id: "asc" } } } }),
+  "tag include posts (news)": (p: Client) => p.tag.findUnique({ where: { id: ids.tags.news }, include: { posts: { orderBy: { id: "asc" } } } }),
+  "comments of draft": (p: Client) => p.comment.findMany({ where: { postId: ids.posts.draft }, orderBy: { id: "asc" } }),
+  "user include posts (bob)": (p: Client) => p.user.findUnique({ where: { id: ids.users.bob }, include: { posts: { orderBy: { id: "asc" } } } }),
+  "alice with her post count": (p: Client) => p.user.findUnique({ where: { id: ids.users.alice }, include: { _count: { select: { posts: true } } } }),
+  "bob with his post count": (p: Client) => p.user.findUnique({ where: { id: ids.users.bob }, include: { _count: { select: { posts: true } } } }),
+  "users with posts and their comments": (p: Client) =>
+    p.user.findMany({
+      orderBy: { id: "asc" },
+      select: { id: true, name: true, posts: { orderBy: { id: "asc" }, select: { id: true, comments: { orderBy: { id: "asc" } } } } },
+    }),
 });
 type ReadName = keyof ReturnType<typeof reads>;
 
@@ -62,6 +81,123 @@ const scenarios = (ids: SeedIds): Scenario[] => [
     write: (p) => p.user.update({ where: { id: ids.users.alice }, data: { name: `Alice ${unique()}` } }),
     changed: ["user by id (alice)", "user include posts (alice)", "users list"],
     hits: ["user by id (bob)", "user by email (bob)", "post by id (hello)", "tag by id (news)", "sample by compound unique (alpha)"],
+  },
+  {
+    name: "update of a field no selection reads (a title)",
+    // The draft stays out of the published posts and the news tag (other scenarios put it there).
+    setup: async (b) => ({
+      n: (await b.post.update({ where: { id: ids.posts.draft }, data: { published: false, tags: { disconnect: { id: ids.tags.news } } } })).id,
+    }),
+    write: (p) => p.post.update({ where: { id: ids.posts.draft }, data: { title: `Draft ${unique()}` } }),
+    changed: [
+      "post by id (draft)",
+      "posts of bob",
+      "post with author (draft)",
+      "post include tags (draft)",
+      "user include posts (bob)",
+      "posts with their authors",
+    ],
+    hits: [
+      "posts of alice",
+      "published posts",
+      "post by id (hello)",
+      "post with author (hello)",
+      "post include tags (hello)",
+      "tag include posts (news)",
+      "comments of draft",
+      "user include posts (alice)",
+      "alice with her post count",
+      "bob with his post count",
+      "posts of alice (count)",
+    ],
+  },
+  {
+    name: "update of a field a selection reads (publishing the draft)",
+    setup: async (b) => ({ n: (await b.post.update({ where: { id: ids.posts.draft }, data: { published: false } })).id }),
+    write: (p) => p.post.update({ where: { id: ids.posts.draft }, data: { published: true } }),
+    changed: ["published posts", "post by id (draft)", "posts of bob", "post by id (draft)", "user include posts (bob)"],
+    hits: ["posts of alice", "post include tags (hello)", "comments of draft", "user by id (bob)", "alice with her post count", "bob with his post count"],
+  },
+  {
+    name: "update of an included row (a user's name)",
+    write: (p) => p.user.update({ where: { id: ids.users.bob }, data: { name: `Bob ${unique()}` } }),
+    changed: ["user by id (bob)", "post with author (draft)", "posts with their authors", "users list", "users with posts and their comments"],
+    hits: [
+      "post with author (hello)",
+      "posts of alice",
+      "posts of bob",
+      "published posts",
+      "post include tags (draft)",
+      "user include posts (alice)",
+      "user by id (alice)",
+    ],
+  },
+  {
+    name: "create of a row selected by its foreign key (a post by alice)",
+    write: (p) => p.post.create({ data: { title: `New ${unique()}`, authorId: ids.users.alice } }),
+    changed: ["posts of alice", "user include posts (alice)", "alice with her post count", "posts of alice (count)", "posts with their authors"],
+    hits: [
+      "posts of bob",
+      "user include posts (bob)",
+      "bob with his post count",
+      "post by id (hello)",
+      "post with author (hello)",
+      "user by id (alice)",
+      "comments of draft",
+      "post include tags (hello)",
+    ],
+  },
+  {
+    name: "create that connects its relations (a comment on a post)",
+    write: (p) => p.comment.create({ data: { body: `c ${unique()}`, post: { connect: { id: ids.posts.hello } } } }),
+    changed: ["post include comments (hello)", "comment count", "comments list"],
+    hits: ["comments of draft", "post by id (hello)", "post include tags (hello)", "post with author (hello)", "user by id (alice)", "posts of alice"],
+  },
+  {
+    name: "a link change of an implicit m-n (a tag connected to a post)",
+    setup: async (b) => {
+      await b.post.update({ where: { id: ids.posts.draft }, data: { tags: { disconnect: { id: ids.tags.news } } } });
+      return {};
+    },
+    write: (p) => p.post.update({ where: { id: ids.posts.draft }, data: { tags: { connect: { id: ids.tags.news } } } }),
+    changed: ["post include tags (draft)", "tag include posts (news)"],
+    hits: [
+      "post by id (draft)",
+      "post by id (hello)",
+      "post include tags (hello)",
+      "tag include posts (life)",
+      "tag by id (news)",
+      "user include posts (bob)",
+      "posts of bob",
+    ],
+  },
+  {
+    name: "a link change that moves a foreign key (a post given to another author)",
+    setup: async (b) => {
+      const post = await b.post.create({ data: { title: `moving ${unique()}`, authorId: ids.users.bob } });
+      return { post: post.id };
+    },
+    write: (p, ctx) => p.post.update({ where: { id: ctx.post! }, data: { author: { connect: { id: ids.users.alice } } } }),
+    changed: [
+      "posts of alice",
+      "posts of bob",
+      "user include posts (alice)",
+      "user include posts (bob)",
+      "alice with her post count",
+      "bob with his post count",
+    ],
+    hits: ["user by id (alice)", "user by id (bob)", "post with author (hello)", "post include tags (draft)", "comments of draft", "post by id (hello)"],
+  },
+  {
+    name: "a link removed (a post's author disconnected)",
+    setup: async (b) => {
+      const post = await b.post.create({ data: { title: `leaving ${unique()}`, authorId: ids.users.bob } });
+      return { post: post.id };
+    },
+    write: (p, ctx) => p.post.update({ where: { id: ctx.post! }, data: { author: { disconnect: true } } }),
+    changed: ["posts of bob", "user include posts (bob)", "bob with his post count", "posts without author (count)"],
+    // Counts hold no rows: a foreign key that moves from a value not known makes every count by that key stale.
+    hits: ["user by id (bob)", "posts of alice", "user include posts (alice)", "post with author (draft)"],
   },
   {
     name: "update by a non-id unique key",
