@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BenchResults, Check, GroupResult, HitRatioGroup, LatencyGroup, StampedeGroup } from "./lib/types";
+import type { BenchResults, Check, GroupResult, HitRatioGroup, HitRatioRun, LatencyGroup, StampedeGroup, ThroughputRun } from "./lib/types";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Default location of the results file. */
@@ -68,29 +68,54 @@ function checksTable(checks: Record<string, Check>): Table {
   };
 }
 
-function hitRatioTables(g: HitRatioGroup): GroupTables {
-  const runs: Table = {
-    head: ["Case", "Reads", "Writes", "L1 hits", "L2 hits", "Misses", "Hit ratio (stats)", "Reads that hit the DB (counted)", "Hit ratio (DB)", "Predicted"],
-    right: [false, true, true, true, true, true, true, true, true, true],
-    rows: Object.values(g.runs).map((r) => [
-      r.label,
-      count(r.reads),
-      count(r.writes),
-      count(r.hits.l1),
-      count(r.hits.l2),
-      count(r.misses),
-      percent(r.hitRatio),
-      count(r.db.reads),
-      percent(r.db.hitRatio),
-      percent(r.predictedHitRatio),
-    ]),
+/** A column of a table, shown only when some row has a value for it. */
+type Column<T> = { head: string; right: boolean; cell: (row: T) => string | undefined };
+
+/** The table of `rows` with the columns that have a value in some row (empty cells where a row has none). */
+function columnTable<T>(rows: T[], columns: Column<T>[]): Table {
+  const shown = columns.filter((c) => rows.some((r) => c.cell(r) !== undefined));
+  return {
+    head: shown.map((c) => c.head),
+    right: shown.map((c) => c.right),
+    rows: rows.map((r) => shown.map((c) => c.cell(r) ?? "")),
   };
+}
+
+const HIT_RATIO_COLUMNS: Column<HitRatioRun>[] = [
+  { head: "Case", right: false, cell: (r) => r.label },
+  { head: "Reads", right: true, cell: (r) => count(r.reads) },
+  { head: "Writes", right: true, cell: (r) => count(r.writes) },
+  { head: "L1 hits", right: true, cell: (r) => count(r.hits.l1) },
+  { head: "L2 hits", right: true, cell: (r) => count(r.hits.l2) },
+  { head: "Misses", right: true, cell: (r) => count(r.misses) },
+  { head: "Coalesced", right: true, cell: (r) => (r.coalesced === undefined ? undefined : count(r.coalesced)) },
+  { head: "Fills refused", right: true, cell: (r) => count(r.fillsRefused) },
+  { head: "Hit ratio (stats)", right: true, cell: (r) => percent(r.hitRatio) },
+  { head: "Reads that hit the DB (counted)", right: true, cell: (r) => r.db && count(r.db.reads) },
+  { head: "Hit ratio (DB)", right: true, cell: (r) => r.db && percent(r.db.hitRatio) },
+  { head: "Predicted", right: true, cell: (r) => (r.predictedHitRatio === undefined ? undefined : percent(r.predictedHitRatio)) },
+];
+
+const THROUGHPUT_COLUMNS: Column<ThroughputRun>[] = [
+  { head: "Case", right: false, cell: (r) => r.label },
+  { head: "Operations", right: true, cell: (r) => count(r.operations) },
+  { head: "In flight", right: true, cell: (r) => count(r.concurrency) },
+  { head: "Operations/s", right: true, cell: (r) => r.opsPerSecond.toFixed(0) },
+  { head: "Median (µs)", right: true, cell: (r) => us(r.medianUs) },
+  { head: "p99 (µs)", right: true, cell: (r) => us(r.p99Us) },
+  { head: "Read median (µs)", right: true, cell: (r) => us(r.readMedianUs) },
+  { head: "Write median (µs)", right: true, cell: (r) => us(r.writeMedianUs) },
+];
+
+function hitRatioTables(g: HitRatioGroup): GroupTables {
+  const runs = columnTable(Object.values(g.runs), HIT_RATIO_COLUMNS);
+  const throughput = g.throughput && Object.keys(g.throughput).length ? [columnTable(Object.values(g.throughput), THROUGHPUT_COLUMNS)] : [];
   const figures: Table = {
     head: ["Figure", "Value", "Target", "Met"],
     right: [false, true, false, false],
     rows: Object.values(g.figures).map((f) => [f.label, f.value, f.target ?? "", yesNo(f.met)]),
   };
-  return { summary: figures, details: [runs, checksTable(g.checks)] };
+  return { summary: figures, details: [runs, ...throughput, checksTable(g.checks)] };
 }
 
 const msFig = (v: number | null) => (v === null || Number.isNaN(v) ? "" : v >= 100 ? v.toFixed(0) : v.toFixed(1));

@@ -16,6 +16,7 @@ import os from "node:os";
 import { hitRatio } from "./cases/hit-ratio";
 import { invalidationCost } from "./cases/invalidation-cost";
 import { isolation } from "./cases/isolation";
+import { listPrecision } from "./cases/list-precision";
 import { readPath } from "./cases/read-path";
 import { productionRedis } from "./cases/production-redis";
 import { observability } from "./cases/observability";
@@ -30,6 +31,7 @@ const GROUPS: Record<string, (env: BenchEnv) => Promise<GroupResult>> = {
   "read-path": (env) => readPath(env),
   "invalidation-cost": (env) => invalidationCost(env),
   "hit-ratio": (env) => hitRatio(env),
+  "list-precision": (env) => listPrecision(env),
   stampede: (env) => stampede(env),
   isolation: (env) => isolation(env),
   "production-redis": (env) => productionRedis(env),

@@ -159,9 +159,12 @@ export interface CacheOptions {
    */
   replicas?: number;
   /**
-   * Row-level dependencies: a `findUnique` depends on its row, so a write to
-   * another row of the model leaves it cached. `false` makes every cached read
-   * depend on its whole model (coarser, for comparison or debugging).
+   * Precise dependencies: a read depends on the rows it returned (at every
+   * level of its includes), the fields its selection reads and the
+   * foreign-key values it selects by, so a write to another row of the
+   * model, or to a field no selection reads, leaves it cached. `false` makes
+   * every cached read depend on its whole model (coarser, for comparison or
+   * debugging).
    * Needs the schema text the generated client carries; without it the cache
    * falls back to model level on its own.
    * @default true

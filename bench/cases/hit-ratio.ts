@@ -1,10 +1,10 @@
 /**
  * Hit ratio: one seeded, zipf-distributed read/write sequence over the rows
- * of one model, run twice in the same run: with row-level dependencies (the
- * default: a `findUnique` depends on its row) and with `rowLevel: false`
- * (every cached read depends on the whole model, so every write invalidates
- * every cached read of it). Fresh clients and a namespace of their own for
- * each run.
+ * of one model, run twice in the same run: with precise dependencies (the
+ * default: a `findUnique` depends on its row, a page on the rows it returned
+ * and the fields its selection reads) and with `rowLevel: false` (every
+ * cached read depends on the whole model, so every write invalidates every
+ * cached read of it). Fresh clients and a namespace of their own for each run.
  *
  * - Rows: {@link DEFAULTS}.rows Post rows. Popularity: zipf (exponent ~1)
  *   over the rows, in a seeded random order of ids.
@@ -14,7 +14,11 @@
  * - Hit ratio = (hits.l1 + hits.l2) / cacheable reads, from `$cache.stats()`.
  *   Checked against the database: a driver adapter counts the SELECTs that
  *   each read sends; a read that sent none was a hit. Both must agree, and
- *   agree with what the documented dependency rules predict for the sequence.
+ *   agree with what the documented dependency rules predict for the sequence
+ *   (DESIGN.md, "Precise dependencies for lists, includes and aggregates"):
+ *   an update of `views` (a field no page reads) makes stale only its row's
+ *   `findUnique` and the page holding the row; with `rowLevel: false`, every
+ *   read.
  * - At the end, every row and every page is read through the cached client
  *   and through a plain one: the results must be equal.
  * @module
@@ -26,6 +30,7 @@ import { PrismaClient } from "../../generated/prisma/client";
 import { createCountingAdapter } from "../../test/support/counting-adapter";
 import { mulberry32 } from "../../test/support/prng";
 import type { BenchEnv } from "../lib/env";
+import { shuffled, zipf } from "../lib/sequence";
 import type { Check, Figure, HitRatioGroup, HitRatioRun } from "../lib/types";
 
 /** Knobs of the hit-ratio group. */
@@ -55,34 +60,6 @@ const DEFAULTS: Required<HitRatioOptions> = {
   seed: 0x5eed_cafe,
 };
 
-/** A sampler of ranks 0..n-1 with P(rank k) ∝ 1 / (k + 1)^s. */
-export function zipf(n: number, s: number, random: () => number): () => number {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let k = 0; k < n; k++) cdf[k] = sum += 1 / (k + 1) ** s;
-  return () => {
-    const u = random() * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid]! > u) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  };
-}
-
-/** A seeded random permutation of `items` (Fisher–Yates). */
-function shuffled<T>(items: T[], random: () => number): T[] {
-  const a = [...items];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
-}
-
 type Op = { kind: "unique"; id: number } | { kind: "page"; start: number } | { kind: "write"; id: number };
 
 /** The operation sequence, from the seed alone (ids are offsets from the first row's id). */
@@ -110,21 +87,31 @@ function operations(o: Required<HitRatioOptions>, firstId: number): Op[] {
 }
 
 /**
- * Hits the documented rules predict (DESIGN.md, "Dependencies and invalidation"):
- * a read is a miss the first time and after a write that bumps what it depends on.
- * Row level: `findUnique` by id depends on its row; a page (list read) on the model.
- * Model level: every read depends on the model. Nothing is evicted (L1 holds
- * every entry; L2 entries outlive the run).
+ * Hits the documented rules predict (DESIGN.md, "Precise dependencies for
+ * lists, includes and aggregates"): a read is a miss the first time and after
+ * a write that bumps what it depends on. Nothing is evicted (L1 holds every
+ * entry; L2 entries outlive the run).
+ * - Precise (row level): `findUnique` by id depends on its row; a page on the
+ *   rows it returned (`r:`), on `f:Post.id` (its where and orderBy), `s:Post`
+ *   and `b:Post`. The write, `update` by id of `views`, bumps its row,
+ *   `f:Post.views` and `m:Post`, none of which a page reads unless it holds
+ *   the row: it makes stale that row's `findUnique` and the one page holding
+ *   it (ids are contiguous from `firstId`, pages start every `pageSize` ids).
+ * - Model level: every read depends on the model; any write clears everything.
  */
-function predictHits(ops: Op[], rowLevel: boolean): number {
+function predictHits(ops: Op[], rowLevel: boolean, firstId: number, pageSize: number): number {
   const rows = new Set<number>();
   const pages = new Set<number>();
   let hits = 0;
   for (const op of ops) {
     if (op.kind === "write") {
-      pages.clear();
-      if (rowLevel) rows.delete(op.id);
-      else rows.clear();
+      if (rowLevel) {
+        rows.delete(op.id);
+        pages.delete(firstId + Math.floor((op.id - firstId) / pageSize) * pageSize);
+      } else {
+        rows.clear();
+        pages.clear();
+      }
     } else {
       const set = op.kind === "unique" ? rows : pages;
       const key = op.kind === "unique" ? op.id : op.start;
@@ -157,6 +144,13 @@ export async function hitRatio(env: BenchEnv, options: HitRatioOptions = {}): Pr
     const ops = operations(o, firstId);
     const pageStarts = Array.from({ length: Math.ceil(o.rows / o.pageSize) }, (_, i) => firstId + i * o.pageSize);
     const checks: Record<string, Check> = {};
+    // The prediction places each row in the page starting at the multiple of pageSize below it: the ids must have no gap.
+    const span = await truth.post.aggregate({ _count: { _all: true }, _min: { id: true }, _max: { id: true } });
+    checks.contiguous = {
+      label: "Post ids: rows, first and last (contiguous, as the prediction assumes)",
+      value: `${fmt(span._count._all)}, ${span._min.id} to ${span._max.id}`,
+      ok: span._count._all === o.rows && span._min.id === firstId && span._max.id === firstId + o.rows - 1,
+    };
 
     const run = async (id: "rowLevel" | "modelLevel", label: string, short: string, rowLevel: boolean): Promise<HitRatioRun> => {
       const t0 = Date.now();
@@ -218,7 +212,7 @@ export async function hitRatio(env: BenchEnv, options: HitRatioOptions = {}): Pr
       }
       const s = client.$cache.stats();
       const hits = s.hits.l1 + s.hits.l2;
-      const predicted = predictHits(ops, rowLevel);
+      const predicted = predictHits(ops, rowLevel, firstId, o.pageSize);
 
       checks[`${id}Agree`] = {
         label: `${short}: stats vs database: hits / reads without a SELECT, misses / reads with one, SELECTs`,
@@ -274,22 +268,23 @@ export async function hitRatio(env: BenchEnv, options: HitRatioOptions = {}): Pr
       };
     };
 
-    const rowLevel = await run("rowLevel", "row-level dependencies (default)", "row-level", true);
+    const rowLevel = await run("rowLevel", "precise dependencies (default)", "precise", true);
     const modelLevel = await run("modelLevel", "model-level only (rowLevel: false)", "model-level", false);
     const figures: Record<string, Figure> = {
-      rowLevel: { label: "hit ratio, row-level dependencies", value: pct(rowLevel.hitRatio) },
+      rowLevel: { label: "hit ratio, precise dependencies", value: pct(rowLevel.hitRatio) },
       modelLevel: { label: "hit ratio, model-level only", value: pct(modelLevel.hitRatio) },
-      difference: { label: "difference (row-level − model-level)", value: `${((rowLevel.hitRatio - modelLevel.hitRatio) * 100).toFixed(1)} points` },
-      misses: { label: "misses, model-level ÷ row-level", value: `${(modelLevel.misses / rowLevel.misses).toFixed(2)}×` },
+      difference: { label: "difference (precise − model-level)", value: `${((rowLevel.hitRatio - modelLevel.hitRatio) * 100).toFixed(1)} points` },
+      misses: { label: "misses, model-level ÷ precise", value: `${(modelLevel.misses / rowLevel.misses).toFixed(2)}×` },
     };
     const uniques = ops.filter((op) => op.kind === "unique").length;
     return {
       kind: "hit-ratio",
-      title: `Hit ratio: zipf ${o.exponent} over ${fmt(o.rows)} Post rows, ${fmt(o.operations)} operations (${Math.round((1 - o.writeShare) * 100)} % reads, ${Math.round(o.writeShare * 100)} % writes), row-level vs model-level dependencies`,
+      title: `Hit ratio: zipf ${o.exponent} over ${fmt(o.rows)} Post rows, ${fmt(o.operations)} operations (${Math.round((1 - o.writeShare) * 100)} % reads, ${Math.round(o.writeShare * 100)} % writes), precise vs model-level dependencies`,
       notes: [
         `Sequence: mulberry32(seed ${o.seed}), ${fmt(uniques)} findUnique by id, ${fmt(ops.length - uniques - rowLevel.writes)} findMany pages of ${o.pageSize} (orderBy id, take ${o.pageSize}), ${fmt(rowLevel.writes)} update by id (views + 1); rows and pages chosen by zipf ranks mapped to ids in a seeded random order.`,
         "The same sequence is run twice, one operation at a time, each with a fresh PrismaClient and cached client: prismaCache({ ttl: 600, redis, namespace }) with default L1, and the same with rowLevel: false.",
         "Hit ratio from $cache.stats() = (hits.l1 + hits.l2) / reads; checked against SELECTs counted at the driver adapter per read, and against a replay of the documented dependency rules.",
+        "Precise rules replayed: a findUnique by id depends on its row; a page on the rows it returned, f:Post.id (its where and orderBy), s:Post and b:Post. The update of views bumps its row, f:Post.views and m:Post, so it makes stale that row's findUnique and the one page holding the row; with rowLevel: false every read depends on m:Post and any write makes everything stale.",
       ],
       runs: { rowLevel, modelLevel },
       figures,

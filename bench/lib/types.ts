@@ -77,10 +77,12 @@ export interface HitRatioRun {
   misses: number;
   fills: number;
   fillsRefused: number;
+  /** Reads that joined another caller's query (absent where reads run one at a time). */
+  coalesced?: number;
   /** `(hits.l1 + hits.l2) / reads`, from the cache's counters. */
   hitRatio: number;
-  /** Counted at the driver adapter, per read. */
-  db: {
+  /** Counted at the driver adapter, per read (absent where reads run concurrently and cannot be told apart). */
+  db?: {
     /** Reads during which at least one SELECT reached the database. */
     reads: number;
     /** SELECTs sent during reads. */
@@ -88,8 +90,8 @@ export interface HitRatioRun {
     /** `(reads - db.reads) / reads`. */
     hitRatio: number;
   };
-  /** Hit ratio that the documented dependency rules predict for this operation sequence. */
-  predictedHitRatio: number;
+  /** Hit ratio that the documented dependency rules predict for this operation sequence (absent where no prediction is made). */
+  predictedHitRatio?: number;
   /** Wall-clock seconds of the run. */
   seconds: number;
 }
@@ -102,6 +104,24 @@ export interface Figure {
   met?: boolean;
 }
 
+/** Throughput and latency of one timed run of a workload (cached or not). */
+export interface ThroughputRun {
+  /** Human-readable name, e.g. "uncached (plain PrismaClient)". */
+  label: string;
+  /** Timed operations (warm-up excluded). */
+  operations: number;
+  /** Operations in flight at once. */
+  concurrency: number;
+  /** `operations` / wall-clock seconds of the timed part. */
+  opsPerSecond: number;
+  /** Per-operation latency, µs (reads and writes together). */
+  medianUs: number;
+  p99Us: number;
+  /** Median latency of the reads alone, and of the writes alone, µs. */
+  readMedianUs: number;
+  writeMedianUs: number;
+}
+
 /** The same operation sequence run against several cache configurations; hit ratios compared. */
 export interface HitRatioGroup {
   kind: "hit-ratio";
@@ -110,6 +130,8 @@ export interface HitRatioGroup {
   notes: string[];
   /** Runs by id, in display order. */
   runs: Record<string, HitRatioRun>;
+  /** Throughput of timed runs (the cached ones and their uncached baseline), by id, in display order (optional: the groups that time their runs). */
+  throughput?: Record<string, ThroughputRun>;
   figures: Record<string, Figure>;
   checks: Record<string, Check>;
   /** Wall-clock seconds the group took. */

@@ -4,7 +4,7 @@
  * against a plain client), the reads the write changed must change, and the
  * reads it cannot have changed must still be cache hits (precision).
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { byProvider, type SeedIds, sqlIdent } from "../support/db";
 import { selects, useSeededDatabase } from "../support/harness";
 
@@ -396,6 +396,11 @@ describe.each([
     const plain = t.plain().prisma;
     const ctx = (await scenario.setup?.(plain)) ?? {};
     const c = t.cached(withRedis ? { redis: t.redis() } : {});
+    // Each test's clients close at its end: a MariaDB pool holds its connections open, and the file makes about a hundred clients.
+    onTestFinished(async () => {
+      await c.prisma.$disconnect();
+      await plain.$disconnect();
+    });
     const before = new Map<ReadName, unknown>();
     for (const [n, read] of Object.entries(all) as [ReadName, (p: Client) => Promise<unknown>][]) {
       before.set(n, await read(c.prisma));
