@@ -113,11 +113,14 @@ export class Changes {
    * goes stale).
    */
   updated(model: string, row: unknown, id: readonly unknown[] | undefined, data: unknown): void {
-    this.model(model);
     const d = isObject(data) ? data : undefined;
     const fields = this.fieldsSet(model, d);
     // Only link changes (many-to-many, or rows that hold the key elsewhere) and nested writes: the row itself is as it was.
-    if (fields.size === 0) return;
+    if (fields.size === 0) {
+      for (const t of this.tagsOf(model)) this.out.add(tagDep(t));
+      return;
+    }
+    this.model(model);
     const idFields = this.rows.idFields(model);
     const named = id && idFields ? this.rows.ofRow(model, Object.fromEntries(idFields.map((f, i) => [f, id[i]]))) : undefined;
     const after = this.rows.ofRow(model, row);
@@ -161,9 +164,9 @@ export class Changes {
     for (const m of affectedByUpdate(this.relations.facts, model, fk.fields, false)) this.bulk(m);
   }
 
-  /** Scalar fields an update's data sets: its own, the foreign keys of relations it connects or disconnects, and `@updatedAt` fields. */
+  /** Scalar fields an update's data sets: its own, the foreign keys of relations it connects or disconnects, and then its `@updatedAt` fields. */
   private fieldsSet(model: string, data: Data | undefined): Set<string> {
-    const out = new Set<string>(this.relations.updatedAtFields(model));
+    const out = new Set<string>();
     if (!data) return out;
     for (const key in data) {
       if (data[key] === undefined) continue;
@@ -179,6 +182,8 @@ export class Changes {
         }
       }
     }
+    // Prisma sets `@updatedAt` fields when it updates the row, not for an update of links or nested rows alone.
+    if (out.size > 0) for (const f of this.relations.updatedAtFields(model)) out.add(f);
     return out;
   }
 

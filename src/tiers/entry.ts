@@ -175,13 +175,14 @@ ${NEW_COUNTER_LUA}
 local n = tonumber(ARGV[5])
 local ttl = ARGV[6]
 local eq = tonumber(ARGV[7])
-local seq_key, seen = nil, nil
+local seq_key, seen, seq_now = nil, nil, nil
 if ARGV[8] == '1' then
   seq_key = KEYS[n + 1]
   seen = tonumber(ARGV[n + 8])
   local now = redis.call('GET', seq_key)
+  seq_now = now and parse_version(now)
   -- A sequence that went back (lost by Redis) cannot tell what moved: refused.
-  if not seen or not now or (parse_version(now) or 0) < seen then return 0 end
+  if not seen or not seq_now or seq_now < seen then return 0 end
 else
   eq = n
 end
@@ -198,6 +199,8 @@ local lines = {}
 for i = n + 2, #KEYS do
   local cur = redis.call('GET', KEYS[i])
   if not cur then
+    -- Absent: no write bumped it since it last expired, unless one did while the query ran and Redis evicted it.
+    if seen and seq_now > seen then return 0 end
     cur = new_counter(seq_key, ARGV[4])
     redis.call('SET', KEYS[i], cur, 'PX', ttl)
   elseif writing(cur) then

@@ -157,21 +157,17 @@ return out
 export const SEQUENCE_DEP = "#seq";
 
 /**
- * Lua: `new_counter(seq_key, base)` is the number an absent counter starts
- * from: the write sequence's next value when there is one (so that it is
- * new, never one an entry recorded before the counter expired, and not
- * above the sequence), else `base`, a random value.
+ * Lua: `new_counter(seq_key, base)` is the value an absent counter starts
+ * from. Without a write sequence, `base`, a random value. With one, `0.`
+ * and `base`'s digits: a number below every value the sequence takes (a
+ * counter no write bumped is not newer than any read's snapshot), and a
+ * text no entry can have recorded before (a counter that expired never
+ * makes an entry fresh). The first bump moves it to the sequence.
  */
 export const NEW_COUNTER_LUA = `
 local function new_counter(seq_key, base)
   if not seq_key then return base end
-  local s = redis.call('GET', seq_key)
-  local v = (s and parse_version(s)) or tonumber(base)
-  v = v + 1
-  local out
-  if v < 1e14 then out = tostring(v) else out = string.format('%.0f', v) end
-  redis.call('SET', seq_key, out, 'PX', ${7 * 24 * 3600 * 1000})
-  return out
+  return '0.' .. base
 end`;
 
 /**
@@ -194,7 +190,8 @@ local out = {}
 for i = 1, nk do
   local cur = redis.call('GET', KEYS[i])
   if not cur then
-    cur = new_counter(seq_key, ARGV[1])
+    -- The sequence itself starts from the random base, like a counter without one.
+    if KEYS[i] == seq_key then cur = ARGV[1] else cur = new_counter(seq_key, ARGV[1]) end
     redis.call('SET', KEYS[i], cur, 'PX', ARGV[2])
   end
   out[i] = cur

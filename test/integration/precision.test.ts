@@ -417,3 +417,21 @@ describe.each([
     }
   });
 });
+
+describe("fills without writes", () => {
+  it("concurrent first reads of a fresh namespace, each creating the counters of the rows it found, refuse no fill", async () => {
+    const c = t.cached({ redis: t.redis() });
+    const { users, posts } = t.ids;
+    const reads = [
+      ...Object.values(posts).map((id) => c.prisma.post.findUnique({ where: { id }, include: { author: true, tags: true, comments: true } })),
+      ...Object.values(users).map((id) => c.prisma.user.findUnique({ where: { id }, include: { posts: true, profile: true } })),
+      ...Object.values(users).map((authorId) => c.prisma.post.findMany({ where: { authorId }, include: { author: true } })),
+      c.prisma.post.findMany({ include: { author: true, tags: true } }),
+      c.prisma.user.findUnique({ where: { email: "bob@example.com" }, include: { posts: { include: { comments: true } } } }),
+    ];
+    await Promise.all(reads);
+    const s = c.prisma.$cache.stats();
+    expect(s.fillsRefused).toBe(0);
+    expect(s.fills).toBe(reads.length);
+  });
+});
