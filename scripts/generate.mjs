@@ -2,7 +2,9 @@
 // Derives the MySQL/MariaDB and SQLite schemas from prisma/schema.prisma (the
 // one source), and the MySQL one again with relationMode = "prisma"
 // (prisma/mysql-rm: no foreign keys, as on PlanetScale), then runs `prisma
-// generate` for all four, on a machine with no network.
+// generate` for all four, and for the schemas of the examples that have their
+// own (examples/blog-api/schema.prisma: Postgres only, nothing derived), on a
+// machine with no network.
 //
 // Derivation: prisma/<provider>/schema.prisma is the source with the
 // datasource provider swapped and the client generated to
@@ -265,6 +267,13 @@ function writeDerived(variant) {
   return file;
 }
 
+/**
+ * Schemas of the examples that have their own (Postgres only): generated as
+ * they are, after the test schemas, each to the output its generator names.
+ * Nothing is derived from them.
+ */
+const EXAMPLE_SCHEMAS = ["examples/blog-api/schema.prisma"].map((file) => path.join(ROOT, file));
+
 const require = createRequire(import.meta.url);
 let cli;
 try {
@@ -279,7 +288,7 @@ if (!env.PRISMA_SCHEMA_ENGINE_BINARY || !existsSync(env.PRISMA_SCHEMA_ENGINE_BIN
 }
 const args = process.argv.slice(2);
 // With --schema, generate just that schema, as `prisma generate --schema` does.
-const schemas = args.includes("--schema") ? [undefined] : [SOURCE, ...VARIANTS.map(writeDerived)];
+const schemas = args.includes("--schema") ? [undefined] : [SOURCE, ...VARIANTS.map(writeDerived), ...EXAMPLE_SCHEMAS];
 for (const schema of schemas) {
   const r = spawnSync(process.execPath, [cli, "generate", ...(schema ? ["--schema", schema] : []), ...args], { stdio: "inherit", env, cwd: ROOT });
   if (r.status !== 0) process.exit(r.status ?? 1);

@@ -18,8 +18,9 @@
  *   measured, default 2), `LOAD_CONNECTIONS` (default 20, split over the two
  *   instances), `LOAD_SEED` (the request mix's PRNG seed).
  *
- * Two mixes ({@link SCENARIOS}) over {@link USERS} users and {@link POSTS}
- * posts: 95 % reads and 5 % writes, then reads only. Each read picks its row
+ * Three mixes ({@link SCENARIOS}) over {@link USERS} users and {@link POSTS}
+ * posts: 95 % reads and 5 % writes, 80 % reads and 20 % writes, then reads
+ * only. Each read picks its row
  * from a Zipf distribution (a few hot rows, a long tail), each write
  * uniformly. Everything (load
  * generator, both instances, Postgres, Redis) runs on this machine.
@@ -50,6 +51,7 @@ type Route = "GET /users/:id" | "GET /posts/:id (with author)" | "GET /users?rol
  */
 export const SCENARIOS: Record<string, Record<Route, number>> = {
   "read-heavy, 5 % writes": { "GET /users/:id": 50, "GET /posts/:id (with author)": 25, "GET /users?role=": 20, "PATCH /users/:id": 2, "POST /posts": 3 },
+  "20 % writes": { "GET /users/:id": 40, "GET /posts/:id (with author)": 24, "GET /users?role=": 16, "PATCH /users/:id": 8, "POST /posts": 12 },
   "reads only": { "GET /users/:id": 55, "GET /posts/:id (with author)": 25, "GET /users?role=": 20, "PATCH /users/:id": 0, "POST /posts": 0 },
 };
 /** Exponent of the Zipf distribution reads pick their row from: the row of rank k with weight 1/k^s. */
@@ -265,6 +267,10 @@ try {
     console.log(`  requests/s with the cache: ${speedup}x`);
     scenarios.push({ name, percent, withCache: cached, withoutCache: plain, speedup });
   }
+  // What writes leave of the cache's gain: each mix's ratio as a share of the reads-only ratio of the same run.
+  const readsOnly = scenarios.find((s) => s.name === "reads only")?.speedup;
+  const withShares = scenarios.map((s) => ({ ...s, shareOfReadsOnly: readsOnly ? Number((s.speedup / readsOnly).toFixed(2)) : undefined }));
+  for (const s of withShares) if (s.name !== "reads only") console.log(`${s.name}: ${s.speedup}x, ${s.shareOfReadsOnly} of the reads-only ratio`);
 
   const cpus = os.cpus();
   const results = {
@@ -288,7 +294,7 @@ try {
     seed: SEED,
     rows: { users: USERS, posts: POSTS },
     rowsPicked: { reads: `Zipf, s = ${ZIPF_S}`, writes: "uniformly" },
-    scenarios,
+    scenarios: withShares,
   };
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`wrote ${RESULTS}`);
