@@ -24,6 +24,7 @@
 import { bulkDep, fieldDep, modelDep, newRowDep, rowSetDep } from "./ids.js";
 import { fkColumns, joinColumns, type KeyColumns, keyDep, type RelationLink, type Relations, valuesOf } from "./relations.js";
 import type { RowKeys } from "./rows.js";
+import { type KeyedSelect, selectKeys } from "./select-keys.js";
 
 /** What a read depends on: known before it runs, guarded while it runs, and found in its result. */
 export interface ReadShape {
@@ -84,6 +85,11 @@ export class ReadDependencies {
     /** Rows per level past which a level depends on its model instead. */
     private readonly maxRows: number,
   ) {}
+
+  /** A read's arguments with the primary keys its `select`s leave out (select-keys.ts), or undefined. */
+  keyed(model: string, args: Record<string, unknown> | undefined): KeyedSelect | undefined {
+    return selectKeys(this.relations, model, args);
+  }
 
   /**
    * The shape of a model read.

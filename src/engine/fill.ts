@@ -25,14 +25,17 @@ export class Fill {
    * (refused if a local generation did). Returns the caller's value and a
    * private copy.
    */
-  async store(a: Attempt, value: unknown, timing: Timing): Promise<Fetched> {
+  async store(a: Attempt, raw: unknown, timing: Timing): Promise<Fetched> {
     const { req } = a;
+    // Found in the result as the query returned it (with any keys it added), then given the read's own shape.
+    const late = req.lateDeps?.(raw);
+    const value = req.keyed ? req.keyed.strip(raw) : raw;
+    const recorded = late ? [...req.deps, ...late] : req.deps;
     const body = encode(value);
     const stored = cloneResult(value);
     let storedInL2 = false;
     if (this.l2 && a.id !== undefined && a.versions !== undefined) {
-      const recorded = req.lateDeps ? { deps: recordedDeps(req, value), equal: req.deps.length } : undefined;
-      const ok = await this.l2.fill(a.id, a.gen ?? -1, a.snap, a.versions, body, timing, recorded);
+      const ok = await this.l2.fill(a.id, a.gen ?? -1, a.snap, a.versions, body, timing, late ? { deps: recorded, equal: req.deps.length } : undefined);
       if (ok === false) {
         this.stats.fillsRefused++;
         req.counters.fillsRefused++;
@@ -40,10 +43,10 @@ export class Fill {
       }
       storedInL2 = ok === true;
     }
-    if (!this.unchanged(a, stored)) {
+    if (!this.unchanged(a, late)) {
       this.stats.fillsRefused++;
       req.counters.fillsRefused++;
-    } else if (this.l1Entry(a, stored, byteSize(body), timing) || storedInL2) {
+    } else if (this.l1Entry(a, stored, byteSize(body), timing, recorded) || storedInL2) {
       this.stats.fills++;
       req.counters.fills++;
     }
@@ -51,30 +54,32 @@ export class Fill {
   }
 
   /**
-   * Whether nothing `value` depends on moved locally since the attempt's
+   * Whether nothing the value depends on moved locally since the attempt's
    * snapshot: the dependencies known before the query kept their
-   * generations, and none found in the result was bumped after it (a
-   * generation is the clock of its last bump). Guards are not needed here.
+   * generations, and none found in the result (`late`) was bumped after it
+   * (a generation is the clock of its last bump). Guards are not needed here.
    */
-  private unchanged(a: Attempt, value: unknown): boolean {
+  private unchanged(a: Attempt, late: readonly string[] | undefined): boolean {
     const { req, snap, gens } = a;
-    if (!req.lateDeps) return this.generations.matches(snap, gens);
+    if (!late) return this.generations.matches(snap, gens);
     const n = req.deps.length;
     for (let i = 0; i < n; i++) if (this.generations.of(snap[i]!) !== gens[i]) return false;
-    for (const d of req.lateDeps(value)) if (this.generations.of(d) > a.clock) return false;
+    for (const d of late) if (this.generations.of(d) > a.clock) return false;
     return true;
   }
 
   /**
    * Stores in L1 if nothing the value depends on moved since the attempt's
-   * snapshot. The entry records its dependencies at their current
-   * generations (equal to the snapshot for those known before the query).
-   * Returns whether it stored.
+   * snapshot. The entry records `recorded` (every dependency: those known
+   * before the query, then those found in its result; worked out from the
+   * value when not given) at their current generations. Returns whether it
+   * stored.
    */
-  l1Entry(a: Attempt, value: unknown, size: number, timing: Timing): boolean {
-    if (!this.l1 || !this.unchanged(a, value)) return false;
+  l1Entry(a: Attempt, value: unknown, size: number, timing: Timing, recorded?: readonly string[]): boolean {
+    if (!this.l1) return false;
     const { req } = a;
-    const deps = recordedDeps(req, value);
+    const deps = recorded ?? recordedDeps(req, value);
+    if (!this.unchanged(a, req.lateDeps ? deps : undefined)) return false;
     this.l1.set(req.l1Key, { value, deps, gens: this.generations.snapshot(deps), timing, size }, Date.now(), this.generations.clock);
     return true;
   }

@@ -12,6 +12,7 @@ import type { QueryCacheOption, RawCacheOptions } from "../options.js";
 import type { RelationGraph } from "../deps/graph.js";
 import { ALL_DEP, modelDep, tagDep } from "../deps/ids.js";
 import { readDeps } from "../deps/reads.js";
+import type { KeyedSelect } from "../deps/select-keys.js";
 import type { ReadDependencies } from "../deps/selection.js";
 import type { RowKeys } from "../deps/rows.js";
 import { CacheUsageError } from "../errors.js";
@@ -56,6 +57,7 @@ interface Worked {
   readonly deps: readonly string[];
   readonly guards: readonly string[] | undefined;
   readonly lateDeps: ((value: unknown) => readonly string[]) | undefined;
+  readonly keyed?: KeyedSelect | undefined;
   /** Worked out the first time L2 keys can be formed. */
   l2Id: string | undefined;
 }
@@ -222,7 +224,7 @@ export class Planner {
     }
     if (w.l2Id === undefined && this.ctx.keyspace.keyed()) w.l2Id = this.ctx.keyspace.id(l1Key);
     const { ttlMs, swrMs, graceMs, counters } = plan;
-    return { l1Key, l2Id: w.l2Id, deps: w.deps, guards: w.guards, lateDeps: w.lateDeps, ttlMs, swrMs, graceMs, counters };
+    return { l1Key, l2Id: w.l2Id, deps: w.deps, guards: w.guards, lateDeps: w.lateDeps, keyed: w.keyed, ttlMs, swrMs, graceMs, counters };
   }
 
   private work(plan: ReadPlan): Worked {
@@ -231,12 +233,15 @@ export class Planner {
     const pk = (plan.rowLookup && this.rows.ofWhere(model, plan.args?.where)) || undefined;
     const precise = this.ctx.precise;
     if (precise) {
-      const shape = precise.read(model, plan.operation ?? "findMany", plan.args, pk);
+      const op = plan.operation ?? "findMany";
+      // A `select` without the primary key runs with it, so that the rows are recorded one by one.
+      const keyed = op.startsWith("find") ? precise.keyed(model, plan.args) : undefined;
+      const shape = precise.read(model, op, keyed?.args ?? plan.args, pk);
       const deps = shape.deps;
       for (const d of this.options.models[model]?.dependsOn ?? NONE) deps.push(modelDep(d));
       for (const t of this.modelTags(model)) deps.push(tagDep(t));
       for (const t of plan.tags ?? NONE) deps.push(tagDep(t));
-      return { deps: [...new Set(deps)], guards: shape.guards, lateDeps: shape.late, l2Id: undefined };
+      return { deps: [...new Set(deps)], guards: shape.guards, lateDeps: shape.late, keyed, l2Id: undefined };
     }
     const deps = this.readDeps(model, plan.args, plan.tags, plan.rowLookup);
     // By primary key: the row. (A row that appears bumps it, or b:M when unnamed.)

@@ -5,12 +5,13 @@
  * (what was snapshotted before the query), and what a flight yields.
  * @module
  */
+import type { KeyedSelect } from "../deps/select-keys.js";
 import type { OpCounters } from "../telemetry.js";
 import type { Timing } from "../tiers/memory.js";
 import { SEQUENCE_DEP } from "../tiers/versions.js";
 
-/** The database query of a read: called on a miss only. */
-export type Load = () => Promise<unknown>;
+/** The database query of a read: called on a miss only, with the arguments it runs with when they differ from the read's ({@link ReadRequest.keyed}). */
+export type Load = (args?: Record<string, unknown>) => Promise<unknown>;
 
 /**
  * A cacheable read as the planner builds it: its L1 key and lifetimes, and
@@ -56,6 +57,8 @@ export interface ReadRequest {
   readonly guards?: readonly string[];
   /** Dependency ids recorded with the entry that follow from the result (the row found, or "not found"). */
   readonly lateDeps?: (value: unknown) => readonly string[];
+  /** The query runs with primary keys its `select`s leave out, taken out of the result again (deps/select-keys.ts). */
+  readonly keyed?: KeyedSelect | undefined;
   /** Milliseconds the value stays fresh. */
   readonly ttlMs: number;
   /** Milliseconds past freshness during which it is served stale while being refreshed. */

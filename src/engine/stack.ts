@@ -281,7 +281,7 @@ export class CacheStack {
     const started = performance.now();
     let value: unknown;
     try {
-      value = await a.load();
+      value = await a.load(a.req.keyed?.args);
     } catch (error) {
       if (!a.grace || Date.now() >= a.grace.until) throw error;
       this.stats.graceServed++;

@@ -39,8 +39,8 @@ export const runBeneath = (ctx: ModelContext, op: string, args: unknown, ours: u
 /** The database query of a model read: `op` on the model beneath the cache (`ours` is the cache's method for `op`). */
 export const modelLoad =
   (ctx: ModelContext, op: string, args: unknown, ours: unknown): Load =>
-  () =>
-    Promise.resolve(runBeneath(ctx, op, args, ours));
+  (runWith) =>
+    Promise.resolve(runBeneath(ctx, op, runWith ?? args, ours));
 
 /** The database query of a cached raw read: the client's `$queryRaw`. */
 export const rawLoad =

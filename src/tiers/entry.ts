@@ -27,6 +27,8 @@ export interface L2Entry {
   body: string;
   /** Its lifetime and cost. */
   timing: Timing;
+  /** For an entry that records its dependencies (`ptc2`): their ids, as recorded. */
+  deps?: readonly string[];
 }
 
 /**

@@ -12,7 +12,7 @@ import type { RedisClient } from "../options.js";
 import type { Breaker } from "./breaker.js";
 import { runScript } from "./commands.js";
 import type { ConnectionWatch } from "./connection.js";
-import { type L2ReadResult, parseRecorded, READ_RECORDED, type RecordedHeader } from "./entry.js";
+import { type L2ReadResult, parseRecorded, READ_RECORDED, type RecordedHeader, versionKey } from "./entry.js";
 import type { Place } from "./redis.js";
 
 /** What a `ptc2` entry recorded, as last seen, and the MGET that reads it with a snapshot. */
@@ -27,6 +27,8 @@ interface KnownRecorded {
   index: Map<string, number>;
   /** The header last read, parsed, without the body (a read of the same header skips the parse). */
   last: RecordedHeader | undefined;
+  /** The dependency ids of the recorded version keys, for L1. */
+  deps: readonly string[];
 }
 
 /** Reads `ptc2` entries. */
@@ -60,8 +62,10 @@ export class RecordedReads {
         const parsed = typeof res[0] === "string" ? parseRecorded(res[0]) : undefined;
         if (!parsed) return { entry: undefined, versions };
         const last = { header: parsed.header, recorded: parsed.recorded };
-        this.known.set(id, { recorded: parsed.recorded.map(([k]) => k), snapshot: -1, fetch: [], index: new Map(), last });
-        return { entry: { body: parsed.body, timing: parsed.timing }, versions };
+        const recorded = parsed.recorded.map(([k]) => k);
+        const deps = depsOf(at, recorded);
+        this.known.set(id, { recorded, snapshot: -1, fetch: [], index: new Map(), last, deps });
+        return { entry: { body: parsed.body, timing: parsed.timing, deps }, versions };
       },
     );
   }
@@ -87,7 +91,10 @@ export class RecordedReads {
         for (let i = 0; i < snapshot.length; i++) versions[i] = res[i + 1] ?? "";
         const parsed = typeof res[0] === "string" ? parseRecorded(res[0], known.last) : undefined;
         if (!parsed) return { entry: undefined, versions };
-        if (known.last?.header !== parsed.header) known.last = { header: parsed.header, recorded: parsed.recorded };
+        if (known.last?.header !== parsed.header) {
+          known.last = { header: parsed.header, recorded: parsed.recorded };
+          known.deps = depsOf(at, parsed.recorded.map(([k]) => k));
+        }
         for (const [k, v] of parsed.recorded) {
           const i = index.get(k);
           // A key this read did not fetch: the entry was refilled with other dependencies; read it by script.
@@ -97,8 +104,14 @@ export class RecordedReads {
           }
           if ((res[i] ?? "") !== v) return { entry: undefined, versions };
         }
-        return { entry: { body: parsed.body, timing: parsed.timing }, versions };
+        return { entry: { body: parsed.body, timing: parsed.timing, deps: known.deps }, versions };
       },
     );
   }
 }
+
+/** The dependency ids of version keys at `at` (`<prefix>:v:<dep>`). */
+const depsOf = (at: Place, keys: readonly string[]): string[] => {
+  const skip = versionKey(at.prefix, "").length;
+  return keys.map((k) => k.slice(skip));
+};

@@ -54,6 +54,11 @@ const reads = (ids: SeedIds) => ({
   "user include posts (bob)": (p: Client) => p.user.findUnique({ where: { id: ids.users.bob }, include: { posts: { orderBy: { id: "asc" } } } }),
   "alice with her post count": (p: Client) => p.user.findUnique({ where: { id: ids.users.alice }, include: { _count: { select: { posts: true } } } }),
   "bob with his post count": (p: Client) => p.user.findUnique({ where: { id: ids.users.bob }, include: { _count: { select: { posts: true } } } }),
+  "user names (a select without the id)": (p: Client) => p.user.findMany({ select: { name: true, email: true }, orderBy: { email: "asc" } }),
+  "hello with its author's name (selects without ids)": (p: Client) =>
+    p.post.findUnique({ where: { id: ids.posts.hello }, select: { title: true, author: { select: { name: true } } } }),
+  "draft with its author's name (selects without ids)": (p: Client) =>
+    p.post.findUnique({ where: { id: ids.posts.draft }, select: { title: true, author: { select: { name: true } } } }),
   "users with posts and their comments": (p: Client) =>
     p.user.findMany({
       orderBy: { id: "asc" },
@@ -121,8 +126,17 @@ const scenarios = (ids: SeedIds): Scenario[] => [
   {
     name: "update of an included row (a user's name)",
     write: (p) => p.user.update({ where: { id: ids.users.bob }, data: { name: `Bob ${unique()}` } }),
-    changed: ["user by id (bob)", "post with author (draft)", "posts with their authors", "users list", "users with posts and their comments"],
+    changed: [
+      "user by id (bob)",
+      "post with author (draft)",
+      "posts with their authors",
+      "users list",
+      "users with posts and their comments",
+      "user names (a select without the id)",
+      "draft with its author's name (selects without ids)",
+    ],
     hits: [
+      "hello with its author's name (selects without ids)",
       "post with author (hello)",
       "posts of alice",
       "posts of bob",

@@ -84,17 +84,17 @@ const READS: ReadCase[] = [
     late: ["r:User:[#1]", "v:Post.authorId:#1", "r:Post:[#3]", "v:Comment.postId:#3", "r:Comment:[#8]"],
   },
   {
-    why: "a nested relation select without ids: each level without its rows' ids, or its parents' keys, depends on its model",
-    read: ["User", "findMany", { select: { posts: { select: { comments: true } } } }, [{ posts: [{ comments: [{ id: 8, postId: 3 }] }] }]],
-    deps: ["b:User", "s:User", "m:User", "b:Post", "v:Post.authorId", "m:Post", "b:Comment", "v:Comment.postId"],
-    // Coarser than needed: r:Comment:[#8] is recorded beside m:Comment, which already covers it.
-    late: ["m:Comment", "r:Comment:[#8]"],
+    why: "a nested relation select without ids: the query selects each level's ids too, and records its rows",
+    // The result as the keyed query returns it (the ids are taken out before the read returns).
+    read: ["User", "findMany", { select: { posts: { select: { comments: true } } } }, [{ id: 1, posts: [{ id: 3, comments: [{ id: 8, postId: 3 }] }] }]],
+    deps: ["b:User", "s:User", "b:Post", "v:Post.authorId", "b:Comment", "v:Comment.postId"],
+    late: ["r:User:[#1]", "v:Post.authorId:#1", "r:Post:[#3]", "v:Comment.postId:#3", "r:Comment:[#8]"],
   },
   {
-    why: "select without the id field: the level falls back to m:Model",
-    read: ["User", "findMany", { select: { email: true } }, [{ email: "a" }, { email: "b" }]],
-    deps: ["b:User", "s:User", "m:User"],
-    late: [],
+    why: "select without the id field: the query selects the id too, and records the rows",
+    read: ["User", "findMany", { select: { email: true } }, [{ id: 1, email: "a" }, { id: 2, email: "b" }]],
+    deps: ["b:User", "s:User"],
+    late: ["r:User:[#1]", "r:User:[#2]"],
   },
   {
     why: "a relation filter falls back to m: of the models it reaches",
@@ -824,5 +824,25 @@ describe("what raw SQL bumps", () => {
       expect(got).toContain("*");
       for (const m of runtime.graph.models) expect(got).toContain(`m:${m}`);
     } else expect(sorted(got)).toEqual(sorted(bumps));
+  });
+});
+
+describe("primary keys added to a select", () => {
+  it("the query selects the ids a select leaves out, at every level, and the result is given back without them", () => {
+    const req = requestOf(runtime, ["Post", "findMany", { select: { title: true, author: { select: { name: true } }, tags: { select: { name: true } } } }, []]);
+    expect(req.keyed?.args).toEqual({
+      select: { title: true, id: true, author: { select: { name: true, id: true } }, tags: { select: { name: true, id: true } } },
+    });
+    const raw = [{ title: "t", id: 1, author: { name: "a", id: 2 }, tags: [{ name: "x", id: 3 }] }, { title: "u", id: 4, author: null, tags: [] }];
+    expect(req.keyed!.strip(raw)).toEqual([
+      { title: "t", author: { name: "a" }, tags: [{ name: "x" }] },
+      { title: "u", author: null, tags: [] },
+    ]);
+  });
+
+  it("a read whose every level returns its ids runs as written", () => {
+    expect(requestOf(runtime, ["Post", "findMany", { select: { id: true, title: true }, include: undefined }, []]).keyed).toBeUndefined();
+    expect(requestOf(runtime, ["Post", "findMany", { include: { author: true } }, []]).keyed).toBeUndefined();
+    expect(requestOf(runtime, ["Post", "count", { select: { title: true } }, 0]).keyed).toBeUndefined();
   });
 });
