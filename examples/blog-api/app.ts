@@ -27,80 +27,31 @@
  * and reads take when given.
  *
  * Reading your writes through another instance works as in the HTTP API
- * example (`../http-api/app.ts`): a write's answer carries `x-cache-bump`,
- * and a read that sends it back as `x-cache-after` waits until its instance
- * has applied that bump (at most {@link DELIVERY_WAIT_MS}), or reads the
- * database if it was not applied in time.
+ * example: a write's answer carries `x-cache-bump`, and a read that sends it
+ * back as `x-cache-after` waits until its instance has applied that bump (at
+ * most {@link DELIVERY_WAIT_MS}), or reads the database if it was not applied
+ * in time. That plumbing, and the rest both examples share (clients,
+ * metrics, spans, JSON bodies, listening), is in `../shared/http.ts`.
  * @module
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { SpanKind, trace } from "@opentelemetry/api";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { Redis } from "ioredis";
-import { Registry } from "prom-client";
 import { Prisma, PrismaClient } from "../../generated/blog/client";
-import { type BumpId, prismaCache } from "../../src/index"; // in your app: from "prisma-tiered-cache"
-import { registerCacheMetrics } from "../http-api/metrics";
+import { prismaCache } from "../../src/index"; // in your app: from "prisma-tiered-cache"
+import { type ApiOptions, apiClients, HttpError, type RunningApi, readBody, reply, serveApi } from "../shared/http";
+
+export { AFTER_HEADER, BUMP_HEADER, DELIVERY_WAIT_MS, formatBump, parseBump } from "../shared/http";
 
 /** Request header: the current user's id. */
 export const USER_HEADER = "x-user-id";
-/** Response header of a write: the bump it published, to send back as {@link AFTER_HEADER}. */
-export const BUMP_HEADER = "x-cache-bump";
-/** Request header of a read: a {@link BUMP_HEADER} value the read must see applied first. */
-export const AFTER_HEADER = "x-cache-after";
-/** How long a read waits for the bump of {@link AFTER_HEADER} before it reads the database directly. */
-export const DELIVERY_WAIT_MS = 1_000;
-/** What an instance started by `main.ts` prints once it serves, followed by its URL. */
-export const LISTENING = "blog-api listening on ";
 
-const MAX_BODY = 64 * 1024;
 const MAX_LIMIT = 100;
 
-/** Options of {@link startBlogApi}. */
-export interface BlogApiOptions {
-  /** Postgres URL of a database with the blog migrations applied (`database.ts`). */
-  databaseUrl: string;
-  /** Redis URL, shared by every instance. Required with the cache. */
-  redisUrl?: string;
-  /**
-   * TCP port on 127.0.0.1; 0 picks a free one.
-   * @default 0
-   */
-  port?: number;
-  /**
-   * `false` serves every route through the plain PrismaClient, with no cache (for comparisons).
-   * @default true
-   */
-  cache?: boolean;
-  /**
-   * The cache's Redis namespace. Instances that share data share it.
-   * @default the cache's default ("ptc")
-   */
-  namespace?: string;
-  /**
-   * Seconds a cached read stays fresh.
-   * @default 60
-   */
-  ttl?: number;
-  /**
-   * The cache's `heartbeat` (ms): raise it where the event loop can lag for long.
-   * @default the cache's default (1000)
-   */
-  heartbeat?: number;
-}
+/** Options of {@link startBlogApi} (`databaseUrl`: a database with the blog migrations applied, by `database.ts`). */
+export type BlogApiOptions = ApiOptions;
 
 /** A listening instance of the API. */
-export interface RunningBlogApi {
-  /** `http://127.0.0.1:<port>`. */
-  url: string;
-  /** The port it listens on. */
-  port: number;
-  /** Whether reads go through the cache. */
-  cached: boolean;
-  /** Stops listening, closes open connections, the Prisma client, the cache and Redis. */
-  close(): Promise<void>;
-}
+export type RunningBlogApi = RunningApi;
 
 /** The routes, by method and path. */
 const ROUTES: ReadonlyArray<readonly [method: string, path: RegExp, route: string]> = [
@@ -136,16 +87,6 @@ function routeOf(method: string | undefined, pathname: string): { route: string;
     return { route, param };
   }
   throw new HttpError(404, `no route ${method} ${pathname}`);
-}
-
-/** An error answered with its status and RealWorld's `{ "errors": { "body": [message] } }`. */
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** The client the routes use: the cached one (which answers these calls as the plain one does), or the plain one. */
@@ -222,35 +163,29 @@ export async function startBlogApi(options: BlogApiOptions): Promise<RunningBlog
   const cached = options.cache ?? true;
   if (cached && !options.redisUrl) throw new Error("startBlogApi: redisUrl is required with the cache (or pass cache: false)");
   const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: options.databaseUrl }) });
-  const redis = cached ? new Redis(options.redisUrl!) : undefined;
-  redis?.on("error", (err: Error) => console.error(`[blog-api] redis: ${err.message}`)); // reads go on to the database meanwhile
-  // The one line: the rest of the app is the same with or without it.
-  const client = redis ? base.$extends(prismaCache({ redis, ttl: options.ttl ?? 60, namespace: options.namespace, heartbeat: options.heartbeat })) : undefined;
-  const db: Db = client ? (client as unknown as Db) : base;
-  const cache = client?.$cache;
-  const registry = new Registry();
-  if (cache) registerCacheMetrics(cache, { registry });
+  const api = apiClients<Db>({
+    name: "blog-api",
+    base,
+    redisUrl: cached ? options.redisUrl : undefined,
+    // The one line: the rest of the app is the same with or without it.
+    withCache: (redis) => base.$extends(prismaCache({ redis, ttl: options.ttl ?? 60, namespace: options.namespace, heartbeat: options.heartbeat })),
+  });
+  const { db, readerFor, bumpHeader } = api;
 
-  // One server span per request, as in the HTTP API example; without an OpenTelemetry SDK, nothing happens.
-  const tracer = trace.getTracer("blog-api");
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    let matched: { route: string; param: string } | undefined;
-    let unmatched: unknown;
-    try {
-      matched = routeOf(req.method, url.pathname);
-    } catch (err) {
-      unmatched = err;
-    }
-    const name = matched?.route ?? `${req.method} (no route)`;
-    void tracer.startActiveSpan(name, { kind: SpanKind.SERVER, attributes: { "http.request.method": req.method ?? "", "http.route": name } }, (span) =>
-      (matched ? handle(req, res, url, matched.route, matched.param) : Promise.reject(unmatched))
-        .catch((err: unknown) => (res.headersSent ? res.destroy() : reply(res, ...failure(err))))
-        .finally(() => {
-          span.setAttribute("http.response.status_code", res.statusCode);
-          span.end();
-        }),
-    );
+  return serveApi(api, {
+    name: "blog-api",
+    port: options.port,
+    route(req, res) {
+      const url = new URL(req.url ?? "/", "http://localhost");
+      let matched: { route: string; param: string };
+      try {
+        matched = routeOf(req.method, url.pathname);
+      } catch (err) {
+        return { route: `${req.method} (no route)`, answer: () => Promise.reject(err) };
+      }
+      return { route: matched.route, answer: () => handle(req, res, url, matched.route, matched.param) };
+    },
+    failure,
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL, route: string, param: string): Promise<void> {
@@ -372,78 +307,12 @@ export async function startBlogApi(options: BlogApiOptions): Promise<RunningBlog
         const user = await db.user.update({ where: { username: param }, data: { followedBy: link }, select: profileSelect(id) });
         return reply(res, 200, { profile: profileOf(user) }, bumpHeader());
       }
-      case "GET /metrics": {
-        const text = await registry.metrics();
-        res.writeHead(200, { "content-type": registry.contentType });
-        res.end(text);
-        return;
-      }
+      case "GET /metrics":
+        return api.metrics(res);
       default: // GET /health
-        return reply(res, 200, { ok: true, cache: cached });
+        return reply(res, 200, { ok: true, cache: api.cached });
     }
   }
-
-  /** The client a read goes through: the cached one, or the plain one beneath it when the `x-cache-after` bump is not applied in time. */
-  async function readerFor(req: IncomingMessage): Promise<Db> {
-    const after = req.headers[AFTER_HEADER];
-    if (!cache || after === undefined) return db;
-    const bump = typeof after === "string" ? parseBump(after) : undefined;
-    if (!bump) throw new HttpError(400, `${AFTER_HEADER} must be a ${BUMP_HEADER} value`);
-    if (bump.instance === cache.lastPublished()?.instance) return db; // this instance's own write: bumped here before it answered
-    return cache.delivered(bump, { timeoutMs: DELIVERY_WAIT_MS }).then(
-      () => db,
-      () => base, // not applied in time: the database is current
-    );
-  }
-
-  /** The `x-cache-bump` header of a write that just resolved: the last bump this instance published. */
-  function bumpHeader(): Record<string, string> {
-    const bump = cache?.lastPublished();
-    return bump ? { [BUMP_HEADER]: formatBump(bump) } : {};
-  }
-
-  const disconnect = async () => {
-    await (client ?? base).$disconnect(); // with the cache, also closes its pub/sub connection
-    if (redis) await redis.quit().catch(() => redis.disconnect());
-  };
-  try {
-    await cache?.ready();
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port ?? 0, "127.0.0.1", () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-  } catch (err) {
-    await disconnect();
-    throw err;
-  }
-  const { port } = server.address() as AddressInfo;
-  let closed: Promise<void> | undefined;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    cached,
-    close: () =>
-      (closed ??= (async () => {
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        await stopped;
-        await disconnect();
-      })()),
-  };
-}
-
-/** Formats a bump as `<seq>:<instance>`. */
-export function formatBump(bump: BumpId): string {
-  return `${bump.seq}:${bump.instance}`;
-}
-
-/** Parses `<seq>:<instance>`; undefined if malformed. */
-export function parseBump(text: string): BumpId | undefined {
-  const m = /^(\d{1,15}):(.+)$/.exec(text);
-  return m ? { seq: Number(m[1]), instance: m[2]! } : undefined;
 }
 
 /** The `x-user-id` header as an id, or undefined without one. */
@@ -489,31 +358,6 @@ export function slugify(title: string): string {
     .replace(/^-|-$/g, "");
   if (slug === "") throw new HttpError(422, "title must contain a letter or a digit");
   return slug;
-}
-
-/** The request's JSON object body (at most 64 KiB). */
-async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw new HttpError(413, `body larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk);
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    throw new HttpError(400, "body must be JSON");
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "body must be a JSON object");
-  return body as Record<string, unknown>;
-}
-
-function reply(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
-  const json = JSON.stringify(value);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(json), ...headers });
-  res.end(json);
 }
 
 /** The status and body of a failed request: its HttpError, Prisma's not-found and unique-constraint errors, or 500. */

@@ -33,17 +33,28 @@
  * machine.
  * @module
  */
-import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import os from "node:os";
 import { fileURLToPath } from "node:url";
-import autocannon from "autocannon";
-import { Redis } from "ioredis";
+import type autocannon from "autocannon";
 import { mulberry32 } from "../../test/support/prng";
-import { databaseUrl, dropRunDatabases, ServerScope, startServers, withClient } from "../../test/support/servers";
+import { databaseUrl, withClient } from "../../test/support/servers";
+import {
+  describeServers,
+  describeSettings,
+  loadAverage,
+  loadSettings,
+  measureSide,
+  drawRequests,
+  movedBetween,
+  resultsHead,
+  row,
+  type Side,
+  withLoadRun,
+  writeResults,
+  zipf,
+} from "../shared/load";
 import { USER_HEADER } from "./app";
 import { createBlogDatabase, type Seeded, type SeedSizes, seedBlog } from "./database";
-import { type ApiProcess, scrapeMetrics, startBlogInstances } from "./instances";
+import { startBlogInstances } from "./instances";
 
 const RESULTS = fileURLToPath(new URL("./results.json", import.meta.url));
 /** What is seeded. */
@@ -88,64 +99,31 @@ export const MIXES: Record<string, Record<Route, number>> = {
   "20 % writes": mixOf(20),
 };
 
-const seconds = (name: string, fallback: number) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
-  return value;
-};
-const DURATION = seconds("LOAD_DURATION", 10);
-const WARMUP = seconds("LOAD_WARMUP", 2);
-const CONNECTIONS = Math.max(2, Math.round(seconds("LOAD_CONNECTIONS", 20) / 2) * 2);
-const SEED = Number(process.env.LOAD_SEED ?? 20261207);
+const SETTINGS = loadSettings(20261207);
 
-/** What one side measured. */
-interface Side {
-  /** Mean of autocannon's per-second request counts. */
-  requestsPerSecond: number;
-  latencyMs: { p50: number; p99: number; max: number };
-  requests: number;
-  /** Cache counters summed over both instances over the measured run (with the cache). */
-  cache?: {
-    hitsL1: number;
-    hitsL2: number;
-    misses: number;
-    /** (L1 + L2 hits) / (hits + misses): the cached reads answered without the database. */
-    hitRatio: number;
-    /** Fills refused because a write moved a version while the query ran. */
-    fillsRefused: number;
-    /** Misses that waited for the other instance's regeneration lease, or joined a query in flight in their own. */
-    leaseWaits: number;
-    coalesced: number;
-    invalidations: number;
-    /** Hit ratio and misses by model and operation (`Article.findMany`, ...). */
-    byOperation: Record<string, { hitRatio: number; misses: number; fillsRefused: number }>;
-  };
-}
-
-/** Picks an element of `xs` with Zipf weights (the first is the most likely), from uniform `rand`. */
-function zipf<T>(xs: readonly T[], rand: () => number): () => T {
-  const cdf = new Float64Array(xs.length);
-  let sum = 0;
-  for (let i = 0; i < xs.length; i++) cdf[i] = sum += 1 / (i + 1) ** ZIPF_S;
-  return () => {
-    const x = rand() * sum;
-    let lo = 0;
-    let hi = xs.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return xs[lo]!;
-  };
+/** Cache counters summed over both instances over the measured run. */
+interface CacheCounters {
+  hitsL1: number;
+  hitsL2: number;
+  misses: number;
+  /** (L1 + L2 hits) / (hits + misses): the cached reads answered without the database. */
+  hitRatio: number;
+  /** Fills refused because a write moved a version while the query ran. */
+  fillsRefused: number;
+  /** Misses that waited for the other instance's regeneration lease, or joined a query in flight in their own. */
+  leaseWaits: number;
+  coalesced: number;
+  invalidations: number;
+  /** Hit ratio and misses by model and operation (`Article.findMany`, ...). */
+  byOperation: Record<string, { hitRatio: number; misses: number; fillsRefused: number }>;
 }
 
 /** A generator of `percent`'s requests, drawn from `rand`. */
 function mix(percent: Record<Route, number>, rand: () => number, data: Seeded): () => autocannon.Request {
-  const hotArticle = zipf([...data.articles].reverse(), rand); // the newest first
-  const hotUser = zipf(data.users, rand);
-  const hotTag = zipf(data.tags, rand);
-  const hotPage = zipf([0, 1, 2, 3, 4], rand);
+  const hotArticle = zipf([...data.articles].reverse(), rand, ZIPF_S); // the newest first
+  const hotUser = zipf(data.users, rand, ZIPF_S);
+  const hotTag = zipf(data.tags, rand, ZIPF_S);
+  const hotPage = zipf([0, 1, 2, 3, 4], rand, ZIPF_S);
   const anyUser = () => data.users[Math.floor(rand() * data.users.length)]!;
   const reader = (): Record<string, string> => (rand() < SIGNED_IN ? { [USER_HEADER]: String(hotUser().id) } : {});
   const writer = (id: number) => ({ "content-type": "application/json", [USER_HEADER]: String(id) });
@@ -180,43 +158,17 @@ function mix(percent: Record<Route, number>, rand: () => number, data: Seeded): 
       body: JSON.stringify({ article: { title: `Edited title ${++edits}`, description: `Edited description ${Math.floor(rand() * 1e6)}` } }),
     }),
   };
-  const routes = (Object.entries(percent) as Array<[Route, number]>).filter(([, p]) => p > 0);
-  const total = routes.reduce((sum, [, p]) => sum + p, 0);
-  if (Math.abs(total - 100) > 1e-9) throw new Error(`a mix must add up to 100 %, not ${total}`);
-  return () => {
-    let r = rand() * 100;
-    for (const [route, p] of routes) if ((r -= p) < 0) return make[route]();
-    return make[routes.at(-1)![0]]();
-  };
-}
-
-/** Runs the mix against every instance for `duration` seconds; fails on any error or non-2xx answer. */
-async function cannon(instances: ApiProcess[], percent: Record<Route, number>, data: Seeded, duration: number, seed: number): Promise<autocannon.Result> {
-  const next = mix(percent, mulberry32(seed), data);
-  const options = {
-    // autocannon takes several URLs and spreads the connections over them
-    // round-robin, into one histogram (its README); its types only say string.
-    url: instances.map((p) => p.url) as unknown as string,
-    connections: CONNECTIONS,
-    duration,
-    requests: [{ setupRequest: (req) => ({ ...req, ...next() }) }],
-  } satisfies autocannon.Options;
-  const result = await autocannon(options);
-  if (result.errors || result.non2xx || result.timeouts)
-    throw new Error(
-      `load run failed: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx (${JSON.stringify(result.statusCodeStats)})`,
-    );
-  return result;
+  return drawRequests(percent, make, rand);
 }
 
 /** The cache's counters over the measured run, summed over both instances, from their /metrics scraped before and after. */
-function cacheCounters(before: Map<string, number>[], after: Map<string, number>[]): NonNullable<Side["cache"]> {
-  const moved = (name: string) => after.reduce((sum, m, i) => sum + (m.get(name) ?? 0) - (before[i]!.get(name) ?? 0), 0);
+function cacheCounters(before: Map<string, number>[], after: Map<string, number>[]): CacheCounters {
+  const moved = movedBetween(before, after);
   const ratio = (hits: number, misses: number) => Number((hits / (hits + misses || 1)).toFixed(3));
   const hitsL1 = moved('prisma_cache_hits_total{tier="l1"}');
   const hitsL2 = moved('prisma_cache_hits_total{tier="l2"}');
   const misses = moved("prisma_cache_misses_total");
-  const byOperation: NonNullable<Side["cache"]>["byOperation"] = {};
+  const byOperation: CacheCounters["byOperation"] = {};
   const operations = new Set(after.flatMap((m) => [...m.keys()].flatMap((k) => /^prisma_cache_operation_misses_total\{(.*)\}$/.exec(k)?.[1] ?? [])));
   for (const labels of [...operations].sort()) {
     const name = labels.replace(/model="(\w+)",operation="(\w+)"/, "$1.$2");
@@ -238,42 +190,16 @@ function cacheCounters(before: Map<string, number>[], after: Map<string, number>
 }
 
 /** Starts two instances, warms them up, measures, and (with the cache) reads their counters from /metrics. */
-async function side(options: { cache: boolean; databaseUrl: string; redisUrl: string; namespace: string }, percent: Record<Route, number>, data: Seeded) {
-  const instances = await startBlogInstances(2, options);
-  try {
+function side(options: { cache: boolean; databaseUrl: string; redisUrl: string; namespace: string }, percent: Record<Route, number>, data: Seeded) {
+  return measureSide(SETTINGS, {
+    start: (count) => startBlogInstances(count, options),
     // The warm-up draws other requests than the measured run (another seed), from the same distribution.
-    await cannon(instances, percent, data, WARMUP, SEED + 1);
-    const before = await Promise.all(instances.map((p) => scrapeMetrics(p.url)));
-    const result = await cannon(instances, percent, data, DURATION, SEED);
-    const measured: Side = {
-      requestsPerSecond: Math.round(result.requests.average),
-      latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
-      requests: result.requests.total,
-    };
-    if (options.cache) measured.cache = cacheCounters(before, await Promise.all(instances.map((p) => scrapeMetrics(p.url))));
-    return measured;
-  } finally {
-    await Promise.all(instances.map((p) => p.stop()));
-  }
+    requests: (phase) => mix(percent, mulberry32(phase === "warm-up" ? SETTINGS.seed + 1 : SETTINGS.seed), data),
+    counters: options.cache ? cacheCounters : undefined,
+  });
 }
 
-/** Deletes every key of `namespace` (a run of its own on a shared Redis). */
-async function dropKeys(url: string, namespace: string): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  try {
-    for await (const keys of redis.scanStream({ match: `${namespace}:*`, count: 1000 })) if ((keys as string[]).length) await redis.del(...(keys as string[]));
-  } finally {
-    redis.disconnect();
-  }
-}
-
-const scope = new ServerScope("[blog-api load]");
-try {
-  const servers = await startServers(scope, "The blog API load script");
-  const runId = randomBytes(3).toString("hex");
-  const namespace = `blog-api-load:${runId}`;
-  scope.defer(() => dropRunDatabases(servers.postgres.url, runId));
-  scope.defer(() => dropKeys(servers.redis.url, namespace));
+await withLoadRun("blog-api", "The blog API load script", async ({ servers, runId, namespace }) => {
   const template = `ptc_${runId}_blog_seed`;
   const seeded = await seedBlog(await createBlogDatabase(servers.postgres.url, template), SIZES);
   /** A fresh copy of the seeded database, for one side of one mix. */
@@ -281,30 +207,19 @@ try {
     await withClient(servers.postgres.url, (c) => c.query(`CREATE DATABASE "ptc_${runId}_${name}" TEMPLATE "${template}"`));
     return databaseUrl(servers.postgres.url, `ptc_${runId}_${name}`);
   };
-  const postgresVersion = await withClient(servers.postgres.url, async (c) => (await c.query("SHOW server_version")).rows[0].server_version);
-  const redisVersion = await (async () => {
-    const redis = new Redis(servers.redis.url, { maxRetriesPerRequest: 1 });
-    try {
-      return /redis_version:(\S+)/.exec(await redis.info("server"))?.[1];
-    } finally {
-      redis.disconnect();
-    }
-  })();
-  console.log(`postgres ${postgresVersion} (${servers.postgres.source}); redis ${redisVersion} (${servers.redis.source})`);
+  const versions = await describeServers(servers);
   console.log(
     `seeded ${seeded.users.length} users, ${seeded.articles.length} articles, ${seeded.tags.length} tags, ${seeded.comments} comments, ` +
       `${seeded.favorites} favorites, ${seeded.follows} follows`,
   );
-  console.log(`2 instances, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per side`);
+  describeSettings(SETTINGS);
 
-  const loadBefore = os.loadavg().map((n) => Number(n.toFixed(2))); // [1, 5, 15 min]: what else ran here
-  const row = (name: string, s: Side) =>
-    `  ${name.padEnd(14)} ${String(s.requestsPerSecond).padStart(6)} req/s   p50 ${String(s.latencyMs.p50).padStart(3)} ms   p99 ${String(s.latencyMs.p99).padStart(3)} ms`;
+  const loadBefore = loadAverage(); // [1, 5, 15 min]: what else ran here
   const mixes = [];
   for (const [i, [name, percent]] of Object.entries(MIXES).entries()) {
     console.log(`${name}: ${JSON.stringify(percent)}`);
     const common = { redisUrl: servers.redis.url, namespace: `${namespace}:${i}` };
-    const cached = await side({ ...common, cache: true, databaseUrl: await copy(`mix${i}_cached`) }, percent, seeded);
+    const cached: Side<CacheCounters> = await side({ ...common, cache: true, databaseUrl: await copy(`mix${i}_cached`) }, percent, seeded);
     const c = cached.cache!;
     console.log(`${row("with cache", cached)}   hit ratio ${c.hitRatio} (L1 ${c.hitsL1}, L2 ${c.hitsL2}, misses ${c.misses}), refused fills ${c.fillsRefused}`);
     const plain = await side({ ...common, cache: false, databaseUrl: await copy(`mix${i}_plain`) }, percent, seeded);
@@ -314,26 +229,8 @@ try {
     mixes.push({ name, percent, withCache: cached, withoutCache: plain, ratio });
   }
 
-  const cpus = os.cpus();
-  const results = {
-    date: new Date().toISOString(),
-    machine: {
-      cpu: cpus[0]?.model ?? "unknown",
-      cores: cpus.length,
-      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-      os: `${os.type()} ${os.release()} ${os.arch()}`,
-      node: process.version,
-      postgres: postgresVersion,
-      redis: redisVersion,
-      loadAverageBefore: loadBefore,
-      loadAverageAfter: os.loadavg().map((n) => Number(n.toFixed(2))),
-      note: "load generator, both instances, Postgres and Redis on this one machine",
-    },
-    instances: 2,
-    connections: CONNECTIONS,
-    durationSeconds: DURATION,
-    warmupSeconds: WARMUP,
-    seed: SEED,
+  writeResults(RESULTS, {
+    ...resultsHead(SETTINGS, versions, loadBefore),
     cache: "prismaCache({ redis, ttl: 60 })",
     rows: {
       users: seeded.users.length,
@@ -349,9 +246,5 @@ try {
       writes: "by a user picked uniformly, on an article or author picked with Zipf weights",
     },
     mixes,
-  };
-  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`wrote ${RESULTS}`);
-} finally {
-  await scope.close();
-}
+  });
+});
