@@ -19,8 +19,19 @@ export interface CacheInfo {
   deps: readonly string[];
 }
 
-/** The info of a read that ended with `outcome` and `value`. */
-export function cacheInfo(planner: Planner, outcome: ReadOutcome, value: unknown, now = Date.now()): CacheInfo {
+/**
+ * The info of a read that ended with `outcome` and `value`. `recorded`
+ * gives what the entry of an L1 key recorded, when L1 holds it: a read
+ * whose query selected keys its caller did not ask for (deps/select-keys.ts)
+ * recorded its rows by them, which `value` no longer shows.
+ */
+export function cacheInfo(
+  planner: Planner,
+  outcome: ReadOutcome,
+  value: unknown,
+  recorded?: (l1Key: string) => readonly string[] | undefined,
+  now = Date.now(),
+): CacheInfo {
   const { timing, plan } = outcome;
   if (outcome.status === "bypass" || plan === undefined || timing === undefined) return { status: "bypass", key: undefined, age: 0, ttl: 0, deps: [] };
   const request = planner.complete(plan);
@@ -30,6 +41,6 @@ export function cacheInfo(planner: Planner, outcome: ReadOutcome, value: unknown
     key: request.l2Id,
     age: outcome.status === "miss" ? 0 : Math.max(0, now - storedAt),
     ttl: Math.max(0, timing.freshUntil - now),
-    deps: recordedDeps(request, value),
+    deps: (request.keyed && recorded?.(request.l1Key)) || recordedDeps(request, value),
   };
 }

@@ -58,6 +58,13 @@ describe("withCacheInfo()", () => {
     expect(info.deps).not.toContain("m:Post");
   });
 
+  it("shows the rows a select without the primary key recorded, by the ids the query added", async () => {
+    const { data, info } = await c.prisma.user.findMany({ select: { email: true }, orderBy: { id: "asc" } }).withCacheInfo();
+    expect(data[0]).toEqual({ email: "alice@example.com" });
+    expect(info.deps).toContain(`r:User:[#${t.ids.users.alice}]`);
+    expect(info.deps).not.toContain("m:User");
+  });
+
   it("reports an L2 hit in another process's cache sharing the Redis", async () => {
     const namespace = uniqueNamespace();
     const writer = t.cached({ redis: t.redis() }, namespace);
