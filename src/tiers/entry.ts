@@ -198,13 +198,15 @@ for i = 1, eq do
   end
 end
 local lines = {}
+local refused = false
 for i = n + 2, #KEYS do
   local cur = redis.call('GET', KEYS[i])
   if not cur then
     -- Absent: no write bumped it since it last expired, unless one did while the query ran and Redis evicted it.
-    if seen and seq_now > seen then return 0 end
+    -- Then the fill is refused, and the counter made, so that the next fill does not find it absent again.
     cur = new_counter(seq_key, ARGV[4])
     redis.call('SET', KEYS[i], cur, 'PX', ttl)
+    if seen and seq_now > seen then refused = true end
   elseif writing(cur) then
     return 0
   elseif seen and (parse_version(cur) or 0) > seen then
@@ -214,6 +216,7 @@ for i = n + 2, #KEYS do
   end
   lines[#lines + 1] = KEYS[i] .. '\\n' .. cur .. '\\n'
 end
+if refused then return 0 end
 local header = table.concat(lines)
 redis.call('SET', KEYS[1], ARGV[2] .. #header .. '|' .. header .. ARGV[3], 'PX', ARGV[1])
 return 1

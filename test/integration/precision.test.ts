@@ -5,7 +5,7 @@
  * reads it cannot have changed must still be cache hits (precision).
  */
 import { describe, expect, it, onTestFinished } from "vitest";
-import { byProvider, type SeedIds, sqlIdent } from "../support/db";
+import { byProvider, mentionsTable, type SeedIds, sqlIdent } from "../support/db";
 import { selects, useSeededDatabase } from "../support/harness";
 
 const t = useSeededDatabase();
@@ -447,5 +447,32 @@ describe("fills without writes", () => {
     const s = c.prisma.$cache.stats();
     expect(s.fillsRefused).toBe(0);
     expect(s.fills).toBe(reads.length);
+  });
+});
+
+describe("fills under writes", () => {
+  it("a row's counter first made while another row is written refuses that fill once, not every fill after it", async () => {
+    const c = t.cached({ redis: t.redis(), l1: false });
+    const read = () => c.prisma.post.findMany({ where: { authorId: t.ids.users.bob }, orderBy: { id: "asc" } });
+    // The cache's first read takes the database's fingerprint: done before the gate.
+    await c.prisma.group.findMany();
+    /** The read, with a write to another model landing while it holds its result (held after the database answered). */
+    const readWhileWriting = async () => {
+      const gate = c.counter.gateResult((q) => /^\s*select/i.test(q.sql) && mentionsTable(q.sql, "Post"));
+      // Reads are lazy: then() starts this one.
+      const pending = read().then((r) => r);
+      await gate.opened;
+      await c.prisma.tag.update({ where: { id: t.ids.tags.life }, data: { name: `life ${Math.random()}` } });
+      gate.release();
+      return pending;
+    };
+    // The first fill finds its rows' counters absent after a write: refused, and the counters made.
+    await readWhileWriting();
+    expect(c.prisma.$cache.stats()).toMatchObject({ fillsRefused: 1, fills: 1 });
+    // The next one finds them, made by no write: stored, though another write lands meanwhile.
+    await readWhileWriting();
+    expect(c.prisma.$cache.stats()).toMatchObject({ fillsRefused: 1, fills: 2 });
+    await read();
+    expect(c.prisma.$cache.stats()).toMatchObject({ fillsRefused: 1, fills: 2, hits: { l1: 0, l2: 1 } });
   });
 });
