@@ -93,7 +93,10 @@ export class RecordedReads {
         if (!parsed) return { entry: undefined, versions };
         if (known.last?.header !== parsed.header) {
           known.last = { header: parsed.header, recorded: parsed.recorded };
-          known.deps = depsOf(at, parsed.recorded.map(([k]) => k));
+          known.deps = depsOf(
+            at,
+            parsed.recorded.map(([k]) => k),
+          );
         }
         for (const [k, v] of parsed.recorded) {
           const i = index.get(k);
