@@ -46,6 +46,7 @@ const ON_OTHER_DATABASES = [
   "observability",
   "opentelemetry",
   "isolation-random",
+  "precision-random",
 ].map((f) => `test/integration/${f}.test.ts`);
 
 /**
@@ -55,7 +56,7 @@ const ON_OTHER_DATABASES = [
  * referential actions (cascades, SetNull, onUpdate) in the invalidation and
  * precision suites, and the migrations that make that database.
  */
-const ON_RELATION_MODE_PRISMA = ["migrations", "precision", "invalidation"].map((f) => `test/integration/${f}.test.ts`);
+const ON_RELATION_MODE_PRISMA = ["migrations", "precision", "invalidation", "precision-random"].map((f) => `test/integration/${f}.test.ts`);
 
 export default defineConfig({
   test: {
