@@ -39,6 +39,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client";
+import { decode, encode } from "../../src/codec";
 import type { BumpId, CacheStats } from "../../src/index";
 import { createClient, createTestDatabase, databaseKind, provider, redisUrl, sqlIdent, type TestDatabase, uniqueNamespace } from "../support/db";
 import { comparable, type Delegate, encodeOp, type ModelOp, type Op, type Outcome, type RawOp, rawOp, runOp } from "../support/precision-ops";
@@ -131,6 +132,18 @@ const TAG_NAMES = ["t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "
 const GROUP_NAMES = ["g0", "g1", "g2", "g3", "g4", "g5", "g6"];
 const MEMBER_ROLES = ["member", "owner"];
 const EMAIL_COUNT = 16;
+/** `Sample` values: every scalar type, with edges (2^53 + 1, -2^62, 20 digits of Decimal, empty bytes...). */
+const SAMPLE = {
+  tenants: ["acme", "beta"],
+  slugs: ["s0", "s1", "s2", "s3", "s4", "s5"],
+  texts: ["", 'héllo "quoted" 🚀', "plain"],
+  bigs: [0n, 9007199254740993n, -(2n ** 62n), 42n],
+  floats: [0.1 + 0.2, -1.5e-10, 3],
+  decimals: ["12345678901234.123456", "-0.000001", "1.5", "0"],
+  dates: [new Date("2024-02-29T23:59:59.999Z"), new Date("1970-01-01T00:00:00.000Z"), new Date("2030-06-01T12:00:00.000Z")],
+  jsons: [{ a: 1, nested: [1, "2", null, true] }, ["2024-01-02", "42", 42], "text", 7, { $type: "DateTime", big: "9007199254740993" }],
+  bytes: [new Uint8Array([0, 1, 2, 127, 128, 255]), new Uint8Array([]), new Uint8Array([42])],
+};
 
 const SCALARS: Record<Delegate, string[]> = {
   user: ["id", "email", "name", "role", "managerId", "createdAt"],
@@ -140,6 +153,7 @@ const SCALARS: Record<Delegate, string[]> = {
   profile: ["id", "bio", "userId"],
   group: ["id", "name"],
   membership: ["userId", "groupId", "role", "joinedAt"],
+  sample: ["id", "tenant", "slug", "text", "int", "big", "float", "decimal", "flag", "at", "role", "note"],
 };
 /** Fields that can be summed and averaged. */
 const NUMERIC: Record<Delegate, string[]> = {
@@ -150,6 +164,7 @@ const NUMERIC: Record<Delegate, string[]> = {
   profile: ["id", "userId"],
   group: ["id"],
   membership: ["userId", "groupId"],
+  sample: ["id", "int", "big", "float", "decimal"],
 };
 /** Fields `_min` and `_max` take (not booleans: Postgres has no max(boolean)). */
 const ORDERED: Record<Delegate, string[]> = {
@@ -160,6 +175,7 @@ const ORDERED: Record<Delegate, string[]> = {
   profile: ["id", "bio", "userId"],
   group: ["id", "name"],
   membership: ["userId", "groupId", "role", "joinedAt"],
+  sample: ["id", "tenant", "slug", "text", "int", "big", "float", "decimal", "at", "role", "note"],
 };
 /** Fields `groupBy` groups by. */
 const GROUPABLE: Record<Delegate, string[]> = {
@@ -170,6 +186,7 @@ const GROUPABLE: Record<Delegate, string[]> = {
   profile: ["bio", "userId"],
   group: ["name"],
   membership: ["groupId", "role", "userId"],
+  sample: ["tenant", "flag", "role", "int"],
 };
 /** The primary key of each model: the last part of every order, so that orders are total. */
 const KEY: Record<Delegate, string[]> = {
@@ -180,6 +197,7 @@ const KEY: Record<Delegate, string[]> = {
   profile: ["id"],
   group: ["id"],
   membership: ["userId", "groupId"],
+  sample: ["id"],
 };
 
 interface Relation {
@@ -208,6 +226,7 @@ const RELATIONS: Record<Delegate, Relation[]> = {
     { field: "user", target: "user", many: false },
     { field: "group", target: "group", many: false },
   ],
+  sample: [],
 };
 
 /** Row counts the writes keep each table near: fewer creates above `max`, fewer deletes below `min`. */
@@ -219,6 +238,7 @@ const SIZES: Record<Delegate, { min: number; max: number }> = {
   profile: { min: 2, max: 10 },
   group: { min: 2, max: 4 },
   membership: { min: 2, max: 14 },
+  sample: { min: 3, max: 10 },
 };
 
 /** The models `args` of a `model` operation reach: its own, and those of the relations it names (filters, includes, nested writes). */
@@ -288,6 +308,7 @@ function rawModels(op: RawOp): Set<Delegate> {
     ["Profile", "profile"],
     ["Membership", "membership"],
     ["_PostToTag", "tag"],
+    ["Sample", "sample"],
   ] as const)
     if (text.includes(table)) out.add(model);
   return out;
@@ -301,6 +322,7 @@ interface Pools {
   tag: number[];
   profile: number[];
   group: number[];
+  sample: number[];
   /** `[userId, groupId]`. */
   membership: Array<[number, number]>;
   /** The row each row refers to, by `model:id`: a user's manager, a post's author, a comment's post, a profile's user. */
@@ -323,8 +345,21 @@ async function loadPools(db: PrismaClient): Promise<Pools> {
     UNION ALL SELECT 'group', ${t("id")}, 0 FROM ${t("Group")}
     UNION ALL SELECT 'membership', ${t("userId")}, ${t("groupId")} FROM ${t("Membership")}
     UNION ALL SELECT 'link', ${t("A")}, ${t("B")} FROM ${t("_PostToTag")}
+    UNION ALL SELECT 'sample', ${t("id")}, 0 FROM ${t("Sample")}
     ORDER BY 1, 2, 3`);
-  const pools: Pools = { user: [], post: [], comment: [], tag: [], profile: [], group: [], membership: [], refs: new Map(), children: new Map(), links: [] };
+  const pools: Pools = {
+    user: [],
+    post: [],
+    comment: [],
+    tag: [],
+    profile: [],
+    group: [],
+    sample: [],
+    membership: [],
+    refs: new Map(),
+    children: new Map(),
+    links: [],
+  };
   const refers: Partial<Record<Delegate, Delegate>> = { user: "user", post: "user", comment: "post", profile: "user" };
   for (const r of rows) {
     const m = r.m as Delegate | "link";
@@ -376,7 +411,7 @@ class Generator {
 
   setPools(p: Pools): void {
     this.pools = p;
-    for (const m of ["user", "post", "comment", "tag", "profile", "group"] as const)
+    for (const m of ["user", "post", "comment", "tag", "profile", "group", "sample"] as const)
       for (const id of p[m]) this.maxSeen[m] = Math.max(this.maxSeen[m] ?? 0, id);
   }
 
@@ -454,6 +489,8 @@ class Generator {
         return this.chance(0.6) ? { id: this.id("group") } : { name: this.groupName() };
       case "membership":
         return { userId_groupId: this.membershipKey() };
+      case "sample":
+        return this.chance(0.5) ? { id: this.id("sample") } : { tenant_slug: { tenant: this.pick(SAMPLE.tenants), slug: this.pick(SAMPLE.slugs) } };
     }
   }
 
@@ -575,6 +612,23 @@ class Generator {
           () => ({ user: { role: this.pick(ROLES) } }),
           () => ({ group: { name: this.groupName() } }),
         ];
+      case "sample":
+        return [
+          () => ({ id: this.id("sample") }),
+          () => ({ tenant: this.pick(SAMPLE.tenants) }),
+          () => ({ tenant: this.pick(SAMPLE.tenants), slug: this.pick(SAMPLE.slugs) }),
+          () => ({ int: { gt: this.int(5) - 2 } }),
+          () => ({ big: this.pick(SAMPLE.bigs) }),
+          () => ({ big: { lt: 0n } }),
+          () => ({ decimal: { gt: "0.5" } }),
+          () => ({ decimal: this.pick(SAMPLE.decimals) }),
+          () => ({ float: { lt: 0 } }),
+          () => ({ flag: this.chance(0.5) }),
+          () => ({ at: { lt: this.pick(SAMPLE.dates) } }),
+          () => ({ role: this.pick(ROLES) }),
+          () => ({ note: null }),
+          () => ({ text: { in: [this.pick(SAMPLE.texts), this.pick(SAMPLE.texts)] } }),
+        ];
     }
   }
 
@@ -639,14 +693,16 @@ class Generator {
       profile: [{ user: { email: d } }],
       group: [{ memberships: { _count: d } }],
       membership: [{ user: { email: d } }, { group: { name: d } }],
+      sample: [],
     };
-    return this.pick(options[model]);
+    return options[model].length > 0 ? this.pick(options[model]) : undefined;
   }
 
   /** A total order: sometimes a relation, sometimes a scalar, then the primary key. */
   orderBy(model: Delegate, relations = true): Args[] {
     const parts: Args[] = [];
-    if (relations && this.chance(this.focus ? 0.04 : 0.12)) parts.push(this.relationOrder(model)!);
+    const byRelation = relations && this.chance(this.focus ? 0.04 : 0.12) ? this.relationOrder(model) : undefined;
+    if (byRelation) parts.push(byRelation);
     if (this.chance(0.7)) parts.push({ [this.pick(SCALARS[model])]: this.dir() });
     for (const k of KEY[model]) if (!parts.some((p) => k in p)) parts.push({ [k]: this.dir() });
     return parts;
@@ -713,6 +769,7 @@ class Generator {
     const r = this.rand();
     if (r < none) return this.chance(0.2) ? { omit: this.omit(model) } : {};
     const rels = RELATIONS[model];
+    if (rels.length === 0) return this.chance(0.5) ? { select: this.scalarSelect(model) } : { omit: this.omit(model) };
     if (r < none + (1 - none) * 0.6) {
       const include: Args = {};
       for (let i = 0, n = 1 + this.int(2); i < n; i++) {
@@ -760,6 +817,7 @@ class Generator {
             [1, () => "profile"],
             [0.6, () => "group"],
             [1, () => "membership"],
+            [0.6, () => "sample"],
           ]);
     const ordered = this.chance(0.85);
     const read = (method: string, args: Args, unordered = false): ModelOp => ({ kind: "read", model, method, args, ...(unordered ? { unordered } : {}) });
@@ -885,7 +943,7 @@ class Generator {
   private writeShape(model: Delegate): Args {
     const r = this.rand();
     if (r < 0.8) return {};
-    if (r < 0.9) return { select: { [this.pick(SCALARS[model].filter((f) => !KEY[model].includes(f)))]: true } };
+    if (r < 0.9 || RELATIONS[model].length === 0) return { select: { [this.pick(SCALARS[model].filter((f) => !KEY[model].includes(f)))]: true } };
     return { include: { [this.pick(RELATIONS[model]).field]: true } };
   }
 
@@ -893,6 +951,45 @@ class Generator {
     const shaped = method.startsWith("create") || method.startsWith("update") || method === "upsert" || method === "delete";
     const manyForm = method.endsWith("Many") || method.endsWith("AndReturn");
     return { kind: "write", model, method, args: shaped && !manyForm ? { ...args, ...this.writeShape(model) } : args };
+  }
+
+  /** A `Sample` row: every scalar type. */
+  private sampleData(): Args {
+    return {
+      tenant: this.pick(SAMPLE.tenants),
+      slug: this.pick(SAMPLE.slugs),
+      text: this.pick(SAMPLE.texts),
+      int: this.int(5) - 2,
+      big: this.pick(SAMPLE.bigs),
+      float: this.pick(SAMPLE.floats),
+      decimal: this.pick(SAMPLE.decimals),
+      flag: this.chance(0.5),
+      at: this.pick(SAMPLE.dates),
+      json: this.pick(SAMPLE.jsons),
+      bytes: this.pick(SAMPLE.bytes),
+      role: this.pick(ROLES),
+      note: this.chance(0.5) ? null : "n",
+    };
+  }
+
+  /** An update of a `Sample`: one or two fields, with increments of BigInt and Decimal. */
+  private sampleUpdate(): Args {
+    const data: Args = {};
+    for (let i = 0, n = 1 + this.int(2); i < n; i++) {
+      this.choose<void>([
+        [1, () => void (data.int = this.chance(0.5) ? this.int(5) - 2 : { increment: 1 })],
+        [1, () => void (data.big = this.chance(0.5) ? this.pick(SAMPLE.bigs) : { increment: 1n })],
+        [1, () => void (data.decimal = this.chance(0.5) ? this.pick(SAMPLE.decimals) : { increment: "0.25" })],
+        [1, () => void (data.float = this.pick(SAMPLE.floats))],
+        [1, () => void (data.json = this.pick(SAMPLE.jsons))],
+        [1, () => void (data.bytes = this.pick(SAMPLE.bytes))],
+        [1, () => void (data.at = this.pick(SAMPLE.dates))],
+        [1, () => void (data.note = this.chance(0.5) ? null : "m")],
+        [1, () => void (data.flag = this.chance(0.5))],
+        [0.5, () => void (data.slug = this.pick(SAMPLE.slugs))],
+      ]);
+    }
+    return data;
   }
 
   /** An update's data for a user: scalars, the manager (as a key or a relation), and nested writes. */
@@ -1384,6 +1481,30 @@ class Generator {
               : []),
           ],
         };
+      case "sample":
+        return {
+          grow: [
+            [3, w("create", () => ({ data: this.sampleData() }))],
+            [1, w("createMany", () => ({ data: [this.sampleData(), this.sampleData()], ...dup() }))],
+            ...(andReturn ? [[1, w("createManyAndReturn", () => ({ data: [this.sampleData()] }))] as [number, () => ModelOp]] : []),
+            [
+              1,
+              w("upsert", () => {
+                const create = this.sampleData();
+                return { where: { tenant_slug: { tenant: create.tenant, slug: create.slug } }, create, update: this.sampleUpdate() };
+              }),
+            ],
+          ],
+          shrink: [
+            [2, w("delete", () => ({ where: this.unique("sample") }))],
+            [1, w("deleteMany", () => ({ where: this.atom("sample") }))],
+          ],
+          change: [
+            [4, w("update", () => ({ where: this.unique("sample"), data: this.sampleUpdate() }))],
+            [1, w("updateMany", () => ({ where: this.atom("sample"), data: this.sampleUpdate() }))],
+            ...(andReturn ? [[1, w("updateManyAndReturn", () => ({ where: this.atom("sample"), data: this.sampleUpdate() }))] as [number, () => ModelOp]] : []),
+          ],
+        };
     }
   }
 
@@ -1401,6 +1522,7 @@ class Generator {
       [1, () => rawOp(Prisma.sql`UPDATE ${t("Profile")} SET ${t("bio")} = ${this.pick(BIOS)} WHERE ${t("userId")} = ${this.id("user")}`)],
       [1, () => rawOp(Prisma.sql`UPDATE ${t("Membership")} SET ${t("role")} = ${this.pick(MEMBER_ROLES)} WHERE ${t("groupId")} = ${this.id("group")}`)],
       [1, () => rawOp(Prisma.sql`UPDATE ${t("_PostToTag")} SET ${t("B")} = ${this.id("tag")} WHERE ${t("A")} = ${this.id("post")}`)],
+      [0.5, () => rawOp(Prisma.sql`UPDATE ${t("Sample")} SET ${t("int")} = ${t("int")} + 1 WHERE ${t("tenant")} = ${this.pick(SAMPLE.tenants)}`)],
       // A key the database's foreign keys cascade to (none with relationMode = "prisma": raw SQL gets no referential actions there).
       ...(this.foreignKeys
         ? ([
@@ -1444,6 +1566,7 @@ class Generator {
       [1, () => "profile"],
       [0.5, () => "group"],
       [1, () => "membership"],
+      [0.5, () => "sample"],
     ]);
     const count = model === "membership" ? this.pools.membership.length : this.pools[model].length;
     const { min, max } = SIZES[model];
@@ -1564,6 +1687,25 @@ async function seedData(db: PrismaClient): Promise<void> {
       },
     });
   }
+  for (let i = 0; i < 4; i++) {
+    await db.sample.create({
+      data: {
+        tenant: SAMPLE.tenants[i % 2]!,
+        slug: SAMPLE.slugs[i]!,
+        text: SAMPLE.texts[i % SAMPLE.texts.length]!,
+        int: i - 1,
+        big: SAMPLE.bigs[i]!,
+        float: SAMPLE.floats[i % SAMPLE.floats.length]!,
+        decimal: SAMPLE.decimals[i]!,
+        flag: i % 2 === 0,
+        at: SAMPLE.dates[i % SAMPLE.dates.length]!,
+        json: SAMPLE.jsons[i]! as Prisma.InputJsonValue,
+        bytes: SAMPLE.bytes[i % SAMPLE.bytes.length]!,
+        role: ROLES[i % ROLES.length] as "USER",
+        note: i % 2 === 0 ? null : "n",
+      },
+    });
+  }
   for (let g = 0; g < 3; g++) {
     await db.group.create({
       data: {
@@ -1610,8 +1752,16 @@ function describeStep(i: number, s: Step, outcome: Outcome | undefined): string 
       : outcome.ok
         ? ` -> ${outcome.value.length > 200 ? `${outcome.value.slice(0, 200)}...` : outcome.value}`
         : ` -> ${outcome.error.name} ${outcome.error.code ?? ""} ${outcome.error.message}`;
-  return `#${i} p${s.p} ${JSON.stringify(s.op)}${what}`;
+  return `#${i} p${s.p} ${show(s.op)}${what}`;
 }
+
+/** JSON for people: BigInts as `123n`, bytes as `bytes[0,1]` (Dates and Decimals as their JSON). */
+function show(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? `${x}n` : x instanceof Uint8Array ? `bytes[${[...x].join(",")}]` : x));
+}
+
+/** A replay file: one codec-encoded step a line (types kept), in a JSON array, so that lines can be cut by hand. */
+const replayFile = (steps: Step[]): string => `[\n${steps.map((s) => encode(s)).join(",\n")}\n]\n`;
 
 describe("randomized precise dependencies over two processes", () => {
   it(`every cached read equals the database's (seed ${SEED}, ${REPLAY ? `replay of ${REPLAY}` : `${OPS} operations`})`, async () => {
@@ -1622,7 +1772,7 @@ describe("randomized precise dependencies over two processes", () => {
 
     const gen = new Generator(SEED);
     gen.setPools(await loadPools(plain));
-    const replay = REPLAY ? (JSON.parse(readFileSync(REPLAY, "utf8")) as Step[]) : undefined;
+    const replay = REPLAY ? (decode(readFileSync(REPLAY, "utf8")) as Step[]) : undefined;
     const total = replay ? replay.length : OPS;
 
     /** The other process's last bump each process must have applied before its next operation. */
@@ -1641,9 +1791,9 @@ describe("randomized precise dependencies over two processes", () => {
 
     const fail = (i: number, message: string): never => {
       const file = path.join(tmpdir(), `ptc-precision-${SEED}-${process.pid}-${Date.now()}.json`);
-      writeFileSync(file, JSON.stringify(steps, null, 1));
+      writeFileSync(file, replayFile(steps));
       throw new Error(
-        `${message}\n${replay ? `replay of ${REPLAY}` : `seed ${SEED} (PTC_SEED=${SEED})`}, op #${i} of ${total}: ${JSON.stringify(steps[i]!.op)} in process ${steps[i]!.p}` +
+        `${message}\n${replay ? `replay of ${REPLAY}` : `seed ${SEED} (PTC_SEED=${SEED})`}, op #${i} of ${total}: ${show(steps[i]!.op)} in process ${steps[i]!.p}` +
           `\nreplay every op run: PTC_REPLAY=${file}\nlast 20 ops:\n${history.slice(-20).join("\n")}`,
       );
     };
@@ -1659,7 +1809,7 @@ describe("randomized precise dependencies over two processes", () => {
       history.push(describeStep(i, step, outcome));
       if (step.op.kind === "read") {
         reads++;
-        const key = JSON.stringify(step.op);
+        const key = encodeOp(step.op);
         if (hit && (lastRun.get(key) ?? i) < lastWrite) survived++;
         lastRun.set(key, i);
         const unordered = step.op.unordered === true;

@@ -9,7 +9,7 @@ import { decode, encode } from "../../src/codec";
 import { Prisma } from "../../generated/prisma/client";
 
 /** The model delegates the test uses. */
-export type Delegate = "user" | "post" | "comment" | "tag" | "profile" | "group" | "membership";
+export type Delegate = "user" | "post" | "comment" | "tag" | "profile" | "group" | "membership" | "sample";
 
 /** A read or a write of a model delegate: `client[model][method](args)`. */
 export interface ModelOp {

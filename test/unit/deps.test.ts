@@ -92,7 +92,15 @@ const READS: ReadCase[] = [
   },
   {
     why: "select without the id field: the query selects the id too, and records the rows",
-    read: ["User", "findMany", { select: { email: true } }, [{ id: 1, email: "a" }, { id: 2, email: "b" }]],
+    read: [
+      "User",
+      "findMany",
+      { select: { email: true } },
+      [
+        { id: 1, email: "a" },
+        { id: 2, email: "b" },
+      ],
+    ],
     deps: ["b:User", "s:User"],
     late: ["r:User:[#1]", "r:User:[#2]"],
   },
@@ -833,7 +841,10 @@ describe("primary keys added to a select", () => {
     expect(req.keyed?.args).toEqual({
       select: { title: true, id: true, author: { select: { name: true, id: true } }, tags: { select: { name: true, id: true } } },
     });
-    const raw = [{ title: "t", id: 1, author: { name: "a", id: 2 }, tags: [{ name: "x", id: 3 }] }, { title: "u", id: 4, author: null, tags: [] }];
+    const raw = [
+      { title: "t", id: 1, author: { name: "a", id: 2 }, tags: [{ name: "x", id: 3 }] },
+      { title: "u", id: 4, author: null, tags: [] },
+    ];
     expect(req.keyed!.strip(raw)).toEqual([
       { title: "t", author: { name: "a" }, tags: [{ name: "x" }] },
       { title: "u", author: null, tags: [] },
