@@ -61,7 +61,5 @@ export const rowDep = (model: string, values: readonly unknown[]): string => `r:
  * Bumped, with every model's dependencies, when the whole namespace changes.
  */
 export const ALL_DEP = "*";
-/** The model a `m:Model` id names, or undefined for any other id. */
-export const modelOfDep = (dep: string): string | undefined => (dep.startsWith("m:") ? dep.slice(2) : undefined);
 /** The ids that together make every entry of a namespace with these models stale. */
 export const everythingDeps = (models: readonly string[]): string[] => [ALL_DEP, ...models.flatMap((m) => [modelDep(m), bulkDep(m), newRowDep(m)])];

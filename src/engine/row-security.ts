@@ -5,15 +5,19 @@
  * @module
  */
 import type { RelationGraph } from "../deps/graph.js";
-import { ALL_DEP, modelDep, modelOfDep } from "../deps/ids.js";
+import { ALL_DEP, bulkDep, modelDep } from "../deps/ids.js";
 import type { CacheEvent } from "../events.js";
 import type { ReadRequest } from "./request.js";
 
 /** Decides which reads row-level security keeps out of the cache. */
 export class RowSecurity {
   private reported = false;
-  /** Model dependency ids of the tables row-level security applies to, worked out once the fingerprint is known. */
-  private deps: Set<string> | undefined;
+  /**
+   * Dependency ids that name the models of the tables row-level security
+   * applies to (`m:` and `b:`: every read of a model, or through a relation
+   * to it, records one of them), by model, worked out once the fingerprint is known.
+   */
+  private deps: Map<string, string> | undefined;
 
   constructor(
     private readonly graph: RelationGraph,
@@ -31,15 +35,18 @@ export class RowSecurity {
     const tables = this.tables();
     if (!tables || tables.size === 0) return undefined;
     if (!this.deps) {
-      this.deps = new Set();
-      for (const m of this.graph.models) if (tables.has(this.graph.tableOf(m))) this.deps.add(modelDep(m));
+      this.deps = new Map();
+      for (const m of this.graph.models) {
+        if (!tables.has(this.graph.tableOf(m))) continue;
+        this.deps.set(modelDep(m), m);
+        this.deps.set(bulkDep(m), m);
+      }
     }
     let found: string | undefined;
     for (const d of request.deps) {
-      if (d === ALL_DEP || this.deps.has(d)) {
-        found = modelOfDep(d) ?? d;
-        break;
-      }
+      if (d === ALL_DEP) found = d;
+      else found = this.deps.get(d);
+      if (found !== undefined) break;
     }
     if (found !== undefined && !this.reported) {
       this.reported = true;
