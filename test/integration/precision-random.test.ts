@@ -3,9 +3,14 @@
  * each its own cached client, Redis connections and L1, on one namespace,
  * so they share L2 and the bus) read and write one database, one operation
  * at a time, in seeded random order. Every read through a cached client
- * must equal the same read through an uncached client, run right after it:
- * a difference is a stale read (the precise dependencies of
- * src/deps/selection.ts and src/deps/changes.ts missed a change).
+ * must equal the same read through an uncached client in the test's
+ * process (run alongside it: no write runs between them, so both see one
+ * state), compared in the codec's encoding (Date, BigInt, Decimal and bytes
+ * by type and value): a difference is a stale read (the precise
+ * dependencies of src/deps/selection.ts and src/deps/changes.ts missed a
+ * change). Models: User (self-relation), Profile, Post, Comment (@@map),
+ * Tag (implicit m-n), Group, Membership (compound id), and Sample (every
+ * scalar type).
  *
  * Reads: findMany, findFirst, findUnique (and their OrThrow forms), count,
  * aggregate and groupBy, with equality, range, `in`, OR/NOT and relation
@@ -29,8 +34,9 @@
  *
  * Replay: every failure names the seed (`PTC_SEED`; `PTC_OPS` operations),
  * the operation's index and JSON, the last 20 operations, and a file with
- * every operation run: `PTC_REPLAY=<file>` runs exactly those (a list of
- * `{ p, op }`, which can be cut down by hand to minimize a failure).
+ * every operation run: `PTC_REPLAY=<file>` runs exactly those (a JSON
+ * array of `{ p, op }`, one codec-encoded step a line, which can be cut
+ * down by hand to minimize a failure).
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
