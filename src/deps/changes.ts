@@ -8,7 +8,7 @@
  * whose rows Prisma does not return) make their model stale as a whole.
  * @module
  */
-import { bulkDep, fieldDep, modelDep, newRowDep, rowSetDep, tagDep } from "./ids.js";
+import { bulkDep, fieldDep, modelDep, newRowDep, rowDep, rowSetDep, tagDep } from "./ids.js";
 import { fkColumns, joinColumns, keyDep, type Relations, valuesOf } from "./relations.js";
 import type { RowKeys } from "./rows.js";
 import { affectedByDelete, affectedByUpdate, type ForeignKey, type JoinTable } from "./schema.js";
@@ -98,7 +98,7 @@ export class Changes {
     this.out.add(rowSetDep(model));
     const idFields = this.rows.idFields(model);
     const ids = (idFields && valuesOf(row, idFields)) ?? id;
-    const dep = this.rows.ofRow(model, row) ?? (ids && idFields && this.rows.ofRow(model, Object.fromEntries(idFields.map((f, i) => [f, ids[i]]))));
+    const dep = this.rows.ofRow(model, row) ?? (ids && rowDep(model, ids));
     if (dep) this.out.add(dep);
     else this.bulk(model);
     for (const fk of this.relations.foreignKeys(model)) this.keys(fk, row, undefined);
@@ -122,7 +122,7 @@ export class Changes {
     }
     this.model(model);
     const idFields = this.rows.idFields(model);
-    const named = id && idFields ? this.rows.ofRow(model, Object.fromEntries(idFields.map((f, i) => [f, id[i]]))) : undefined;
+    const named = id && rowDep(model, id);
     const after = this.rows.ofRow(model, row);
     const moved = idFields?.some((f) => fields.has(f)) ?? true;
     // The row before (named by the write) and after (returned); a primary key that moved without being returned: the new row from the data.
@@ -154,8 +154,7 @@ export class Changes {
    */
   private movedKey(model: string, id: readonly unknown[] | undefined, fk: ForeignKey, values: readonly unknown[] | undefined): void {
     this.model(model);
-    const idFields = this.rows.idFields(model);
-    const dep = id && idFields ? this.rows.ofRow(model, Object.fromEntries(idFields.map((f, i) => [f, id[i]]))) : undefined;
+    const dep = id && rowDep(model, id);
     if (dep) this.out.add(dep);
     else this.bulk(model);
     for (const f of fk.fields) this.out.add(fieldDep(model, f));
@@ -371,8 +370,11 @@ export function changesOf(c: Changes, rows: RowKeys, model: string, operation: s
       // Rows not known: the updated() of no row is everything of the model, with the referential actions of its fields.
       c.updated(model, undefined, undefined, data);
       break;
-    default: // createMany, deleteMany: rows not known
+    case "deleteMany":
+      // Rows not known: the deleted() of no row is everything of the model, with its links and referential actions.
+      c.deleted(model, undefined, undefined);
+      break;
+    default: // createMany: rows not known
       c.bulk(model);
-      if (operation === "deleteMany") c.deleted(model, undefined, undefined);
   }
 }
