@@ -154,6 +154,8 @@ export class CacheRuntime {
         ? new LeaseManager({
             redis,
             namespace: options.namespace,
+            // Beside the entry it guards (in its slot on a Cluster), so that one script reads the one and takes the other.
+            lockKey: l2 && ((id) => l2.lockKey(id)),
             ttlMs: options.lock.ttl,
             waitTimeoutMs: options.lock.wait,
             timeoutMs: options.redisTimeout,

@@ -35,6 +35,12 @@ export interface LeaseManagerOptions {
   redis: RedisClient;
   /** Cache namespace; keys are `${namespace}:lock:${key}`, wake-ups go to `${namespace}:lease`. */
   namespace: string;
+  /**
+   * The Redis key of the lease on `key`: on a Cluster, in the slot of the
+   * entry it guards, so that one script reads the entry and takes the lease.
+   * @default `${namespace}:lock:${key}`
+   */
+  lockKey?: (key: string) => string;
   /** Lease lifetime in milliseconds: how long a crashed holder blocks others (`lock.ttl`). */
   ttlMs: number;
   /** Longest wait in `waitForRelease`, in milliseconds (`lock.wait`). */

@@ -11,6 +11,7 @@
 import { randomBytes } from "node:crypto";
 import type { RedisClient } from "../options.js";
 import { runScript, script, whenConnected } from "../tiers/commands.js";
+import { LEASE_LUA, leaseChannel } from "../tiers/entry.js";
 
 /**
  * Releases a dogpile lease: compare-and-delete, then a wake-up for waiters.
@@ -18,15 +19,12 @@ import { runScript, script, whenConnected } from "../tiers/commands.js";
  * ARGV[3] wake-up message (the lease's key as callers name it).
  * Deletes the key and publishes only when it still holds the token, so a
  * holder whose lease expired (and was taken by someone else) changes nothing.
- * Returns 1 when released, 0 otherwise.
+ * Returns 1 when released, 0 otherwise. A fill releases its lease in its own
+ * script the same way (tiers/entry.ts).
  */
 const RELEASE_LEASE = script(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[2], ARGV[3])
-  return 1
-end
-return 0
+${LEASE_LUA}
+return release_lease(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
 `);
 import type { Lease, LeaseManagerOptions, LeaseStats, LeaseWaitOutcome } from "./lease-types.js";
 import { ChannelSubscription } from "./subscription.js";
@@ -70,7 +68,7 @@ export class LeaseManager {
 
   constructor(private readonly options: LeaseManagerOptions) {
     this.redis = options.redis;
-    this.channel = `${options.namespace}:lease`;
+    this.channel = leaseChannel(options.namespace);
     this.ttlMs = options.ttlMs;
     this.waitTimeoutMs = options.waitTimeoutMs;
     this.pollMs = positive(options.pollMs, 10);
@@ -80,7 +78,35 @@ export class LeaseManager {
 
   /** The Redis key of the lease on `key`. */
   lockKey(key: string): string {
-    return `${this.options.namespace}:lock:${key}`;
+    return this.options.lockKey?.(key) ?? `${this.options.namespace}:lock:${key}`;
+  }
+
+  /** The lease's lifetime in milliseconds (`lock.ttl`). */
+  get leaseMs(): number {
+    return Math.max(1, Math.ceil(this.ttlMs));
+  }
+
+  /**
+   * A token for a lease a script takes with other work (a read that takes
+   * it on a miss, tiers/entry.ts); undefined once the manager is closed.
+   */
+  token(): string | undefined {
+    return this.closed ? undefined : this.newToken();
+  }
+
+  /** Tokens: a random part per manager and a count, unique among holders, and cheap enough for every read. */
+  private readonly tokenBase = randomBytes(12).toString("base64url");
+  private tokens = 0;
+  private newToken(): string {
+    return `${this.tokenBase}.${++this.tokens}`;
+  }
+
+  /**
+   * Wakes this manager's waiters on `key`, whose lease a script released
+   * with other work (a fill that releases its lease).
+   */
+  releasedElsewhere(key: string): void {
+    this.wake(key);
   }
 
   /**
@@ -91,7 +117,7 @@ export class LeaseManager {
    */
   async acquire(key: string, ttlMs = this.ttlMs): Promise<Lease | undefined> {
     if (this.closed) return undefined;
-    const token = randomBytes(16).toString("base64url");
+    const token = this.newToken();
     const px = Math.max(1, Math.ceil(ttlMs));
     const lockKey = this.lockKey(key);
     let sent: Promise<"OK" | null> | undefined;

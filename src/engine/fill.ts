@@ -35,7 +35,9 @@ export class Fill {
     const stored = cloneResult(value);
     let storedInL2 = false;
     if (this.l2 && a.id !== undefined && a.versions !== undefined) {
-      const ok = await this.l2.fill(a.id, a.gen ?? -1, a.snap, a.versions, body, timing, late ? { deps: recorded, equal: req.deps.length } : undefined);
+      const records = late ? { deps: recorded, equal: req.deps.length } : undefined;
+      const { stored: ok, released } = await this.l2.fill(a.id, a.gen ?? -1, a.snap, a.versions, body, timing, records, a.lease?.token);
+      if (released && a.lease) a.lease.released = true;
       if (ok === false) {
         this.stats.fillsRefused++;
         req.counters.fillsRefused++;

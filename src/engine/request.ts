@@ -94,6 +94,14 @@ export interface Attempt {
   readonly gen?: number;
   /** What to serve if the query fails. */
   readonly grace?: GraceCandidate;
+  /** The dogpile lease this attempt holds: its fill releases it (in the same script). */
+  readonly lease?: HeldLease;
+}
+
+/** A dogpile lease an attempt holds: its token, and whether the fill released it. */
+export interface HeldLease {
+  readonly token: string;
+  released: boolean;
 }
 
 /** How a read was answered, as `withCacheInfo()` reports it. */

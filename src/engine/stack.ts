@@ -12,14 +12,14 @@ import { byteSize, decode } from "../codec.js";
 import type { LeaseManager } from "../coherence/lease.js";
 import type { CacheEvent } from "../events.js";
 import type { Stats } from "../telemetry.js";
-import type { L2Entry, L2ReadResult } from "../tiers/entry.js";
+import { type L2Entry, type L2ReadResult, LEASE_TAKEN, type LeaseAsk } from "../tiers/entry.js";
 import { LocalGenerations, type MemoryTier, type Timing } from "../tiers/memory.js";
 import type { RedisTier } from "../tiers/redis.js";
 import { Fill } from "./fill.js";
 import { Writes } from "./writes.js";
 import { Flights, SKIPPED } from "./flight.js";
 import { Policy } from "./policy.js";
-import { type Attempt, type Fetched, type Load, observe, type ReadOutcome, type ReadRequest, snapshotDeps, timingOf } from "./request.js";
+import { type Attempt, type Fetched, type HeldLease, type Load, observe, type ReadOutcome, type ReadRequest, snapshotDeps, timingOf } from "./request.js";
 
 /** Settings of the stack. */
 export interface StackOptions {
@@ -59,6 +59,9 @@ export interface Peeked {
 }
 
 const DROPPED = Symbol("dropped");
+
+/** Whether a counter's value carries write marks (tiers/versions.ts: `<number>~<writes>~<until>`). */
+const isMarked = (version: string): boolean => version.includes("~");
 
 /** Orchestrates the tiers. */
 export class CacheStack {
@@ -151,9 +154,13 @@ export class CacheStack {
     );
   }
 
-  /** The L2 read of `req`: an entry that records its own dependencies (a lookup by another unique key), or one by its snapshot. */
-  private l2Get(l2: RedisTier, req: ReadRequest, id: string, snap: readonly string[]): Promise<L2ReadResult | undefined> {
-    const read = req.lateDeps ? l2.readRecorded(id, snap) : l2.read(id, snap);
+  /**
+   * The L2 read of `req`: an entry that records its own dependencies (a
+   * lookup by another unique key), or one by its snapshot. With `lease`, a
+   * miss takes the dogpile lease in the same step.
+   */
+  private l2Get(l2: RedisTier, req: ReadRequest, id: string, snap: readonly string[], lease?: LeaseAsk): Promise<L2ReadResult | undefined> {
+    const read = req.lateDeps ? l2.readRecorded(id, snap, lease) : l2.read(id, snap, lease);
     const observer = this.observer;
     if (observer === undefined) return read;
     const started = performance.now();
@@ -168,7 +175,11 @@ export class CacheStack {
     );
   }
 
-  /** L2, then (under the lease) the database. */
+  /**
+   * L2, then (under the lease) the database. With leases, the first Redis
+   * step reads the entry and, on a miss, takes the lease; the fill stores
+   * the value and releases it: two round trips besides the query.
+   */
   private fetch(req: ReadRequest, load: Load): Promise<Fetched> {
     const snap = snapshotDeps(req);
     const gens = this.generations.snapshot(snap);
@@ -178,12 +189,25 @@ export class CacheStack {
     const id = req.l2Id;
     if (!l2?.available || id === undefined) return this.miss({ req, load, snap, gens, clock, grace });
     const gen = l2.gen;
-    return this.l2Get(l2, req, id, snap).then((found) => {
+    // This process's committed writes release their marks before the read snapshots them.
+    l2.sendReleases();
+    const token = this.leases?.token();
+    const ask = token !== undefined ? { token, px: this.leases!.leaseMs } : undefined;
+    return this.l2Get(l2, req, id, snap, ask).then((found) => {
+      const held = token !== undefined && found?.lease === LEASE_TAKEN ? { token, released: false } : undefined;
       const hit = this.servable(found?.entry) ? this.serveL2({ req, load, snap, gens, clock, id, gen }, found!.entry!) : undefined;
-      if (hit) return hit;
-      const next = (versions: string[] | undefined) =>
-        this.leasedMiss({ req, load, snap, gens, clock, id, versions, gen, grace: this.graceFromL2(req, id, found) ?? grace });
-      return found?.versions.includes("") ? l2.ensureVersions(id, snap, found.versions).then(next) : next(found?.versions);
+      if (hit) {
+        // Redis and this process disagree on the entry's age: the lease was taken for nothing.
+        if (held) void this.leases!.release(id, token!);
+        return hit;
+      }
+      const a = { req, load, snap, gens, clock, id, versions: found?.versions, gen, grace: this.graceFromL2(req, id, found) ?? grace };
+      if (held) return a.versions!.some(isMarked) ? this.recheckedMiss({ ...a, lease: held }) : this.heldMiss({ ...a, lease: held });
+      if (found?.lease !== undefined && found.lease >= 0) return this.waitThenRead(a);
+      // No lease asked for (lock: false), or Redis found a servable entry this process could not serve.
+      return found?.versions.includes("")
+        ? l2.ensureVersions(id, snap, found.versions).then((versions) => this.leasedMiss({ ...a, versions }))
+        : this.leasedMiss(a);
     });
   }
 
@@ -221,29 +245,62 @@ export class CacheStack {
   }
 
   /**
-   * A miss under the regeneration lease: the holder checks L2 once more, then
-   * queries and fills; others wait for its release (woken by pub/sub, or a
-   * backoff poll), then read L2 once more, and query themselves only if it is
-   * still missing or their wait timed out.
+   * A miss under a lease this attempt holds: queries and fills, and the fill
+   * releases the lease. When no fill did (the query failed, Redis did), the
+   * lease is released on its own.
+   */
+  private async heldMiss(a: Attempt & { readonly lease: HeldLease; readonly id: string }): Promise<Fetched> {
+    try {
+      return await this.miss(a);
+    } finally {
+      if (a.lease.released) this.leases!.releasedElsewhere(a.id);
+      else void this.leases!.release(a.id, a.lease.token);
+    }
+  }
+
+  /**
+   * A miss under a lease this attempt holds, whose snapshot found a write in
+   * flight (a counter with a write mark): its fill would be refused. The
+   * write has likely committed and its release is on its way, so the
+   * versions are read once more before the query.
+   */
+  private async recheckedMiss(a: Attempt & { readonly lease: HeldLease; readonly id: string }): Promise<Fetched> {
+    // Never rejects: a Redis failure reads as undefined (breaker.ts).
+    const again = await this.l2Read(a.req, a.id, a.snap);
+    return this.heldMiss({ ...a, versions: again?.versions ?? a.versions });
+  }
+
+  /**
+   * A miss under the regeneration lease, taken on its own: the holder checks
+   * L2 once more, then queries and fills; others wait for its release.
    */
   private async leasedMiss(a: Attempt): Promise<Fetched> {
     const { leases } = this;
     const { req, id } = a;
     if (!leases || id === undefined || a.versions === undefined) return this.miss(a);
     const lease = await leases.acquire(id);
-    if (lease) {
-      try {
-        // Another process may have filled the entry between our read and our lease.
-        const again = await this.l2Read(req, id, a.snap);
-        const hit = this.fresh(again?.entry) ? this.serveL2({ ...a, id }, again!.entry!) : undefined;
-        return hit ?? (await this.miss({ ...a, versions: again?.versions ?? a.versions }));
-      } finally {
-        void lease.release();
-      }
+    if (!lease) return this.waitThenRead(a);
+    // Another process may have filled the entry between our read and our lease.
+    const again = await this.l2Read(req, id, a.snap);
+    const hit = this.fresh(again?.entry) ? this.serveL2({ ...a, id }, again!.entry!) : undefined;
+    if (hit) {
+      void lease.release();
+      return hit;
     }
+    return this.heldMiss({ ...a, id, versions: again?.versions ?? a.versions, lease: { token: lease.token, released: false } });
+  }
+
+  /**
+   * Another process holds the lease: waits for its release (woken by
+   * pub/sub, or a backoff poll), then reads L2 once more, and queries only
+   * if the entry is still missing or the wait timed out.
+   */
+  private async waitThenRead(a: Attempt): Promise<Fetched> {
+    const { req } = a;
+    const id = a.id!;
     this.stats.leaseWaits++;
     this.options.events.emit({ type: "lease-wait", key: req.l1Key });
-    const outcome = await leases.waitForRelease(id);
+    const outcome = await this.leases!.waitForRelease(id);
     if (outcome === "timeout") {
       this.stats.leaseTimeouts++;
       this.options.events.emit({ type: "lease-timeout", key: req.l1Key });
@@ -260,11 +317,7 @@ export class CacheStack {
     if (!leases || id === undefined || a.versions === undefined) return this.miss(a);
     const lease = await leases.acquire(id);
     if (!lease) return undefined;
-    try {
-      return await this.miss(a);
-    } finally {
-      void lease.release();
-    }
+    return this.heldMiss({ ...a, id, lease: { token: lease.token, released: false } });
   }
 
   /** Database query, then the compare-and-set fills (in a span when telemetry is on). */

@@ -139,8 +139,18 @@ export class BumpQueue {
    * write that follows another carries its release in the same command.
    */
   releaseSoon(deps: readonly string[]): void {
-    if (this.releasing.length === 0) setImmediate(() => void this.once([], BumpOp.release, 0));
+    if (this.releasing.length === 0) setImmediate(() => this.sendReleases());
     for (const d of deps) this.releasing.push(d);
+  }
+
+  /**
+   * Sends the releases {@link releaseSoon} left waiting, now: a read about
+   * to be sent on the same connection then snapshots the released counters
+   * (commands on one connection run in order), and its fill is not refused
+   * for a write this process has already committed.
+   */
+  sendReleases(): void {
+    if (this.releasing.length > 0) void this.once([], BumpOp.release, 0);
   }
 
   /**

@@ -19,6 +19,18 @@ export interface L2ReadResult {
   entry: L2Entry | undefined;
   /** Versions of the dependencies as read ("" = absent), the snapshot for a later fill. */
   versions: string[];
+  /**
+   * For a read that asked for the lease ({@link LeaseAsk}): {@link LEASE_TAKEN},
+   * {@link LEASE_NOT_NEEDED} (a servable entry was found), or the
+   * milliseconds another holder's lease has left.
+   */
+  lease?: number;
+}
+
+/** A read that takes the dogpile lease on a miss: the lease's token and lifetime. */
+export interface LeaseAsk {
+  readonly token: string;
+  readonly px: number;
 }
 
 /** A stored entry whose dependency versions are current. */
@@ -51,42 +63,122 @@ export function parseTiming(raw: string, start: number): { timing: Timing; next:
 export const header = (format: string, t: Timing): string => `${format}|${t.freshUntil}|${t.staleUntil}|${Math.round(t.delta * 1000) / 1000}|`;
 
 /**
- * Compare-and-set fill.
- * KEYS[1] entry, KEYS[2..] version counters (with ARGV[6] = "1", KEYS' last
- * is the write sequence, only read: absent counters start at its value).
- * ARGV[1] px, ARGV[2] header prefix, ARGV[3] body, ARGV[4] initial value for
- * absent counters (without a sequence), ARGV[5] ms a counter lives (renewed
- * here), ARGV[7..] versions seen before the query ("" = absent).
- * Stores the entry with the versions it was computed from, or returns 0 if
- * any counter moved since the snapshot or carries a write mark in force
- * (versions.ts).
+ * Lua: the dogpile lease (coherence/lease.ts), for the scripts that take it
+ * with a read or release it with a fill. `take_lease(lock, token, px)`
+ * takes it (`SET NX PX`) and returns -2, or, when another holds it, its
+ * PTTL. `release_lease(lock, token, channel, message)` deletes it and
+ * publishes the wake-up if `token` still holds it; returns 1 then, else 0.
+ */
+export const LEASE_LUA = `
+local function take_lease(lock, token, px)
+  if redis.call('SET', lock, token, 'PX', px, 'NX') then return -2 end
+  return math.max(0, redis.call('PTTL', lock))
+end
+local function release_lease(lock, token, channel, message)
+  if token ~= '' and redis.call('GET', lock) == token then
+    redis.call('DEL', lock)
+    redis.call('PUBLISH', channel, message)
+    return 1
+  end
+  return 0
+end`;
+
+/** The channel lease releases publish their wake-up on: `<namespace>:lease`. */
+export const leaseChannel = (namespace: string): string => `${namespace}:lease`;
+
+/** The key of the lease on entry `id`: `<prefix>:lock:<id>`, beside the entry (see {@link Layout}). */
+export const lockKey = (prefix: string, id: string): string => `${prefix}:lock:${id}`;
+
+/** What the read scripts return in their last slot: a servable entry was found, so no lease was asked for. */
+export const LEASE_NOT_NEEDED = -1;
+/** What the read scripts return in their last slot: the lease was taken. */
+export const LEASE_TAKEN = -2;
+
+/**
+ * Read of an entry (`ptc1`) that takes the lease on a miss, in one step.
+ * KEYS[1] entry, KEYS[2..1+n] version counters, then (ARGV[7] = "1") the
+ * write sequence, only read, then the lease key.
+ * ARGV[1] n, ARGV[2] now (ms), ARGV[3] lease token, ARGV[4] lease px,
+ * ARGV[5] initial value for absent counters, ARGV[6] ms a counter lives.
+ * Returns { entry or false, versions..., lease }: with an entry whose
+ * versions are current and that may be served (before its stale time),
+ * lease = -1 and nothing changes. Otherwise absent counters are created (so
+ * that concurrent fills agree on them) and lease is -2 when taken, else the
+ * PTTL of the lease another holds.
+ */
+export const READ_LEASE = script(`
+${NEW_COUNTER_LUA}
+${LEASE_LUA}
+local n = tonumber(ARGV[1])
+local out = {false}
+for i = 1, n do out[i + 1] = redis.call('GET', KEYS[i + 1]) or '' end
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  out[1] = raw
+  -- ptc1|fresh|stale|delta|v1,v2,...|body
+  if string.sub(raw, 1, ${FORMAT.length + 1}) == '${FORMAT}|' then
+    local a = string.find(raw, '|', ${FORMAT.length + 2}, true)
+    local b = a and string.find(raw, '|', a + 1, true)
+    local c = b and string.find(raw, '|', b + 1, true)
+    local d = c and string.find(raw, '|', c + 1, true)
+    if d and (tonumber(string.sub(raw, a + 1, b - 1)) or 0) > tonumber(ARGV[2]) and string.sub(raw, c + 1, d - 1) == table.concat(out, ',', 2, n + 1) then
+      out[n + 2] = ${LEASE_NOT_NEEDED}
+      return out
+    end
+  end
+end
+local seq_key = nil
+if ARGV[7] == '1' then seq_key = KEYS[n + 2] end
+for i = 1, n do
+  if out[i + 1] == '' then out[i + 1] = make_counter(KEYS[i + 1], seq_key, ARGV[5], ARGV[6]) end
+end
+out[n + 2] = take_lease(KEYS[#KEYS], ARGV[3], ARGV[4])
+return out
+`);
+
+/**
+ * Compare-and-set fill, which also releases the fill's lease.
+ * KEYS[1] lease key, KEYS[2] entry, KEYS[3..] version counters (with
+ * ARGV[9] = "1", KEYS' last is the write sequence, only read: absent
+ * counters start below its value).
+ * ARGV[1] lease token ("" when none is held), ARGV[2] wake-up channel,
+ * ARGV[3] wake-up message, ARGV[4] px, ARGV[5] header prefix, ARGV[6] body,
+ * ARGV[7] initial value for absent counters (without a sequence), ARGV[8]
+ * ms a counter lives (renewed here), ARGV[10..] versions seen before the
+ * query ("" = absent).
+ * Stores the entry with the versions it was computed from unless a counter
+ * moved since the snapshot or carries a write mark in force (versions.ts).
+ * Returns 1 when stored, 0 when refused, plus 2 when it released the lease.
  */
 export const FILL = script(`
 ${VERSION_LUA}
 ${NEW_COUNTER_LUA}
-local nk = #KEYS
-local seq_key = nil
-if ARGV[6] == '1' then
-  seq_key = KEYS[#KEYS]
-  nk = nk - 1
-end
-local vers = {}
-for i = 2, nk do
-  local want = ARGV[i + 5]
-  local cur = redis.call('GET', KEYS[i])
-  if want == '' then
-    if cur then return 0 end
-    cur = new_counter(seq_key, ARGV[4])
-    redis.call('SET', KEYS[i], cur, 'PX', ARGV[5])
-  elseif cur ~= want or writing(cur) then
-    return 0
-  else
-    redis.call('PEXPIRE', KEYS[i], ARGV[5])
+${LEASE_LUA}
+local function fill()
+  local nk = #KEYS
+  local seq_key = nil
+  if ARGV[9] == '1' then
+    seq_key = KEYS[#KEYS]
+    nk = nk - 1
   end
-  vers[#vers + 1] = cur
+  local vers = {}
+  for i = 3, nk do
+    local want = ARGV[i + 7]
+    local cur = redis.call('GET', KEYS[i])
+    if want == '' then
+      if cur then return 0 end
+      cur = make_counter(KEYS[i], seq_key, ARGV[7], ARGV[8])
+    elseif cur ~= want or writing(cur) then
+      return 0
+    else
+      redis.call('PEXPIRE', KEYS[i], ARGV[8])
+    end
+    vers[#vers + 1] = cur
+  end
+  redis.call('SET', KEYS[2], ARGV[5] .. table.concat(vers, ',') .. '|' .. ARGV[6], 'PX', ARGV[4])
+  return 1
 end
-redis.call('SET', KEYS[1], ARGV[2] .. table.concat(vers, ',') .. '|' .. ARGV[3], 'PX', ARGV[1])
-return 1
+return fill() + 2 * release_lease(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
 `);
 
 /**
@@ -122,104 +214,131 @@ export interface RecordedHeader {
 /**
  * Read of an entry whose dependencies are recorded in it (`ptc2`): the ids
  * of rows found by the query are only known after it ran.
- * KEYS[1] entry, KEYS[2..] the versions to snapshot for a later fill.
- * Returns { entry or false, snapshot versions... }; the entry only if every
- * recorded version is still current.
+ * KEYS[1] entry, KEYS[2..1+n] the versions to snapshot for a later fill
+ * (n = ARGV[1]), then, when a lease is asked for, the lease key.
+ * ARGV[2] now (ms); to take the lease on a miss: ARGV[3] token ("" for
+ * none), ARGV[4] px, ARGV[5] initial value for absent counters, ARGV[6] ms
+ * a counter lives, ARGV[7] "1" when the snapshot's last key is the write
+ * sequence.
+ * Returns { entry or false, snapshot versions..., lease }; the entry only
+ * if every recorded version is still current. lease as {@link READ_LEASE}
+ * says (-1 too when none was asked for; then nothing changes).
  */
 export const READ_RECORDED = script(`
+${NEW_COUNTER_LUA}
+${LEASE_LUA}
+local n = tonumber(ARGV[1])
 local out = {false}
-for i = 2, #KEYS do out[i] = redis.call('GET', KEYS[i]) or '' end
-local raw = redis.call('GET', KEYS[1])
-if not raw or string.sub(raw, 1, ${RECORDED.length + 1}) ~= '${RECORDED}|' then return out end
--- ptc2|fresh|stale|delta|len|<header><body>: skip to the 5th separator
-local p = 5
-for _ = 1, 3 do
-  p = string.find(raw, '|', p + 1, true)
-  if not p then return out end
-end
-local q = string.find(raw, '|', p + 1, true)
-if not q then return out end
-local len = tonumber(string.sub(raw, p + 1, q - 1))
-if not len then return out end
-local header = string.sub(raw, q + 1, q + len)
-local key = nil
-for line in string.gmatch(header, '([^\\n]*)\\n') do
-  if key == nil then
-    key = line
-  else
-    if (redis.call('GET', key) or '') ~= line then return out end
-    key = nil
+for i = 1, n do out[i + 1] = redis.call('GET', KEYS[i + 1]) or '' end
+out[n + 2] = ${LEASE_NOT_NEEDED}
+local function current()
+  local raw = redis.call('GET', KEYS[1])
+  if not raw or string.sub(raw, 1, ${RECORDED.length + 1}) ~= '${RECORDED}|' then return false end
+  -- ptc2|fresh|stale|delta|len|<header><body>: skip to the 5th separator
+  local p = ${RECORDED.length + 1}
+  local a = string.find(raw, '|', p + 1, true)
+  local b = a and string.find(raw, '|', a + 1, true)
+  p = b and string.find(raw, '|', b + 1, true)
+  if not p then return false end
+  local q = string.find(raw, '|', p + 1, true)
+  if not q then return false end
+  local len = tonumber(string.sub(raw, p + 1, q - 1))
+  if not len then return false end
+  local header = string.sub(raw, q + 1, q + len)
+  local key = nil
+  for line in string.gmatch(header, '([^\\n]*)\\n') do
+    if key == nil then
+      key = line
+    else
+      if (redis.call('GET', key) or '') ~= line then return false end
+      key = nil
+    end
   end
+  out[1] = raw
+  return (tonumber(string.sub(raw, a + 1, b - 1)) or 0) > tonumber(ARGV[2])
 end
-out[1] = raw
+if current() or (ARGV[3] or '') == '' then return out end
+local seq_key = nil
+if ARGV[7] == '1' then seq_key = KEYS[n + 1] end
+for i = 1, n do
+  if out[i + 1] == '' then out[i + 1] = make_counter(KEYS[i + 1], seq_key, ARGV[5], ARGV[6]) end
+end
+out[n + 2] = take_lease(KEYS[#KEYS], ARGV[3], ARGV[4])
 return out
 `);
 
 /**
- * Compare-and-set fill of an entry that records its dependencies (`ptc2`).
- * KEYS[1] entry, KEYS[2..1+n] versions snapshotted before the query (n = ARGV[5]),
- * KEYS[2+n..] dependencies to record.
- * ARGV[1] px, ARGV[2] header prefix (`ptc2|fresh|stale|delta|`), ARGV[3] body,
- * ARGV[4] initial value for absent counters, ARGV[5] n, ARGV[6] ms a counter
- * lives (renewed here), ARGV[7] how many of the snapshot's first versions
- * must be unchanged, ARGV[8] "1" when the snapshot's last key is the write
- * sequence (versions.ts), ARGV[9..] snapshot versions ("" = absent).
+ * Compare-and-set fill of an entry that records its dependencies (`ptc2`),
+ * which also releases the fill's lease.
+ * KEYS[1] lease key, KEYS[2] entry, KEYS[3..2+n] versions snapshotted
+ * before the query (n = ARGV[8]), KEYS[3+n..] dependencies to record.
+ * ARGV[1..3] lease token ("" when none is held), wake-up channel and
+ * message, ARGV[4] px, ARGV[5] header prefix (`ptc2|fresh|stale|delta|`),
+ * ARGV[6] body, ARGV[7] initial value for absent counters, ARGV[8] n,
+ * ARGV[9] ms a counter lives (renewed here), ARGV[10] how many of the
+ * snapshot's first versions must be unchanged, ARGV[11] "1" when the
+ * snapshot's last key is the write sequence (versions.ts), ARGV[12..]
+ * snapshot versions ("" = absent).
  *
  * Without the sequence every snapshot version must be unchanged (those past
- * the first ARGV[7] are guards: the models whose rows the result records,
+ * the first ARGV[10] are guards: the models whose rows the result records,
  * which no write may have touched meanwhile). With it, the guards are not
  * compared: a recorded counter above the sequence the read took was bumped
  * since, and refuses the fill, so only a write to what the result holds does.
+ * Returns 1 when stored, 0 when refused, plus 2 when it released the lease.
  */
 export const FILL_RECORDED = script(`
 ${VERSION_LUA}
 ${NEW_COUNTER_LUA}
-local n = tonumber(ARGV[5])
-local ttl = ARGV[6]
-local eq = tonumber(ARGV[7])
-local seq_key, seen, seq_now = nil, nil, nil
-if ARGV[8] == '1' then
-  seq_key = KEYS[n + 1]
-  seen = tonumber(ARGV[n + 8])
-  local now = redis.call('GET', seq_key)
-  seq_now = now and parse_version(now)
-  -- A sequence that went back (lost by Redis) cannot tell what moved: refused.
-  if not seen or not seq_now or seq_now < seen then return 0 end
-else
-  eq = n
-end
-for i = 1, eq do
-  local cur = redis.call('GET', KEYS[i + 1])
-  local want = ARGV[i + 8]
-  if want == '' then
-    if cur then return 0 end
-  elseif cur ~= want or writing(cur) then
-    return 0
-  end
-end
-local lines = {}
-local refused = false
-for i = n + 2, #KEYS do
-  local cur = redis.call('GET', KEYS[i])
-  if not cur then
-    -- Absent: no write bumped it since it last expired, unless one did while the query ran and Redis evicted it.
-    -- Then the fill is refused, and the counter made, so that the next fill does not find it absent again.
-    cur = new_counter(seq_key, ARGV[4])
-    redis.call('SET', KEYS[i], cur, 'PX', ttl)
-    if seen and seq_now > seen then refused = true end
-  elseif writing(cur) then
-    return 0
-  elseif seen and (parse_version(cur) or 0) > seen then
-    return 0
+${LEASE_LUA}
+local function fill()
+  local n = tonumber(ARGV[8])
+  local ttl = ARGV[9]
+  local eq = tonumber(ARGV[10])
+  local seq_key, seen, seq_now = nil, nil, nil
+  if ARGV[11] == '1' then
+    seq_key = KEYS[n + 2]
+    seen = tonumber(ARGV[n + 11])
+    local now = redis.call('GET', seq_key)
+    seq_now = now and parse_version(now)
+    -- A sequence that went back (lost by Redis) cannot tell what moved: refused.
+    if not seen or not seq_now or seq_now < seen then return 0 end
   else
-    redis.call('PEXPIRE', KEYS[i], ttl)
+    eq = n
   end
-  lines[#lines + 1] = KEYS[i] .. '\\n' .. cur .. '\\n'
+  for i = 1, eq do
+    local cur = redis.call('GET', KEYS[i + 2])
+    local want = ARGV[i + 11]
+    if want == '' then
+      if cur then return 0 end
+    elseif cur ~= want or writing(cur) then
+      return 0
+    end
+  end
+  local lines = {}
+  local refused = false
+  for i = n + 3, #KEYS do
+    local cur = redis.call('GET', KEYS[i])
+    if not cur then
+      -- Absent: no write bumped it since it last expired, unless one did while the query ran and Redis evicted it.
+      -- Then the fill is refused, and the counter made, so that the next fill does not find it absent again.
+      cur = make_counter(KEYS[i], seq_key, ARGV[7], ttl)
+      if seen and seq_now > seen then refused = true end
+    elseif writing(cur) then
+      return 0
+    elseif seen and (parse_version(cur) or 0) > seen then
+      return 0
+    else
+      redis.call('PEXPIRE', KEYS[i], ttl)
+    end
+    lines[#lines + 1] = KEYS[i] .. '\\n' .. cur .. '\\n'
+  end
+  if refused then return 0 end
+  local header = table.concat(lines)
+  redis.call('SET', KEYS[2], ARGV[5] .. #header .. '|' .. header .. ARGV[6], 'PX', ARGV[4])
+  return 1
 end
-if refused then return 0 end
-local header = table.concat(lines)
-redis.call('SET', KEYS[1], ARGV[2] .. #header .. '|' .. header .. ARGV[3], 'PX', ARGV[1])
-return 1
+return fill() + 2 * release_lease(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
 `);
 
 /** Redis key of a cache entry: `<prefix>:e:<epoch>:<id>` (the server epoch, see epoch.ts; the prefix, see {@link Layout}). */

@@ -12,7 +12,18 @@ import type { RedisClient } from "../options.js";
 import type { Breaker } from "./breaker.js";
 import { runScript } from "./commands.js";
 import type { ConnectionWatch } from "./connection.js";
-import { type L2ReadResult, parseRecorded, READ_RECORDED, type RecordedHeader, versionKey } from "./entry.js";
+import {
+  type L2ReadResult,
+  type LeaseAsk,
+  LEASE_NOT_NEEDED,
+  lockKey,
+  parseRecorded,
+  randomBase,
+  READ_RECORDED,
+  type RecordedHeader,
+  VERSION_TTL_MS,
+  versionKey,
+} from "./entry.js";
 import type { Place } from "./redis.js";
 
 /** What a `ptc2` entry recorded, as last seen, and the MGET that reads it with a snapshot. */
@@ -42,6 +53,8 @@ export class RecordedReads {
     private readonly connection: ConnectionWatch,
     /** The entry key of `id` at `at`, then the version keys of `snapshot`. */
     private readonly keys: (id: string, at: Place, snapshot: readonly string[]) => string[],
+    /** Snapshots end with the write sequence (one Redis). */
+    private readonly sequenced: boolean,
   ) {}
 
   /** Forgets what entries recorded (their keys hold a server epoch that changed). */
@@ -49,23 +62,36 @@ export class RecordedReads {
     this.known.clear();
   }
 
-  /** Reads entry `id` at `at` on connection `gen`, and the versions of `snapshot` for a later fill. One round trip. */
-  read(at: Place, gen: number, id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
+  /**
+   * Reads entry `id` at `at` on connection `gen`, and the versions of
+   * `snapshot` for a later fill. One round trip. With `lease`, a miss also
+   * creates the counters found absent and takes the dogpile lease.
+   */
+  read(at: Place, gen: number, id: string, snapshot: readonly string[], lease?: LeaseAsk): Promise<L2ReadResult | undefined> {
     const known = this.known.get(id);
-    if (known) return this.readKnown(at, gen, id, snapshot, known);
+    if (known && lease === undefined) return this.readKnown(at, gen, id, snapshot, known);
+    const n = snapshot.length;
+    const keys = this.keys(id, at, snapshot);
+    const args: (string | number)[] = [n, Date.now()];
+    if (lease !== undefined) {
+      keys.push(lockKey(at.prefix, id));
+      args.push(lease.token, lease.px, randomBase(), VERSION_TTL_MS, this.sequenced ? "1" : "0");
+    }
     return this.breaker.call(
-      () => runScript(this.redis, READ_RECORDED, this.keys(id, at, snapshot), []),
+      () => runScript(this.redis, READ_RECORDED, keys, args),
       (res): L2ReadResult | undefined => {
         if (!Array.isArray(res) || this.connection.gen !== gen) return undefined;
-        const versions = new Array<string>(snapshot.length);
-        for (let i = 0; i < snapshot.length; i++) versions[i] = String(res[i + 1] ?? "");
-        const parsed = typeof res[0] === "string" ? parseRecorded(res[0]) : undefined;
-        if (!parsed) return { entry: undefined, versions };
-        const last = { header: parsed.header, recorded: parsed.recorded };
+        const versions = new Array<string>(n);
+        for (let i = 0; i < n; i++) versions[i] = String(res[i + 1] ?? "");
+        const taken = lease === undefined ? undefined : Number(res[n + 1] ?? LEASE_NOT_NEEDED);
+        const last = this.known.get(id);
+        const parsed = typeof res[0] === "string" ? parseRecorded(res[0], last?.last) : undefined;
+        if (!parsed) return { entry: undefined, versions, lease: taken };
+        if (last?.last?.header === parsed.header) return { entry: { body: parsed.body, timing: parsed.timing, deps: last.deps }, versions, lease: taken };
         const recorded = parsed.recorded.map(([k]) => k);
         const deps = depsOf(at, recorded);
-        this.known.set(id, { recorded, snapshot: -1, fetch: [], index: new Map(), last, deps });
-        return { entry: { body: parsed.body, timing: parsed.timing, deps }, versions };
+        this.known.set(id, { recorded, snapshot: -1, fetch: [], index: new Map(), last: { header: parsed.header, recorded: parsed.recorded }, deps });
+        return { entry: { body: parsed.body, timing: parsed.timing, deps }, versions, lease: taken };
       },
     );
   }

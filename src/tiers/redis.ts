@@ -21,7 +21,11 @@ import {
   type L2ReadResult,
   type Layout,
   layoutFor,
+  type LeaseAsk,
+  leaseChannel,
+  lockKey,
   parseTiming,
+  READ_LEASE,
   RECORDED,
   randomBase,
   VERSION_TTL_MS,
@@ -51,8 +55,8 @@ export interface RedisTierOptions extends BreakerOptions, BumpQueueOptions {
 export class RedisTier {
   private readonly breaker: Breaker;
   private readonly bumps: BumpQueue;
-  /** Key lists of recent reads, by entry id. */
-  private readonly readKeys = new LRUCache<string, string[]>({ max: 10_000 });
+  /** Key lists of recent reads, by entry id: the entry's and its counters', then those a read that takes the lease adds. */
+  private readonly readKeys = new LRUCache<string, { mget: string[]; lease: string[] }>({ max: 10_000 });
   /** Reads of entries that record their own dependencies. */
   private readonly recorded: RecordedReads;
   private readonly connection: ConnectionWatch;
@@ -73,7 +77,7 @@ export class RedisTier {
     this.layout = layoutFor(options.namespace, redis.isCluster);
     this.breaker = new Breaker(this.connection, options);
     this.bumps = new BumpQueue(redis, this.breaker, this.layout, options);
-    this.recorded = new RecordedReads(redis, this.breaker, this.connection, (id, at, snapshot) => this.keys(id, at, snapshot));
+    this.recorded = new RecordedReads(redis, this.breaker, this.connection, (id, at, snapshot) => this.keys(id, at, snapshot), this.layout.groups === 1);
     this.epoch = new ServerEpoch({
       redis,
       connection: this.connection,
@@ -139,22 +143,49 @@ export class RedisTier {
     return this.breaker.available;
   }
 
-  /** Reads an entry and the current versions of its dependencies in one round trip. */
-  read(id: string, deps: readonly string[]): Promise<L2ReadResult | undefined> {
+  /**
+   * Reads an entry and the current versions of its dependencies in one
+   * round trip. With `lease`, a miss (no servable entry) also creates the
+   * counters found absent and takes the dogpile lease, in the same step.
+   */
+  read(id: string, deps: readonly string[], lease?: LeaseAsk): Promise<L2ReadResult | undefined> {
     const at = this.placeOf(id);
-    return at !== undefined ? this.readAt(at, this.connection.gen, id, deps) : this.checked(id, (place, gen) => this.readAt(place, gen, id, deps));
+    return at !== undefined
+      ? this.readAt(at, this.connection.gen, id, deps, lease)
+      : this.checked(id, (place, gen) => this.readAt(place, gen, id, deps, lease));
   }
 
-  private readAt(at: Place, gen: number, id: string, deps: readonly string[]): Promise<L2ReadResult | undefined> {
+  private readAt(at: Place, gen: number, id: string, deps: readonly string[], lease: LeaseAsk | undefined): Promise<L2ReadResult | undefined> {
     // The same read asks for the same keys every time: build them once per (id, deps).
     let keys = this.readKeys.get(id);
-    if (keys === undefined || keys.length !== deps.length + 1) this.readKeys.set(id, (keys = this.keys(id, at, deps)));
-    const fetch = keys;
+    if (keys === undefined || keys.mget.length !== deps.length + 1) {
+      const mget = this.keys(id, at, deps);
+      const tail = this.sequenced ? [versionKey(at.prefix, SEQUENCE_DEP), lockKey(at.prefix, id)] : [lockKey(at.prefix, id)];
+      this.readKeys.set(id, (keys = { mget, lease: [...mget, ...tail] }));
+    }
+    const { mget, lease: leaseKeys } = keys;
+    const n = deps.length;
+    // A reply that came after a reconnect may be the old server's: not served.
+    if (lease === undefined)
+      return this.breaker.call(
+        () => this.redis.mget(...mget),
+        (res) => (this.connection.gen === gen ? this.parse(res, n) : undefined),
+      );
+    const args = [n, Date.now(), lease.token, lease.px, randomBase(), VERSION_TTL_MS, this.sequenced ? "1" : "0"];
     return this.breaker.call(
-      () => this.redis.mget(...fetch),
-      // A reply that came after a reconnect may be the old server's: not served.
-      (res) => (this.connection.gen === gen ? this.parse(res, deps.length) : undefined),
+      () => runScript(this.redis, READ_LEASE, leaseKeys, args),
+      (res) => {
+        if (!Array.isArray(res) || this.connection.gen !== gen) return undefined;
+        const found = this.parse(res as (string | null)[], n);
+        found.lease = Number(res[n + 1]);
+        return found;
+      },
     );
+  }
+
+  /** The key of the lease on entry `id` (in its group on a Cluster, so that a script can read the entry and take it). */
+  lockKey(id: string): string {
+    return lockKey(this.layout.prefix(this.layout.groupOf(id)), id);
   }
 
   /** Splits an MGET reply into the entry (if its versions are current) and the versions read. */
@@ -174,21 +205,23 @@ export class RedisTier {
    * Reads an entry that records its own dependencies (`ptc2`), and snapshots
    * the versions of `snapshot` for a later fill. One round trip (see recorded.ts).
    */
-  readRecorded(id: string, snapshot: readonly string[]): Promise<L2ReadResult | undefined> {
+  readRecorded(id: string, snapshot: readonly string[], lease?: LeaseAsk): Promise<L2ReadResult | undefined> {
     const at = this.placeOf(id);
     return at !== undefined
-      ? this.recorded.read(at, this.connection.gen, id, snapshot)
-      : this.checked(id, (place, gen) => this.recorded.read(place, gen, id, snapshot));
+      ? this.recorded.read(at, this.connection.gen, id, snapshot, lease)
+      : this.checked(id, (place, gen) => this.recorded.read(place, gen, id, snapshot, lease));
   }
 
   /**
    * Stores an entry unless a version in `snapshot` moved since `versions` was
    * read. With `recorded`, the entry records those dependencies with their
    * current versions (`ptc2`, read back with {@link readRecorded}); without,
-   * it records the snapshot (`ptc1`, read back with {@link read}).
-   * Not stored (undefined) when the connection changed since `gen`, on
-   * which `versions` were read. Resolves true when stored, false when
-   * refused, undefined when Redis failed.
+   * it records the snapshot (`ptc1`, read back with {@link read}). With
+   * `lease` (the token of a dogpile lease the read took), the same script
+   * releases it and wakes its waiters.
+   * Not stored (stored: undefined) when the connection changed since `gen`,
+   * on which `versions` were read, or when Redis failed; stored: false when
+   * refused. `released` says whether the lease was released.
    */
   async fill(
     id: string,
@@ -198,24 +231,29 @@ export class RedisTier {
     body: string,
     timing: Timing,
     recorded?: { deps: readonly string[]; equal: number },
-  ): Promise<boolean | undefined> {
+    lease?: string,
+  ): Promise<{ stored: boolean | undefined; released: boolean }> {
     // A write-through may come before any read checked the server: check it now.
     const at = this.placeOf(id) ?? ((await this.epoch.ensure(this.layout.groupOf(id))) !== undefined ? this.placeOf(id) : undefined);
-    if (at === undefined || gen !== this.connection.gen) return undefined;
+    if (at === undefined || gen !== this.connection.gen) return { stored: undefined, released: false };
     const px = Math.max(1, Math.ceil(timing.keepUntil - Date.now()));
     const base = randomBase();
     const seq = this.sequenced ? "1" : "0";
+    const release = [lease ?? "", leaseChannel(this.options.namespace), id];
     let r: unknown;
     if (recorded) {
       // The snapshot of a recorded entry ends with the write sequence (request.ts) on one Redis.
-      const keys = this.keys(id, at, snapshot, recorded.deps);
-      const args = [px, header(RECORDED, timing), body, base, snapshot.length, VERSION_TTL_MS, recorded.equal, seq, ...versions];
+      const keys = [lockKey(at.prefix, id), ...this.keys(id, at, snapshot, recorded.deps)];
+      const args = [...release, px, header(RECORDED, timing), body, base, snapshot.length, VERSION_TTL_MS, recorded.equal, seq, ...versions];
       r = await this.breaker.call(() => runScript(this.redis, FILL_RECORDED, keys, args));
     } else {
-      const keys = this.keys(id, at, snapshot, this.sequenced ? [SEQUENCE_DEP] : []);
-      r = await this.breaker.call(() => runScript(this.redis, FILL, keys, [px, header(FORMAT, timing), body, base, VERSION_TTL_MS, seq, ...versions]));
+      const keys = [lockKey(at.prefix, id), ...this.keys(id, at, snapshot, this.sequenced ? [SEQUENCE_DEP] : [])];
+      r = await this.breaker.call(() =>
+        runScript(this.redis, FILL, keys, [...release, px, header(FORMAT, timing), body, base, VERSION_TTL_MS, seq, ...versions]),
+      );
     }
-    return r === undefined ? undefined : r === 1;
+    if (typeof r !== "number") return { stored: undefined, released: false };
+    return { stored: (r & 1) === 1, released: (r & 2) === 2 };
   }
 
   /**
@@ -277,6 +315,11 @@ export class RedisTier {
   /** Like {@link release}, sent with this process's next mark, or on the next turn ({@link BumpQueue.releaseSoon}). */
   releaseSoon(deps: readonly string[]): void {
     this.bumps.releaseSoon(deps);
+  }
+
+  /** Sends now the releases {@link releaseSoon} left waiting ({@link BumpQueue.sendReleases}). */
+  sendReleases(): void {
+    this.bumps.sendReleases();
   }
 
   /** Deletes an entry (used for corrupt values). Errors are ignored. */

@@ -163,11 +163,19 @@ export const SEQUENCE_DEP = "#seq";
  * counter no write bumped is not newer than any read's snapshot), and a
  * text no entry can have recorded before (a counter that expired never
  * makes an entry fresh). The first bump moves it to the sequence.
+ * `make_counter(key, seq_key, base, ttl)` creates counter `key` so, living
+ * `ttl` ms (the sequence itself starts at `base`), and returns its value.
  */
 export const NEW_COUNTER_LUA = `
 local function new_counter(seq_key, base)
   if not seq_key then return base end
   return '0.' .. base
+end
+local function make_counter(key, seq_key, base, ttl)
+  local cur = base
+  if key ~= seq_key then cur = new_counter(seq_key, base) end
+  redis.call('SET', key, cur, 'PX', ttl)
+  return cur
 end`;
 
 /**
@@ -178,23 +186,12 @@ end`;
  * agree on the versions.
  */
 export const INIT_VERSIONS = script(`
-${VERSION_LUA}
 ${NEW_COUNTER_LUA}
-local nk = #KEYS
 local seq_key = nil
-if ARGV[3] == '1' then
-  seq_key = KEYS[#KEYS]
-  nk = nk - 1
-end
+if ARGV[3] == '1' then seq_key = KEYS[#KEYS] end
 local out = {}
-for i = 1, nk do
-  local cur = redis.call('GET', KEYS[i])
-  if not cur then
-    -- The sequence itself starts from the random base, like a counter without one.
-    if KEYS[i] == seq_key then cur = ARGV[1] else cur = new_counter(seq_key, ARGV[1]) end
-    redis.call('SET', KEYS[i], cur, 'PX', ARGV[2])
-  end
-  out[i] = cur
+for i = 1, #KEYS - (seq_key and 1 or 0) do
+  out[i] = redis.call('GET', KEYS[i]) or make_counter(KEYS[i], seq_key, ARGV[1], ARGV[2])
 end
 return out
 `);

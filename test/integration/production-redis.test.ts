@@ -392,6 +392,43 @@ async function recordCommands(port: number, ns: string) {
   return { seen, stop };
 }
 
+describe("a miss's Redis commands", () => {
+  it("are two scripts besides the query: one reads and takes the lease, one fills, releases and wakes; a hit is one", async () => {
+    const server = await startRedisProcess();
+    owned.push(server);
+    const ns = uniqueNamespace();
+    const readerRedis = client(server.port);
+    const reader = t.cached({ redis: readerRedis, l1: false }, ns);
+    await reader.prisma.$cache.ready();
+    // Loads the scripts, and the counters of the model.
+    await reader.prisma.post.findMany({ where: { published: true } });
+    await reader.prisma.user.findUnique({ where: { email: "nobody@example.com" } });
+    const source = sourceOf(readerRedis);
+    const reads: Array<[string, () => Promise<unknown>]> = [
+      ["a list", () => reader.prisma.post.findMany({ where: { published: false }, orderBy: { id: "asc" } })],
+      ["a findFirst (its row is known after the query)", () => reader.prisma.user.findFirst({ where: { email: { not: "x" } }, orderBy: { id: "asc" } })],
+      ["a lookup by a unique key that is not the id", () => reader.prisma.user.findUnique({ where: { email: "somebody-else@example.com" } })],
+    ];
+    for (const [what, read] of reads) {
+      const miss = await recordCommands(server.port, `${ns}-${what}-miss`);
+      const value = await read();
+      await miss.stop();
+      const mine = miss.seen.filter((s) => s.source === source && s.command !== "ping").map((s) => s.command);
+      expect(mine, what).toEqual(["evalsha", "evalsha"]);
+      const inScripts = miss.seen.filter((s) => s.source === "lua").map((s) => s.command);
+      expect(inScripts, what).toContain("set"); // the lease, then the entry
+      expect(inScripts, what).toContain("del"); // the lease released
+      expect(inScripts, what).toContain("publish"); // waiters woken
+
+      const hit = await recordCommands(server.port, `${ns}-${what}-hit`);
+      expect(await read(), what).toEqual(value);
+      await hit.stop();
+      expect(hit.seen.filter((s) => s.source === source && s.command !== "ping").length, what).toBe(1);
+    }
+    expect(reader.prisma.$cache.stats().hits.l2).toBe(3);
+  });
+});
+
 describe("a write's Redis commands", () => {
   it("are bump scripts that publish their bus messages themselves: the marks, and after the commit their release", async () => {
     const server = await startRedisProcess();

@@ -14,7 +14,7 @@ import type { ReadRequest } from "../../src/engine/request";
 import { CacheStack } from "../../src/engine/stack";
 import type { CacheEvent } from "../../src/events";
 import { OpCounters, Stats } from "../../src/telemetry";
-import type { L2ReadResult } from "../../src/tiers/entry";
+import { type L2ReadResult, LEASE_NOT_NEEDED, LEASE_TAKEN, type LeaseAsk } from "../../src/tiers/entry";
 import { MemoryTier, type Timing } from "../../src/tiers/memory";
 import type { RedisTier } from "../../src/tiers/redis";
 
@@ -23,22 +23,38 @@ class FakeL2 {
   gen = 0;
   readonly versions = new Map<string, number>();
   readonly entries = new Map<string, { body: string; timing: Timing; snap: string[]; versions: string[] }>();
+  /** The leases of the test, when it has them: a read that asks takes the lease unless they are held. */
+  leases: FakeLeases | undefined;
   private current = (snap: readonly string[]) => snap.map((d) => String(this.versions.get(d) ?? ""));
-  async read(id: string, snap: readonly string[]): Promise<L2ReadResult> {
+  async read(id: string, snap: readonly string[], lease?: LeaseAsk): Promise<L2ReadResult> {
     const versions = this.current(snap);
     const e = this.entries.get(id);
     const ok = e && e.snap.join() === snap.join() && e.versions.join() === versions.join();
-    return { entry: ok ? { body: e.body, timing: e.timing } : undefined, versions };
+    const entry = ok ? { body: e.body, timing: e.timing } : undefined;
+    if (lease === undefined) return { entry, versions };
+    if (entry && Date.now() < entry.timing.staleUntil) return { entry, versions, lease: LEASE_NOT_NEEDED };
+    return { entry, versions: await this.ensureVersions(id, snap, versions), lease: this.leases?.held ? 0 : LEASE_TAKEN };
   }
+  sendReleases(): void {}
   readRecorded = this.read;
   async ensureVersions(_id: string, snap: readonly string[], versions: string[]): Promise<string[]> {
     for (const d of snap) if (!this.versions.has(d)) this.versions.set(d, 1);
     return versions.map((v, i) => (v === "" ? String(this.versions.get(snap[i]!)) : v));
   }
-  async fill(id: string, _gen: number, snap: readonly string[], versions: readonly string[], body: string, timing: Timing): Promise<boolean> {
-    if (this.current(snap).join() !== versions.join()) return false;
+  async fill(
+    id: string,
+    _gen: number,
+    snap: readonly string[],
+    versions: readonly string[],
+    body: string,
+    timing: Timing,
+    _recorded?: unknown,
+    lease?: string,
+  ): Promise<{ stored: boolean; released: boolean }> {
+    const released = lease !== undefined;
+    if (this.current(snap).join() !== versions.join()) return { stored: false, released };
     this.entries.set(id, { body, timing, snap: [...snap], versions: [...versions] });
-    return true;
+    return { stored: true, released };
   }
   async bump(deps: readonly string[]): Promise<Map<string, string>> {
     for (const d of deps) this.versions.set(d, (this.versions.get(d) ?? 0) + 1);
@@ -52,7 +68,12 @@ class FakeL2 {
 /** A lease "held by another process" until `release()`; the fake hands out no lease while held. */
 class FakeLeases {
   held = false;
+  readonly leaseMs = 1_000;
   private waiters: Array<() => void> = [];
+  token(): string {
+    return "token";
+  }
+  releasedElsewhere(): void {}
   async acquire(): Promise<{ release(): Promise<boolean> } | undefined> {
     return this.held ? undefined : { release: async () => true };
   }
@@ -68,6 +89,7 @@ class FakeLeases {
 const l1 = () => new MemoryTier({ max: 100, maxBytes: 1 << 20, ttl: 60 });
 
 function stack(l2: FakeL2 | undefined, leases?: FakeLeases, withL1 = true) {
+  if (l2 && leases) l2.leases = leases;
   const stats = new Stats();
   const events: CacheEvent[] = [];
   const listeners: Array<(e: CacheEvent) => void> = [];
