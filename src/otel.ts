@@ -8,7 +8,7 @@
  */
 import type { Attributes, BatchObservableResult, Histogram, Meter, Span, Tracer } from "@opentelemetry/api";
 import type { ReadRequest } from "./engine/request.js";
-import type { StackObserver } from "./engine/stack.js";
+import type { PathObserver } from "./engine/read-path.js";
 import type { Stats } from "./telemetry.js";
 import type { MemoryTier } from "./tiers/memory.js";
 
@@ -36,7 +36,7 @@ export interface TelemetrySources {
 }
 
 /** Spans and metrics of one cache. */
-export class OpenTelemetry implements StackObserver {
+export class OpenTelemetry implements PathObserver {
   private readonly tracer: Tracer;
   private readonly l2ReadTime: Histogram;
   private readonly bumpTime: Histogram;

@@ -1,6 +1,8 @@
 /**
- * The cache runtime behind one application of the extension to a client:
- * options, relation graph, tiers, stats, and the read and write decisions.
+ * The cache runtime behind one application of the extension to a client: it
+ * wires the options, relation graph, tiers and stats to the read path
+ * (engine/read-path.ts) and the write path (engine/write-path.ts), which
+ * each own their whole decision.
  * @module
  */
 import { InvalidationBus } from "./coherence/bus.js";
@@ -19,10 +21,10 @@ import { RowSecurity } from "./engine/row-security.js";
 import { type CacheStats, Stats } from "./telemetry.js";
 import { MemoryTier } from "./tiers/memory.js";
 import { RedisTier } from "./tiers/redis.js";
-import { CacheStack } from "./engine/stack.js";
+import { ReadPath } from "./engine/read-path.js";
 import { Keyspace } from "./engine/keyspace.js";
-import { type Load, observe, type ReadOutcome, type ReadPlan } from "./engine/request.js";
-import { WriteDecisions } from "./engine/write-decisions.js";
+import type { Load, ReadOutcome, ReadPlan } from "./engine/request.js";
+import { WritePath } from "./engine/write-path.js";
 import { EventHub } from "./events.js";
 import { logEvents } from "./logger.js";
 import { Audit } from "./audit.js";
@@ -36,9 +38,10 @@ export class CacheRuntime {
   readonly graph: RelationGraph;
   /** Primary and unique keys, from the schema; row-level dependencies need them. */
   readonly rows: RowKeys;
-  readonly stack: CacheStack;
-  /** What each write bumps, and how: the write side of the runtime. */
-  readonly writes: WriteDecisions;
+  /** The read path, whole (engine/read-path.ts). */
+  readonly reads: ReadPath;
+  /** The write path, whole (engine/write-path.ts): what each write bumps, and how. */
+  readonly writes: WritePath;
   /** Carries bumps to other processes' L1 (with Redis only). */
   readonly bus: InvalidationBus | undefined;
   /** Regeneration leases (with Redis, unless `lock: false`). */
@@ -48,10 +51,6 @@ export class CacheRuntime {
   /** Spans and metrics, once `@opentelemetry/api` is loaded (when it is installed and `telemetry` is on). */
   private telemetry: OpenTelemetry | undefined;
   private closed = false;
-  /** Which reads row-level security keeps out of the cache. */
-  private readonly rowSecurity: RowSecurity;
-  /** The staleness audit (`audit.sampleRate` > 0). */
-  private readonly audit: Audit | undefined;
   /** Builds read plans from model reads and cached raw reads, and completes them on a miss. */
   readonly planner: Planner;
 
@@ -86,7 +85,7 @@ export class CacheRuntime {
       stats: this.stats,
       precise: relations && new ReadDependencies(relations, this.rows, options.maxRowDeps),
     });
-    this.rowSecurity = new RowSecurity(
+    const rowSecurity = new RowSecurity(
       this.graph,
       () => identity?.rowSecured,
       (e) => this.events.emit(e),
@@ -102,12 +101,12 @@ export class CacheRuntime {
           timeoutMs: options.redisTimeout,
           onRemote: (deps, _from, sentAt) => {
             this.stats.remoteBumps++;
-            this.stack.generations.bump(deps);
+            this.reads.generations.bump(deps);
             if (sentAt !== undefined) this.telemetry?.busLag(sentAt);
           },
           onReset: (reason) => {
             this.stats.l1Flushes++;
-            this.stack.clearL1();
+            this.reads.clearL1();
             this.events.emit({ type: "l1-flushed", reason });
           },
           onError: () => this.stats.busErrors++,
@@ -131,7 +130,7 @@ export class CacheRuntime {
           onUndelivered: (pending) => this.events.emit({ type: "bumps-pending", pending }),
           onServerChanged: () => {
             this.stats.l1Flushes++;
-            this.stack.clearL1();
+            this.reads.clearL1();
             this.events.emit({ type: "l1-flushed", reason: "server" });
           },
           onRefused: (command, err) =>
@@ -162,10 +161,18 @@ export class CacheRuntime {
             onError: this.stats.redisError,
           })
         : undefined;
-    this.stack = new CacheStack(l1, l2, this.leases, this.stats, { earlyRefresh: options.earlyRefresh, events: this.events, delivery: this.bus });
-    this.writes = new WriteDecisions(
+    this.reads = new ReadPath(l1, l2, this.leases, this.stats, {
+      earlyRefresh: options.earlyRefresh,
+      events: this.events,
+      delivery: this.bus,
+      planner: this.planner,
+      rowSecurity,
+      identity,
+    });
+    const { generations, fill } = this.reads;
+    this.writes = new WritePath(
       { graph: this.graph, rows: this.rows, facts, relations, tagsOf: (m) => this.planner.modelTags(m) },
-      this.stack.writes,
+      { l2, generations, stats: this.stats, fill, observer: () => this.reads.observer },
       this.planner,
       options,
       provider,
@@ -175,79 +182,31 @@ export class CacheRuntime {
       ? loadOpenTelemetry().then((api) => {
           if (!api || this.closed) return;
           this.telemetry = new OpenTelemetry(api, { stats: this.stats, l1, system: provider, namespace: options.namespace });
-          this.stack.observer = this.telemetry;
+          this.reads.observer = this.telemetry;
         })
       : undefined;
     if (telemetry) this.ready = Promise.all([this.ready, telemetry]).then(() => undefined);
-    this.audit =
+    this.reads.audit =
       options.auditRate > 0
         ? new Audit({
             sampleRate: options.auditRate,
             stats: this.stats,
             planner: this.planner,
-            generations: this.stack.generations,
+            generations: this.reads.generations,
             emit: (e) => this.events.emit(e),
             lagMs: redis ? options.heartbeat : 0,
           })
         : undefined;
   }
 
-  /**
-   * The read entry, for model reads and cached raw reads alike: L1 (served at
-   * once; a stale or early-refresh pick also starts a background refresh),
-   * else the plan is completed and the stack runs single-flight, L2, the
-   * lease, the database and the fill. With Redis, the first miss waits for
-   * the database fingerprint (taken once), so that L2 keys can be formed. A
-   * read of a table whose row-level security applies to the database user
-   * goes to the database unless the client declared a scope.
-   */
+  /** A cached read ({@link ReadPath.run}). */
   read(plan: ReadPlan, load: Load, scoped: boolean, outcome?: ReadOutcome): Promise<unknown> {
-    const audit = this.audit;
-    if (audit?.due()) {
-      // Sampled: if it turns out to be a hit, the audit reads it again from the database.
-      const seen = outcome ?? { status: "bypass", timing: undefined, plan: undefined };
-      const read = this.readAs(plan, load, scoped, seen);
-      void read.then(
-        (value) => audit.check(plan, load, seen, value),
-        () => undefined,
-      );
-      return read;
-    }
-    return this.readAs(plan, load, scoped, outcome);
-  }
-
-  private readAs(plan: ReadPlan, load: Load, scoped: boolean, outcome: ReadOutcome | undefined): Promise<unknown> {
-    if (outcome) outcome.plan = plan;
-    const hit = this.stack.peek(plan.l1Key);
-    if (hit !== undefined) {
-      plan.counters.l1++;
-      if (outcome) observe(outcome, Date.now() < hit.timing.freshUntil ? "l1" : "stale", hit.timing);
-      if (!hit.refresh) return Promise.resolve(hit.value);
-    }
-    const fingerprint = this.identity?.ensure();
-    if (fingerprint !== undefined) {
-      // Serve the hit now; its refresh waits for the fingerprint.
-      if (hit !== undefined) void fingerprint.then(() => this.stack.refresh(this.planner.complete(plan), load));
-      return hit !== undefined ? Promise.resolve(hit.value) : fingerprint.then(() => this.miss(plan, load, scoped, outcome));
-    }
-    if (hit === undefined) return this.miss(plan, load, scoped, outcome);
-    this.stack.refresh(this.planner.complete(plan), load);
-    return Promise.resolve(hit.value);
-  }
-
-  /** An L1 miss: completes the plan and runs the stack, unless row-level security keeps the read uncached. */
-  private miss(plan: ReadPlan, load: Load, scoped: boolean, outcome: ReadOutcome | undefined): Promise<unknown> {
-    const request = this.planner.complete(plan);
-    if (scoped || this.rowSecurity.secured(request) === undefined) return this.stack.read(request, load, outcome);
-    // Its rows depend on the session (row-level security), which the cache cannot see: not cached unless scoped.
-    this.stats.bypass("row-level-security", plan.counters);
-    if (outcome) outcome.plan = undefined;
-    return load();
+    return this.reads.run(plan, load, scoped, outcome);
   }
 
   /** `$cache.stats()`: the counters, and what this process's L1 holds now. */
   snapshot(): CacheStats {
-    const l1 = this.stack.l1;
+    const l1 = this.reads.l1;
     return this.stats.snapshot(l1 ? { entries: l1.size, bytes: l1.bytes } : undefined);
   }
 
@@ -280,13 +239,13 @@ export class CacheRuntime {
   /** Closes the connections the cache opened (the bus subscriber); the app's Redis client stays open. */
   async close(): Promise<void> {
     this.closed = true;
-    this.stack.l2?.close();
+    this.reads.l2?.close();
     await Promise.all([this.bus?.close(), this.leases?.close()]);
   }
 
   /** `$cache.invalidateAll()`: every entry of the namespace becomes stale. */
   async invalidateAll(): Promise<void> {
-    this.stack.clearL1();
+    this.reads.clearL1();
     await this.writes.bump(this.graph.everything);
   }
 }

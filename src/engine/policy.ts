@@ -2,7 +2,7 @@
  * The read policy: when a hit is refreshed early (XFetch), and what may be
  * served if the database fails (grace). Stale-while-revalidate is the
  * `staleUntil` of an entry's timing; the lease is in coherence/lease.ts and
- * is applied by the stack.
+ * is applied by the read path.
  * @module
  */
 import type { Stats } from "../telemetry.js";

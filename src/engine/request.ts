@@ -41,7 +41,7 @@ export interface ReadPlan {
   readonly counters: OpCounters;
 }
 
-/** One cacheable read, complete: what the stack runs after an L1 miss. */
+/** One cacheable read, complete: what the read path runs after an L1 miss. */
 export interface ReadRequest {
   /** L1 key: the canonical text of the query. */
   readonly l1Key: string;

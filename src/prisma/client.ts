@@ -53,7 +53,7 @@ export function createClientComponent(runtime: CacheRuntime, base: unknown, prof
       const client = q.ctx as ClientLike;
       return (client.$queryRaw as (s: Sql) => PrismaPromiseLike)((q.args as { sql: Sql }).sql);
     },
-    info: (outcome, value) => cacheInfo(runtime.planner, outcome, value, (key) => runtime.stack.l1?.get(key)?.deps),
+    info: (outcome, value) => cacheInfo(runtime.planner, outcome, value, (key) => runtime.reads.l1?.get(key)?.deps),
   };
 
   const client: Record<string, unknown> = {

@@ -1,13 +1,12 @@
 /**
- * How a write runs: it runs, then bumps what it changed before it resolves.
- * Inside an interactive transaction it pre-invalidates and leaves the exact
- * bump to the commit (`Transactions`). Also the query component, for the
- * raw writes.
+ * Which write Prisma is running, for the write path (engine/write-path.ts),
+ * which runs it and bumps what it changed: the model and operation, what it
+ * may change and what it changed, and its interactive transaction. Also the
+ * query component, for the raw writes.
  * @module
  */
 import { WRITE_OPERATIONS } from "../deps/writes.js";
 import type { CacheRuntime } from "../runtime.js";
-import type { ReadRequest } from "../engine/request.js";
 import type { InternalParams } from "./internals.js";
 
 export type WriteParams = {
@@ -43,71 +42,33 @@ export interface WriteRunner {
  * extension.ts).
  */
 export function createWriteRunner(runtime: CacheRuntime, openTransactions: Transactions, writeThroughAllowed: () => boolean): WriteRunner {
-  /**
-   * Runs a write, then bumps what it changed (`after`, from its arguments and
-   * result) before the write resolves. Inside an interactive transaction it
-   * bumps `before` first (pre-invalidation) and `after` again at commit (see
-   * `$transaction` in client.ts).
-   */
-  const write = async (
-    params: WriteParams,
-    before: () => readonly string[],
-    after: (result: unknown) => readonly string[],
-    writeThrough?: (result: unknown) => ReadRequest | undefined,
-  ): Promise<unknown> => {
+  const writes = runtime.writes;
+  /** What the write path needs of a write: how to run it, and whether it is inside an interactive transaction. */
+  const of = (params: WriteParams) => {
     const tx = params.__internalParams?.transaction;
-    const pending = tx?.kind === "itx" ? openTransactions.get(tx.id) : undefined;
-    if (pending) {
-      const early = before();
-      for (const d of early) pending.add(d);
-      await runtime.writes.bump(early);
-      const result = await params.query(params.args);
-      for (const d of after(result)) pending.add(d);
-      return result;
-    }
-    if (!writeThrough && runtime.writes.overlaps(params.model, params.operation, params.args)) return overlapped(params, before, after);
-    const result = await params.query(params.args);
-    const store = writeThrough && writeThroughAllowed() ? writeThrough(result) : undefined;
-    if (store) await runtime.writes.bumpAndStore(after(result), store, result);
-    else await runtime.writes.bump(after(result));
-    return result;
-  };
-  /**
-   * A write whose bump runs while the database does: what it may change is
-   * bumped with write marks first (fills of what depends on them refuse), the
-   * query runs meanwhile, and once it resolves the marks are released by a
-   * second bump: locally at once, in Redis just after the write resolves.
-   * The release is waited for when the write changed more than it marked,
-   * or took half the marks' window.
-   */
-  const overlapped = async (params: WriteParams, before: () => readonly string[], after: (result: unknown) => readonly string[]): Promise<unknown> => {
-    const early = before();
-    const started = performance.now();
-    const marked = runtime.writes.mark(early);
-    let result: unknown;
-    try {
-      result = await params.query(params.args);
-    } catch (err) {
-      runtime.writes.unmark(marked, early);
-      throw err;
-    }
-    await runtime.writes.written(marked, early, after(result), started);
-    return result;
+    return {
+      run: () => Promise.resolve(params.query(params.args)),
+      model: params.model,
+      operation: params.operation,
+      args: params.args,
+      transaction: tx?.kind === "itx" ? openTransactions.get(tx.id) : undefined,
+    };
   };
   return {
     model(params) {
       const model = params.model!;
       const { operation, args } = params;
-      return write(
-        params,
-        () => runtime.writes.depsBefore(model, operation, args),
-        (result) => runtime.writes.deps(model, operation, args, result),
-        runtime.writes.writesThrough(model) ? (result) => runtime.writes.writeThrough(model, operation, args, result) : undefined,
-      );
+      const write = {
+        ...of(params),
+        before: () => writes.depsBefore(model, operation, args),
+        after: (result: unknown) => writes.deps(model, operation, args, result),
+        writeThrough: writes.writesThrough(model) ? (result: unknown) => writes.writeThrough(model, operation, args, result) : undefined,
+      };
+      return writes.run(write, writeThroughAllowed);
     },
     raw(params) {
-      const deps = () => runtime.writes.rawDeps(sqlText(params.args));
-      return write(params, deps, deps);
+      const deps = () => writes.rawDeps(sqlText(params.args));
+      return writes.run({ ...of(params), before: deps, after: deps }, () => false);
     },
   };
 }

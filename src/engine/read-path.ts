@@ -1,10 +1,12 @@
 /**
- * The read entry of the engine: L1, then swr / early refresh, then
- * single-flight, then L2, then the lease, then the database, then the fill.
- * Written once, for model reads and cached raw reads alike. The pieces live
- * beside it: flight.ts (single-flight), fill.ts (compare-and-set fills),
- * policy.ts (early refresh, grace), writes.ts (bumps and write-through);
- * the lease is coherence/lease.ts.
+ * The read path, whole: the staleness audit's sample, L1, then swr / early
+ * refresh, then the database fingerprint, row-level security, the plan's
+ * completion, single-flight, L2 with the lease, the database, and the fill.
+ * Written once, for model reads and cached raw reads alike; the runtime only
+ * wires it. The pieces live beside it: flight.ts (single-flight), fill.ts
+ * (compare-and-set fills), policy.ts (early refresh, grace); the lease is
+ * coherence/lease.ts, the Redis scripts tiers/entry.ts. The write path is
+ * write-path.ts.
  * @module
  */
 import { cloneResult } from "../clone.js";
@@ -16,13 +18,33 @@ import { type L2Entry, type L2ReadResult, LEASE_TAKEN, type LeaseAsk } from "../
 import { LocalGenerations, type MemoryTier, type Timing } from "../tiers/memory.js";
 import type { RedisTier } from "../tiers/redis.js";
 import { Fill } from "./fill.js";
-import { Writes } from "./writes.js";
 import { Flights, SKIPPED } from "./flight.js";
 import { Policy } from "./policy.js";
-import { type Attempt, type Fetched, type HeldLease, type Load, observe, type ReadOutcome, type ReadRequest, snapshotDeps, timingOf } from "./request.js";
+import type { Audit } from "../audit.js";
+import type { DatabaseIdentity } from "../identity.js";
+import type { Planner } from "./planner.js";
+import type { RowSecurity } from "./row-security.js";
+import {
+  type Attempt,
+  type Fetched,
+  type HeldLease,
+  type Load,
+  observe,
+  type ReadPlan,
+  type ReadOutcome,
+  type ReadRequest,
+  snapshotDeps,
+  timingOf,
+} from "./request.js";
 
-/** Settings of the stack. */
-export interface StackOptions {
+/** Settings of the read path, and what it asks. */
+export interface ReadPathOptions {
+  /** Completes plans on an L1 miss. */
+  planner: Planner;
+  /** Which reads row-level security keeps out of the cache. */
+  rowSecurity: RowSecurity;
+  /** The database fingerprint, taken before the first L2 read (with Redis only). */
+  identity: DatabaseIdentity | undefined;
   /** XFetch beta: 0 turns early refresh off. */
   earlyRefresh: number;
   /** Where events are reported (grace served, failed background refresh, lease waits). */
@@ -35,11 +57,11 @@ export interface StackOptions {
 }
 
 /**
- * What the stack reports of its work, when telemetry is on: it runs each
+ * What the read path reports of its work, when telemetry is on: it runs each
  * miss and each bump (so that spans can wrap them) and is told the time of
  * each L2 read.
  */
-export interface StackObserver {
+export interface PathObserver {
   /** Runs a miss's database query and fill. */
   miss<T>(req: ReadRequest, run: () => Promise<T>): Promise<T>;
   /** Runs a bump in Redis. */
@@ -63,28 +85,83 @@ const DROPPED = Symbol("dropped");
 /** Whether a counter's value carries write marks (tiers/versions.ts: `<number>~<writes>~<until>`). */
 const isMarked = (version: string): boolean => version.includes("~");
 
-/** Orchestrates the tiers. */
-export class CacheStack {
+/** The read path of one cache runtime. */
+export class ReadPath {
   /** Local generations: bumped by local writes and by the bus. */
   readonly generations = new LocalGenerations();
   private readonly flights = new Flights();
-  private readonly fill: Fill;
   private readonly policy: Policy;
   /** Telemetry, once it is loaded (see otel.ts). */
-  observer: StackObserver | undefined;
-  /** The write side: bumps and write-through. */
-  readonly writes: Writes;
+  observer: PathObserver | undefined;
+  /** The staleness audit (`audit.sampleRate` > 0), set once it exists. */
+  audit: Audit | undefined;
+  /** Compare-and-set fills (write-through stores through it too). */
+  readonly fill: Fill;
 
   constructor(
     readonly l1: MemoryTier | undefined,
     readonly l2: RedisTier | undefined,
     private readonly leases: LeaseManager | undefined,
     private readonly stats: Stats,
-    private readonly options: StackOptions,
+    private readonly options: ReadPathOptions,
   ) {
     this.fill = new Fill(l1, l2, this.generations, stats);
     this.policy = new Policy(options.earlyRefresh, stats);
-    this.writes = new Writes(l2, this.generations, stats, this.fill, () => this.observer);
+  }
+
+  /**
+   * The read entry, for model reads and cached raw reads alike: L1 (served at
+   * once; a stale or early-refresh pick also starts a background refresh),
+   * else the plan is completed and the read runs single-flight, L2, the
+   * lease, the database and the fill. With Redis, the first miss waits for
+   * the database fingerprint (taken once), so that L2 keys can be formed. A
+   * read of a table whose row-level security applies to the database user
+   * goes to the database unless the client declared a scope. A sampled read
+   * is checked by the staleness audit.
+   */
+  run(plan: ReadPlan, load: Load, scoped: boolean, outcome?: ReadOutcome): Promise<unknown> {
+    const audit = this.audit;
+    if (audit?.due()) {
+      // Sampled: if it turns out to be a hit, the audit reads it again from the database.
+      const seen = outcome ?? { status: "bypass", timing: undefined, plan: undefined };
+      const read = this.runAs(plan, load, scoped, seen);
+      void read.then(
+        (value) => audit.check(plan, load, seen, value),
+        () => undefined,
+      );
+      return read;
+    }
+    return this.runAs(plan, load, scoped, outcome);
+  }
+
+  private runAs(plan: ReadPlan, load: Load, scoped: boolean, outcome: ReadOutcome | undefined): Promise<unknown> {
+    if (outcome) outcome.plan = plan;
+    const hit = this.peek(plan.l1Key);
+    if (hit !== undefined) {
+      plan.counters.l1++;
+      if (outcome) observe(outcome, Date.now() < hit.timing.freshUntil ? "l1" : "stale", hit.timing);
+      if (!hit.refresh) return Promise.resolve(hit.value);
+    }
+    const { planner } = this.options;
+    const fingerprint = this.options.identity?.ensure();
+    if (fingerprint !== undefined) {
+      // Serve the hit now; its refresh waits for the fingerprint.
+      if (hit !== undefined) void fingerprint.then(() => this.refresh(planner.complete(plan), load));
+      return hit !== undefined ? Promise.resolve(hit.value) : fingerprint.then(() => this.l1Miss(plan, load, scoped, outcome));
+    }
+    if (hit === undefined) return this.l1Miss(plan, load, scoped, outcome);
+    this.refresh(planner.complete(plan), load);
+    return Promise.resolve(hit.value);
+  }
+
+  /** An L1 miss: completes the plan and reads, unless row-level security keeps the read uncached. */
+  private l1Miss(plan: ReadPlan, load: Load, scoped: boolean, outcome: ReadOutcome | undefined): Promise<unknown> {
+    const request = this.options.planner.complete(plan);
+    if (scoped || this.options.rowSecurity.secured(request) === undefined) return this.read(request, load, outcome);
+    // Its rows depend on the session (row-level security), which the cache cannot see: not cached unless scoped.
+    this.stats.bypass("row-level-security", plan.counters);
+    if (outcome) outcome.plan = undefined;
+    return load();
   }
 
   /**

@@ -11,7 +11,9 @@ import { describe, expect, it } from "vitest";
 import { encode } from "../../src/codec";
 import type { LeaseManager } from "../../src/coherence/lease";
 import type { ReadRequest } from "../../src/engine/request";
-import { CacheStack } from "../../src/engine/stack";
+import { ReadPath } from "../../src/engine/read-path";
+import type { Planner } from "../../src/engine/planner";
+import type { RowSecurity } from "../../src/engine/row-security";
 import type { CacheEvent } from "../../src/events";
 import { OpCounters, Stats } from "../../src/telemetry";
 import { type L2ReadResult, LEASE_NOT_NEEDED, LEASE_TAKEN, type LeaseAsk } from "../../src/tiers/entry";
@@ -93,7 +95,11 @@ function stack(l2: FakeL2 | undefined, leases?: FakeLeases, withL1 = true) {
   const stats = new Stats();
   const events: CacheEvent[] = [];
   const listeners: Array<(e: CacheEvent) => void> = [];
-  const s = new CacheStack(withL1 ? l1() : undefined, l2 as unknown as RedisTier, leases as unknown as LeaseManager, stats, {
+  const s = new ReadPath(withL1 ? l1() : undefined, l2 as unknown as RedisTier, leases as unknown as LeaseManager, stats, {
+    // The request-level read (`read`) is tested here; plans, row-level security and the fingerprint come before it (`run`).
+    planner: undefined as unknown as Planner,
+    rowSecurity: undefined as unknown as RowSecurity,
+    identity: undefined,
     earlyRefresh: 0,
     events: {
       emit: (e) => {
@@ -152,9 +158,12 @@ describe("the stack, with fake tiers", () => {
   });
 
   it("compare-and-set: a bump while the query runs refuses the fill in both tiers", async () => {
-    const { s, stats } = stack(new FakeL2());
+    const fake = new FakeL2();
+    const { s, stats } = stack(fake);
     const stale = await s.read(request(), async () => {
-      await s.writes.bump(["m:User"]); // a write lands while the query runs
+      // A write lands while the query runs: both tiers are bumped.
+      s.generations.bump(["m:User"]);
+      await fake.bump(["m:User"]);
       return [{ id: 1, name: "old" }];
     });
     expect(stale).toEqual([{ id: 1, name: "old" }]); // the caller gets what its query read
