@@ -221,13 +221,26 @@ export class ReadDependencies {
     }
   }
 
-  /** A relation filter or order (or anything unknown): the selection depends on its model, and on every model the filter reaches. */
+  /**
+   * A relation filter or order: the selection depends on every model (and
+   * join table) the filter reaches, and, when its model holds the foreign
+   * key, on that key's fields. Its own rows are read as by any other
+   * filter: a write to them that sets none of the fields it reads leaves it
+   * as it was. Anything unknown: the selection depends on its model.
+   */
   private coarsen(model: string, key: string, v: unknown, r: Reading, deps: Set<string>): void {
-    r.coarse = true;
     const link = this.relations.link(model, key);
-    if (!link) return;
+    if (!link) {
+      r.coarse = true;
+      return;
+    }
     this.reach(link.target, v, deps);
     if (link.kind === "join") deps.add(modelDep(link.join.table));
+    if (link.kind === "holder")
+      for (const f of link.fk.fields) {
+        r.other.add(f);
+        r.equal.delete(f);
+      }
   }
 
   /** Models (and join tables) a relation filter reaches, each as a model dependency. */

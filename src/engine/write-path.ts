@@ -10,6 +10,7 @@
  */
 import type { ResolvedOptions } from "../config.js";
 import type { SqlDialect } from "../deps/raw-sql.js";
+import { selectKeys } from "../deps/select-keys.js";
 import { knownBefore, rawWriteDeps, type WriteContext, writeDeps, writeDepsBefore } from "../deps/writes.js";
 import type { Stats } from "../telemetry.js";
 import type { BumpRead } from "../tiers/bumps.js";
@@ -29,8 +30,8 @@ export const WRITE_WINDOW_MS = 10_000;
 
 /** One write, as the seam describes it. */
 export interface Write {
-  /** Runs the write in the database. */
-  run(): Promise<unknown>;
+  /** Runs the write in the database, with `args` when they differ from its own (keys added to its `select`). */
+  run(args?: Record<string, unknown>): Promise<unknown>;
   /** What it may change, known before it runs. */
   before(): readonly string[];
   /** What it changed, from its result. */
@@ -41,6 +42,8 @@ export interface Write {
   readonly model: string | undefined;
   readonly operation: string;
   readonly args: Record<string, unknown> | undefined;
+  /** Whether {@link run} honours other arguments (else keys are not added to its `select`). */
+  readonly reshapes: boolean;
   /** Inside an interactive transaction: where what it changed is collected, bumped again at commit. */
   readonly transaction?: Set<string>;
 }
@@ -74,20 +77,24 @@ export class WritePath {
    * be stored as a plain read's entry.
    */
   async run(w: Write, writeThroughAllowed: () => boolean): Promise<unknown> {
+    // A `select` that leaves out primary keys gets them, so that what the write changed is known by row; they are taken out again.
+    const keyed = w.reshapes && w.model !== undefined && this.ctx.relations ? selectKeys(this.ctx.relations, w.model, w.args) : undefined;
+    const exec = keyed ? () => w.run(keyed.args) : () => w.run();
+    const shaped = (raw: unknown) => (keyed ? keyed.strip(raw) : raw);
     if (w.transaction) {
       const early = w.before();
       for (const d of early) w.transaction.add(d);
       await this.bump(early);
-      const result = await w.run();
-      for (const d of w.after(result)) w.transaction.add(d);
-      return result;
+      const raw = await exec();
+      for (const d of w.after(raw)) w.transaction.add(d);
+      return shaped(raw);
     }
-    if (!w.writeThrough && this.overlaps(w.model, w.operation, w.args)) return this.overlapped(w);
-    const result = await w.run();
-    const store = w.writeThrough && writeThroughAllowed() ? w.writeThrough(result) : undefined;
-    if (store) await this.bumpAndStore(w.after(result), store, result);
-    else await this.bump(w.after(result));
-    return result;
+    if (!w.writeThrough && this.overlaps(w.model, w.operation, w.args)) return shaped(await this.overlapped(w, exec));
+    const raw = await exec();
+    const store = w.writeThrough && writeThroughAllowed() ? w.writeThrough(raw) : undefined;
+    if (store) await this.bumpAndStore(w.after(raw), store, raw);
+    else await this.bump(w.after(raw));
+    return shaped(raw);
   }
 
   /**
@@ -98,13 +105,13 @@ export class WritePath {
    * The release is waited for when the write changed more than it marked,
    * or took half the marks' window.
    */
-  private async overlapped(w: Write): Promise<unknown> {
+  private async overlapped(w: Write, exec: () => Promise<unknown>): Promise<unknown> {
     const early = w.before();
     const started = performance.now();
     const marked = this.mark(early);
     let result: unknown;
     try {
-      result = await w.run();
+      result = await exec();
     } catch (err) {
       // The write failed in the database: its marks go (the extra bumps are harmless).
       void marked.then((ok) => (ok ? this.release(early) : undefined));

@@ -14,6 +14,13 @@ export type WriteParams = {
   operation: string;
   args: Record<string, unknown> | undefined;
   query: (args: unknown) => PromiseLike<unknown>;
+  /**
+   * Whether `query` runs with the arguments it is given (Prisma's query
+   * hooks; a model write method that can make its promise again), so that
+   * the write path may add primary keys to its `select`. A fluent or batched
+   * write runs as it was called.
+   */
+  reshapes?: boolean;
   __internalParams?: InternalParams;
 };
 
@@ -47,7 +54,8 @@ export function createWriteRunner(runtime: CacheRuntime, openTransactions: Trans
   const of = (params: WriteParams) => {
     const tx = params.__internalParams?.transaction;
     return {
-      run: () => Promise.resolve(params.query(params.args)),
+      run: (args?: Record<string, unknown>) => Promise.resolve(params.query(args ?? params.args)),
+      reshapes: params.reshapes === true,
       model: params.model,
       operation: params.operation,
       args: params.args,
@@ -84,7 +92,7 @@ export function createQueryHooks(writes: WriteRunner) {
     $allModels: {
       $allOperations(params: WriteParams) {
         if (params.model === undefined || !WRITE_OPERATIONS.has(params.operation)) return params.query(params.args);
-        return writes.model(params);
+        return writes.model({ ...params, reshapes: true });
       },
     },
     $executeRaw: raw,

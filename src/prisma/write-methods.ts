@@ -23,6 +23,8 @@ interface WriteCall {
   readonly args: Record<string, unknown> | undefined;
   /** The transaction the client it was called on runs in, if any. */
   readonly internal: InternalParams | undefined;
+  /** Prisma's promise for the write with other arguments (keys added to its `select`); undefined for a fluent step. */
+  readonly remake: ((args: Record<string, unknown>) => PrismaPromiseLike) | undefined;
 }
 
 /**
@@ -40,7 +42,10 @@ export class CachedWrite extends LazyPromise<unknown> {
   }
 
   protected start(): Promise<unknown> {
-    return this.runWith(() => this.prisma, this.call.internal);
+    const { remake } = this.call;
+    // The promise made at the call, unless the write path runs it with other arguments.
+    const query = (args: unknown) => (remake && args !== this.call.args ? remake(args as Record<string, unknown>) : this.prisma);
+    return this.runWith(query, this.call.internal, remake !== undefined);
   }
 
   /** Batch `$transaction([...])`: the write runs in the batch, and bumps once it committed. */
@@ -49,9 +54,9 @@ export class CachedWrite extends LazyPromise<unknown> {
     return this.runWith(() => (p.requestTransaction ? p.requestTransaction(tx) : p), { transaction: tx as InternalParams["transaction"] });
   }
 
-  private runWith(query: () => PromiseLike<unknown>, internal: InternalParams | undefined): Promise<unknown> {
+  private runWith(query: (args: unknown) => PromiseLike<unknown>, internal: InternalParams | undefined, reshapes = false): Promise<unknown> {
     const { runner, model, operation, args } = this.call;
-    return runner.model({ model, operation, args, query, __internalParams: internal });
+    return runner.model({ model, operation, args, query, reshapes, __internalParams: internal });
   }
 
   /**
@@ -63,7 +68,7 @@ export class CachedWrite extends LazyPromise<unknown> {
     const fn = this.prisma[field];
     if (typeof fn !== "function") throw new TypeError(`${field}() is not available on this query`);
     const next = (fn as (a?: unknown) => PrismaPromiseLike).call(this.prisma, args);
-    return new FluentWrite({ ...this.call, args: { ...this.call.args, select: { [field]: args ?? true } } }, next);
+    return new FluentWrite({ ...this.call, args: { ...this.call.args, select: { [field]: args ?? true } }, remake: undefined }, next);
   }
 }
 
@@ -90,7 +95,8 @@ export function createWriteMethods(runner: WriteRunner, graph: RelationGraph) {
       const prisma = beneath(ctx, operation, methods[operation])[operation]!(args) as PrismaPromiseLike;
       const client = ctx.$parent;
       const internal: InternalParams | undefined = isTransactionClient(client) ? { transaction: { kind: "itx", id: transactionId(client) } } : undefined;
-      const call: WriteCall = { runner, model: ctx.$name, operation, args, internal };
+      const remake = (a: Record<string, unknown>) => beneath(ctx, operation, methods[operation])[operation]!(a) as PrismaPromiseLike;
+      const call: WriteCall = { runner, model: ctx.$name, operation, args, internal, remake };
       return fluent ? new FluentWrite(call, prisma) : new CachedWrite(call, prisma);
     };
   }

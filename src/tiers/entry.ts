@@ -321,9 +321,15 @@ local function fill()
     local cur = redis.call('GET', KEYS[i])
     if not cur then
       -- Absent: no write bumped it since it last expired, unless one did while the query ran and Redis evicted it.
-      -- Then the fill is refused, and the counter made, so that the next fill does not find it absent again.
+      -- Such a bump moved its bump mark past the sequence the read took (versions.ts): then the fill is refused,
+      -- and the counter made, so that the next fill does not find it absent again. (A mark is set by every bump
+      -- of its bucket: absent, no bump of it since the mark expired, unless Redis evicted the two keys at once.)
       cur = make_counter(KEYS[i], seq_key, ARGV[7], ttl)
-      if seen and seq_now > seen then refused = true end
+      if seen and seq_now > seen then
+        local mark = model_mark(seq_key, KEYS[i])
+        local at = mark and redis.call('GET', mark)
+        if not mark or (at and (parse_version(at) or seen + 1) > seen) then refused = true end
+      end
     elseif writing(cur) then
       return 0
     elseif seen and (parse_version(cur) or 0) > seen then

@@ -11,10 +11,26 @@
 import { script } from "./commands.js";
 
 /**
+ * The dependency id of a namespace's write sequence (one Redis only): not a
+ * dependency of any entry, but read with a miss's snapshot and moved by
+ * every bump (see {@link BUMP}).
+ */
+export const SEQUENCE_DEP = "#seq";
+
+/** How many bump marks each model has (`model_mark` in {@link VERSION_LUA}). */
+export const MARK_BUCKETS = 256;
+
+/**
  * Lua: the counter format, in one place. `parse_version(v)` gives the number,
  * the marks and their deadline of counter value `v` (nil, 0, 0 for a value
  * that is not a counter); `now_ms()` is Redis time in ms; `writing(v)` says
- * whether `v` carries a write mark in force. Interpolated into the bump
+ * whether `v` carries a write mark in force. `model_mark(seq_key, key)` is
+ * the key of the bump mark of counter `key` (`<prefix>:v:@<Model>:<bucket>`:
+ * the model or join table its dependency id names, and one of
+ * {@link MARK_BUCKETS} buckets by a hash of the id): with a write sequence,
+ * every bump sets it to the sequence's value, so that a fill that finds a
+ * counter absent can tell whether a counter of its bucket was bumped (and
+ * then evicted) since its read took the sequence. Interpolated into the bump
  * script below and the fill scripts (entry.ts).
  */
 export const VERSION_LUA = `
@@ -33,6 +49,15 @@ local function writing(v)
   if not string.find(v, '~', 1, true) then return false end
   local _, c, d = parse_version(v)
   return c > 0 and d > now_ms()
+end
+local function model_mark(seq_key, key)
+  local base = string.sub(seq_key, 1, -${SEQUENCE_DEP.length + 1})
+  local dep = string.sub(key, #base + 1)
+  local model = string.match(dep, '^[^:]+:([^:.]+)')
+  if not model then return nil end
+  local h = 0
+  for i = 1, #dep do h = (h * 31 + string.byte(dep, i)) % ${MARK_BUCKETS} end
+  return base .. '@' .. model .. ':' .. h
 end`;
 
 /**
@@ -82,7 +107,9 @@ export function planBump(released: readonly string[], deps: readonly string[], o
  * sequence, {@link SEQUENCE_DEP}), at least the sequence's next value, which
  * it then holds. So every counter's number is at most the sequence's, and a
  * counter bumped after a read took the sequence is above what that read
- * took: fills compare the rows a result holds against it (entry.ts). An
+ * took: fills compare the rows a result holds against it (entry.ts). The
+ * model marks of the bumped counters take the sequence's new value too
+ * (`model_mark` in {@link VERSION_LUA}). An
  * absent counter starts from ARGV[2], a random value far from any a
  * previous counter of that name could have recorded (the sequence itself
  * too, when absent); every bumped counter lives ARGV[3] ms more. ARGV[4]
@@ -141,6 +168,14 @@ if top then
   local s
   if top < 1e14 then s = tostring(top) else s = string.format('%.0f', top) end
   redis.call('SET', KEYS[#KEYS], s, 'PX', ARGV[3])
+  local marks = {}
+  for i = 1, n do
+    local m = model_mark(KEYS[#KEYS], KEYS[i])
+    if m and not marks[m] then
+      marks[m] = true
+      redis.call('SET', m, s, 'PX', ARGV[3])
+    end
+  end
 end
 if ARGV[6] and ARGV[6] ~= '' then
   local sent = redis.pcall('PUBLISH', ARGV[6], ARGV[7])
@@ -148,13 +183,6 @@ if ARGV[6] and ARGV[6] ~= '' then
 end
 return out
 `);
-
-/**
- * The dependency id of a namespace's write sequence (one Redis only): not a
- * dependency of any entry, but read with a miss's snapshot and moved by
- * every bump (see {@link BUMP}).
- */
-export const SEQUENCE_DEP = "#seq";
 
 /**
  * Lua: `new_counter(seq_key, base)` is the value an absent counter starts

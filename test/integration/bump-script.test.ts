@@ -6,7 +6,8 @@
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { runScript } from "../../src/tiers/commands";
-import { BUMP, BumpOp } from "../../src/tiers/versions";
+import { FILL_RECORDED } from "../../src/tiers/entry";
+import { BUMP, BumpOp, MARK_BUCKETS, SEQUENCE_DEP } from "../../src/tiers/versions";
 import { redisUrl, uniqueNamespace } from "../support/db";
 
 // The suite's Redis (this file is not in the cluster project: the keys of one call lie in different slots).
@@ -56,5 +57,48 @@ describe("the bump script", () => {
     await redis.set(old, "140737488355327", "PX", TTL);
     expect(parts((await bump([old], BumpOp.mark))[0]!).slice(0, 2)).toEqual([140737488355328, 1]);
     expect((await bump([old], BumpOp.release))[0]).toBe("140737488355329");
+  });
+});
+
+describe("bump marks: a fill that finds a recorded counter absent", () => {
+  /** The bucket of a dependency id, as `model_mark` hashes it (versions.ts). */
+  const bucketOf = (dep: string) => {
+    let h = 0;
+    for (const c of Buffer.from(dep)) h = (h * 31 + c) % MARK_BUCKETS;
+    return h;
+  };
+  const seqBump = (ns: string, deps: string[]) =>
+    runScript(
+      redis,
+      BUMP,
+      [...deps.map((d) => `${ns}:v:${d}`), `${ns}:v:${SEQUENCE_DEP}`],
+      [deps.length, "1000", TTL, BumpOp.plain.repeat(deps.length), WINDOW, "", "", "1"],
+    );
+  /** FILL_RECORDED of an entry recording `dep`, whose read took the sequence at `seen`: 1 stored, 0 refused. */
+  const fill = async (ns: string, dep: string, seen: string) =>
+    (await runScript(
+      redis,
+      FILL_RECORDED,
+      [`${ns}:lock:e`, `${ns}:e:e`, `${ns}:v:${SEQUENCE_DEP}`, `${ns}:v:${dep}`],
+      ["", "channel", "e", TTL, "ptc2|0|0|0|", "body", "5", 1, TTL, 0, "1", seen],
+    )) as number;
+
+  it("is refused when a counter of its model and bucket was bumped since the read (then evicted), and stored otherwise", async () => {
+    const ns = uniqueNamespace();
+    await seqBump(ns, ["r:Post:[#1]"]);
+    const seen = (await redis.get(`${ns}:v:${SEQUENCE_DEP}`))!;
+    // While the query runs: a write bumps Post 2, and Redis evicts its counter.
+    await seqBump(ns, ["r:Post:[#2]"]);
+    expect(await redis.get(`${ns}:v:@Post:${bucketOf("r:Post:[#2]")}`)).toBe(await redis.get(`${ns}:v:${SEQUENCE_DEP}`));
+    await redis.del(`${ns}:v:r:Post:[#2]`);
+    expect(await fill(ns, "r:Post:[#2]", seen)).toBe(0);
+    // A Post in another bucket, never bumped: no write to it can have been lost.
+    let other = 3;
+    while (bucketOf(`r:Post:[#${other}]`) === bucketOf("r:Post:[#2]")) other++;
+    expect(await fill(ns, `r:Post:[#${other}]`, seen)).toBe(1);
+    // Writes to another model leave Post's marks as they were.
+    const seenAgain = (await redis.get(`${ns}:v:${SEQUENCE_DEP}`))!;
+    await seqBump(ns, ["r:Comment:[#9]"]);
+    expect(await fill(ns, `r:Post:[#${other + 1000}]`, seenAgain)).toBe(1);
   });
 });

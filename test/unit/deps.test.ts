@@ -105,34 +105,33 @@ const READS: ReadCase[] = [
     late: ["r:User:[#1]", "r:User:[#2]"],
   },
   {
-    why: "a relation filter falls back to m: of the models it reaches",
+    why: "a relation filter depends on m: of the models it reaches, and on the foreign key its model holds, not on its own model",
     read: ["Post", "findMany", { where: { author: { is: { name: "a" } } } }, [{ id: 1 }]],
-    deps: ["b:Post", "m:Post", "m:User"],
-    // Coarser than needed: the row is recorded beside m:Post, which already covers it.
+    deps: ["b:Post", "s:Post", "f:Post.authorId", "m:User"],
     late: ["r:Post:[#1]"],
   },
   {
     why: "a relation filter two relations deep reaches every model on its path",
     read: ["Comment", "count", { where: { post: { is: { author: { is: { name: "a" } } } } } }, 3],
-    deps: ["b:Comment", "m:Comment", "m:Post", "m:User"],
+    deps: ["b:Comment", "s:Comment", "f:Comment.postId", "m:Post", "m:User"],
     late: [],
   },
   {
-    why: "an m-n relation filter in a count also falls back to the join table's m:_PostToTag",
+    why: "an m-n relation filter in a count depends on the join table's m:_PostToTag and the related model",
     read: ["Post", "count", { where: { tags: { some: { name: "x" } } } }, 2],
-    deps: ["b:Post", "m:Post", "m:Tag", "m:_PostToTag"],
+    deps: ["b:Post", "s:Post", "m:Tag", "m:_PostToTag"],
     late: [],
   },
   {
-    why: "an m-n relation filter in a list also falls back to the join table's m:_PostToTag",
+    why: "an m-n relation filter in a list depends on the join table's m:_PostToTag and the related model",
     read: ["Tag", "findMany", { where: { posts: { none: {} } } }, [{ id: 2 }]],
-    deps: ["b:Tag", "m:Tag", "m:Post", "m:_PostToTag"],
+    deps: ["b:Tag", "s:Tag", "m:Post", "m:_PostToTag"],
     late: ["r:Tag:[#2]"],
   },
   {
-    why: "a relation orderBy falls back to m: of both models",
+    why: "a relation orderBy depends on m: of the related model and the foreign key",
     read: ["Post", "findMany", { orderBy: { author: { name: "asc" } } }, [{ id: 1 }]],
-    deps: ["b:Post", "m:Post", "m:User"],
+    deps: ["b:Post", "s:Post", "f:Post.authorId", "m:User"],
     late: ["r:Post:[#1]"],
   },
   {
@@ -209,9 +208,9 @@ const READS: ReadCase[] = [
     late: ["r:Profile:[#7]", "v:Profile.userId:#1"],
   },
   {
-    why: "findUnique by id with a relation filter in its where: the filter falls back to m: of the models it reaches",
+    why: "findUnique by id with a relation filter in its where: the row, and m: of the models the filter reaches",
     read: ["Post", "findUnique", { where: { id: 1, author: { is: { name: "a" } } } }, null],
-    deps: ["b:Post", "r:Post:[#1]", "m:Post", "m:User"],
+    deps: ["b:Post", "r:Post:[#1]", "m:User"],
     late: [],
   },
   {
