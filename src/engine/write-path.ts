@@ -113,8 +113,9 @@ export class WritePath {
     try {
       result = await exec();
     } catch (err) {
-      // The write failed in the database: its marks go (the extra bumps are harmless).
-      void marked.then((ok) => (ok ? this.release(early) : undefined));
+      // The write failed in the database: its marks go (the extra bumps are harmless), before this process's next read.
+      // Sent on the connection the marks went on, so after them, though their reply may not have come yet.
+      this.releaseSoon(early);
       throw err;
     }
     const deps = w.after(result);
