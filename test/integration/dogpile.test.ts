@@ -263,6 +263,8 @@ describe("probabilistic early refresh (XFetch)", () => {
     const id = t.ids.posts.hello;
     const run = async (earlyRefresh: number | undefined, secondsBeforeExpiry: number) => {
       const c = t.cached({ ...(withRedis ? { redis: t.redis() } : {}), ttl: 60, ...(earlyRefresh === undefined ? {} : { earlyRefresh }) });
+      // L1 serves only while the bus is known to deliver: subscribed first, so that the hit below is L1's.
+      await c.prisma.$cache.ready();
       // Filled on the real clock, so the entry records how long its query took.
       await c.prisma.post.findUnique({ where: { id } });
       // The clock stands still from here on: the entry's own expiry is read from a hit, freshUntil = now + info.ttl.
