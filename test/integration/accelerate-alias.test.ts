@@ -13,7 +13,8 @@ describe("cacheStrategy (the Accelerate alias of cache)", () => {
     const namespace = `alias-${Math.random().toString(36).slice(2)}`;
     const a = t.cached({ redis: t.redis(), ttl: 0 }, namespace);
     const b = t.cached({ redis: t.redis(), ttl: 0 }, namespace);
-    await b.prisma.$cache.ready();
+    // L1 serves only while the bus is known to deliver: both subscribed first.
+    await Promise.all([a.prisma.$cache.ready(), b.prisma.$cache.ready()]);
     const args = { where: { published: true }, orderBy: { id: "asc" as const }, cacheStrategy: { ttl: 30, swr: 10, tags: ["feed"] } };
     const first = await a.prisma.post.findMany(args).withCacheInfo();
     expect(first.info.status).toBe("miss");
