@@ -89,6 +89,22 @@ export const leaseChannel = (namespace: string): string => `${namespace}:lease`;
 /** The key of the lease on entry `id`: `<prefix>:lock:<id>`, beside the entry (see {@link Layout}). */
 export const lockKey = (prefix: string, id: string): string => `${prefix}:lock:${id}`;
 
+/**
+ * Lua, for the read scripts after {@link NEW_COUNTER_LUA} and
+ * {@link LEASE_LUA}: `claim(out, n, seq_key)` is what a read does on a miss.
+ * It creates the counters of KEYS[2..1+n] that `out` found absent (at
+ * ARGV[5], living ARGV[6] ms), so that concurrent fills agree on them, and
+ * takes the lease KEYS' last (token ARGV[3], px ARGV[4]) into `out[n + 2]`.
+ */
+const CLAIM_LUA = `
+local function claim(out, n, seq_key)
+  for i = 1, n do
+    if out[i + 1] == '' then out[i + 1] = make_counter(KEYS[i + 1], seq_key, ARGV[5], ARGV[6]) end
+  end
+  out[n + 2] = take_lease(KEYS[#KEYS], ARGV[3], ARGV[4])
+  return out
+end`;
+
 /** What the read scripts return in their last slot: a servable entry was found, so no lease was asked for. */
 export const LEASE_NOT_NEEDED = -1;
 /** What the read scripts return in their last slot: the lease was taken. */
@@ -109,6 +125,7 @@ export const LEASE_TAKEN = -2;
 export const READ_LEASE = script(`
 ${NEW_COUNTER_LUA}
 ${LEASE_LUA}
+${CLAIM_LUA}
 local n = tonumber(ARGV[1])
 local out = {false}
 for i = 1, n do out[i + 1] = redis.call('GET', KEYS[i + 1]) or '' end
@@ -129,11 +146,7 @@ if raw then
 end
 local seq_key = nil
 if ARGV[7] == '1' then seq_key = KEYS[n + 2] end
-for i = 1, n do
-  if out[i + 1] == '' then out[i + 1] = make_counter(KEYS[i + 1], seq_key, ARGV[5], ARGV[6]) end
-end
-out[n + 2] = take_lease(KEYS[#KEYS], ARGV[3], ARGV[4])
-return out
+return claim(out, n, seq_key)
 `);
 
 /**
@@ -227,6 +240,7 @@ export interface RecordedHeader {
 export const READ_RECORDED = script(`
 ${NEW_COUNTER_LUA}
 ${LEASE_LUA}
+${CLAIM_LUA}
 local n = tonumber(ARGV[1])
 local out = {false}
 for i = 1, n do out[i + 1] = redis.call('GET', KEYS[i + 1]) or '' end
@@ -260,11 +274,7 @@ end
 if current() or (ARGV[3] or '') == '' then return out end
 local seq_key = nil
 if ARGV[7] == '1' then seq_key = KEYS[n + 1] end
-for i = 1, n do
-  if out[i + 1] == '' then out[i + 1] = make_counter(KEYS[i + 1], seq_key, ARGV[5], ARGV[6]) end
-end
-out[n + 2] = take_lease(KEYS[#KEYS], ARGV[3], ARGV[4])
-return out
+return claim(out, n, seq_key)
 `);
 
 /**
