@@ -7,5 +7,5 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: "node20",
-  external: ["@prisma/client", "ioredis", "lru-cache", "zod"],
+  external: ["@prisma/client", "ioredis", "lru-cache", "zod", "pg", "pg-logical-replication", "@vlasky/zongji", "mysql2", "better-sqlite3"],
 });

@@ -11,6 +11,9 @@ import { configDefaults, defineConfig } from "vitest/config";
  */
 const DEMO = "test/integration/demo.test.ts";
 
+/** The MySQL change feed source's test: it reads a MariaDB binlog, so only the `mariadb` project runs it. */
+const FEED_MYSQL = "test/integration/feed-mysql.test.ts";
+
 /**
  * The suites that run again with a Redis Cluster (three masters) as the
  * shared tier, and again with the fail-fast client options.
@@ -49,6 +52,15 @@ const ON_OTHER_DATABASES = [
   "precision-random",
 ].map((f) => `test/integration/${f}.test.ts`);
 
+/** What the `mariadb` project runs: the suites of {@link ON_OTHER_DATABASES}, and the MySQL change feed's test. */
+const ON_MARIADB = [...ON_OTHER_DATABASES, FEED_MYSQL];
+
+/** The SQLite change feed source's test: it needs an SQLite database, so only the `sqlite` project runs it. */
+const FEED_SQLITE = "test/integration/feed-sqlite.test.ts";
+
+/** What the `sqlite` project runs: the suites of {@link ON_OTHER_DATABASES}, and the SQLite change feed's test. */
+const ON_SQLITE = [...ON_OTHER_DATABASES, FEED_SQLITE];
+
 /**
  * The suites that run on MariaDB again with the relationMode = "prisma"
  * schema (project `mariadb-rm`, `PTC_DB=mysql-rm`: no foreign keys, Prisma
@@ -71,7 +83,7 @@ export default defineConfig({
           name: "suite",
           globalSetup: ["test/setup/global.ts"],
           include: ["test/**/*.test.ts"],
-          exclude: [...configDefaults.exclude, DEMO],
+          exclude: [...configDefaults.exclude, DEMO, FEED_SQLITE, FEED_MYSQL],
           sequence: { groupOrder: 0 },
           typecheck: {
             enabled: true,
@@ -100,11 +112,11 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: "mariadb", include: ON_OTHER_DATABASES, globalSetup: ["test/setup/global.ts"], env: { PTC_DB: "mysql" }, sequence: { groupOrder: 4 } },
+        test: { name: "mariadb", include: ON_MARIADB, globalSetup: ["test/setup/global.ts"], env: { PTC_DB: "mysql" }, sequence: { groupOrder: 4 } },
       },
       {
         extends: true,
-        test: { name: "sqlite", include: ON_OTHER_DATABASES, globalSetup: ["test/setup/global.ts"], env: { PTC_DB: "sqlite" }, sequence: { groupOrder: 4 } },
+        test: { name: "sqlite", include: ON_SQLITE, globalSetup: ["test/setup/global.ts"], env: { PTC_DB: "sqlite" }, sequence: { groupOrder: 4 } },
       },
       {
         extends: true,

@@ -13,6 +13,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import { changeFeed } from "./cases/change-feed";
 import { hitRatio } from "./cases/hit-ratio";
 import { invalidationCost } from "./cases/invalidation-cost";
 import { isolation } from "./cases/isolation";
@@ -36,6 +37,7 @@ const GROUPS: Record<string, (env: BenchEnv) => Promise<GroupResult>> = {
   isolation: (env) => isolation(env),
   "production-redis": (env) => productionRedis(env),
   observability: (env) => observability(env),
+  "change-feed": (env) => changeFeed(env),
 };
 
 /** Hard limit: a hung run is stopped (servers are killed by the exit hook). */

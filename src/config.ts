@@ -9,7 +9,7 @@ import { z } from "zod";
 import { CacheConfigError, type ConfigIssue } from "./errors.js";
 import { canonicalize } from "./keys.js";
 import type { ScopeSource } from "./prisma/declare.js";
-import type { CacheLogger, L1Options, ModelCacheOptions, RedisClient } from "./options.js";
+import type { CacheLogger, ChangeFeedOptions, L1Options, ModelCacheOptions, RedisClient } from "./options.js";
 
 const seconds = (what: string) =>
   z
@@ -153,6 +153,28 @@ const optionsSchema = z.strictObject({
     )
     .optional(),
   telemetry: z.boolean({ error: "telemetry must be a boolean" }).optional(),
+  changeFeed: z
+    .strictObject(
+      {
+        url: z
+          .string({ error: "changeFeed.url must be a database URL (postgresql://, mysql://, mariadb:// or file:)" })
+          .regex(/^(postgres(ql)?|mysql|mariadb|file):/, "changeFeed.url must start with postgresql://, mysql://, mariadb:// or file:"),
+        slot: z
+          .string()
+          .regex(/^[a-z0-9_]{1,63}$/, "changeFeed.slot must be 1 to 63 lowercase letters, digits or _")
+          .optional(),
+        publication: z
+          .string()
+          .min(1, "changeFeed.publication must be a non-empty string")
+          .max(63, "changeFeed.publication must be at most 63 characters")
+          .optional(),
+        create: z.boolean({ error: "changeFeed.create must be a boolean" }).optional(),
+        lease: z.number().int().min(100, "changeFeed.lease must be >= 100 milliseconds").optional(),
+        pollMs: z.number().int().min(1, "changeFeed.pollMs must be >= 1 millisecond").optional(),
+      },
+      { error: "changeFeed must be an object { url, slot?, publication?, create?, lease?, pollMs? }" },
+    )
+    .optional(),
 });
 
 /** Options with every default filled in. */
@@ -177,6 +199,8 @@ export interface ResolvedOptions {
   /** Share of cache hits also read from the database and compared (0: the audit is off). */
   auditRate: number;
   telemetry: boolean;
+  /** The change feed, with its defaults (undefined: off). */
+  changeFeed: (Required<Omit<ChangeFeedOptions, "slot" | "publication">> & { slot: string; publication: string }) | undefined;
 }
 
 /** Every default, in one place: the values the README and the option docs state. */
@@ -201,6 +225,10 @@ export const DEFAULTS = {
   auditSampleRate: 0,
   /** OpenTelemetry is used when `@opentelemetry/api` is installed. */
   telemetry: true,
+  /** The change feed's lease, in ms. */
+  feedLease: 10_000,
+  /** SQLite's `data_version` poll, in ms. */
+  feedPollMs: 50,
 } as const;
 
 function toIssues(error: z.ZodError): ConfigIssue[] {
@@ -248,8 +276,19 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     logger: o.logger,
     auditRate: o.audit?.sampleRate ?? d.auditSampleRate,
     telemetry: o.telemetry ?? d.telemetry,
+    changeFeed: o.changeFeed && {
+      url: o.changeFeed.url,
+      slot: o.changeFeed.slot ?? feedName(o.namespace ?? d.namespace),
+      publication: o.changeFeed.publication ?? feedName(o.namespace ?? d.namespace),
+      create: o.changeFeed.create ?? true,
+      lease: o.changeFeed.lease ?? d.feedLease,
+      pollMs: o.changeFeed.pollMs ?? d.feedPollMs,
+    },
   };
 }
+
+/** The default slot and publication name of a namespace: `ptc_<namespace>`, lowercase, non-word characters as `_`, at most 63 characters. */
+export const feedName = (namespace: string): string => `ptc_${namespace.toLowerCase().replace(/[^a-z0-9_]/g, "_")}`.slice(0, 63);
 
 /**
  * Checks model names in the options against the client's data model.

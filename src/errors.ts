@@ -4,7 +4,7 @@
  */
 
 /** Codes carried by {@link CacheError} and its subclasses. */
-export type CacheErrorCode = "PTC_CONFIG" | "PTC_USAGE" | "PTC_REDIS_TIMEOUT" | "PTC_NOT_DELIVERED";
+export type CacheErrorCode = "PTC_CONFIG" | "PTC_USAGE" | "PTC_REDIS_TIMEOUT" | "PTC_NOT_DELIVERED" | "PTC_FEED_SETUP";
 
 /** Brands every error of every copy of the library with its class names (an app may load the ESM and the CJS build). */
 const BRAND = Symbol.for("prisma-tiered-cache.error.v1");
@@ -89,5 +89,22 @@ export class BusDeliveryError extends CacheError {
   constructor(reason: "closed" | "timeout", message: string) {
     super("PTC_NOT_DELIVERED", message);
     this.reason = reason;
+  }
+}
+
+/**
+ * The change feed cannot start: the database's settings or the user's rights
+ * do not allow it (`wal_level` is not `logical`, no replication right, the
+ * binlog is off or not in `ROW` format, the slot is held elsewhere, the
+ * publication lacks a table). The message names the setting to change. The
+ * cache keeps working without the feed; a `degraded` event carries it.
+ */
+export class FeedSetupError extends CacheError {
+  /** The setting, right or object to change, e.g. `wal_level`, `REPLICATION`, `binlog_format`. */
+  readonly setting: string;
+
+  constructor(setting: string, message: string) {
+    super("PTC_FEED_SETUP", message);
+    this.setting = setting;
   }
 }

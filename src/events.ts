@@ -3,6 +3,7 @@
  * @module
  */
 import type { BusResetReason } from "./coherence/message.js";
+import type { FeedStatus } from "./feed/consumer.js";
 
 /**
  * Why L1 was flushed: the bus's reasons (`connect`, `reconnect`, `gap`,
@@ -58,6 +59,12 @@ export type CacheEvent =
    * `databaseAge` ms old (the audit's read). Counted in `stats().staleDetected`.
    */
   | { type: "stale-detected"; key: string; deps: readonly string[]; cachedAge: number; databaseAge: number }
+  /**
+   * This process's change feed moved to `status` (see `stats().feed`):
+   * `streaming` when it consumes, `standby` when another process does,
+   * `waiting` or `failed` with the `error` that stopped it.
+   */
+  | { type: "feed-status"; status: FeedStatus; error?: string }
   /** The database fingerprint could not be taken: reads use L1 and the database only, and it is tried again after 1 s. */
   | { type: "fingerprint-error"; error: unknown }
   | {

@@ -19,9 +19,19 @@ export type {
 } from "./prisma/types.js";
 export type { CacheInfo } from "./engine/info.js";
 export type { CacheStatus } from "./engine/request.js";
-export type { CacheOptions, CacheStrategy, L1Options, ModelCacheOptions, QueryCacheOption, RawCacheOptions, RedisClient } from "./options.js";
-export { BusDeliveryError, CacheError, CacheConfigError, CacheUsageError, RedisTimeoutError } from "./errors.js";
+export type {
+  CacheOptions,
+  CacheStrategy,
+  ChangeFeedOptions,
+  L1Options,
+  ModelCacheOptions,
+  QueryCacheOption,
+  RawCacheOptions,
+  RedisClient,
+} from "./options.js";
+export { BusDeliveryError, CacheError, CacheConfigError, CacheUsageError, FeedSetupError, RedisTimeoutError } from "./errors.js";
 export type { CacheErrorCode, ConfigIssue } from "./errors.js";
 export type { CacheStats, OperationStats } from "./telemetry.js";
 export type { CacheEvent, L1FlushReason } from "./events.js";
+export type { FeedStats, FeedStatus } from "./feed/consumer.js";
 export type { BusResetReason } from "./coherence/message.js";

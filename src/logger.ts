@@ -48,6 +48,8 @@ export function logLine(event: CacheEvent): [keyof CacheLogger, string] | undefi
       return ["warn", `the database failed (${errorText(event.error)}); a cached value was served within grace`];
     case "bypass":
       return ["info", `${event.model}.${event.operation} is not cached (${event.reason}): ${event.detail}`];
+    case "feed-status":
+      return [event.status === "waiting" || event.status === "failed" ? "warn" : "info", `change feed ${event.status}${event.error ? `: ${event.error}` : ""}`];
     case "refreshed":
     case "lease-wait":
       return ["debug", event.type === "refreshed" ? `refreshed ${event.key}` : `waiting for another process's regeneration lease (key ${event.key})`];

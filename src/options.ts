@@ -219,6 +219,46 @@ export interface CacheOptions {
    * @default true
    */
   telemetry?: boolean;
+  /**
+   * The change feed: writes made outside the app (psql, migrations, other
+   * services) invalidate too, read from the database's own log (Postgres
+   * logical replication, the MySQL/MariaDB row binlog, SQLite's
+   * `data_version`). Every process with it competes for one lease per
+   * namespace; one consumes, and another takes over within `lease` ms of
+   * its death. See the README's "Writes from outside the app".
+   * @default undefined (off)
+   */
+  changeFeed?: ChangeFeedOptions;
+}
+
+/** Options of the change feed (`changeFeed`). */
+export interface ChangeFeedOptions {
+  /**
+   * The database to read the log of: a `postgresql://` URL whose user has
+   * `REPLICATION`, a `mysql://`/`mariadb://` URL whose user may read the
+   * binlog, or a SQLite `file:` URL.
+   */
+  url: string;
+  /** Postgres: the replication slot. @default `ptc_<namespace>` (non-word characters as `_`) */
+  slot?: string;
+  /** Postgres: the publication of the models' tables. @default `ptc_<namespace>` */
+  publication?: string;
+  /**
+   * Postgres: whether a missing slot or publication is created (and a
+   * publication that lacks a table is extended). `false` for managed
+   * services where the app may not create them: name existing ones.
+   * @default true
+   */
+  create?: boolean;
+  /**
+   * Milliseconds the consumer's lease lives without renewal: when the
+   * consumer dies, another process takes over within this (plus a third of
+   * it). A consumer that closes gives it up at once.
+   * @default 10000
+   */
+  lease?: number;
+  /** SQLite: milliseconds between reads of `data_version`. @default 50 */
+  pollMs?: number;
 }
 
 /** A logger: pino, winston and `console` fit. Each method is called with one message. */

@@ -5,6 +5,7 @@
  * each own their whole decision.
  * @module
  */
+import { randomUUID } from "node:crypto";
 import { InvalidationBus } from "./coherence/bus.js";
 import { LeaseManager } from "./coherence/lease.js";
 import { checkModelNames, type ResolvedOptions } from "./config.js";
@@ -29,6 +30,10 @@ import { EventHub } from "./events.js";
 import { logEvents } from "./logger.js";
 import { Audit } from "./audit.js";
 import { loadOpenTelemetry, OpenTelemetry } from "./otel.js";
+import { ChangeFeed } from "./feed/consumer.js";
+import { FeedLease } from "./feed/lease.js";
+import { feedKind, feedSource } from "./feed/sources.js";
+import { FeedTranslator } from "./feed/translate.js";
 
 /** One cache instance: created each time the extension is applied to a base client. */
 export class CacheRuntime {
@@ -44,6 +49,8 @@ export class CacheRuntime {
   readonly writes: WritePath;
   /** Carries bumps to other processes' L1 (with Redis only). */
   readonly bus: InvalidationBus | undefined;
+  /** The change feed consumer (with `changeFeed`). */
+  readonly feed: ChangeFeed | undefined;
   /** Regeneration leases (with Redis, unless `lock: false`). */
   readonly leases: LeaseManager | undefined;
   /** Resolves once the bus is subscribed (or has given up for now; at once without Redis) and telemetry is loaded (or found missing). */
@@ -177,6 +184,7 @@ export class CacheRuntime {
       options,
       provider,
     );
+    this.feed = options.changeFeed && this.startFeed(options.changeFeed, relations);
     this.ready = this.bus ? this.bus.start() : Promise.resolve();
     const telemetry = options.telemetry
       ? loadOpenTelemetry().then((api) => {
@@ -197,6 +205,37 @@ export class CacheRuntime {
             lagMs: redis ? options.heartbeat : 0,
           })
         : undefined;
+  }
+
+  /** Starts this process's change feed consumer: it competes for the namespace's lease, and consumes while it holds it. */
+  private startFeed(o: NonNullable<ResolvedOptions["changeFeed"]>, relations: Relations | undefined): ChangeFeed {
+    const tables = new Map(this.graph.models.map((m) => [m, this.graph.tableOf(m)] as const));
+    const translator = new FeedTranslator({
+      relations,
+      rows: this.rows,
+      tagsOf: (m) => this.planner.modelTags(m),
+      tables,
+      everything: this.graph.everything,
+    });
+    const feed = new ChangeFeed({
+      kind: feedKind(o.url),
+      source: () => feedSource(o, translator.tableNames),
+      translator,
+      lease: new FeedLease({
+        redis: this.options.redis,
+        prefix: this.options.namespace,
+        owner: randomUUID(),
+        ttlMs: o.lease,
+        timeoutMs: this.options.redisTimeout,
+      }),
+      leaseMs: o.lease,
+      bump: (deps) => this.writes.bumpTaken(deps),
+      everything: this.graph.everything,
+      emit: (e) => this.events.emit(e),
+      degrade: (e) => this.events.degrade(e),
+    });
+    this.stats.feed = feed.stats;
+    return feed;
   }
 
   /** A cached read ({@link ReadPath.run}). */
@@ -239,6 +278,8 @@ export class CacheRuntime {
   /** Closes the connections the cache opened (the bus subscriber); the app's Redis client stays open. */
   async close(): Promise<void> {
     this.closed = true;
+    // The feed first: its last bumps go out, and its lease is given up at once.
+    await this.feed?.close();
     this.reads.l2?.close();
     await Promise.all([this.bus?.close(), this.leases?.close()]);
   }

@@ -2,6 +2,8 @@
  * Counters behind `prisma.$cache.stats()`.
  * @module
  */
+import type { FeedStats } from "./feed/consumer.js";
+
 /** Why a read was not cached (counted in `stats().bypassReasons`). */
 export type BypassReason = "cache-false" | "model-disabled" | "no-ttl" | "transaction" | "query-extension" | "scope-error" | "row-level-security";
 
@@ -119,6 +121,8 @@ export interface CacheStats {
    * operations that were read appear.
    */
   byModel: Record<string, Record<string, OperationStats>>;
+  /** The change feed of this process (`changeFeed`): where it stands, what it applied, its lag; undefined without the option. */
+  feed?: FeedStats;
 }
 
 /** Mutable counters; `snapshot()` gives the public, frozen view. */
@@ -145,6 +149,8 @@ export class Stats {
   corruptEntries = 0;
   audits = 0;
   staleDetected = 0;
+  /** The change feed's figures, when it runs (owned by feed/consumer.ts). */
+  feed: FeedStats | undefined;
 
   /** Counters by model, then operation. */
   private byModel = new Map<string, Record<string, OpCounters>>();
@@ -199,6 +205,7 @@ export class Stats {
       audits: this.audits,
       staleDetected: this.staleDetected,
       byModel: this.byModelSnapshot(),
+      ...(this.feed ? { feed: { ...this.feed } } : {}),
     };
   }
 
@@ -214,8 +221,9 @@ export class Stats {
 
   reset(): void {
     // The per-operation counter objects stay (plans hold them); they are zeroed.
-    const byModel = this.byModel;
+    const { byModel, feed } = this;
     Object.assign(this, new Stats());
+    this.feed = feed;
     for (const ops of byModel.values()) for (const op in ops) Object.assign(ops[op]!, new OpCounters(ops[op]!.model, op));
     this.byModel = byModel;
   }

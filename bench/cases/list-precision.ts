@@ -1,12 +1,14 @@
 /**
  * List precision: a list-heavy workload on the blog schema (User, Post,
- * Comment, Tag), 95 % reads and 5 % writes, run three times in the same run
+ * Comment, Tag), 95 % reads and 5 % writes, run four times in the same run
  * on the same seeded operation sequence and the same starting data: through a
  * plain PrismaClient (the throughput baseline), through the cache with
  * precise dependencies (the default: DESIGN.md, "Precise dependencies for
  * lists, includes and aggregates"), and through the cache with
  * `rowLevel: false` (every list, include and count depends on its whole
- * models). L1 only (no Redis), so the whole cache is in process.
+ * models), and precise with the change feed on (docs/change-feed.md: the
+ * app's own writes arrive on the feed and are bumped again). L1 only (no
+ * Redis), so the whole cache is in process.
  *
  * - Data, reset before each run (TRUNCATE ... RESTART IDENTITY, then raw
  *   INSERT ... SELECT generate_series): {@link DEFAULTS}.users users,
@@ -251,7 +253,7 @@ export async function listPrecision(env: BenchEnv, options: ListPrecisionOptions
   const ops = operations(o);
   const timed = ops.slice(o.warmup);
   const checks: Record<string, Check> = {
-    seed: { label: "seed, before each of the three runs: users, posts (last id), comments, post–tag links", value: "" },
+    seed: { label: "seed, before each of the four runs: users, posts (last id), comments, post–tag links", value: "" },
   };
   try {
     await truth.$connect();
@@ -263,7 +265,8 @@ export async function listPrecision(env: BenchEnv, options: ListPrecisionOptions
     for (const op of timed) if (!op.write) distinct.set(`${op.kind}:${op.id}`, op);
     const sample = shuffled([...distinct.values()], mulberry32(o.seed ^ 0x5a5a)).slice(0, o.compare);
 
-    const run = async (id: "plain" | "precise" | "modelLevel", label: string, short: string): Promise<Measured> => {
+    const feedNamespace = env.namespace("list-precision-feed");
+    const run = async (id: "plain" | "precise" | "modelLevel" | "feed", label: string, short: string): Promise<Measured> => {
       const t0 = Date.now();
       await seed(truth, o);
       const seeded = {
@@ -279,18 +282,27 @@ export async function listPrecision(env: BenchEnv, options: ListPrecisionOptions
         seeded.posts._max.id === o.posts &&
         seeded.comments === o.comments &&
         seeded.links > 0;
-      // One check for the three runs: the same data each time.
+      // One check for the four runs: the same data each time.
       const seedCheck = checks.seed!;
       if (seedCheck.value === "") Object.assign(seedCheck, { value, ok });
       else if (value !== seedCheck.value || !ok) Object.assign(seedCheck, { value: `${seedCheck.value}, then ${value} (${short})`, ok: false });
 
       const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
-      const cached = id === "plain" ? undefined : base.$extends(prismaCache({ ttl: 600, l1: L1, rowLevel: id === "precise" }));
+      const feed = id === "feed" ? { namespace: feedNamespace, changeFeed: { url } } : {};
+      // As docs/change-feed.md recommends: the old row in the log, so that an update bumps the fields it changed.
+      if (id === "feed")
+        for (const table of ["User", "Post", "comments", "Tag", "_PostToTag"]) await truth.$executeRawUnsafe(`ALTER TABLE "${table}" REPLICA IDENTITY FULL`);
+      const cached = id === "plain" ? undefined : base.$extends(prismaCache({ ttl: 600, l1: L1, rowLevel: id !== "modelLevel", ...feed }));
       // The cached client's model methods take the same arguments (plus `cache`) and return the same results.
       const db: Db = cached ? (cached as unknown as Db) : base;
       try {
         await base.$connect();
         if (cached) await cached.$cache.ready();
+        // With the feed: once it streams (it makes everything stale when it starts afresh), before the warm-up.
+        for (let i = 0; id === "feed" && cached?.$cache.stats().feed?.status !== "streaming"; i++) {
+          if (i > 30_000) throw new Error("list-precision: the change feed did not start");
+          await new Promise((r) => setTimeout(r, 1));
+        }
         const stats = (): Counters => {
           const s = cached!.$cache.stats();
           return {
@@ -391,12 +403,15 @@ export async function listPrecision(env: BenchEnv, options: ListPrecisionOptions
       } finally {
         if (cached) await cached.$cache.close();
         await base.$disconnect();
+        if (id === "feed")
+          await truth.$executeRawUnsafe(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()`);
       }
     };
 
     const plain = await run("plain", "uncached (plain PrismaClient)", "uncached");
     const precise = await run("precise", "precise dependencies (default)", "precise");
     const modelLevel = await run("modelLevel", "model-level only (rowLevel: false)", "model-level");
+    const withFeed = await run("feed", "precise, with the change feed (the app's writes bumped again)", "feed");
 
     const hitRun = (m: Measured, label: string): HitRatioRun => {
       const c = m.counters!;
@@ -413,7 +428,12 @@ export async function listPrecision(env: BenchEnv, options: ListPrecisionOptions
         seconds: m.seconds,
       };
     };
-    const runs = { precise: hitRun(precise, precise.throughput.label), modelLevel: hitRun(modelLevel, modelLevel.throughput.label) };
+    const runs = {
+      precise: hitRun(precise, precise.throughput.label),
+      modelLevel: hitRun(modelLevel, modelLevel.throughput.label),
+      feed: hitRun(withFeed, withFeed.throughput.label),
+    };
+    const f = withFeed.throughput;
     const [p, m, u] = [precise.throughput, modelLevel.throughput, plain.throughput];
     // The hit ratio's ceiling: a timed read whose key no earlier operation of the sequence read cannot hit.
     const seen = new Set<string>();
@@ -442,6 +462,11 @@ export async function listPrecision(env: BenchEnv, options: ListPrecisionOptions
       medianPreciseModel: { label: "median latency, precise ÷ model-level", value: times(p.medianUs / m.medianUs) },
       medianPrecisePlain: { label: "median latency, precise ÷ uncached", value: times(p.medianUs / u.medianUs) },
       medianModelPlain: { label: "median latency, model-level ÷ uncached", value: times(m.medianUs / u.medianUs) },
+      feedHitRatio: { label: "change feed on / off: hit ratio", value: `${pct(runs.feed.hitRatio)} / ${pct(runs.precise.hitRatio)}` },
+      feedThroughput: {
+        label: "change feed on ÷ off: throughput",
+        value: `${times(ratio(f.opsPerSecond, p.opsPerSecond))} (${fmt(f.opsPerSecond)} / ${fmt(p.opsPerSecond)} operations/s)`,
+      },
     };
     const readCounts = Object.keys(READ_SHARES).map((k) => `${fmt(timed.filter((op) => op.kind === k).length)} ${k}`);
     const writeCounts = WRITE_KINDS.map((k) => `${fmt(timed.filter((op) => op.kind === k).length)} ${k}`);
@@ -453,12 +478,12 @@ export async function listPrecision(env: BenchEnv, options: ListPrecisionOptions
         `Reads: post.findMany({ where: { authorId }, orderBy: { id: "desc" }, take: 10, include: { author: true } }) (authorPosts); user.findUnique({ where: { id }, include: { posts: { take: 5, orderBy: { id: "desc" } }, _count: { select: { posts: true } } } }) (userPage); post.findUnique({ where: { id }, include: { comments: true, tags: true } }) (postPage); post.count({ where: { authorId } }) (authorCount); post.findMany({ where: { published: true }, orderBy: { id: "desc" }, take: 20 }) (published); comment.findMany({ where: { postId } }) (postComments).`,
         "Writes, equally likely: post.update of title (postTitle) or of views: { increment: 1 } (postViews); comment.create with post: { connect } (comment); post.create with authorId (post); user.update of name (userName); post.update with tags: { connect } or { disconnect } (tagConnect, tagDisconnect).",
         `Sequence: mulberry32(seed ${o.seed}); users, posts and tags by zipf ranks mapped to ids in a seeded random order, for reads and writes. Timed part: ${readCounts.join(", ")}; ${writeCounts.join(", ")}; after ${fmt(o.warmup)} untimed operations of the same sequence.`,
-        `Three runs on the same sequence and the same starting data, ${o.concurrency} operations in flight: a plain PrismaClient, then prismaCache({ ttl: 600, l1: { ttl: 600, max: 100000 } }) (no Redis), then the same with rowLevel: false; l1.ttl is raised because its default (5 s) also bounds L1 entries when there is no Redis.`,
+        `Four runs on the same sequence and the same starting data, ${o.concurrency} operations in flight: a plain PrismaClient, then prismaCache({ ttl: 600, l1: { ttl: 600, max: 100000 } }) (no Redis), then the same with rowLevel: false, then precise with changeFeed: { url } (the consumer in the same process, so every app write is bumped again when the feed brings it; the tables with REPLICA IDENTITY FULL); l1.ttl is raised because its default (5 s) also bounds L1 entries when there is no Redis.`,
         "Correctness: after each cached run, a seeded sample of the distinct reads of the timed part is read through the cached client, then the plain one; lists the queries do not order (postPage's comments and tags, postComments) are compared sorted by id.",
         "Hit ratio from $cache.stats() over the timed part = (hits.l1 + hits.l2) / reads; operations/s = timed operations / wall-clock seconds; latency per operation around each call (reads and writes together).",
       ],
       runs,
-      throughput: { precise: p, modelLevel: m, plain: u },
+      throughput: { precise: p, modelLevel: m, feed: f, plain: u },
       figures,
       checks,
       seconds: round((Date.now() - started) / 1000),

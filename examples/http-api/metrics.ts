@@ -19,7 +19,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { BypassReason, CacheStats, OperationStats } from "../../src/index"; // in your app: from "prisma-tiered-cache"
 
 /** The fields of {@link CacheStats} that are plain counters. */
-type CountField = { [K in keyof CacheStats]: CacheStats[K] extends number ? K : never }[keyof CacheStats];
+type CountField = { [K in keyof CacheStats]-?: CacheStats[K] extends number ? K : never }[keyof CacheStats];
 
 /**
  * Every plain counter of `stats()` but `bypasses` (the sum of the

@@ -17,6 +17,14 @@ type Data = Record<string, unknown>;
 
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined || v === null || v === false ? [] : [v]);
 const isObject = (v: unknown): v is Data => v !== null && typeof v === "object" && !Array.isArray(v);
+/** Whether two column values read from the log are the same (dates by time, buffers and objects by content). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  if (typeof a === "object" && typeof b === "object" && a !== null && b !== null) return JSON.stringify(a) === JSON.stringify(b);
+  return false;
+}
 /** The entries of an update's data that set a plain value (not `{ increment }` and the like, nor relations). */
 const plainOnly = (data: Data): Data => Object.fromEntries(Object.entries(data).filter(([, v]) => v === null || typeof v !== "object" || v instanceof Date));
 
@@ -139,6 +147,57 @@ export class Changes {
     if (this.rows.touchesUniqueFields(model, d)) this.out.add(newRowDep(model));
     for (const m of affectedByUpdate(this.relations.facts, model, [...fields], false)) this.bulk(m);
     if (moved) for (const j of this.relations.joinTables(model)) this.link(j, model, undefined, undefined);
+  }
+
+  /**
+   * A row change read from the database's own log (the change feed), by
+   * field name: `old` is the row before (every field when `oldComplete`,
+   * else its key or nothing), `now` the row after. It bumps what an app
+   * write of that row bumps, and the foreign-key values the row left when
+   * they are known. Referential actions need nothing here: the log carries
+   * the rows they change as changes of their own.
+   */
+  logged(model: string, kind: "insert" | "update" | "delete", old: Data | undefined, oldComplete: boolean, now: Data | undefined): void {
+    if (kind === "insert") {
+      this.created(model, now, undefined);
+      return;
+    }
+    const before = this.rows.ofRow(model, old);
+    const fks = this.relations.foreignKeys(model);
+    if (kind === "delete") {
+      this.model(model);
+      this.out.add(rowSetDep(model));
+      if (before) this.out.add(before);
+      else this.bulk(model);
+      for (const fk of fks) this.out.add(keyDep(fkColumns(fk), oldComplete ? valuesOf(old, fk.fields) : undefined));
+      const ids = valuesOf(old, this.rows.idFields(model) ?? []);
+      for (const j of this.relations.joinTables(model)) this.link(j, model, ids, undefined);
+      return;
+    }
+    const columns = Object.keys(this.relations.facts.models[model]?.columns ?? {});
+    // Without the whole old row, any field may have changed.
+    const changed = oldComplete && old && now ? columns.filter((f) => f in now && !sameValue(old[f], now[f])) : columns;
+    if (changed.length === 0) return;
+    this.model(model);
+    const after = this.rows.ofRow(model, now);
+    if (before) this.out.add(before);
+    if (after) this.out.add(after);
+    if (!before && !after) this.bulk(model);
+    const fields = new Set(changed);
+    for (const f of fields) this.out.add(fieldDep(model, f));
+    for (const fk of fks) {
+      if (!fk.fields.some((f) => fields.has(f))) continue;
+      this.out.add(keyDep(fkColumns(fk), valuesOf(now, fk.fields)));
+      this.out.add(keyDep(fkColumns(fk), oldComplete ? valuesOf(old, fk.fields) : undefined));
+    }
+    if (this.rows.touchesUniqueFields(model, Object.fromEntries(changed.map((f) => [f, now?.[f]])))) this.out.add(newRowDep(model));
+    const moved = this.rows.idFields(model)?.some((f) => fields.has(f)) ?? true;
+    if (moved) for (const j of this.relations.joinTables(model)) this.link(j, model, undefined, undefined);
+  }
+
+  /** A link of join table `j` was added or removed, as the log tells it: `a` and `b` are its two columns' values (undefined: not known). */
+  loggedLink(j: JoinTable, a: readonly unknown[] | undefined, b: readonly unknown[] | undefined): void {
+    this.links(j, a, b);
   }
 
   /** The fields an update set, and the foreign-key values a row took (the values it left are not known: the fields stand for them). */

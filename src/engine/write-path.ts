@@ -146,6 +146,16 @@ export class WritePath {
   }
 
   /**
+   * Bumps like {@link bump}, and resolves to whether Redis took the bump
+   * (true without Redis): the change feed acknowledges a position only then.
+   */
+  async bumpTaken(deps: readonly string[]): Promise<boolean> {
+    if (deps.length === 0) return true;
+    const versions = await this.bumpBoth(deps, undefined);
+    return this.tiers.l2 === undefined || versions !== undefined;
+  }
+
+  /**
    * Write-through: bumps `deps` like {@link bump}, then stores `value` (the
    * write's result) as the entry of `req`. The versions it is stored under
    * are read in the same step as the bump, so a later write refuses the fill.

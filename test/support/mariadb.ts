@@ -3,7 +3,8 @@
  * databases: a template holding the committed MySQL migrations
  * (`prisma/mysql/migrations`), copied into a fresh database per test file.
  * The server comes from the first source that works:
- *   1. `MYSQL_URL` from the environment (loopback only, used as given; its user must be able to CREATE DATABASE);
+ *   1. `MYSQL_URL` from the environment (loopback only, used as given; its user must be able to CREATE DATABASE,
+ *      and, for the change feed's test, to replicate from a server running with log_bin and binlog_format = ROW);
  *   2. Debian's `mariadb-server` binaries (`mariadb-install-db`, `mariadbd`) in a temp dir, on a free
  *      loopback port, run as the `mysql` user when we are root;
  *   3. testcontainers (`mariadb:10.11`), only when a Docker engine answers.
@@ -88,6 +89,10 @@ const SERVER_SETTINGS = [
   "--innodb-log-file-size=16M",
   "--innodb-buffer-pool-size=64M",
   "--sync-binlog=0",
+  // A row binlog for the change feed's test (test/integration/feed-mysql.test.ts); the feed announces replica ids other than 1.
+  "--log-bin",
+  "--binlog-format=ROW",
+  "--server-id=1",
   // Each PrismaMariaDb pool keeps up to 10 connections, and a test file makes dozens of clients.
   "--max-connections=1000",
 ];
@@ -150,7 +155,15 @@ export async function containerMariadb(scope: ServerScope): Promise<Started> {
   const { name, password } = TEST_USER;
   const c = await new tc.GenericContainer("mariadb:10.11")
     .withEnvironment({ MARIADB_ROOT_PASSWORD: password, MARIADB_USER: name, MARIADB_PASSWORD: password })
-    .withCommand(["--innodb-flush-log-at-trx-commit=0", "--max-connections=1000", "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"])
+    .withCommand([
+      "--innodb-flush-log-at-trx-commit=0",
+      "--max-connections=1000",
+      "--character-set-server=utf8mb4",
+      "--collation-server=utf8mb4_unicode_ci",
+      "--log-bin",
+      "--binlog-format=ROW",
+      "--server-id=1",
+    ])
     .withTmpFs({ "/var/lib/mysql": "rw" })
     .withExposedPorts(3306)
     .withWaitStrategy(tc.Wait.forLogMessage(/ready for connections/, 2))

@@ -290,7 +290,17 @@ export async function localPostgres(scope: ServerScope): Promise<Started> {
   const init = spawnLogged(initdb, ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"], dir, log, user);
   if ((await exited(init)) !== 0) throw new Error(`initdb failed:\n${logTail(log)}`);
   const port = await freePort();
-  const settings = ["listen_addresses=127.0.0.1", "fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=300"];
+  // wal_level=logical: the change feed's tests read the log through replication slots.
+  const settings = [
+    "listen_addresses=127.0.0.1",
+    "fsync=off",
+    "synchronous_commit=off",
+    "full_page_writes=off",
+    "max_connections=300",
+    "wal_level=logical",
+    "max_replication_slots=64",
+    "max_wal_senders=64",
+  ];
   const args = ["-D", data, "-p", String(port), "-k", dir, ...settings.flatMap((s) => ["-c", s])];
   const child = startServer(scope, postgres, args, dir, log, "SIGINT", user);
   const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
@@ -330,7 +340,19 @@ export async function containerPostgres(scope: ServerScope): Promise<Started> {
   const tc = await testcontainers();
   const c = await new tc.GenericContainer("postgres:15-alpine")
     .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: "trust" })
-    .withCommand(["postgres", "-c", "fsync=off", "-c", "max_connections=300"])
+    .withCommand([
+      "postgres",
+      "-c",
+      "fsync=off",
+      "-c",
+      "max_connections=300",
+      "-c",
+      "wal_level=logical",
+      "-c",
+      "max_replication_slots=64",
+      "-c",
+      "max_wal_senders=64",
+    ])
     .withTmpFs({ "/var/lib/postgresql/data": "rw" })
     .withExposedPorts(5432)
     .withWaitStrategy(tc.Wait.forLogMessage(/database system is ready to accept connections/, 2))

@@ -1,0 +1,152 @@
+/**
+ * The change feed on PostgreSQL: writes made outside the app (plain SQL on
+ * a connection without the cache) make cached reads stale in every process,
+ * exactly as an app write of the same rows would, and only those. One
+ * process consumes; another takes over when it closes. Bad setups give a
+ * `degraded` event naming the setting, and the cache keeps serving.
+ */
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import type { CacheEvent } from "../../src/index";
+import { selects, useSeededDatabase } from "../support/harness";
+import { until } from "../support/until";
+import { uniqueNamespace } from "../support/db";
+
+const t = useSeededDatabase();
+const slots: string[] = [];
+const LEASE = 600;
+
+/** Runs SQL on a connection of its own, outside every cache. */
+async function outside(sql: string, params: unknown[] = []): Promise<void> {
+  const c = new pg.Client({ connectionString: t.url() });
+  await c.connect();
+  try {
+    await c.query(sql, params);
+  } finally {
+    await c.end();
+  }
+}
+
+const slotOf = (namespace: string) => `ptc_${namespace.toLowerCase().replace(/[^a-z0-9_]/g, "_")}`.slice(0, 63);
+
+/** Two processes' cached clients on one namespace, both with the feed; resolves once one of them streams. */
+async function pair(extra: Record<string, unknown> = {}) {
+  const namespace = uniqueNamespace();
+  slots.push(slotOf(namespace));
+  const changeFeed = { url: t.url(), lease: LEASE, ...extra };
+  const a = t.cached({ redis: t.redis(), changeFeed }, namespace);
+  const b = t.cached({ redis: t.redis(), changeFeed }, namespace);
+  await Promise.all([a.prisma.$cache.ready(), b.prisma.$cache.ready()]);
+  const streaming = () => [a, b].filter((c) => c.prisma.$cache.stats().feed?.status === "streaming");
+  await until("a consumer", () => streaming().length === 1);
+  return { a, b, namespace, holder: streaming()[0]!, streaming };
+}
+
+afterAll(async () => {
+  // The slots hold the database (and its WAL): dropped once their consumers closed.
+  const c = new pg.Client({ connectionString: t.url() });
+  await c.connect();
+  for (const s of slots)
+    await c.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", [s]).catch(() => undefined);
+  await c.end();
+});
+
+describe("change feed (PostgreSQL)", () => {
+  it("an outside UPDATE makes the rows' cached reads stale in both processes, and nothing else", async () => {
+    const { a, b } = await pair();
+    const { hello: p1, draft: p2 } = t.ids.posts;
+    for (const c of [a, b]) {
+      await c.prisma.post.findUnique({ where: { id: p1 } });
+      await c.prisma.post.findUnique({ where: { id: p2 } });
+    }
+    await outside(`UPDATE "Post" SET title = 'changed outside' WHERE id = $1`, [p1]);
+    for (const c of [a, b]) await until("the outside update", async () => (await c.prisma.post.findUnique({ where: { id: p1 } }))?.title === "changed outside");
+    // The other row's entry stayed: read again without the database.
+    for (const c of [a, b]) {
+      c.counter.reset();
+      await c.prisma.post.findUnique({ where: { id: p2 } });
+      expect(selects(c.counter)).toBe(0);
+    }
+  });
+
+  it("an outside INSERT makes the list of its foreign key stale, and not another author's", async () => {
+    const { a } = await pair();
+    const { alice: u1, bob: u2 } = t.ids.users;
+    const before = await a.prisma.post.findMany({ where: { authorId: u1 }, orderBy: { id: "asc" } });
+    await a.prisma.post.findMany({ where: { authorId: u2 }, orderBy: { id: "asc" } });
+    await outside(`INSERT INTO "Post" (title, "authorId") VALUES ('from psql', $1)`, [u1]);
+    await until(
+      "the outside insert",
+      async () => (await a.prisma.post.findMany({ where: { authorId: u1 }, orderBy: { id: "asc" } })).length === before.length + 1,
+    );
+    a.counter.reset();
+    await a.prisma.post.findMany({ where: { authorId: u2 }, orderBy: { id: "asc" } });
+    expect(selects(a.counter)).toBe(0);
+  });
+
+  it("a link added to an implicit many-to-many join table and a TRUNCATE make what reads them stale", async () => {
+    const { b } = await pair();
+    const p1 = t.ids.posts.hello;
+    const tag = await b.base.tag.create({ data: { name: `feed-${Date.now()}` } });
+    const tagsOf = async () => (await b.prisma.post.findUnique({ where: { id: p1 }, include: { tags: true } }))?.tags.map((x) => x.id) ?? [];
+    expect(await tagsOf()).not.toContain(tag.id);
+    await outside(`INSERT INTO "_PostToTag" ("A", "B") VALUES ($1, $2)`, [p1, tag.id]);
+    await until("the outside link", async () => (await tagsOf()).includes(tag.id));
+    const count = await b.prisma.comment.count();
+    expect(count).toBeGreaterThan(0);
+    await outside(`TRUNCATE comments`);
+    await until("the truncate", async () => (await b.prisma.comment.count()) === 0);
+  });
+
+  it("the consumer that closes gives up its lease at once, and the other process takes over", async () => {
+    const { a, b, holder } = await pair();
+    const other = holder === a ? b : a;
+    const p3 = t.ids.posts.orphan;
+    await other.prisma.post.findUnique({ where: { id: p3 } });
+    await holder.prisma.$disconnect();
+    expect(holder.prisma.$cache.stats().feed?.status).toBe("stopped");
+    await until("the takeover", () => other.prisma.$cache.stats().feed?.status === "streaming", LEASE * 3);
+    await outside(`UPDATE "Post" SET views = views + 1000 WHERE id = $1`, [p3]);
+    await until("the update after the takeover", async () => ((await other.prisma.post.findUnique({ where: { id: p3 } }))?.views ?? 0) >= 1000);
+  });
+
+  it("a user without REPLICATION: a degraded event names it, and the cache keeps serving", async () => {
+    const role = `noreplication_${Date.now()}`;
+    await outside(`CREATE ROLE ${role} LOGIN`);
+    await outside(`GRANT ALL ON ALL TABLES IN SCHEMA public TO ${role}`);
+    const url = new URL(t.url());
+    url.username = role;
+    const namespace = uniqueNamespace();
+    const c = t.cached({ redis: t.redis(), changeFeed: { url: url.toString(), lease: LEASE } }, namespace);
+    const events: CacheEvent[] = [];
+    c.prisma.$cache.on((e) => events.push(e));
+    await until("the failure", () => c.prisma.$cache.stats().feed?.status === "failed");
+    const degraded = events.find((e) => e.type === "degraded" && e.internal.includes("REPLICATION"));
+    expect(degraded && degraded.type === "degraded" && degraded.effect).toMatch(/ALTER ROLE .* WITH REPLICATION/);
+    const p1 = t.ids.posts.hello;
+    await c.prisma.post.findUnique({ where: { id: p1 } });
+    c.counter.reset();
+    await c.prisma.post.findUnique({ where: { id: p1 } });
+    expect(selects(c.counter)).toBe(0);
+  });
+
+  it("an existing publication that lacks a table, with create: false, names the table", async () => {
+    const name = `pub_${Date.now()}`;
+    await outside(`CREATE PUBLICATION ${name} FOR TABLE "Post"`);
+    const namespace = uniqueNamespace();
+    const c = t.cached({ redis: t.redis(), changeFeed: { url: t.url(), lease: LEASE, publication: name, create: false } }, namespace);
+    const events: CacheEvent[] = [];
+    c.prisma.$cache.on((e) => events.push(e));
+    await until("the failure", () => c.prisma.$cache.stats().feed?.status === "failed");
+    const degraded = events.find((e) => e.type === "degraded" && e.internal.includes("publication"));
+    expect(degraded && degraded.type === "degraded" && degraded.effect).toMatch(/lacks tables .*comments/);
+    await outside(`DROP PUBLICATION ${name}`);
+  });
+
+  it("tables without REPLICA IDENTITY FULL are reported", async () => {
+    const { holder } = await pair();
+    const events: CacheEvent[] = [];
+    holder.prisma.$cache.on((e) => events.push(e));
+    expect(events.some((e) => e.type === "degraded" && /REPLICA IDENTITY FULL/.test(e.effect))).toBe(true);
+  });
+});
