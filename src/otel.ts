@@ -127,6 +127,12 @@ function observeCounters(meter: Meter, { stats, l1 }: TelemetrySources, base: At
   const coalesced = counter("prisma_cache.coalesced", "Reads that joined another caller's query for the same key", "{read}");
   const entries = meter.createObservableGauge("prisma_cache.l1.entries", { description: "Entries held in this process's L1", unit: "{entry}" });
   const bytes = meter.createObservableGauge("prisma_cache.l1.size", { description: "Approximate bytes held in this process's L1", unit: "By" });
+  const feedApplied = counter("prisma_cache.feed.applied", "Changes from the database's log applied by this process's change feed", "{change}");
+  const feedLag = meter.createObservableGauge("prisma_cache.feed.lag", { description: "From the commit of the last change applied to its bump", unit: "s" });
+  const feedStreaming = meter.createObservableGauge("prisma_cache.feed.streaming", {
+    description: "1 while this process consumes the change feed (prisma_cache.feed.status says where it stands)",
+    unit: "1",
+  });
   meter.addBatchObservableCallback(
     (r: BatchObservableResult) => {
       stats.eachOperation((c) => {
@@ -140,7 +146,14 @@ function observeCounters(meter: Meter, { stats, l1 }: TelemetrySources, base: At
       r.observe(coalesced, stats.coalesced, base);
       r.observe(entries, l1?.size ?? 0, base);
       r.observe(bytes, l1?.bytes ?? 0, base);
+      const feed = stats.feed;
+      if (feed) {
+        // The change feed: what this process applied, its last lag, and whether it consumes (1) or not (0).
+        r.observe(feedApplied, feed.applied, base);
+        if (feed.lagMs !== undefined) r.observe(feedLag, feed.lagMs / 1000, base);
+        r.observe(feedStreaming, feed.status === "streaming" ? 1 : 0, { ...base, "prisma_cache.feed.status": feed.status });
+      }
     },
-    [hits, misses, refused, bypasses, coalesced, entries, bytes],
+    [hits, misses, refused, bypasses, coalesced, entries, bytes, feedApplied, feedLag, feedStreaming],
   );
 }

@@ -5,12 +5,16 @@
  * process consumes; another takes over when it closes. Bad setups give a
  * `degraded` event naming the setting, and the cache keeps serving.
  */
+import { spawn } from "node:child_process";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CacheEvent } from "../../src/index";
 import { selects, useSeededDatabase } from "../support/harness";
 import { until } from "../support/until";
 import { uniqueNamespace } from "../support/db";
+import { connectRedis } from "../support/redis-client";
+import { startRedisProcess } from "../support/redis-process";
+import { createMigratedDatabase, localPostgres, ServerScope } from "../support/servers";
 
 const t = useSeededDatabase();
 const slots: string[] = [];
@@ -22,6 +26,19 @@ async function outside(sql: string, params: unknown[] = []): Promise<void> {
   await c.connect();
   try {
     await c.query(sql, params);
+  } finally {
+    await c.end();
+  }
+}
+
+/** The value of an LSN expression (`pg_current_wal_insert_lsn()`, a slot's confirmed LSN) on the test database, as a number. */
+async function lsn(expression: string): Promise<bigint> {
+  const c = new pg.Client({ connectionString: t.url() });
+  await c.connect();
+  try {
+    const r = await c.query<{ lsn: string | null }>(`SELECT (${expression})::text AS lsn`);
+    const [hi, lo] = (r.rows[0]?.lsn ?? "0/0").split("/");
+    return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
   } finally {
     await c.end();
   }
@@ -149,4 +166,93 @@ describe("change feed (PostgreSQL)", () => {
     holder.prisma.$cache.on((e) => events.push(e));
     expect(events.some((e) => e.type === "degraded" && /REPLICA IDENTITY FULL/.test(e.effect))).toBe(true);
   });
+  it("while Redis cannot take the bumps, nothing is acknowledged; once it can, the change is applied", async () => {
+    const server = await startRedisProcess();
+    const namespace = uniqueNamespace();
+    slots.push(slotOf(namespace));
+    const connect = () => connectRedis(server.url, { maxRetriesPerRequest: 1 });
+    const consumerRedis = connect();
+    const readerRedis = connect();
+    try {
+      const consumer = t.cached({ redis: consumerRedis, redisTimeout: 300, changeFeed: { url: t.url(), lease: LEASE } }, namespace);
+      const reader = t.cached({ redis: readerRedis, redisTimeout: 300 }, namespace);
+      await until("the consumer", () => consumer.prisma.$cache.stats().feed?.status === "streaming");
+      const id = t.ids.posts.draft;
+      await reader.prisma.post.findUnique({ where: { id } });
+      server.signal("SIGSTOP");
+      await outside(`UPDATE "Post" SET views = 4242 WHERE id = $1`, [id]);
+      const commit = await lsn("pg_current_wal_insert_lsn()");
+      await until("the consumer to wait for Redis", () => consumer.prisma.$cache.stats().feed?.status === "waiting");
+      expect(await lsn(`(SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '${slotOf(namespace)}')`)).toBeLessThan(commit);
+      server.signal("SIGCONT");
+      await until(
+        "the change to be applied",
+        async () => (await lsn(`(SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '${slotOf(namespace)}')`)) >= commit,
+        20_000,
+      );
+      await until("the reader to read it", async () => (await reader.prisma.post.findUnique({ where: { id } }))?.views === 4242, 20_000);
+    } finally {
+      server.signal("SIGCONT");
+      consumerRedis.disconnect();
+      readerRedis.disconnect();
+    }
+  });
+
+  it("a slot held by another connection: a degraded event names the slot", async () => {
+    const namespace = uniqueNamespace();
+    const slot = slotOf(namespace);
+    slots.push(slot);
+    await outside("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+    await outside(`CREATE PUBLICATION ${slot} FOR ALL TABLES`);
+    // pg_recvlogical holds the slot, as another consumer would.
+    const url = new URL(t.url());
+    const holder = spawn(
+      "pg_recvlogical",
+      ["-d", t.url(), "-S", slot, "--start", "-o", "proto_version=1", "-o", `publication_names=${slot}`, "-f", "/dev/null"],
+      {
+        stdio: "ignore",
+      },
+    );
+    try {
+      await until("pg_recvlogical to hold the slot", async () => {
+        const c = new pg.Client({ connectionString: t.url() });
+        await c.connect();
+        const r = await c.query("SELECT active FROM pg_replication_slots WHERE slot_name = $1", [slot]);
+        await c.end();
+        return r.rows[0]?.active === true;
+      });
+      const c = t.cached({ redis: t.redis(), changeFeed: { url: url.toString(), lease: LEASE } }, namespace);
+      const events: CacheEvent[] = [];
+      c.prisma.$cache.on((e) => events.push(e));
+      await until("the failure", () => c.prisma.$cache.stats().feed?.status === "failed");
+      const degraded = events.find((e) => e.type === "degraded" && e.internal.includes("slot"));
+      expect(degraded && degraded.type === "degraded" && degraded.effect).toMatch(new RegExp(`"${slot}" is in use`));
+    } finally {
+      holder.kill("SIGKILL");
+      await new Promise((r) => (holder.exitCode !== null || holder.signalCode !== null ? r(undefined) : holder.once("exit", r)));
+      await outside(`DROP PUBLICATION IF EXISTS ${slot}`);
+    }
+  });
+
+  it("a server without wal_level = logical: a degraded event names wal_level, and the cache keeps serving", async () => {
+    const scope = new ServerScope("[feed wal_level test]");
+    try {
+      const server = await localPostgres(scope, ["wal_level=replica"]);
+      const url = await createMigratedDatabase(server.url, "ptc_feed_wal_level");
+      const c = t.cached({ redis: t.redis(), changeFeed: { url, lease: LEASE } }, uniqueNamespace());
+      const events: CacheEvent[] = [];
+      c.prisma.$cache.on((e) => events.push(e));
+      await until("the failure", () => c.prisma.$cache.stats().feed?.status === "failed");
+      const degraded = events.find((e) => e.type === "degraded" && e.internal.includes("wal_level"));
+      expect(degraded && degraded.type === "degraded" && degraded.effect).toMatch(/wal_level = logical.*wal_level = replica/);
+      const id = t.ids.posts.hello;
+      await c.prisma.post.findUnique({ where: { id } });
+      c.counter.reset();
+      await c.prisma.post.findUnique({ where: { id } });
+      expect(selects(c.counter)).toBe(0);
+      await c.prisma.$disconnect();
+    } finally {
+      await scope.close();
+    }
+  }, 60_000);
 });

@@ -137,6 +137,22 @@ describe("OpenTelemetry", () => {
     expect(Number((await points("prisma_cache.l1.size")).filter(mine)[0]?.value)).toBeGreaterThan(0);
   });
 
+  it("reports the change feed: whether this process consumes it, and what it applied", async () => {
+    const namespace = uniqueNamespace();
+    const c = t.cached({ redis: t.redis(), changeFeed: { url: t.url(), lease: 600 } }, namespace);
+    for (let i = 0; c.prisma.$cache.stats().feed?.status !== "streaming"; i++) {
+      if (i > 500) throw new Error(`the change feed did not start: ${JSON.stringify(c.prisma.$cache.stats().feed)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const mine = (p: { attributes: Record<string, unknown> }) => p.attributes["prisma_cache.namespace"] === namespace;
+    const streaming = (await points("prisma_cache.feed.streaming")).filter(mine);
+    expect(streaming.map((p) => [p.attributes["prisma_cache.feed.status"], p.value])).toEqual([["streaming", 1]]);
+    expect((await points("prisma_cache.feed.applied")).filter(mine)[0]?.value).toBe(c.prisma.$cache.stats().feed?.applied);
+    await c.prisma.$disconnect();
+    const stopped = (await points("prisma_cache.feed.streaming")).filter(mine);
+    expect(stopped.map((p) => [p.attributes["prisma_cache.feed.status"], p.value])).toContainEqual(["stopped", 0]);
+  });
+
   it("does nothing with telemetry: false", async () => {
     const namespace = uniqueNamespace();
     const c = t.cached({ redis: t.redis(), telemetry: false }, namespace);

@@ -79,8 +79,12 @@ export async function mariadbProbe(url: string): Promise<void> {
   await withMariadb(url, (c) => c.query("SELECT 1"));
 }
 
-/** Settings of a throwaway test server: fast and unsafe on crash (like Postgres' fsync=off), UTF-8, many connections. */
-const SERVER_SETTINGS = [
+/**
+ * Settings of a throwaway test server: fast and unsafe on crash (like
+ * Postgres' fsync=off), UTF-8, a row binlog, many connections. What
+ * {@link localMariadb} starts with unless told otherwise.
+ */
+export const SERVER_SETTINGS: readonly string[] = [
   "--skip-name-resolve",
   "--character-set-server=utf8mb4",
   "--collation-server=utf8mb4_unicode_ci",
@@ -97,13 +101,24 @@ const SERVER_SETTINGS = [
   "--max-connections=1000",
 ];
 
+/** Options of {@link localMariadb}. */
+export interface LocalMariadbOptions {
+  /**
+   * The server's settings (options of `mariadb-install-db` and `mariadbd`,
+   * after the data dir, socket, port and init file), e.g. those of
+   * {@link SERVER_SETTINGS} without `--log-bin`. @default SERVER_SETTINGS
+   */
+  settings?: readonly string[];
+}
+
 /**
  * Starts a throwaway MariaDB from Debian's binaries in a temp dir on a free
  * loopback port (`mariadb-install-db` initialises the data dir; the server
  * runs as the `mysql` user when we are root). An init file creates a user
  * with a password on 127.0.0.1, which the returned URL uses.
  */
-export async function localMariadb(scope: ServerScope): Promise<Started> {
+export async function localMariadb(scope: ServerScope, options: LocalMariadbOptions = {}): Promise<Started> {
+  const settings = options.settings ?? SERVER_SETTINGS;
   const sbin = ["/usr/sbin", "/usr/local/sbin", "/usr/bin"];
   const install = which("mariadb-install-db", [...pathDirs(), ...sbin]) ?? which("mysql_install_db", [...pathDirs(), ...sbin]);
   if (!install) throw new Error("mariadb-install-db not found on PATH");
@@ -117,7 +132,7 @@ export async function localMariadb(scope: ServerScope): Promise<Started> {
   // --no-defaults first: /etc/mysql's config (data dir, socket, port) is the system server's, never ours.
   const init = spawnLogged(
     install,
-    ["--no-defaults", `--datadir=${data}`, "--auth-root-authentication-method=normal", "--skip-test-db", ...SERVER_SETTINGS],
+    ["--no-defaults", `--datadir=${data}`, "--auth-root-authentication-method=normal", "--skip-test-db", ...settings],
     dir,
     log,
     user,
@@ -140,7 +155,7 @@ export async function localMariadb(scope: ServerScope): Promise<Started> {
     "--bind-address=127.0.0.1",
     `--port=${port}`,
     `--init-file=${initFile}`,
-    ...SERVER_SETTINGS,
+    ...settings,
   ];
   const child = startServer(scope, server, args, dir, log, "SIGTERM", user);
   // The database in the URL only satisfies the driver's URL format; tests use databases of their own.

@@ -276,8 +276,12 @@ export async function makeTempDir(scope: ServerScope, kind: string): Promise<str
   return dir;
 }
 
-/** Starts a throwaway Postgres from local binaries in a temp dir on a free loopback port (fsync off). */
-export async function localPostgres(scope: ServerScope): Promise<Started> {
+/**
+ * Starts a throwaway Postgres from local binaries in a temp dir on a free
+ * loopback port (fsync off, wal_level logical); `extra` settings
+ * (`name=value`) are passed after the defaults, so they win.
+ */
+export async function localPostgres(scope: ServerScope, extra: readonly string[] = []): Promise<Started> {
   const initdb = which("initdb", [...pathDirs(), ...debianPgDirs()]);
   if (!initdb) throw new Error("initdb not found on PATH");
   const postgres = which("postgres", [path.dirname(initdb), ...pathDirs()]);
@@ -300,6 +304,7 @@ export async function localPostgres(scope: ServerScope): Promise<Started> {
     "wal_level=logical",
     "max_replication_slots=64",
     "max_wal_senders=64",
+    ...extra,
   ];
   const args = ["-D", data, "-p", String(port), "-k", dir, ...settings.flatMap((s) => ["-c", s])];
   const child = startServer(scope, postgres, args, dir, log, "SIGINT", user);
