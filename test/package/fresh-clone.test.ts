@@ -5,7 +5,7 @@
  * reaches the network. What is checked is the committed HEAD.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -30,6 +30,7 @@ describe("npm pack from a fresh clone", () => {
     await exec("git", ["clone", "--quiet", "--no-hardlinks", ROOT, clone]);
     symlinkSync(path.join(ROOT, "node_modules"), path.join(clone, "node_modules"));
     const out = path.join(work, "out");
+    mkdirSync(out);
     await exec("npm", ["pack", "--pack-destination", out, "--silent"], { cwd: clone, maxBuffer: 64 * 2 ** 20 });
     const manifest = readManifest(clone);
     const tarball = path.join(out, `${manifest.name}-${manifest.version}.tgz`);
