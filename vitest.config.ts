@@ -52,14 +52,21 @@ const ON_OTHER_DATABASES = [
   "precision-random",
 ].map((f) => `test/integration/${f}.test.ts`);
 
-/** What the `mariadb` project runs: the suites of {@link ON_OTHER_DATABASES}, and the MySQL change feed's test. */
-const ON_MARIADB = [...ON_OTHER_DATABASES, FEED_MYSQL];
+/**
+ * The change feed end to end through the cache on MariaDB and on SQLite
+ * (writes made outside the app; feed.test.ts is its Postgres counterpart):
+ * only the `mariadb` and `sqlite` projects run it.
+ */
+const FEED_OUTSIDE = "test/integration/feed-outside.test.ts";
+
+/** What the `mariadb` project runs: the suites of {@link ON_OTHER_DATABASES}, and the MySQL change feed's tests. */
+const ON_MARIADB = [...ON_OTHER_DATABASES, FEED_MYSQL, FEED_OUTSIDE];
 
 /** The SQLite change feed source's test: it needs an SQLite database, so only the `sqlite` project runs it. */
 const FEED_SQLITE = "test/integration/feed-sqlite.test.ts";
 
-/** What the `sqlite` project runs: the suites of {@link ON_OTHER_DATABASES}, and the SQLite change feed's test. */
-const ON_SQLITE = [...ON_OTHER_DATABASES, FEED_SQLITE];
+/** What the `sqlite` project runs: the suites of {@link ON_OTHER_DATABASES}, and the SQLite change feed's tests. */
+const ON_SQLITE = [...ON_OTHER_DATABASES, FEED_SQLITE, FEED_OUTSIDE];
 
 /**
  * The suites that run on MariaDB again with the relationMode = "prisma"
@@ -83,7 +90,7 @@ export default defineConfig({
           name: "suite",
           globalSetup: ["test/setup/global.ts"],
           include: ["test/**/*.test.ts"],
-          exclude: [...configDefaults.exclude, DEMO, FEED_SQLITE, FEED_MYSQL],
+          exclude: [...configDefaults.exclude, DEMO, FEED_SQLITE, FEED_MYSQL, FEED_OUTSIDE],
           sequence: { groupOrder: 0 },
           typecheck: {
             enabled: true,

@@ -148,8 +148,12 @@ const optionsSchema = z.strictObject({
           .number({ error: "audit.sampleRate must be a number between 0 and 1" })
           .min(0, "audit.sampleRate must be between 0 and 1")
           .max(1, "audit.sampleRate must be between 0 and 1"),
+        maxPerSecond: z
+          .number({ error: "audit.maxPerSecond must be a number > 0" })
+          .positive("audit.maxPerSecond must be > 0")
+          .optional(),
       },
-      { error: "audit must be an object { sampleRate }" },
+      { error: "audit must be an object { sampleRate, maxPerSecond? }" },
     )
     .optional(),
   telemetry: z.boolean({ error: "telemetry must be a boolean" }).optional(),
@@ -198,6 +202,8 @@ export interface ResolvedOptions {
   logger: CacheLogger | undefined;
   /** Share of cache hits also read from the database and compared (0: the audit is off). */
   auditRate: number;
+  /** Most audit reads per second. */
+  auditMaxPerSecond: number;
   telemetry: boolean;
   /** The change feed, with its defaults (undefined: off). */
   changeFeed: (Required<Omit<ChangeFeedOptions, "slot" | "publication">> & { slot: string; publication: string }) | undefined;
@@ -223,6 +229,8 @@ export const DEFAULTS = {
   deliveredTimeout: 5_000,
   /** The staleness audit is off. */
   auditSampleRate: 0,
+  /** Most audit reads per second and process. */
+  auditMaxPerSecond: 10,
   /** OpenTelemetry is used when `@opentelemetry/api` is installed. */
   telemetry: true,
   /** The change feed's lease, in ms. */
@@ -275,6 +283,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     scope: o.scope,
     logger: o.logger,
     auditRate: o.audit?.sampleRate ?? d.auditSampleRate,
+    auditMaxPerSecond: o.audit?.maxPerSecond ?? d.auditMaxPerSecond,
     telemetry: o.telemetry ?? d.telemetry,
     changeFeed: o.changeFeed && {
       url: o.changeFeed.url,

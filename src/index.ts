@@ -5,6 +5,7 @@
 export { prismaCache } from "./prisma/extension.js";
 export { cacheNeutral, cacheScope } from "./prisma/declare.js";
 export type { CacheScope, ScopeSource } from "./prisma/declare.js";
+export { CACHED_READ_OPERATIONS } from "./prisma/profile.js";
 export type { BypassReason } from "./prisma/profile.js";
 export type { BumpId } from "./coherence/message.js";
 export type {

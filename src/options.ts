@@ -206,12 +206,14 @@ export interface CacheOptions {
   logger?: CacheLogger;
   /**
    * The staleness audit: a share `sampleRate` (0 to 1) of cache hits is also
-   * read from the database in the background and compared. A mismatch is
-   * counted (`stats().staleDetected`) and reported as a `stale-detected`
-   * event. It never adds more than `sampleRate` of the reads as database load.
+   * read from the database in the background and compared (the first hit
+   * is always audited). A mismatch no bump explains is counted
+   * (`stats().staleDetected`) and reported as a `stale-detected` event.
+   * `maxPerSecond` bounds the database reads it adds, per process
+   * (default 10).
    * @default undefined (off)
    */
-  audit?: { sampleRate: number };
+  audit?: AuditOptions;
   /**
    * OpenTelemetry spans (one per miss and per bump) and metrics, through the
    * global tracer and meter providers of `@opentelemetry/api` when it is
@@ -229,6 +231,18 @@ export interface CacheOptions {
    * @default undefined (off)
    */
   changeFeed?: ChangeFeedOptions;
+}
+
+/** Options of the staleness audit (`audit`). */
+export interface AuditOptions {
+  /** Share of cache hits read again from the database and compared, 0 to 1. */
+  sampleRate: number;
+  /**
+   * Most audit reads per second this process adds to the database; a hit
+   * due for an audit past it is not audited.
+   * @default 10
+   */
+  maxPerSecond?: number;
 }
 
 /** Options of the change feed (`changeFeed`). */

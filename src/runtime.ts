@@ -198,6 +198,7 @@ export class CacheRuntime {
       options.auditRate > 0
         ? new Audit({
             sampleRate: options.auditRate,
+            maxPerSecond: options.auditMaxPerSecond,
             stats: this.stats,
             planner: this.planner,
             generations: this.reads.generations,

@@ -23,8 +23,24 @@ import { extensionLayers, type ExtensionLayer } from "./internals.js";
 
 export type { BypassReason } from "../telemetry.js";
 
-/** Read operations a model method override could replace. */
-const READ_METHODS = ["findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate", "groupBy"];
+/**
+ * The eight read operations the cache answers, each of which takes the
+ * `cache` option. A query extension that must see every read, a tenant
+ * filter for example, can test `new Set<string>(CACHED_READ_OPERATIONS).has(operation)`
+ * rather than keep a list of its own: a list that leaves out
+ * `findUniqueOrThrow` or `findFirstOrThrow` lets those reads through
+ * unfiltered.
+ */
+export const CACHED_READ_OPERATIONS = [
+  "findUnique",
+  "findUniqueOrThrow",
+  "findFirst",
+  "findFirstOrThrow",
+  "findMany",
+  "count",
+  "aggregate",
+  "groupBy",
+] as const;
 
 /** A layer the cache cannot see into, and which reads it touches. */
 interface OpaqueLayer {
@@ -52,7 +68,7 @@ function queryHooks(query: Bag): OpaqueLayer["affects"] {
 
 /** Model methods that replace a read (`model: { user: { findMany() {} } }`). */
 function readOverrides(model: Bag): OpaqueLayer["affects"] | undefined {
-  const overridden = (m: unknown) => isBag(m) && READ_METHODS.some((op) => typeof m[op] === "function");
+  const overridden = (m: unknown) => isBag(m) && CACHED_READ_OPERATIONS.some((op) => typeof m[op] === "function");
   if (!Object.values(model).some(overridden)) return undefined;
   return (name) => name !== undefined && [name, lowerFirst(name), "$allModels"].some((m) => overridden(model[m]));
 }

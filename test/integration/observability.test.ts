@@ -71,14 +71,47 @@ describe("staleness audit", () => {
     expect(a.prisma.$cache.stats().staleDetected).toBe(0);
   });
 
-  it("adds at most sampleRate of the database reads the cache makes", async () => {
-    const c = t.cached({ audit: { sampleRate: 0.25 } });
-    // 8 misses, each followed by 3 hits.
-    for (let take = 1; take <= 8; take++) for (let i = 0; i < 4; i++) await c.prisma.post.findMany({ take, orderBy: { id: "asc" } });
-    await vi.waitFor(() => expect(c.prisma.$cache.stats().audits).toBe(2));
+  it("re-reads sampleRate of the hits", async () => {
+    const c = t.cached({ audit: { sampleRate: 0.25, maxPerSecond: 1_000 } });
+    const read = () => c.prisma.post.findMany({ take: 2, orderBy: { id: "asc" } });
+    await read(); // a miss
+    // Paced (an L1 hit never yields to I/O): the audits' database reads get in, and every due audit finds room
+    // (at most 4 run at once; one that finds none stays due for the next hit).
+    for (let i = 0; i < 40; i++) {
+      await read();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await vi.waitFor(() => expect(c.prisma.$cache.stats().audits).toBe(10));
     const stats = c.prisma.$cache.stats();
-    expect(stats.misses).toBe(8);
-    expect(stats.audits).toBeLessThanOrEqual(stats.misses * 0.25);
+    expect(stats.hits.l1).toBe(40);
+    expect(stats.staleDetected).toBe(0);
+  });
+
+  it("adds at most maxPerSecond audit reads", async () => {
+    const c = t.cached({ audit: { sampleRate: 1, maxPerSecond: 3 } });
+    const where = { where: { id: t.ids.posts.draft } };
+    await c.prisma.post.findUnique(where);
+    const started = Date.now();
+    for (let i = 0; i < 30; i++) await c.prisma.post.findUnique(where);
+    const seconds = (Date.now() - started) / 1000;
+    await vi.waitFor(() => expect(c.prisma.$cache.stats().audits).toBeGreaterThanOrEqual(3));
+    expect(c.prisma.$cache.stats().audits).toBeLessThanOrEqual(3 + Math.ceil(seconds * 3));
+  });
+
+  it("a hot key served from the cache: a change made behind its back is detected within 1 s, with the defaults", async () => {
+    const c = t.cached({ redis: t.redis(), audit: { sampleRate: 1 } });
+    await c.prisma.$cache.ready();
+    const where = { where: { id: t.ids.users.bob } };
+    await c.prisma.user.findUnique(where);
+    await c.prisma.user.findUnique(where);
+    await t.plain().prisma.$executeRaw`UPDATE ${sqlIdent("User")} SET ${sqlIdent("name")} = 'bob, changed behind the cache' WHERE ${sqlIdent("id")} = ${t.ids.users.bob}`;
+    const changed = Date.now();
+    while (c.prisma.$cache.stats().staleDetected === 0 && Date.now() - changed < 3_000) {
+      await c.prisma.user.findUnique(where);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(c.prisma.$cache.stats().staleDetected).toBeGreaterThanOrEqual(1);
+    expect(Date.now() - changed).toBeLessThan(1_000);
   });
 
   it("refuses a sampleRate outside [0, 1], naming the field", () => {

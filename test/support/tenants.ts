@@ -5,6 +5,7 @@
  */
 import pg from "pg";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client";
+import { CACHED_READ_OPERATIONS } from "../../src/index";
 
 /** The tenants the fixtures seed. */
 export const TENANTS = ["t1", "t2", "t3"] as const;
@@ -41,7 +42,7 @@ export async function seedTenants(prisma: PrismaClient, label = "db"): Promise<S
 }
 
 const SCOPED_MODELS = new Set(["Customer", "Order"]);
-const READS = new Set(["findUnique", "findUniqueOrThrow", "findFirst", "findFirstOrThrow", "findMany", "count", "aggregate", "groupBy"]);
+const READS = new Set<string>(CACHED_READ_OPERATIONS);
 
 /**
  * The common tenant-scoping pattern: a query extension that adds
