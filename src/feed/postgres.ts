@@ -31,6 +31,20 @@ export interface PostgresSourceOptions {
 /** Most row changes of one transaction held before they are pushed (with the last commit's position) in a run of their own. */
 const CHUNK = 1_000;
 
+/** The event trigger (and its function) that writes schema changes into the log; one per database, shared by every feed. */
+const DDL_TRIGGER = "ptc_feed_ddl";
+/** The prefix of the logical messages it writes; their content is the table's name. */
+const DDL_PREFIX = "ptc-ddl";
+const DDL_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${DDL_TRIGGER}() RETURNS event_trigger LANGUAGE plpgsql AS $$
+DECLARE r record;
+BEGIN
+  -- Never in the way of a schema change: without logical decoding there is no feed to tell.
+  IF current_setting('wal_level') <> 'logical' THEN RETURN; END IF;
+  FOR r IN SELECT c.relname, n.nspname FROM pg_event_trigger_ddl_commands() d JOIN pg_class c ON c.oid = d.objid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE d.classid = 'pg_class'::regclass AND c.relkind IN ('r', 'p') LOOP
+    PERFORM pg_logical_emit_message(true, '${DDL_PREFIX}', r.nspname || '.' || r.relname);
+  END LOOP;
+END $$`;
+
 /** SQL identifier quoting. */
 const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
@@ -94,7 +108,8 @@ class PostgresSource implements FeedSource {
       // Tells the server this consumer lives, with the position already acknowledged (nothing newer).
       if (respond) void service.acknowledge(this.acked).catch(() => undefined);
     });
-    const plugin = new lib.PgoutputPlugin({ protoVersion: 1, publicationNames: [this.o.publication] });
+    // messages: the schema changes the event trigger (ddl) writes into the log.
+    const plugin = new lib.PgoutputPlugin({ protoVersion: 1, publicationNames: [this.o.publication], messages: true });
     await new Promise<void>((resolve, reject) => {
       let started = false;
       const onError = (err: Error) => {
@@ -150,6 +165,7 @@ class PostgresSource implements FeedSource {
         `The change feed needs a user with the REPLICATION attribute: ALTER ROLE ${ident(who)} WITH REPLICATION (RDS and Aurora: GRANT rds_replication TO ${ident(who)}). The cache works without the feed.`,
       );
     await this.publication(client);
+    await this.ddlTrigger(client, sink);
     const tables = this.o.tables;
     const identity = await client.query<{ relname: string; relreplident: string }>(
       "SELECT c.relname, c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = ANY($2::text[])",
@@ -183,6 +199,37 @@ class PostgresSource implements FeedSource {
     const created = await client.query<{ lsn: string }>("SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')", [this.o.slot]);
     this.acked = created.rows[0]?.lsn ?? "0/0";
     return true;
+  }
+
+  /**
+   * Makes sure the database's event trigger exists that writes each schema
+   * change of a table into the log (as a logical message naming it), so
+   * that a change of a column's values without row changes (`ALTER ... TYPE
+   * ... USING`) makes the table's model stale. It needs a superuser once per
+   * database; without one, the feed warns and sees a table's schema change
+   * only with its next row change.
+   */
+  private async ddl(client: Client): Promise<boolean> {
+    const exists = await client.query("SELECT 1 FROM pg_event_trigger WHERE evtname = $1", [DDL_TRIGGER]);
+    if (exists.rows.length > 0) return true;
+    if (this.o.create === false) return false;
+    try {
+      await client.query("BEGIN");
+      await client.query(DDL_FUNCTION_SQL);
+      await client.query(`CREATE EVENT TRIGGER ${DDL_TRIGGER} ON ddl_command_end EXECUTE FUNCTION ${DDL_TRIGGER}()`);
+      await client.query("COMMIT");
+      return true;
+    } catch {
+      await client.query("ROLLBACK").catch(() => undefined);
+      return false;
+    }
+  }
+
+  private async ddlTrigger(client: Client, sink: FeedSink): Promise<void> {
+    if (await this.ddl(client)) return;
+    sink.warn(
+      `Schema changes reach the change feed only with a table's next row change: the event trigger ${DDL_TRIGGER} is missing and could not be created (it needs a superuser, once per database). To create it: ${DDL_FUNCTION_SQL}; CREATE EVENT TRIGGER ${DDL_TRIGGER} ON ddl_command_end EXECUTE FUNCTION ${DDL_TRIGGER}().`,
+    );
   }
 
   /** Makes sure the publication exists and holds every table (creating or extending it when allowed). */
@@ -266,6 +313,13 @@ class TransactionReader {
           oldComplete: msg.old !== null,
           new: msg.tag === "update" ? msg.new : undefined,
         });
+      case "message": {
+        if (msg.prefix !== DDL_PREFIX) return;
+        const name = Buffer.from(msg.content).toString("utf8");
+        const dot = name.indexOf(".");
+        this.events.push({ kind: "tables", tables: [{ schema: name.slice(0, dot), table: name.slice(dot + 1) }], reason: "ddl" });
+        return;
+      }
       case "truncate":
         this.events.push({ kind: "tables", tables: msg.relations.map((r) => ({ table: r.name, schema: r.schema })), reason: "truncate" });
         return;

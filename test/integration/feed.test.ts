@@ -255,4 +255,13 @@ describe("change feed (PostgreSQL)", () => {
       await scope.close();
     }
   }, 60_000);
+  it("a schema change that rewrites a column's values makes its table's reads stale", async () => {
+    const { a } = await pair();
+    const id = t.ids.posts.orphan;
+    const before = (await a.prisma.post.findUnique({ where: { id } }))?.title;
+    expect(before).toBeDefined();
+    // No row change: ALTER ... TYPE ... USING rewrites every value of the column in place.
+    await outside(`ALTER TABLE "Post" ALTER COLUMN title TYPE text USING upper(title) || ' (altered)'`);
+    await until("the schema change", async () => (await a.prisma.post.findUnique({ where: { id } }))?.title === `${before?.toUpperCase()} (altered)`);
+  });
 });
