@@ -148,10 +148,7 @@ const optionsSchema = z.strictObject({
           .number({ error: "audit.sampleRate must be a number between 0 and 1" })
           .min(0, "audit.sampleRate must be between 0 and 1")
           .max(1, "audit.sampleRate must be between 0 and 1"),
-        maxPerSecond: z
-          .number({ error: "audit.maxPerSecond must be a number > 0" })
-          .positive("audit.maxPerSecond must be > 0")
-          .optional(),
+        maxPerSecond: z.number({ error: "audit.maxPerSecond must be a number > 0" }).positive("audit.maxPerSecond must be > 0").optional(),
       },
       { error: "audit must be an object { sampleRate, maxPerSecond? }" },
     )

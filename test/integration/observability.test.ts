@@ -104,7 +104,8 @@ describe("staleness audit", () => {
     const where = { where: { id: t.ids.users.bob } };
     await c.prisma.user.findUnique(where);
     await c.prisma.user.findUnique(where);
-    await t.plain().prisma.$executeRaw`UPDATE ${sqlIdent("User")} SET ${sqlIdent("name")} = 'bob, changed behind the cache' WHERE ${sqlIdent("id")} = ${t.ids.users.bob}`;
+    await t.plain().prisma
+      .$executeRaw`UPDATE ${sqlIdent("User")} SET ${sqlIdent("name")} = 'bob, changed behind the cache' WHERE ${sqlIdent("id")} = ${t.ids.users.bob}`;
     const changed = Date.now();
     while (c.prisma.$cache.stats().staleDetected === 0 && Date.now() - changed < 3_000) {
       await c.prisma.user.findUnique(where);
