@@ -3,8 +3,9 @@
  * integration tests do), runs the benchmark groups, writes
  * bench/results.json (one entry per group under `groups`; groups not run
  * this time are kept from the previous file), prints the tables, and
- * regenerates the README section (bench/report.ts). Stops everything it
- * started before exiting.
+ * regenerates the chart (bench/chart.ts) and the tables of
+ * docs/benchmarks.md (bench/report.ts). Stops everything it started before
+ * exiting.
  *
  * Adding a benchmark: write `bench/cases/<name>.ts` exporting
  * `(env: BenchEnv) => Promise<GroupResult>` and register it in {@link GROUPS}.
@@ -22,6 +23,7 @@ import { readPath } from "./cases/read-path";
 import { productionRedis } from "./cases/production-redis";
 import { observability } from "./cases/observability";
 import { stampede } from "./cases/stampede";
+import { warmStart } from "./cases/warm-start";
 import { writeChart } from "./chart";
 import { startBenchEnv, type BenchEnv } from "./lib/env";
 import type { BenchResults, GroupResult } from "./lib/types";
@@ -38,6 +40,7 @@ const GROUPS: Record<string, (env: BenchEnv) => Promise<GroupResult>> = {
   "production-redis": (env) => productionRedis(env),
   observability: (env) => observability(env),
   "change-feed": (env) => changeFeed(env),
+  "warm-start": (env) => warmStart(env),
 };
 
 /** Hard limit: a hung run is stopped (servers are killed by the exit hook). */

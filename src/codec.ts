@@ -9,7 +9,8 @@
  * | `D`    | `Date`                  | epoch milliseconds (`NaN` if invalid) |
  * | `B`    | `bigint`                | decimal digits                       |
  * | `M`    | Prisma `Decimal`        | `Decimal#valueOf()` (exact)          |
- * | `X`    | `Uint8Array` / `Buffer` | base64                               |
+ * | `X`    | `Uint8Array`            | base64                               |
+ * | `Y`    | Node.js `Buffer`        | base64                               |
  * | `N`    | non-JSON `number`       | `NaN`, `Infinity`, `-Infinity`, `-0` |
  * | `U`    | `undefined`             | (none)                               |
  *
@@ -132,7 +133,7 @@ function encObject(v: object): unknown {
     return out ?? src;
   }
   if (v instanceof Date) return tag("D" + v.getTime());
-  if (v instanceof Uint8Array) return tag("X" + toBase64(v));
+  if (v instanceof Uint8Array) return tag((nodeBuffer !== undefined && v instanceof nodeBuffer ? "Y" : "X") + toBase64(v));
   if (isDecimal(v)) {
     rememberDecimalClass(v);
     return tag("M" + decimalString(v));
@@ -143,8 +144,8 @@ function encObject(v: object): unknown {
 
 /**
  * Serialize a Prisma result to a JSON string that {@link decode} turns back
- * into the same types: `Date`, `bigint`, `Decimal`, `Uint8Array` (a `Buffer`
- * decodes as `Uint8Array`, which is what Prisma returns), `null`, `undefined`,
+ * into the same types: `Date`, `bigint`, `Decimal`, `Uint8Array` (what Prisma
+ * returns for bytes) and `Buffer` (what a wrapped function may), `null`, `undefined`,
  * non-finite numbers and `-0`, nested plain objects and arrays, and arbitrary
  * Json column content (see the module comment for the tag scheme).
  *
@@ -232,6 +233,8 @@ function decodeTag(payload: unknown, obj: Record<string, unknown>): unknown {
       return new (getDecimalClass())(body);
     case 88 /* X */:
       return fromBase64(body);
+    case 89 /* Y */:
+      return nodeBuffer !== undefined ? nodeBuffer.from(fromBase64(body).buffer) : fromBase64(body);
     case 78 /* N */:
       return body === "-0" ? -0 : Number(body);
     case 85 /* U */:

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { CacheConfigError, type ConfigIssue } from "./errors.js";
 import { canonicalize } from "./keys.js";
 import type { ScopeSource } from "./prisma/declare.js";
-import type { CacheLogger, ChangeFeedOptions, L1Options, ModelCacheOptions, RedisClient } from "./options.js";
+import type { CacheLogger, ChangeFeedOptions, L1Options, ModelCacheOptions, RedisClient, WarmStartOptions } from "./options.js";
 
 const seconds = (what: string) =>
   z
@@ -176,6 +176,20 @@ const optionsSchema = z.strictObject({
       { error: "changeFeed must be an object { url, slot?, publication?, create?, lease?, pollMs? }" },
     )
     .optional(),
+  warm: z
+    .strictObject(
+      {
+        top: z
+          .number({ error: "warm.top must be an integer from 0 to 10000" })
+          .int("warm.top must be an integer from 0 to 10000")
+          .min(0, "warm.top must be an integer from 0 to 10000")
+          .max(10_000, "warm.top must be an integer from 0 to 10000"),
+        sampleEvery: z.number().int("warm.sampleEvery must be an integer >= 1").min(1, "warm.sampleEvery must be an integer >= 1").optional(),
+        timeout: z.number().int("warm.timeout must be an integer").nonnegative("warm.timeout must be >= 0 milliseconds").optional(),
+      },
+      { error: "warm must be an object { top, sampleEvery?, timeout? }" },
+    )
+    .optional(),
 });
 
 /** Options with every default filled in. */
@@ -202,6 +216,8 @@ export interface ResolvedOptions {
   /** Most audit reads per second. */
   auditMaxPerSecond: number;
   telemetry: boolean;
+  /** Warm starts, with their defaults and the bound of the namespace's read counts (undefined: off). */
+  warm: (Required<WarmStartOptions> & { maxMembers: number }) | undefined;
   /** The change feed, with its defaults (undefined: off). */
   changeFeed: (Required<Omit<ChangeFeedOptions, "slot" | "publication">> & { slot: string; publication: string }) | undefined;
 }
@@ -234,6 +250,14 @@ export const DEFAULTS = {
   feedLease: 10_000,
   /** SQLite's `data_version` poll, in ms. */
   feedPollMs: 50,
+  /** One cached read in this many is counted for warm starts. */
+  warmSampleEvery: 16,
+  /** Milliseconds `$cache.ready()` waits for a warm start's load. */
+  warmTimeout: 5_000,
+  /** The namespace's read counts keep this many members, or 10 × `warm.top` if more. */
+  warmMinMembers: 1_000,
+  /** `$cache.warm(reads)`: reads run at once. */
+  warmConcurrency: 4,
 } as const;
 
 function toIssues(error: z.ZodError): ConfigIssue[] {
@@ -282,6 +306,12 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     auditRate: o.audit?.sampleRate ?? d.auditSampleRate,
     auditMaxPerSecond: o.audit?.maxPerSecond ?? d.auditMaxPerSecond,
     telemetry: o.telemetry ?? d.telemetry,
+    warm: o.warm && {
+      top: o.warm.top,
+      sampleEvery: o.warm.sampleEvery ?? d.warmSampleEvery,
+      timeout: o.warm.timeout ?? d.warmTimeout,
+      maxMembers: Math.max(d.warmMinMembers, 10 * o.warm.top),
+    },
     changeFeed: o.changeFeed && {
       url: o.changeFeed.url,
       slot: o.changeFeed.slot ?? feedName(o.namespace ?? d.namespace),

@@ -19,7 +19,9 @@ export type {
   RawQueryMethod,
 } from "./prisma/types.js";
 export type { CacheInfo } from "./engine/info.js";
+export type { CacheExplanation, CacheTier } from "./engine/explain.js";
 export type { CacheStatus } from "./engine/request.js";
+export type { WarmError, WarmOptions, WarmProgress, WarmSummary } from "./engine/warm.js";
 export type {
   CacheOptions,
   CacheStrategy,
@@ -29,6 +31,8 @@ export type {
   QueryCacheOption,
   RawCacheOptions,
   RedisClient,
+  WarmStartOptions,
+  WrapOptions,
 } from "./options.js";
 export { BusDeliveryError, CacheError, CacheConfigError, CacheUsageError, FeedSetupError, RedisTimeoutError } from "./errors.js";
 export type { CacheErrorCode, ConfigIssue } from "./errors.js";

@@ -231,6 +231,44 @@ export interface CacheOptions {
    * @default undefined (off)
    */
   changeFeed?: ChangeFeedOptions;
+  /**
+   * Warm starts (with Redis; without it, nothing happens). Processes with
+   * this option count the cached model reads of their plain clients (no
+   * scope, no query extension; not `$queryRawCached`) by sampling, in one
+   * sorted set per namespace in Redis (`<namespace>:hot`, at most
+   * max(1000, 10 × `top`) reads of at most 1 KiB each). A new process loads
+   * the `top` most read into its L1 from Redis once its bus is ready: never
+   * from the database, and only entries still fresh there. It then runs
+   * the in-process hit path over them a few thousand times (counted
+   * nowhere), so that its first reads find that code compiled.
+   * `$cache.ready()` waits for all this, at most `timeout` ms. What it
+   * loaded is in `stats().warmed`.
+   * @default undefined (off)
+   */
+  warm?: WarmStartOptions;
+}
+
+/** Options of warm starts (`warm`). */
+export interface WarmStartOptions {
+  /**
+   * How many of the namespace's most read entries a new process loads into
+   * its L1 (0 to 10000; 0 counts reads and loads nothing). Beyond `l1.max`,
+   * the least read ones loaded are evicted again.
+   */
+  top: number;
+  /**
+   * About one cached read in this many (chosen at random) is counted, adding
+   * this much to its count, so that counting costs the read path one
+   * decrement on most reads. 1 counts every read.
+   * @default 16
+   */
+  sampleEvery?: number;
+  /**
+   * Milliseconds `$cache.ready()` waits for the load; past it, the load goes
+   * on in the background.
+   * @default 5000
+   */
+  timeout?: number;
 }
 
 /** Options of the staleness audit (`audit`). */
@@ -323,4 +361,50 @@ export interface RawCacheOptions {
   ttl?: number;
   /** A key of your own, used instead of the hash of the SQL and its values. @default undefined */
   key?: string;
+}
+
+/**
+ * Options of `prisma.$cache.wrap(fn, options)`: what a wrapped function's
+ * results depend on, and how long they stay fresh. `A` is the function's
+ * parameter list.
+ */
+export interface WrapOptions<A extends unknown[] = unknown[]> {
+  /**
+   * A name for the function, the same in every process that runs it. Entries
+   * are keyed by the function's identity: its `name` property and the hash of
+   * its source text (`fn.toString()`), so that processes running the same
+   * code share them and a changed function never reads its old results. This
+   * option is added to that identity. It is required for a bound or native
+   * function (whose source text does not tell it apart), and for each of
+   * several function objects with the same source in one cache (closures
+   * made by one factory may capture different state): without it the second
+   * `wrap` throws.
+   * @default undefined (the function's name and source alone)
+   */
+  name?: string;
+  /**
+   * The entry's key, instead of the arguments: a string (one entry for every
+   * call) or a function of the arguments returning a non-empty string. It is
+   * still prefixed by the function's identity. Give one when an argument
+   * has no canonical form (a function, a symbol, a circular object) or holds
+   * more than the result depends on.
+   * @default undefined (the canonical form of the arguments, as for queries)
+   */
+  key?: string | ((...args: A) => string);
+  /**
+   * Models the function reads: a write to any of them (in any process sharing
+   * the Redis) makes its results stale. Without models, results depend on
+   * the namespace as a whole: only their tags, `invalidateAll()` and their
+   * ttl end them. As for a cached raw read, where row-level security applies
+   * to the database user, a function that declares a model under it, or no
+   * model at all, runs uncached unless a scope is declared.
+   * @default []
+   */
+  models?: string[];
+  /** Tags of its results, made stale by `$cache.invalidate({ tags })`. @default [] */
+  tags?: string[];
+  /** Seconds a result stays fresh. 0 does not cache: every call runs the function (counted as a `no-ttl` bypass). @default the global ttl */
+  ttl?: number;
+  /** Seconds past `ttl` during which a stale result is returned at once while one caller (cluster-wide) refreshes it. @default the global swr */
+  swr?: number;
 }

@@ -26,6 +26,7 @@ import { ReadPath } from "./engine/read-path.js";
 import { Keyspace } from "./engine/keyspace.js";
 import type { Load, ReadOutcome, ReadPlan } from "./engine/request.js";
 import { WritePath } from "./engine/write-path.js";
+import { type CacheExplanation, explainPlan } from "./engine/explain.js";
 import { EventHub } from "./events.js";
 import { logEvents } from "./logger.js";
 import { Audit } from "./audit.js";
@@ -34,6 +35,8 @@ import { ChangeFeed } from "./feed/consumer.js";
 import { FeedLease } from "./feed/lease.js";
 import { feedKind, feedSource } from "./feed/sources.js";
 import { FeedTranslator } from "./feed/translate.js";
+import { HotReads } from "./engine/hot.js";
+import { HotSet } from "./tiers/hot.js";
 
 /** One cache instance: created each time the extension is applied to a base client. */
 export class CacheRuntime {
@@ -53,6 +56,8 @@ export class CacheRuntime {
   readonly feed: ChangeFeed | undefined;
   /** Regeneration leases (with Redis, unless `lock: false`). */
   readonly leases: LeaseManager | undefined;
+  /** The namespace's read counts, and this process's warm start (`warm`, with Redis). */
+  readonly hot: HotReads | undefined;
   /** Resolves once the bus is subscribed (or has given up for now; at once without Redis) and telemetry is loaded (or found missing). */
   readonly ready: Promise<void>;
   /** Spans and metrics, once `@opentelemetry/api` is loaded (when it is installed and `telemetry` is on). */
@@ -60,6 +65,8 @@ export class CacheRuntime {
   private closed = false;
   /** Builds read plans from model reads and cached raw reads, and completes them on a miss. */
   readonly planner: Planner;
+  /** Which reads row-level security keeps out of the cache. */
+  readonly rowSecurity: RowSecurity;
 
   /**
    * @param dataModel the client's runtime data model (models and relation fields).
@@ -92,11 +99,11 @@ export class CacheRuntime {
       stats: this.stats,
       precise: relations && new ReadDependencies(relations, this.rows, options.maxRowDeps),
     });
-    const rowSecurity = new RowSecurity(
+    const rowSecurity = (this.rowSecurity = new RowSecurity(
       this.graph,
       () => identity?.rowSecured,
       (e) => this.events.emit(e),
-    );
+    ));
     checkModelNames(options, this.graph.models);
     // Without Redis there is nothing to check against: L1 entries live their whole ttl.
     const l1 = options.l1 === false ? undefined : new MemoryTier(options.redis ? options.l1 : { ...options.l1, ttl: Infinity });
@@ -194,6 +201,21 @@ export class CacheRuntime {
         })
       : undefined;
     if (telemetry) this.ready = Promise.all([this.ready, telemetry]).then(() => undefined);
+    const warm = options.warm;
+    this.hot =
+      redis && warm
+        ? new HotReads({
+            set: new HotSet(redis, {
+              namespace: options.namespace,
+              timeoutMs: options.redisTimeout,
+              maxMembers: warm.maxMembers,
+              onError: this.stats.redisError,
+            }),
+            sampleEvery: warm.sampleEvery,
+          })
+        : undefined;
+    // After the bus is ready: its first subscription flushes L1.
+    if (this.hot && l1 && warm && warm.top > 0) this.ready = Promise.all([this.ready, this.warmStart(this.hot, warm.top, warm.timeout)]).then(() => undefined);
     this.reads.audit =
       options.auditRate > 0
         ? new Audit({
@@ -206,6 +228,23 @@ export class CacheRuntime {
             lagMs: redis ? options.heartbeat : 0,
           })
         : undefined;
+  }
+
+  /**
+   * Once {@link ready}, loads the `top` entries most read across the
+   * namespace into L1 from L2 (engine/hot.ts). Resolves when done, or after
+   * `timeoutMs` while the load goes on; never rejects.
+   */
+  private warmStart(hot: HotReads, top: number, timeoutMs: number): Promise<void> {
+    const load = this.ready.then(() => (this.closed ? 0 : hot.load(top, { planner: this.planner, reads: this.reads, graph: this.graph, stats: this.stats })));
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      void load.then(
+        () => (clearTimeout(timer), resolve()),
+        () => (clearTimeout(timer), resolve()),
+      );
+    });
   }
 
   /** Starts this process's change feed consumer: it competes for the namespace's lease, and consumes while it holds it. */
@@ -244,6 +283,11 @@ export class CacheRuntime {
     return this.reads.run(plan, load, scoped, outcome);
   }
 
+  /** `$cache.explain(read)` of a read the planner decided to cache (engine/explain.ts): what the read path would do, without doing it. */
+  explain(plan: ReadPlan, scoped: boolean): Promise<CacheExplanation> {
+    return explainPlan({ planner: this.planner, rowSecurity: this.rowSecurity, identity: this.identity, l1: this.reads.l1, l2: this.reads.l2 }, plan, scoped);
+  }
+
   /** `$cache.stats()`: the counters, and what this process's L1 holds now. */
   snapshot(): CacheStats {
     const l1 = this.reads.l1;
@@ -279,6 +323,7 @@ export class CacheRuntime {
   /** Closes the connections the cache opened (the bus subscriber); the app's Redis client stays open. */
   async close(): Promise<void> {
     this.closed = true;
+    this.hot?.close();
     // The feed first: its last bumps go out, and its lease is given up at once.
     await this.feed?.close();
     this.reads.l2?.close();

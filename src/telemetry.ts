@@ -112,13 +112,19 @@ export interface CacheStats {
   audits: number;
   /** Audited hits whose value differed from the database's with no bump to explain it (each also a `stale-detected` event). */
   staleDetected: number;
+  /**
+   * Entries this process loaded into its L1 from Redis at start (`warm: {
+   * top }`): the namespace's most read, each still fresh there.
+   */
+  warmed: number;
   /** This process's L1 now: entries held and their approximate bytes (0 and 0 with `l1: false`). */
   l1: { entries: number; bytes: number };
   /**
    * The same counters by model and operation (the operation called, e.g.
    * `findUniqueOrThrow`): `byModel.User.findUnique.hits.l1`. Cached raw
-   * reads are under `byModel.$queryRawCached.queryRaw`. Only models and
-   * operations that were read appear.
+   * reads are under `byModel.$queryRawCached.queryRaw`, wrapped functions
+   * under `byModel["$cache.wrap"]` by their `name` option or function name.
+   * Only models and operations that were read appear.
    */
   byModel: Record<string, Record<string, OperationStats>>;
   /** The change feed of this process (`changeFeed`): where it stands, what it applied, its lag; undefined without the option. */
@@ -149,6 +155,7 @@ export class Stats {
   corruptEntries = 0;
   audits = 0;
   staleDetected = 0;
+  warmed = 0;
   /** The change feed's figures, when it runs (owned by feed/consumer.ts). */
   feed: FeedStats | undefined;
 
@@ -204,6 +211,7 @@ export class Stats {
       corruptEntries: this.corruptEntries,
       audits: this.audits,
       staleDetected: this.staleDetected,
+      warmed: this.warmed,
       byModel: this.byModelSnapshot(),
       ...(this.feed ? { feed: { ...this.feed } } : {}),
     };

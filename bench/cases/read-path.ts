@@ -3,6 +3,9 @@
  *   - from L1 (the cache's in-process tier),
  *   - from L2 (Redis only: `l1: false`),
  *   - by the database (plain client, adapter-pg),
+ *   - and a function wrapped with `prisma.$cache.wrap` (it runs the same
+ *     findUnique on the plain client), from L1: its hit against the
+ *     findUnique's L1 hit,
  * against two baselines:
  *   - A, an "ideal Map cache" in a `query.$allModels.$allOperations` hook
  *     (key = model + operation + JSON.stringify(args), Map hit returned
@@ -29,6 +32,7 @@ import type { LatencyCase, LatencyGroup } from "../lib/types";
 /** Case ids, in display order. */
 export const READ_PATH_CASES = [
   "l1",
+  "wrap",
   "hook",
   "l2",
   "raw",
@@ -45,6 +49,7 @@ export type ReadPathCase = (typeof READ_PATH_CASES)[number];
 
 const LABELS: Record<ReadPathCase, string> = {
   l1: "cached findUnique, L1 hit",
+  wrap: "wrapped function (prisma.$cache.wrap), L1 hit",
   hook: "baseline A: Map cache in $allOperations hook",
   l2: "cached findUnique, L2 hit (l1: false)",
   raw: "baseline B: ioredis GET + decode()",
@@ -68,6 +73,7 @@ export interface ReadPathOptions {
 
 const DEFAULT_ITERATIONS: Record<ReadPathCase, number> = {
   l1: 20_000,
+  wrap: 20_000,
   hook: 20_000,
   l2: 10_000,
   raw: 10_000,
@@ -83,6 +89,7 @@ const DEFAULT_ITERATIONS: Record<ReadPathCase, number> = {
 /** Untimed calls per case before the first round (JIT). */
 const INITIAL_WARMUP: Record<ReadPathCase, number> = {
   l1: 5_000,
+  wrap: 5_000,
   hook: 5_000,
   l2: 1_000,
   raw: 1_000,
@@ -98,6 +105,7 @@ const INITIAL_WARMUP: Record<ReadPathCase, number> = {
 /** Untimed calls per case before each batch. */
 const BATCH_WARMUP: Record<ReadPathCase, number> = {
   l1: 50,
+  wrap: 50,
   hook: 50,
   l2: 20,
   raw: 20,
@@ -115,6 +123,8 @@ const BATCH_WARMUP: Record<ReadPathCase, number> = {
 const L1_MEDIAN_MAX_US = 2;
 const L1_MIN_SPEEDUP_OVER_HOOK = 10;
 const L2_MAX_OVER_RAW = 1.3;
+/** Issue 22: a wrapped function's L1 hit costs at most this many times a findUnique's. */
+const WRAP_MAX_OVER_L1 = 1.5;
 
 /**
  * The body of a stored entry (what a reader must do with the stored payload):
@@ -180,6 +190,8 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
 
     const l1Client = plain.$extends(prismaCache({ ttl: 60, redis, namespace }));
     const l2Client = plain.$extends(prismaCache({ ttl: 60, redis, namespace, l1: false }));
+    // The same lookup as a wrapped function, depending on the User model.
+    const userById = l1Client.$cache.wrap(async (userId: number) => plain.user.findUnique({ where: { id: userId } }), { models: ["User"] });
 
     const map = new Map<string, unknown>();
     const hookClient = plain.$extends({
@@ -219,6 +231,7 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
 
     const calls: Record<ReadPathCase, () => Promise<unknown>> = {
       l1: () => l1Client.user.findUnique({ where: { id } }),
+      wrap: () => userById(id),
       hook: () => hookClient.user.findUnique({ where: { id } }),
       l2: () => l2Client.user.findUnique({ where: { id } }),
       raw: async () => decode(bodyOf((await redis.get(rawKey))!)),
@@ -238,6 +251,7 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
     type Stats = { $cache: { stats(): { hits: { l1: number; l2: number } } } };
     const tierOf: Partial<Record<ReadPathCase, { client: Stats; tier: "l1" | "l2" }>> = {
       l1: { client: l1Client, tier: "l1" },
+      wrap: { client: l1Client, tier: "l1" },
       l2: { client: l2Client, tier: "l2" },
       l2Unique: { client: l2Client, tier: "l2" },
       l1Mariadb: { client: mariadb.cached, tier: "l1" },
@@ -271,6 +285,7 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
     const speedup = ratio(cases.hook.medianUs, l1);
     const l2OverRaw = ratio(cases.l2.medianUs, cases.raw.medianUs);
     const l2UniqueOverRaw = ratio(cases.l2Unique.medianUs, cases.rawUnique.medianUs);
+    const wrapOverL1 = ratio(cases.wrap.medianUs, l1);
     return {
       kind: "latency",
       title: "Read path: findUnique by id (and by email), one User row",
@@ -278,6 +293,7 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
         "Each call timed with process.hrtime.bigint(); medians and p99 over all rounds; times include the timer overhead shown by the calibration row.",
         `${rounds} rounds, cases interleaved (order rotated each round), warm-ups before the first round and before each batch.`,
         "Cached clients: prisma.$extends(prismaCache({ ttl: 60, redis, namespace })), the L2 one with l1: false.",
+        'The wrapped function is prisma.$cache.wrap(async (userId) => plain.user.findUnique({ where: { id: userId } }), { models: ["User"] }) on the L1 client, called with the same id.',
         "Baseline B times GET of the stored entry's exact payload (copied to its own key), splitting off the entry header (ptc1 or ptc2), and decode().",
         `MariaDB ${mariadbVersion} (${mariadb.description}) and SQLite (${sqlite.description}) get the same User row and the same cached client options, ` +
           "each with the Prisma client generated for it (generated/prisma-mysql, generated/prisma-sqlite).",
@@ -301,6 +317,12 @@ export async function readPath(env: BenchEnv, options: ReadPathOptions = {}): Pr
           value: l2UniqueOverRaw,
           target: `≤ ${L2_MAX_OVER_RAW}×`,
           met: l2UniqueOverRaw <= L2_MAX_OVER_RAW,
+        },
+        wrapVsL1: {
+          label: "A wrapped function's L1 hit over a findUnique's (wrapped median ÷ L1 median)",
+          value: wrapOverL1,
+          target: `≤ ${WRAP_MAX_OVER_L1}×`,
+          met: wrapOverL1 <= WRAP_MAX_OVER_L1,
         },
         uncachedVsL1: { label: "L1 speed-up over the database (uncached ÷ L1)", value: ratio(cases.uncached.medianUs, l1) },
         uncachedVsL2: { label: "L2 speed-up over the database (uncached ÷ L2)", value: ratio(cases.uncached.medianUs, cases.l2.medianUs) },

@@ -46,6 +46,7 @@ const COUNTERS: Record<Exclude<CountField, "bypasses">, readonly [name: string, 
   corruptEntries: ["corrupt_entries_total", "Entries found in Redis that could not be decoded."],
   audits: ["audits_total", "Hits the staleness audit read again from the database."],
   staleDetected: ["stale_detected_total", "Audited hits that differed from the database with no bump to explain it."],
+  warmed: ["warmed_total", "Entries loaded into L1 from Redis at start (warm: { top })."],
 };
 
 /** One `[labels, value]` per model and operation read so far, from `stats().byModel`. */

@@ -16,6 +16,7 @@ import type { KeyedSelect } from "../deps/select-keys.js";
 import type { ReadDependencies } from "../deps/selection.js";
 import type { RowKeys } from "../deps/rows.js";
 import { CacheUsageError } from "../errors.js";
+import { Bypass, CACHE_FALSE, NO_TTL } from "./bypass.js";
 import { canonicalize } from "../keys.js";
 import { type OpCounters, RAW_MODEL, type Stats } from "../telemetry.js";
 import { KeyMemo } from "./key-memo.js";
@@ -116,18 +117,33 @@ export class Planner {
     counters: OpCounters = this.ctx.stats.of(model, operation),
     memo?: KeyMemo,
   ): ReadPlan | undefined {
+    const decided = this.decide(model, operation, args, cache, prefix, counters, memo);
+    if (!(decided instanceof Bypass)) return decided;
+    this.ctx.stats.bypass(decided.reason, counters);
+    return undefined;
+  }
+
+  /**
+   * {@link plan}'s decision, counting nothing: the read's plan, or why it is
+   * not cached. The read path and `$cache.explain` both decide through it.
+   * @throws {CacheUsageError} when the per-query `cache` option is malformed.
+   */
+  decide(
+    model: string,
+    operation: ReadOperation,
+    args: Record<string, unknown> | undefined,
+    cache: unknown,
+    prefix: string,
+    counters: OpCounters,
+    memo: KeyMemo | undefined,
+  ): ReadPlan | Bypass {
     // No closure is made on the common path (no per-query option).
     const option = cache === undefined ? undefined : checkQueryOption(cache, () => `${model}.${operation}({ cache })`);
     const modelOptions = this.options.models[model];
-    if (option === false || modelOptions?.cache === false) {
-      this.ctx.stats.bypass(option === false ? "cache-false" : "model-disabled", counters);
-      return undefined;
-    }
+    if (option === false) return CACHE_FALSE;
+    if (modelOptions?.cache === false) return new Bypass("model-disabled", `reads of ${model} are not cached (models.${model}.cache is false)`);
     const ttl = option?.ttl ?? modelOptions?.ttl ?? this.options.ttl;
-    if (!(ttl > 0)) {
-      this.ctx.stats.bypass("no-ttl", counters);
-      return undefined;
-    }
+    if (!(ttl > 0)) return NO_TTL;
     const keyOp = PLAIN_OPERATION[operation];
     // Per-query tags are part of the key: the same query with other tags is another entry.
     const tagged = option?.tags?.length ? `|t|${canonicalize([...option.tags].sort())}` : "";
@@ -164,35 +180,38 @@ export class Planner {
    * @throws {CacheUsageError} naming an unknown model or a malformed option.
    */
   planRaw(sql: { strings: readonly string[]; values: readonly unknown[] }, options: RawCacheOptions, prefix = ""): ReadPlan | undefined {
+    const decided = this.decideRaw(sql, options, prefix);
+    if (!(decided instanceof Bypass)) return decided;
+    this.ctx.stats.bypass(decided.reason, this.rawCounters);
+    return undefined;
+  }
+
+  /**
+   * {@link planRaw}'s decision, counting nothing: the plan, or why it is not
+   * cached. `counters` go into the plan (the raw reads' own by default).
+   * @throws {CacheUsageError} naming an unknown model or a malformed option.
+   */
+  decideRaw(
+    sql: { strings: readonly string[]; values: readonly unknown[] },
+    options: RawCacheOptions,
+    prefix: string,
+    counters?: OpCounters,
+  ): ReadPlan | Bypass {
     const where = "$queryRawCached(sql, options)";
     if (typeof sql !== "object" || sql === null || !Array.isArray(sql.strings) || !Array.isArray(sql.values)) {
       throw new CacheUsageError(`${where}: sql must be a Prisma.Sql object, e.g. Prisma.sql\`SELECT ...\``);
     }
     if (typeof options !== "object" || options === null) throw new CacheUsageError(`${where}: options must be an object { models, tags, ttl, key }`);
     const { models = [], ...rest } = options;
-    if (!Array.isArray(models)) throw new CacheUsageError(`${where}: models must be an array of model names`);
-    for (const m of models) {
-      if (!this.ctx.graph.models.includes(m)) throw new CacheUsageError(`${where}: unknown model "${m}" (models: ${this.ctx.graph.models.join(", ")})`);
-    }
     const option = checkQueryOption(rest, () => where) as QueryOption;
+    const declared = this.declared(where, models, option.tags);
     const ttl = option.ttl ?? this.options.ttl;
-    if (!(ttl > 0)) {
-      this.ctx.stats.bypass("no-ttl", this.rawCounters);
-      return undefined;
-    }
+    if (!(ttl > 0)) return NO_TTL;
     // What the query declares it reads is part of the key, like its text and values.
-    const declared = canonicalize([[...models].sort(), [...(option.tags ?? [])].sort()]);
     const l1Key =
       option.key !== undefined
-        ? `${prefix}$raw|k|${JSON.stringify(option.key)}|${declared}`
-        : `${prefix}$raw|${canonicalize([sql.strings, sql.values])}|${declared}`;
-    // A raw read that names no model depends on the namespace as a whole.
-    const deps = models.length ? [] : [ALL_DEP];
-    for (const m of models) {
-      deps.push(modelDep(m));
-      for (const d of this.options.models[m]?.dependsOn ?? NONE) deps.push(modelDep(d));
-    }
-    for (const t of option.tags ?? NONE) deps.push(tagDep(t));
+        ? `${prefix}$raw|k|${JSON.stringify(option.key)}|${declared.key}`
+        : `${prefix}$raw|${canonicalize([sql.strings, sql.values])}|${declared.key}`;
     return {
       l1Key,
       ttlMs: ttl * 1000,
@@ -205,9 +224,31 @@ export class Planner {
       operation: undefined,
       // Its dependencies follow from what it declares, which is part of its key.
       memoizable: true,
-      declared: [...new Set(deps)],
-      counters: this.rawCounters,
+      declared: declared.deps,
+      counters: counters ?? this.rawCounters,
     };
+  }
+
+  /**
+   * What a read that declares what it reads (`$queryRawCached`, `$cache.wrap`)
+   * depends on: each model (and the models it `dependsOn`) and each tag, or
+   * the namespace as a whole when it names no model; and the canonical text
+   * of the declaration, for its key.
+   * @throws {CacheUsageError} when `models` is not an array of the schema's model names.
+   */
+  declared(where: string, models: unknown, tags: readonly string[] | undefined): { deps: readonly string[]; key: string } {
+    if (!Array.isArray(models)) throw new CacheUsageError(`${where}: models must be an array of model names`);
+    for (const m of models) {
+      if (!this.ctx.graph.models.includes(m))
+        throw new CacheUsageError(`${where}: unknown model ${JSON.stringify(m)} (models: ${this.ctx.graph.models.join(", ")})`);
+    }
+    const deps = models.length ? [] : [ALL_DEP];
+    for (const m of models as string[]) {
+      deps.push(modelDep(m));
+      for (const d of this.options.models[m]?.dependsOn ?? NONE) deps.push(modelDep(d));
+    }
+    for (const t of tags ?? NONE) deps.push(tagDep(t));
+    return { deps: [...new Set(deps)], key: canonicalize([[...models].sort(), [...(tags ?? [])].sort()]) };
   }
 
   /**
@@ -268,7 +309,7 @@ export class Planner {
 type QueryOption = Exclude<QueryCacheOption, false>;
 
 /** Validates the per-query `cache` option without allocating on the common path. */
-function checkQueryOption(cache: unknown, label: () => string): QueryOption | false | undefined {
+export function checkQueryOption(cache: unknown, label: () => string): QueryOption | false | undefined {
   if (cache === undefined) return undefined;
   if (cache === false) return false;
   const where = label();

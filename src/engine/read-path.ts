@@ -82,6 +82,9 @@ export interface Peeked {
 
 const DROPPED = Symbol("dropped");
 
+/** The load of an attempt that never queries ({@link ReadPath.loadFromL2}). */
+const NO_LOAD: Load = () => Promise.reject(new Error("loading from L2 never queries the database"));
+
 /** Whether a counter's value carries write marks (tiers/versions.ts: `<number>~<writes>~<until>`). */
 const isMarked = (version: string): boolean => version.includes("~");
 
@@ -134,6 +137,16 @@ export class ReadPath {
     return this.runAs(plan, load, scoped, outcome);
   }
 
+  /**
+   * {@link run} without the staleness audit's sample: for values the audit
+   * cannot check by loading them again (a wrapped function's, whose load is
+   * the app's own function: running it twice could cost or do what the cache
+   * saves, and it need not read the database).
+   */
+  runUnaudited(plan: ReadPlan, load: Load, outcome?: ReadOutcome): Promise<unknown> {
+    return this.runAs(plan, load, false, outcome);
+  }
+
   private runAs(plan: ReadPlan, load: Load, scoped: boolean, outcome: ReadOutcome | undefined): Promise<unknown> {
     if (outcome) outcome.plan = plan;
     const hit = this.peek(plan.l1Key);
@@ -157,7 +170,7 @@ export class ReadPath {
   /** An L1 miss: completes the plan and reads, unless row-level security keeps the read uncached. */
   private l1Miss(plan: ReadPlan, load: Load, scoped: boolean, outcome: ReadOutcome | undefined): Promise<unknown> {
     const request = this.options.planner.complete(plan);
-    if (scoped || this.options.rowSecurity.secured(request) === undefined) return this.read(request, load, outcome);
+    if (this.options.rowSecurity.secured(request, scoped) === undefined) return this.read(request, load, outcome);
     // Its rows depend on the session (row-level security), which the cache cannot see: not cached unless scoped.
     this.stats.bypass("row-level-security", plan.counters);
     if (outcome) outcome.plan = undefined;
@@ -319,6 +332,35 @@ export class ReadPath {
     if (stale || this.policy.refreshEarly(t, now)) setImmediate(() => this.refresh(req, a.load));
     // L1 keeps `value`; the caller gets its own copy only when L1 shares it.
     return { value: filled ? cloneResult(value) : value, stored: value, status: stale ? "stale" : "l2", timing: t };
+  }
+
+  /**
+   * Loads a read's entry into L1 from L2, never from the database (a warm
+   * start, engine/hot.ts): the plan is completed, L2 is read as for a read
+   * (the entry only if its recorded versions are current), and a fresh entry
+   * is stored in L1 as an L2 hit stores it (refused if a local generation
+   * moved meanwhile). Resolves to whether it stored; false when L1 already
+   * holds the read, without L1 or a usable Redis, for a read row-level
+   * security keeps out of the cache, and for an entry missing or past its ttl.
+   */
+  async loadFromL2(plan: ReadPlan): Promise<boolean> {
+    const { l1, l2 } = this;
+    if (l1 === undefined || l2 === undefined || !l2.available) return false;
+    const held = l1.get(plan.l1Key);
+    if (held !== undefined && this.generations.current(held) && Date.now() < held.checkUntil) return false;
+    await this.options.identity?.ensure();
+    const req = this.options.planner.complete(plan);
+    const id = req.l2Id;
+    if (id === undefined || this.options.rowSecurity.find(req, false) !== undefined) return false;
+    const snap = snapshotDeps(req);
+    const a = { req, load: NO_LOAD, snap, gens: this.generations.snapshot(snap), clock: this.generations.clock, id, gen: l2.gen };
+    const found = await this.l2Get(l2, req, id, snap);
+    const entry = found?.entry;
+    if (!this.fresh(entry)) return false;
+    const value = this.decodeOrDrop(id, entry.body);
+    if (value === DROPPED) return false;
+    const t = entry.timing;
+    return this.fill.l1Entry(a, value, byteSize(entry.body), { ...t, keepUntil: Math.max(t.staleUntil, t.freshUntil + req.graceMs) });
   }
 
   /**

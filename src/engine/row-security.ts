@@ -29,9 +29,21 @@ export class RowSecurity {
   /**
    * The first model a read touches whose table's row-level security applies
    * to this connection's user (`*` for a read of the whole namespace), or
-   * undefined. The first time one is found, a `bypass` event says so.
+   * undefined, also when the client declared a scope (`scoped`). The first
+   * time one is found, a `bypass` event says so.
    */
-  secured(request: ReadRequest): string | undefined {
+  secured(request: ReadRequest, scoped: boolean): string | undefined {
+    const found = this.find(request, scoped);
+    if (found !== undefined && !this.reported) {
+      this.reported = true;
+      this.emit({ type: "bypass", reason: "row-level-security", model: found, operation: "read", detail: this.detail() });
+    }
+    return found;
+  }
+
+  /** {@link secured}'s decision, reporting nothing (`$cache.explain` shares it). */
+  find(request: ReadRequest, scoped: boolean): string | undefined {
+    if (scoped) return undefined;
     const tables = this.tables();
     if (!tables || tables.size === 0) return undefined;
     if (!this.deps) {
@@ -48,16 +60,11 @@ export class RowSecurity {
       else found = this.deps.get(d);
       if (found !== undefined) break;
     }
-    if (found !== undefined && !this.reported) {
-      this.reported = true;
-      this.emit({
-        type: "bypass",
-        reason: "row-level-security",
-        model: found,
-        operation: "read",
-        detail: `row-level security applies to this database user on ${[...tables].join(", ")}; declare how results vary with prismaCache({ scope }) or cacheScope(scope, extension)`,
-      });
-    }
     return found;
+  }
+
+  /** What a read that row-level security keeps out of the cache is told. */
+  detail(): string {
+    return `row-level security applies to this database user on ${[...(this.tables() ?? [])].join(", ")}; declare how results vary with prismaCache({ scope }) or cacheScope(scope, extension)`;
   }
 }

@@ -7,7 +7,9 @@
  * @module
  */
 
+import type { CacheExplanation } from "../engine/explain.js";
 import type { CacheInfo } from "../engine/info.js";
+import type { CacheRuntime } from "../runtime.js";
 import type { ReadOutcome } from "../engine/request.js";
 
 /** The transaction handle Prisma passes to `requestTransaction`. */
@@ -26,6 +28,14 @@ export interface QueryRunner {
   direct(query: CachedQuery<unknown>): PrismaPromiseLike;
   /** The cache info of a read that ended with `outcome` and `value`. */
   info(outcome: ReadOutcome, value: unknown): CacheInfo;
+}
+
+/** A runner that also tells how the cache would answer a query without running it (`$cache.explain`). */
+export interface ExplainingRunner extends QueryRunner {
+  /** The cache its queries belong to. */
+  readonly runtime: CacheRuntime;
+  /** How the cache would answer `query`, decided as its run decides, without running it. */
+  explain(query: CachedQuery<unknown>): Promise<CacheExplanation>;
 }
 
 /** A promise that starts its work when first awaited, like Prisma's own, and runs it at most once. */
@@ -69,7 +79,8 @@ export abstract class LazyPromise<T> implements PromiseLike<T> {
 /** A lazy cached query. One allocation per call; it runs at most once. */
 export class CachedQuery<T> extends LazyPromise<T> {
   constructor(
-    private readonly runner: QueryRunner,
+    /** What runs (and explains) it. */
+    readonly runner: QueryRunner,
     /** Prisma's model context (`this` of the model method), or the client for a raw read. */
     readonly ctx: unknown,
     /** The operation called. */
@@ -109,7 +120,8 @@ export class CachedQuery<T> extends LazyPromise<T> {
 export class InfoQuery<T> extends LazyPromise<{ data: T; info: CacheInfo }> {
   constructor(
     private readonly runner: QueryRunner,
-    private readonly query: CachedQuery<T>,
+    /** The read it answers with its info. */
+    readonly query: CachedQuery<T>,
   ) {
     super();
   }

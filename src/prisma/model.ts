@@ -5,59 +5,58 @@
  * (source.ts) to the runtime's read entry.
  * @module
  */
+import { Bypass, IN_TRANSACTION } from "../engine/bypass.js";
+import { type CacheExplanation, explainBypass } from "../engine/explain.js";
 import { cacheInfo } from "../engine/info.js";
 import { PLAIN_OPERATION, type ReadOperation } from "../engine/planner.js";
-import { observe } from "../engine/request.js";
+import { observe, type ReadPlan } from "../engine/request.js";
 import type { CacheRuntime } from "../runtime.js";
 import { extensionList, isTransactionClient } from "./internals.js";
-import { addFluentFields, CachedQuery, FluentCachedQuery, type PrismaPromiseLike, type QueryRunner } from "./lazy.js";
+import { addFluentFields, CachedQuery, type ExplainingRunner, FluentCachedQuery, type PrismaPromiseLike } from "./lazy.js";
 import { CacheUsageError } from "../errors.js";
 import type { KeyMemo } from "../engine/key-memo.js";
-import type { OpCounters } from "../telemetry.js";
+import { OpCounters, RAW_MODEL } from "../telemetry.js";
 import type { ClientProfile, Profiler } from "./profile.js";
 import { type ModelContext, modelLoad, runBeneath } from "./source.js";
 
 /**
  * Decides, for a client that is not plain, whether a read through it is
- * cached: returns its key prefix, or undefined after counting the bypass (and
- * reporting it once per client, model and operation).
+ * cached: returns its key prefix, or why not. Counts and reports nothing
+ * (the read path and `$cache.explain` share it; {@link reportBypass} counts).
  */
-export function admit(
-  runtime: CacheRuntime,
-  profile: ClientProfile,
-  model: string | undefined,
-  operation: string,
-  plain: string,
-  counters: OpCounters,
-): string | undefined {
-  if (profile.transaction) {
-    runtime.stats.bypass("transaction", counters);
-    return undefined;
-  }
-  const label = model ?? "$queryRawCached";
+export function admission(profile: ClientProfile, model: string | undefined, operation: string, plain: string): string | Bypass {
+  if (profile.transaction) return IN_TRANSACTION;
+  const label = model ?? RAW_MODEL;
   const opaque = profile.opaqueFor(model, operation) ?? (plain !== operation ? profile.opaqueFor(model, plain) : null);
   if (opaque !== null) {
-    runtime.stats.bypass("query-extension", counters);
-    if (profile.firstReport(`${label}.${operation}`)) {
-      const detail = `${opaque} hooks ${label}.${operation} beneath the cache, so its results may vary in ways the cache cannot see; declare it with cacheScope(scope, extension) or cacheNeutral(extension), or set prismaCache({ scope })`;
-      runtime.events.emit({ type: "bypass", reason: "query-extension", model: label, operation, detail });
-    }
-    return undefined;
+    const detail = `${opaque} hooks ${label}.${operation} beneath the cache, so its results may vary in ways the cache cannot see; declare it with cacheScope(scope, extension) or cacheNeutral(extension), or set prismaCache({ scope })`;
+    return new Bypass("query-extension", detail);
   }
   try {
     return profile.keyPrefix();
   } catch (error) {
-    runtime.stats.bypass("scope-error", counters);
-    runtime.events.emit({
-      type: "bypass",
-      reason: "scope-error",
-      model: label,
-      operation,
-      detail: "a scope function threw; the read went to the database uncached",
-      error,
-    });
-    return undefined;
+    return new Bypass("scope-error", "a scope function threw; the read went to the database uncached", error);
   }
+}
+
+/**
+ * Counts a read that is not cached, and reports it: a query extension once
+ * per client, model and operation, a scope that threw each time.
+ */
+export function reportBypass(
+  runtime: CacheRuntime,
+  profile: ClientProfile,
+  bypass: Bypass,
+  model: string | undefined,
+  operation: string,
+  counters: OpCounters,
+): void {
+  runtime.stats.bypass(bypass.reason, counters);
+  const { reason, detail, error } = bypass;
+  const label = model ?? RAW_MODEL;
+  if (reason === "query-extension" && profile.firstReport(`${label}.${operation}`))
+    runtime.events.emit({ type: "bypass", reason, model: label, operation, detail });
+  else if (reason === "scope-error") runtime.events.emit({ type: "bypass", reason, model: label, operation, detail, error });
 }
 
 /** A per-query option refused when the read was called: its error reaches the caller through the promise, like Prisma's. */
@@ -117,11 +116,30 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
     return p;
   };
 
-  const runner: QueryRunner = {
+  /**
+   * Whether a read through a client with `profile` is cached, and its plan:
+   * the client's admission, then the planner's. Counts and reports nothing
+   * (execute does; explain shares it).
+   */
+  const decide = (
+    profile: ClientProfile,
+    q: CachedQuery<unknown>,
+    model: string,
+    op: ReadOperation,
+    counters: OpCounters,
+    memo: KeyMemo | undefined,
+  ): ReadPlan | Bypass => {
+    if (q.cache instanceof RefusedOption) throw q.cache.error;
+    const prefix = profile.simple ? profile.prefix : admission(profile, model, op, PLAIN_OPERATION[op]);
+    if (typeof prefix !== "string") return prefix;
+    return runtime.planner.decide(model, op, q.args, q.cache, prefix, counters, memo);
+  };
+
+  const runner: ExplainingRunner = {
+    runtime,
     info: (outcome, value) => cacheInfo(runtime.planner, outcome, value, (key) => runtime.reads.l1?.get(key)?.deps),
     direct: (q) => runBeneath(q.ctx as ModelContext, q.operation, q.args, methods[q.operation as ReadOperation]) as PrismaPromiseLike,
     execute(q, outcome): Promise<unknown> {
-      if (q.cache instanceof RefusedOption) throw q.cache.error;
       const ctx = q.ctx as ModelContext;
       const op = q.operation as ReadOperation;
       const plain = PLAIN_OPERATION[op];
@@ -131,10 +149,13 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
         counters: runtime.stats.of(ctx.$name, op),
         memo: profile.simple ? runtime.planner.memo(profile.prefix, ctx.$name, op) : undefined,
       });
-      const prefix = profile.simple ? profile.prefix : admit(runtime, profile, ctx.$name, op, plain, counters);
-      if (prefix === undefined) return Promise.resolve(runner.direct(q));
-      const plan = runtime.planner.plan(ctx.$name, op, q.args, q.cache, prefix, counters, memo);
-      if (!plan) return Promise.resolve(runner.direct(q));
+      const plan = decide(profile, q, ctx.$name, op, counters, memo);
+      if (plan instanceof Bypass) {
+        reportBypass(runtime, profile, plan, ctx.$name, op, counters);
+        return Promise.resolve(runner.direct(q));
+      }
+      // Warm starts count the reads of plain clients (keyed by the read alone), one in `warm.sampleEvery`.
+      if (runtime.hot !== undefined && profile.simple && profile.prefix === "") runtime.hot.sample(plan, q.cache);
       const read = runtime.read(plan, modelLoad(ctx, plain, q.args, methods[plain]), profile.scoped, outcome);
       // *OrThrow shares the plain entry; on "not found" Prisma itself raises its own error.
       if (plain === op) return read;
@@ -144,6 +165,14 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
         if (outcome) observe(outcome, "bypass", undefined);
         return runner.direct(q);
       });
+    },
+    explain(q): Promise<CacheExplanation> {
+      const ctx = q.ctx as ModelContext;
+      const op = q.operation as ReadOperation;
+      const { profile } = infoOf(ctx);
+      // Counters of its own: an explanation counts nothing, and adds no model to stats().byModel.
+      const plan = decide(profile, q, ctx.$name, op, new OpCounters(ctx.$name, op), undefined);
+      return plan instanceof Bypass ? Promise.resolve(explainBypass(plan)) : runtime.explain(plan, profile.scoped);
     },
   };
 

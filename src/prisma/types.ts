@@ -7,11 +7,13 @@
 import type { Prisma, PrismaClientExtends } from "@prisma/client/extension";
 import type { Sql, Types } from "@prisma/client/runtime/client";
 import type { BumpId } from "../coherence/message.js";
-import type { CacheStrategy, QueryCacheOption, RawCacheOptions } from "../options.js";
-import type { BusDeliveryError } from "../errors.js";
+import type { CacheStrategy, QueryCacheOption, RawCacheOptions, WrapOptions } from "../options.js";
+import type { BusDeliveryError, CacheUsageError } from "../errors.js";
+import type { CacheExplanation } from "../engine/explain.js";
 import type { CacheStats } from "../telemetry.js";
 import type { CacheEvent } from "../events.js";
 import type { CacheInfo } from "../engine/info.js";
+import type { WarmOptions, WarmSummary } from "../engine/warm.js";
 
 /** The per-query option added to every cached read's arguments. */
 export interface CacheArgs {
@@ -130,4 +132,44 @@ export interface CacheClientApi {
    * queried itself). Returns a function that removes the listener.
    */
   on(listener: (event: CacheEvent) => void): () => void;
+  /**
+   * How the cache would answer a read, without running it: whether it would
+   * be cached and, if not, why (the reasons of `stats().bypassReasons`); its
+   * tiers, L1 key, L2 key, the dependencies it would record, its ttl and
+   * swr (see {@link CacheExplanation}). Pass the read as the app calls it,
+   * not awaited: `prisma.$cache.explain(prisma.post.findMany({ ... }))`, or a
+   * `$queryRawCached(...)` (or either's `withCacheInfo()`). It is decided by
+   * the read path's own code, and counts, reports and reads nothing; with
+   * Redis it first waits for the database fingerprint (taken once per
+   * cache, as the first read does).
+   * Rejects with a {@link CacheUsageError} for anything but a cached read of
+   * this cache, and with the read's own error when its `cache` option is malformed.
+   */
+  explain(read: PromiseLike<unknown>): Promise<CacheExplanation>;
+  /**
+   * Returns `fn` with its results cached in both tiers, like reads: keyed by
+   * the function's identity and its arguments' canonical form (or `key`),
+   * stale after a write to one of its `models` or `invalidate({ tags })`, in
+   * every process; with single-flight, the regeneration lease, `swr`, grace
+   * (the global `grace`: a result within it is returned when `fn` rejects)
+   * and the compare-and-set fill. Results keep their types (Date, bigint,
+   * Decimal, bytes) and each caller gets its own copy. Without a ttl (option
+   * or global) it runs `fn` on every call. See {@link WrapOptions}.
+   * @throws {CacheUsageError} naming a bad option; a call rejects with one when its arguments cannot be keyed or its result cannot be stored.
+   */
+  wrap<A extends unknown[], R>(fn: (...args: A) => Promise<R>, options?: WrapOptions<A>): (...args: A) => Promise<R>;
+  /**
+   * Runs cached reads to fill both tiers, e.g. after a deploy:
+   * `prisma.$cache.warm([() => prisma.post.findMany({ where: { published: true } }), ...])`.
+   * Each function returns a cached read, not awaited (not an async
+   * function). They run through the normal read path, at most
+   * `concurrency` at once: an entry already fresh is a hit and nothing is
+   * recomputed; a missing one is computed once cluster-wide (the lease) and
+   * stored with the compare-and-set fill. `onProgress` is called after each.
+   * A read that throws or rejects is counted in `failed` (with its error in
+   * `errors`) and never rejects the warm-up.
+   * Rejects with a {@link CacheUsageError} when `reads` is not an array of
+   * functions or an option is malformed. See {@link WarmSummary}.
+   */
+  warm(reads: ReadonlyArray<() => PromiseLike<unknown>>, options?: WarmOptions): Promise<WarmSummary>;
 }

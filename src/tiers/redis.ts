@@ -138,6 +138,12 @@ export class RedisTier {
 
   private readonly places: (Place | undefined)[] = [];
 
+  /** The Redis key of entry `id` now (`<prefix>:e:<epoch>:<id>`), or undefined until its group's epoch is checked on this connection. */
+  entryKeyOf(id: string): string | undefined {
+    const at = this.placeOf(id);
+    return at && entryKey(at.prefix, at.epoch, id);
+  }
+
   /** Whether the circuit is closed (Redis is worth trying). */
   get available(): boolean {
     return this.breaker.available;

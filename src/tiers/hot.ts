@@ -1,0 +1,79 @@
+/**
+ * The namespace's read counts in Redis (`warm: { top }`): one sorted set,
+ * `<prefix>:hot`, whose members are encoded reads and whose scores are their
+ * sampled counts. Writes to it are sent without waiting, in one pipeline per
+ * batch; it is trimmed to a bound now and then, and expires when no process
+ * has recorded anything for a week. A new process reads its highest members.
+ * @module
+ */
+import type { RedisClient } from "../options.js";
+import { bounded, whenConnected } from "./commands.js";
+import { layoutFor, VERSION_TTL_MS } from "./entry.js";
+
+/** Settings of a {@link HotSet}. */
+export interface HotSetOptions {
+  namespace: string;
+  /** Deadline of each command, in ms (`redisTimeout`). */
+  timeoutMs: number;
+  /** Most members kept: the lowest-ranked beyond it are removed when the set is trimmed. */
+  maxMembers: number;
+  /** Counts a failed or timed-out command. */
+  onError: (err: unknown) => void;
+}
+
+/** Members added between two trims of the set. */
+const TRIM_EVERY = 100;
+
+/** The sorted set of one namespace's read counts. */
+export class HotSet {
+  /** The set's key: under the namespace (in the first hash-tag group on a Cluster, so that one node holds it). */
+  readonly key: string;
+  private addedSinceTrim = 0;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly options: HotSetOptions,
+  ) {
+    this.key = `${layoutFor(options.namespace, redis.isCluster).prefix(0)}:hot`;
+  }
+
+  /** Whether commands can be sent now. */
+  get connected(): boolean {
+    return this.redis.status === "ready";
+  }
+
+  /**
+   * Adds `increment` to the score of each member (ZINCRBY), keeps the set
+   * alive for a week, and trims it every {@link TRIM_EVERY} members. Never
+   * rejects; resolves once Redis answered (or the deadline passed).
+   */
+  async add(members: ReadonlyMap<string, number>): Promise<void> {
+    if (members.size === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const [member, increment] of members) pipeline.zincrby(this.key, increment, member);
+    pipeline.pexpire(this.key, VERSION_TTL_MS);
+    this.addedSinceTrim += members.size;
+    if (this.addedSinceTrim >= TRIM_EVERY) {
+      this.addedSinceTrim = 0;
+      // Keeps the `maxMembers` highest; ties and newcomers below them go first.
+      pipeline.zremrangebyrank(this.key, 0, -(this.options.maxMembers + 1));
+    }
+    try {
+      const replies = await bounded(() => pipeline.exec(), this.options.timeoutMs, "hot-set update");
+      const failed = replies?.find(([err]) => err !== null);
+      if (failed) this.options.onError(failed[0]);
+    } catch (err) {
+      this.options.onError(err);
+    }
+  }
+
+  /** The `n` highest members, highest first; empty when Redis failed (counted). */
+  async top(n: number): Promise<string[]> {
+    try {
+      return await whenConnected(this.redis, () => this.redis.zrevrange(this.key, 0, n - 1), this.options.timeoutMs, "hot-set read");
+    } catch (err) {
+      this.options.onError(err);
+      return [];
+    }
+  }
+}
