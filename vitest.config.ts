@@ -1,15 +1,28 @@
 import { configDefaults, defineConfig } from "vitest/config";
 
 /**
- * Seven projects: everything on one Redis, then the suites that also run
- * on a Redis Cluster, then those with fail-fast client options, then the
- * demo on its own, then the suites that also run on MariaDB, on SQLite and
- * on MariaDB with relationMode = "prisma" (side by side). The demo starts an
+ * Nine projects (CONTRIBUTING.md's test matrix is written from them:
+ * `npm run docs:matrix`): the unit tests and the docs test, with no server,
+ * beside everything else on one Redis; then the suites that also run on a Redis Cluster, then
+ * those with fail-fast client options, then the demo on its own, then the
+ * suites that also run on MariaDB, on SQLite and on MariaDB with
+ * relationMode = "prisma" (side by side). The demo starts an
  * app in a child process and checks that none of its Redis commands timed
  * out; run alongside files that fork several processes of their own, a
  * 2-core machine can starve it past `redisTimeout`.
  */
 const DEMO = "test/integration/demo.test.ts";
+
+/** The unit tests: pure logic and state machines over in-process fakes, no database and no Redis (`npm run test:unit`). */
+const UNIT = "test/unit/**/*.test.ts";
+
+/**
+ * The docs test: it type-checks and runs the TypeScript blocks of the README
+ * and docs/. No server either, but a whole tsc program takes longer than
+ * every unit test together, so it has a project of its own, out of
+ * `npm run test:unit`.
+ */
+const DOCS = "test/unit/docs.test.ts";
 
 /** The MySQL change feed source's test: it reads a MariaDB binlog, so only the `mariadb` project runs it. */
 const FEED_MYSQL = "test/integration/feed-mysql.test.ts";
@@ -86,12 +99,29 @@ export default defineConfig({
     projects: [
       {
         extends: true,
+        // Two files at a time even on 2 cores (vitest's default there is one): they only compute.
+        test: {
+          name: "unit",
+          include: [UNIT],
+          exclude: [...configDefaults.exclude, DOCS],
+          maxWorkers: 2,
+          testTimeout: 10_000,
+          // First, on their own (group 0): a group's projects must share maxWorkers.
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: { name: "docs", include: [DOCS], sequence: { groupOrder: 1 } },
+      },
+      {
+        extends: true,
         test: {
           name: "suite",
           globalSetup: ["test/setup/global.ts"],
           include: ["test/**/*.test.ts"],
-          exclude: [...configDefaults.exclude, DEMO, FEED_SQLITE, FEED_MYSQL, FEED_OUTSIDE],
-          sequence: { groupOrder: 0 },
+          exclude: [...configDefaults.exclude, UNIT, DEMO, FEED_SQLITE, FEED_MYSQL, FEED_OUTSIDE],
+          sequence: { groupOrder: 1 },
           typecheck: {
             enabled: true,
             include: ["test/types/**/*.test-d.ts"],
@@ -101,7 +131,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: "cluster", include: ON_CLUSTER, globalSetup: ["test/setup/global-cluster.ts"], sequence: { groupOrder: 1 } },
+        test: { name: "cluster", include: ON_CLUSTER, globalSetup: ["test/setup/global-cluster.ts"], sequence: { groupOrder: 2 } },
       },
       {
         extends: true,
@@ -110,20 +140,20 @@ export default defineConfig({
           include: ON_CLUSTER,
           globalSetup: ["test/setup/global.ts"],
           env: { PTC_REDIS_OPTIONS: "fail-fast" },
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 3 },
         },
       },
       {
         extends: true,
-        test: { name: "demo", include: [DEMO], globalSetup: ["test/setup/global.ts"], sequence: { groupOrder: 3 } },
+        test: { name: "demo", include: [DEMO], globalSetup: ["test/setup/global.ts"], sequence: { groupOrder: 4 } },
       },
       {
         extends: true,
-        test: { name: "mariadb", include: ON_MARIADB, globalSetup: ["test/setup/global.ts"], env: { PTC_DB: "mysql" }, sequence: { groupOrder: 4 } },
+        test: { name: "mariadb", include: ON_MARIADB, globalSetup: ["test/setup/global.ts"], env: { PTC_DB: "mysql" }, sequence: { groupOrder: 5 } },
       },
       {
         extends: true,
-        test: { name: "sqlite", include: ON_SQLITE, globalSetup: ["test/setup/global.ts"], env: { PTC_DB: "sqlite" }, sequence: { groupOrder: 4 } },
+        test: { name: "sqlite", include: ON_SQLITE, globalSetup: ["test/setup/global.ts"], env: { PTC_DB: "sqlite" }, sequence: { groupOrder: 5 } },
       },
       {
         extends: true,
@@ -132,7 +162,7 @@ export default defineConfig({
           include: ON_RELATION_MODE_PRISMA,
           globalSetup: ["test/setup/global.ts"],
           env: { PTC_DB: "mysql-rm" },
-          sequence: { groupOrder: 4 },
+          sequence: { groupOrder: 5 },
         },
       },
     ],

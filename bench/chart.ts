@@ -228,7 +228,7 @@ export function renderChart(results: BenchResults): string {
     `<text class="sub" x="${LEFT}" y="44">${xml(measured)}</text>`,
     renderLegend(66),
     ...body,
-    `<text class="footer" x="${LEFT}" y="${px(height - 12)}">Log scale: each gridline is 10× the one to its left. Hit ratios and self-checks are in the tables (bench/README.md).</text>`,
+    `<text class="footer" x="${LEFT}" y="${px(height - 12)}">Log scale: each gridline is 10× the one to its left. Hit ratios and self-checks are in the tables (docs/benchmarks.md).</text>`,
     "</svg>",
     "",
   ].join("\n");

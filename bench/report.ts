@@ -1,10 +1,13 @@
 /**
- * Renders bench/results.json: a text table for the terminal, and a markdown
- * table that replaces what lies between `<!-- bench:start -->` and
- * `<!-- bench:end -->` in README.md. Without README.md or without both
- * markers, the markdown is printed and no file is written.
+ * Renders bench/results.json: text tables for the terminal, and the markdown
+ * that replaces what lies between `<!-- bench:start -->` and
+ * `<!-- bench:end -->` in docs/benchmarks.md. Each group gets its tables
+ * there once: the cases (median, p99, iterations) or runs, the figures with
+ * their targets, and the harness's self-checks. Without the file or without
+ * both markers, the markdown is printed and no file is written.
  *
- * Run by bench/run.ts at the end; also runnable alone: `npx tsx bench/report.ts`.
+ * Run by bench/run.ts at the end; also runnable alone, from results.json
+ * without running anything: `npm run bench:report` (`npx tsx bench/report.ts`).
  * @module
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -15,10 +18,8 @@ import type { BenchResults, Check, GroupResult, HitRatioGroup, HitRatioRun, Late
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Default location of the results file. */
 export const RESULTS_PATH = path.join(ROOT, "bench", "results.json");
-/** Default README whose marked section is regenerated (one summary table per group). */
-export const README_PATH = path.join(ROOT, "README.md");
-/** The benchmarks' own README, whose marked section holds the detail tables. */
-const DETAILS_PATH = path.join(ROOT, "bench", "README.md");
+/** The page whose marked section is regenerated: every group's tables. */
+export const BENCHMARKS_PATH = path.join(ROOT, "docs", "benchmarks.md");
 export const START_MARKER = "<!-- bench:start -->";
 export const END_MARKER = "<!-- bench:end -->";
 
@@ -28,13 +29,7 @@ const us = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.
 const times = (v: number) => `${v.toFixed(2)}×`;
 const yesNo = (met: boolean | undefined) => (met === undefined ? "" : met ? "yes" : "**no**");
 
-/** A group's tables: the one summary table (the README's) and the details (bench/README.md's). */
-interface GroupTables {
-  summary: Table;
-  details: Table[];
-}
-
-function latencyTables(g: LatencyGroup): GroupTables {
+function latencyTables(g: LatencyGroup): Table[] {
   const cases: Table = {
     head: ["Case", "Median (µs)", "p99 (µs)", "Iterations"],
     right: [false, true, true, true],
@@ -45,16 +40,16 @@ function latencyTables(g: LatencyGroup): GroupTables {
       String(c.iterations),
     ]),
   };
-  const summary: Table = {
+  const figures: Table = {
     head: ["Figure", "Value", "Target", "Met"],
     right: [false, true, false, false],
     rows: [
-      ...Object.values(g.cases).map((c) => [`${c.label} (median)`, `${us(c.medianUs)} µs`, "", ""]),
       ...Object.values(g.targets).map((t) => [t.label, t.unit ? `${t.value} ${t.unit}` : `${us(t.value)} µs`, t.target, yesNo(t.met)]),
       ...Object.values(g.ratios).map((r) => [r.label, times(r.value), r.target ?? "", yesNo(r.met)]),
     ],
   };
-  return { summary, details: g.checks && Object.keys(g.checks).length ? [cases, checksTable(g.checks)] : [cases] };
+  const checks = g.checks && Object.keys(g.checks).length ? [checksTable(g.checks)] : [];
+  return [cases, ...(figures.rows.length ? [figures] : []), ...checks];
 }
 
 const percent = (v: number) => `${(v * 100).toFixed(1)} %`;
@@ -107,7 +102,7 @@ const THROUGHPUT_COLUMNS: Column<ThroughputRun>[] = [
   { head: "Write median (µs)", right: true, cell: (r) => us(r.writeMedianUs) },
 ];
 
-function hitRatioTables(g: HitRatioGroup): GroupTables {
+function hitRatioTables(g: HitRatioGroup): Table[] {
   const runs = columnTable(Object.values(g.runs), HIT_RATIO_COLUMNS);
   const throughput = g.throughput && Object.keys(g.throughput).length ? [columnTable(Object.values(g.throughput), THROUGHPUT_COLUMNS)] : [];
   const figures: Table = {
@@ -115,12 +110,12 @@ function hitRatioTables(g: HitRatioGroup): GroupTables {
     right: [false, true, false, false],
     rows: Object.values(g.figures).map((f) => [f.label, f.value, f.target ?? "", yesNo(f.met)]),
   };
-  return { summary: figures, details: [runs, ...throughput, checksTable(g.checks)] };
+  return [figures, runs, ...throughput, checksTable(g.checks)];
 }
 
 const msFig = (v: number | null) => (v === null || Number.isNaN(v) ? "" : v >= 100 ? v.toFixed(0) : v.toFixed(1));
 
-function stampedeTables(g: StampedeGroup): GroupTables {
+function stampedeTables(g: StampedeGroup): Table[] {
   const variants: Table = {
     head: ["Variant", "DB queries (median of rounds)", "p50 ms", "p99 ms", "max ms", "DB queries per round"],
     right: [false, true, true, true, true, true],
@@ -137,10 +132,11 @@ function stampedeTables(g: StampedeGroup): GroupTables {
           ],
     ),
   };
-  return { summary: variants, details: [checksTable(g.checks)] };
+  return [variants, checksTable(g.checks)];
 }
 
-function tablesOf(g: GroupResult): GroupTables {
+/** A group's tables, in the order they are shown. */
+function tablesOf(g: GroupResult): Table[] {
   switch (g.kind) {
     case "latency":
       return latencyTables(g);
@@ -172,21 +168,11 @@ function machineLine(r: BenchResults): string {
   return `${r.date.slice(0, 10)}, ${m.cpu} (${m.cores} cores), Node ${m.node}, ${m.os}`;
 }
 
-/** The markdown for the README section (without the markers): one summary table per group. */
+/** The markdown for the section of docs/benchmarks.md (without the markers): every group's tables. */
 export function renderMarkdown(results: BenchResults): string {
   const parts: string[] = [];
-  for (const g of Object.values(results.groups)) parts.push(`#### ${g.title}`, "", markdownTable(tablesOf(g).summary), "");
-  parts.push(
-    `Measured ${machineLine(results)}, on the ${results.library}; regenerate with \`npm run bench\`. Every case's p99 and iterations, and the harness's self-checks, are in [bench/README.md](bench/README.md#results-in-detail).`,
-  );
-  return parts.join("\n");
-}
-
-/** The markdown for bench/README.md's section: each group's detail tables (cases, runs, self-checks). */
-export function renderDetails(results: BenchResults): string {
-  const parts: string[] = [];
-  for (const g of Object.values(results.groups)) parts.push(`#### ${g.title}`, "", ...tablesOf(g).details.flatMap((t) => [markdownTable(t), ""]));
-  parts.push(`Measured ${machineLine(results)}, revision ${results.revision}.`);
+  for (const g of Object.values(results.groups)) parts.push(`## ${g.title}`, "", ...tablesOf(g).flatMap((t) => [markdownTable(t), ""]));
+  parts.push(`Measured ${machineLine(results)}, on the ${results.library}, revision ${results.revision}.`);
   return parts.join("\n");
 }
 
@@ -194,8 +180,7 @@ export function renderDetails(results: BenchResults): string {
 export function renderText(results: BenchResults): string {
   const parts: string[] = [];
   for (const [name, g] of Object.entries(results.groups)) {
-    const { summary, details } = tablesOf(g);
-    parts.push(`${g.title}  [${name}, ${g.seconds} s]`, "", ...[summary, ...details].flatMap((t) => [textTable(t), ""]));
+    parts.push(`${g.title}  [${name}, ${g.seconds} s]`, "", ...tablesOf(g).flatMap((t) => [textTable(t), ""]));
   }
   parts.push(
     `${machineLine(results)}`,
@@ -206,13 +191,11 @@ export function renderText(results: BenchResults): string {
 }
 
 /**
- * Replaces the marked section of `readmePath` with the summary tables of
- * `results`, and that of bench/README.md (next to this file) with the details.
- * Returns false (and writes nothing to it) when the README or a marker is missing.
+ * Replaces the marked section of `docsPath` with the tables of `results`.
+ * Returns false (and writes nothing) when the file or a marker is missing.
  */
-export function updateReadme(results: BenchResults, readmePath = README_PATH): boolean {
-  replaceSection(DETAILS_PATH, renderDetails(results));
-  return replaceSection(readmePath, renderMarkdown(results));
+export function updateDocs(results: BenchResults, docsPath = BENCHMARKS_PATH): boolean {
+  return replaceSection(docsPath, renderMarkdown(results));
 }
 
 /** Replaces what lies between the markers of `file` with `markdown`; false when the file or a marker is missing. */
@@ -227,13 +210,14 @@ function replaceSection(file: string, markdown: string): boolean {
   return true;
 }
 
-/** Reads `resultsPath` and updates the README, or prints the markdown when it cannot. */
-export function report(resultsPath = RESULTS_PATH, readmePath = README_PATH): void {
+/** Reads `resultsPath` and updates docs/benchmarks.md, or prints the markdown when it cannot. */
+export function report(resultsPath = RESULTS_PATH, docsPath = BENCHMARKS_PATH): void {
   const results = JSON.parse(readFileSync(resultsPath, "utf8")) as BenchResults;
-  if (updateReadme(results, readmePath)) {
-    console.log(`Updated the benchmark table in ${path.relative(process.cwd(), readmePath) || readmePath}.`);
+  const shown = path.relative(process.cwd(), docsPath) || docsPath;
+  if (updateDocs(results, docsPath)) {
+    console.log(`Updated the benchmark tables in ${shown}.`);
   } else {
-    console.log(`${path.relative(process.cwd(), readmePath) || readmePath} has no ${START_MARKER} … ${END_MARKER} section; markdown table:\n`);
+    console.log(`${shown} has no ${START_MARKER} … ${END_MARKER} section; markdown:\n`);
     console.log(renderMarkdown(results));
   }
 }

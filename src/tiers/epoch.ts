@@ -85,11 +85,14 @@ export class ServerEpoch {
     const gen = this.o.connection.gen;
     if (this.checking && this.checkingGen === gen) return this.checking;
     this.checkingGen = gen;
-    const run = this.run(gen).catch((err: unknown) => this.o.onError(err));
-    this.checking = run.finally(() => {
-      if (this.checking === run) this.checking = undefined;
-    });
-    return this.checking;
+    // Forgotten once it ends, so that the next reader checks again if it failed.
+    const run: Promise<void> = this.run(gen)
+      .catch((err: unknown) => this.o.onError(err))
+      .finally(() => {
+        if (this.checking === run) this.checking = undefined;
+      });
+    this.checking = run;
+    return run;
   }
 
   /**
