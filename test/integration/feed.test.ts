@@ -14,7 +14,7 @@ import { until } from "../support/until";
 import { uniqueNamespace } from "../support/db";
 import { connectRedis } from "../support/redis-client";
 import { startRedisProcess } from "../support/redis-process";
-import { createMigratedDatabase, localPostgres, ServerScope } from "../support/servers";
+import { createMigratedDatabase, localPostgres, postgresProgram, ServerScope } from "../support/servers";
 
 const t = useSeededDatabase();
 const slots: string[] = [];
@@ -207,7 +207,7 @@ describe("change feed (PostgreSQL)", () => {
     // pg_recvlogical holds the slot, as another consumer would.
     const url = new URL(t.url());
     const holder = spawn(
-      "pg_recvlogical",
+      postgresProgram("pg_recvlogical"),
       ["-d", t.url(), "-S", slot, "--start", "-o", "proto_version=1", "-o", `publication_names=${slot}`, "-f", "/dev/null"],
       {
         stdio: "ignore",

@@ -140,6 +140,13 @@ export function which(bin: string, dirs: string[]): string | undefined {
 /** The directories of `PATH`. */
 export const pathDirs = () => (process.env.PATH ?? "").split(path.delimiter);
 
+/** A Postgres client program (`pg_recvlogical`, `psql`): on PATH, else beside the server binaries Debian installs. */
+export function postgresProgram(bin: string): string {
+  const found = which(bin, [...pathDirs(), ...debianPgDirs()]);
+  if (!found) throw new Error(`${bin} not found on PATH nor in /usr/lib/postgresql/*/bin (it comes with the PostgreSQL client programs)`);
+  return found;
+}
+
 function debianPgDirs(): string[] {
   try {
     return readdirSync("/usr/lib/postgresql")
