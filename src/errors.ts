@@ -1,5 +1,7 @@
 /**
- * Error classes thrown by prisma-tiered-cache. Each carries a stable `code`.
+ * Every error class of prisma-tiered-cache. Those an application can meet
+ * extend {@link CacheError} and carry a stable `code`; {@link SchemaError}
+ * never leaves the schema parser.
  * @module
  */
 
@@ -108,3 +110,10 @@ export class FeedSetupError extends CacheError {
     this.setting = setting;
   }
 }
+
+/**
+ * Internal: the schema parser (deps/schema.ts) met text it does not
+ * understand. `parseRelations` catches it and returns `undefined`, so it never
+ * reaches an application (not exported from the package).
+ */
+export class SchemaError extends Error {}

@@ -11,6 +11,7 @@
  * conservative invalidation (every related model).
  * @module
  */
+import { SchemaError } from "../errors.js";
 
 /** A referential action, as spelled in the schema. */
 export type ReferentialAction = "Cascade" | "Restrict" | "NoAction" | "SetNull" | "SetDefault";
@@ -113,8 +114,6 @@ export interface RelationFacts {
 // Lexer
 
 type Tok = { t: "id"; v: string } | { t: "str"; v: string } | { t: "num"; v: string } | { t: "nl" } | { t: "p"; v: string };
-
-class SchemaError extends Error {}
 
 const ID_START = /[A-Za-z_]/;
 const ID_PART = /[A-Za-z0-9_-]/;
