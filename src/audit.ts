@@ -8,7 +8,7 @@ import { encode } from "./codec.js";
 import type { Planner } from "./engine/planner.js";
 import { type Load, type ReadOutcome, type ReadPlan, recordedDeps } from "./engine/request.js";
 import type { CacheEvent } from "./events.js";
-import type { Stats } from "./telemetry.js";
+import type { Stats } from "./stats.js";
 import type { LocalGenerations } from "./tiers/memory.js";
 
 /** Audit reads running at once, at most: past it, a due hit is not audited (the credit stays for the next). */

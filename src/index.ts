@@ -36,7 +36,7 @@ export type {
 } from "./options.js";
 export { BusDeliveryError, CacheError, CacheConfigError, CacheUsageError, FeedSetupError, RedisTimeoutError } from "./errors.js";
 export type { CacheErrorCode, ConfigIssue } from "./errors.js";
-export type { CacheStats, OperationStats } from "./telemetry.js";
+export type { CacheStats, OperationStats } from "./stats.js";
 export type { CacheEvent, L1FlushReason } from "./events.js";
 export type { FeedStats, FeedStatus } from "./feed/consumer.js";
 export type { BusResetReason } from "./coherence/message.js";

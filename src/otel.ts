@@ -9,7 +9,7 @@
 import type { Attributes, BatchObservableResult, Histogram, Meter, Span, Tracer } from "@opentelemetry/api";
 import type { ReadRequest } from "./engine/request.js";
 import type { PathObserver } from "./engine/read-path.js";
-import type { Stats } from "./telemetry.js";
+import type { Stats } from "./stats.js";
 import type { MemoryTier } from "./tiers/memory.js";
 
 type OtelApi = typeof import("@opentelemetry/api");

@@ -19,7 +19,7 @@ import { CacheUsageError } from "./errors.js";
 import type { DatabaseIdentity } from "./identity.js";
 import { Planner } from "./engine/planner.js";
 import { RowSecurity } from "./engine/row-security.js";
-import { type CacheStats, Stats } from "./telemetry.js";
+import { type CacheStats, Stats } from "./stats.js";
 import { MemoryTier } from "./tiers/memory.js";
 import { RedisTier } from "./tiers/redis.js";
 import { ReadPath } from "./engine/read-path.js";

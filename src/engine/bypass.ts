@@ -7,7 +7,7 @@
  * explanation only describes it.
  * @module
  */
-import type { BypassReason } from "../telemetry.js";
+import type { BypassReason } from "../stats.js";
 
 /** Why a read is not cached: its reason (a key of `stats().bypassReasons`) and what it means for this read. */
 export class Bypass {

@@ -7,7 +7,7 @@
  * @module
  */
 import type { DatabaseIdentity } from "../identity.js";
-import type { BypassReason } from "../telemetry.js";
+import type { BypassReason } from "../stats.js";
 import type { MemoryTier } from "../tiers/memory.js";
 import type { RedisTier } from "../tiers/redis.js";
 import { Bypass } from "./bypass.js";

@@ -6,7 +6,7 @@
  */
 import { cloneResult } from "../clone.js";
 import { byteSize, encode } from "../codec.js";
-import type { Stats } from "../telemetry.js";
+import type { Stats } from "../stats.js";
 import type { LocalGenerations, MemoryTier, Timing } from "../tiers/memory.js";
 import type { RedisTier } from "../tiers/redis.js";
 import { type Attempt, type Fetched, recordedDeps } from "./request.js";

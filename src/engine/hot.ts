@@ -18,7 +18,7 @@
  */
 import { decode, encode } from "../codec.js";
 import type { RelationGraph } from "../deps/graph.js";
-import { OpCounters, type Stats } from "../telemetry.js";
+import { OpCounters, type Stats } from "../stats.js";
 import type { HotSet } from "../tiers/hot.js";
 import { Bypass } from "./bypass.js";
 import { PLAIN_OPERATION, type Planner, type ReadOperation } from "./planner.js";

@@ -18,7 +18,7 @@ import type { RowKeys } from "../deps/rows.js";
 import { CacheUsageError } from "../errors.js";
 import { Bypass, CACHE_FALSE, NO_TTL } from "./bypass.js";
 import { canonicalize } from "../keys.js";
-import { type OpCounters, RAW_MODEL, type Stats } from "../telemetry.js";
+import { type OpCounters, RAW_MODEL, type Stats } from "../stats.js";
 import { KeyMemo } from "./key-memo.js";
 import type { Keyspace } from "./keyspace.js";
 import type { ReadPlan, ReadRequest } from "./request.js";

@@ -5,7 +5,7 @@
  * is applied by the read path.
  * @module
  */
-import type { Stats } from "../telemetry.js";
+import type { Stats } from "../stats.js";
 import type { LocalGenerations, MemoryTier, Timing } from "../tiers/memory.js";
 import type { GraceCandidate, ReadRequest } from "./request.js";
 

@@ -13,7 +13,7 @@ import { cloneResult } from "../clone.js";
 import { byteSize, decode } from "../codec.js";
 import type { LeaseManager } from "../coherence/lease.js";
 import type { CacheEvent } from "../events.js";
-import type { Stats } from "../telemetry.js";
+import type { Stats } from "../stats.js";
 import { type L2Entry, type L2ReadResult, LEASE_TAKEN, type LeaseAsk } from "../tiers/entry.js";
 import { LocalGenerations, type MemoryTier, type Timing } from "../tiers/memory.js";
 import type { RedisTier } from "../tiers/redis.js";

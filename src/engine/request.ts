@@ -6,7 +6,7 @@
  * @module
  */
 import type { KeyedSelect } from "../deps/select-keys.js";
-import type { OpCounters } from "../telemetry.js";
+import type { OpCounters } from "../stats.js";
 import type { Timing } from "../tiers/memory.js";
 import { SEQUENCE_DEP } from "../tiers/versions.js";
 

@@ -14,7 +14,7 @@ import type { ResolvedOptions } from "../config.js";
 import { CacheUsageError } from "../errors.js";
 import { canonicalHasher, canonicalize } from "../keys.js";
 import type { WrapOptions } from "../options.js";
-import type { OpCounters, Stats } from "../telemetry.js";
+import type { OpCounters, Stats } from "../stats.js";
 import { KeyMemo } from "./key-memo.js";
 import { checkQueryOption, type Planner } from "./planner.js";
 import type { ReadPath } from "./read-path.js";

@@ -12,7 +12,7 @@ import type { ResolvedOptions } from "../config.js";
 import type { SqlDialect } from "../deps/raw-sql.js";
 import { selectKeys } from "../deps/select-keys.js";
 import { knownBefore, rawWriteDeps, type WriteContext, writeDeps, writeDepsBefore } from "../deps/writes.js";
-import type { Stats } from "../telemetry.js";
+import type { Stats } from "../stats.js";
 import type { BumpRead } from "../tiers/bumps.js";
 import type { LocalGenerations } from "../tiers/memory.js";
 import type { RedisTier } from "../tiers/redis.js";

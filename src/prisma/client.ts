@@ -17,7 +17,7 @@ import { wrapFunction } from "../engine/wrap.js";
 import { warmReads } from "../engine/warm.js";
 import { answeredBy } from "./warm.js";
 import { CacheUsageError } from "../errors.js";
-import { OpCounters, RAW_MODEL } from "../telemetry.js";
+import { OpCounters, RAW_MODEL } from "../stats.js";
 import { CachedQuery, type ExplainingRunner, InfoQuery, type PrismaPromiseLike } from "./lazy.js";
 import { admission, reportBypass } from "./model.js";
 import { type ClientLike, rawLoad } from "./source.js";

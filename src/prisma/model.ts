@@ -15,7 +15,7 @@ import { extensionList, isTransactionClient } from "./internals.js";
 import { addFluentFields, CachedQuery, type ExplainingRunner, FluentCachedQuery, type PrismaPromiseLike } from "./lazy.js";
 import { CacheUsageError } from "../errors.js";
 import type { KeyMemo } from "../engine/key-memo.js";
-import { OpCounters, RAW_MODEL } from "../telemetry.js";
+import { OpCounters, RAW_MODEL } from "../stats.js";
 import type { ClientProfile, Profiler } from "./profile.js";
 import { type ModelContext, modelLoad, runBeneath } from "./source.js";
 

@@ -21,7 +21,7 @@ import type { ScopeSource, CacheScope } from "./declare.js";
 import { markerOf } from "./declare.js";
 import { extensionLayers, type ExtensionLayer } from "./internals.js";
 
-export type { BypassReason } from "../telemetry.js";
+export type { BypassReason } from "../stats.js";
 
 /**
  * The eight read operations the cache answers, each of which takes the

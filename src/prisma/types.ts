@@ -10,7 +10,7 @@ import type { BumpId } from "../coherence/message.js";
 import type { CacheStrategy, QueryCacheOption, RawCacheOptions, WrapOptions } from "../options.js";
 import type { BusDeliveryError, CacheUsageError } from "../errors.js";
 import type { CacheExplanation } from "../engine/explain.js";
-import type { CacheStats } from "../telemetry.js";
+import type { CacheStats } from "../stats.js";
 import type { CacheEvent } from "../events.js";
 import type { CacheInfo } from "../engine/info.js";
 import type { WarmOptions, WarmSummary } from "../engine/warm.js";

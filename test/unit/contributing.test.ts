@@ -98,7 +98,7 @@ describe("CONTRIBUTING.md", () => {
       "                        versions.ts (counters,",
       "                        still described: bumps.ts)",
       "src/deps/               sql/lexer.ts",
-      "src/telemetry.ts        stats",
+      "src/stats.ts            stats",
       "  orphan.ts",
     ].join("\n");
     expect([...namedInLayout(block)].sort()).toEqual([
@@ -107,7 +107,7 @@ describe("CONTRIBUTING.md", () => {
       "src/prisma/extension.ts",
       "src/prisma/fill.ts",
       "src/prisma/flight.ts",
-      "src/telemetry.ts",
+      "src/stats.ts",
       "src/tiers/memory.ts",
       "src/tiers/redis.ts",
       "src/tiers/versions.ts",

@@ -15,7 +15,7 @@ import { ReadPath } from "../../src/engine/read-path";
 import type { Planner } from "../../src/engine/planner";
 import type { RowSecurity } from "../../src/engine/row-security";
 import type { CacheEvent } from "../../src/events";
-import { OpCounters, Stats } from "../../src/telemetry";
+import { OpCounters, Stats } from "../../src/stats";
 import { type L2ReadResult, LEASE_NOT_NEEDED, LEASE_TAKEN, type LeaseAsk } from "../../src/tiers/entry";
 import { MemoryTier, type Timing } from "../../src/tiers/memory";
 import type { RedisTier } from "../../src/tiers/redis";
