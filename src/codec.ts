@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { decimalString, getDecimalClass, isDecimalValue as isDecimal, rememberDecimalClass } from "./values.js";
+import { decimalString, getDecimalClass, isDecimalValue as isDecimal, rememberDecimalClass } from "./value-types.js";
 
 /** The reserved key marking a tag object in the encoded JSON. */
 export const TAG_KEY = "$@";

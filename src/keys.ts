@@ -24,7 +24,7 @@
  * @module
  */
 import { hash as oneShotHash, createHash } from "node:crypto";
-import { isDecimal, isObjectEnum, isSkip } from "./values.js";
+import { isDecimal, isObjectEnum, isSkip } from "./value-types.js";
 import { describeInstance, pathAppend } from "./codec.js";
 
 /** The parts a cache key is built from; see {@link hashKey}. */

@@ -3,7 +3,7 @@
  * key), and a write to one row bumps that row alone. The ids are made in ids.ts.
  * @module
  */
-import { isDecimal } from "../values.js";
+import { isDecimal } from "../value-types.js";
 import { modelDep, newRowDep, rowDep } from "./ids.js";
 import type { ModelFacts, RelationFacts } from "./schema.js";
 

@@ -30,7 +30,7 @@ import { markCacheLayer, Profiler } from "./profile.js";
 import { createQueryHooks, createWriteRunner, type Transactions } from "./query.js";
 import { createWriteMethods } from "./write-methods.js";
 import type { CacheExtension, CachedReadMethods } from "./types.js";
-import { usePrismaValues } from "./values.js";
+import { usePrismaDecimal } from "./decimal.js";
 
 function createExtension(runtime: CacheRuntime, base: unknown, missing: readonly MissingInternal[]) {
   const blind = missing.find((m) => m.name === "_extensions" || m.name === "_globalOmit");
@@ -89,7 +89,7 @@ function keepOutermost(extended: Extendable, base: Extendable, extension: object
  */
 export function prismaCache(options: CacheOptions = {}): CacheExtension {
   const resolved = resolveOptions(options);
-  usePrismaValues();
+  usePrismaDecimal();
   const extension = Prisma.defineExtension((client) => {
     const missing = probeInternals(client);
     const required = missing.filter((m) => m.required);

@@ -3,7 +3,7 @@ import { loadForeignRuntime } from "../support/foreign-runtime.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cloneResult } from "../../src/clone.js";
 import { byteSize, decode, encode, TAG_KEY } from "../../src/codec.js";
-import { getDecimalClass, setDecimalClass } from "../../src/values.js";
+import { getDecimalClass, setDecimalClass } from "../../src/value-types.js";
 
 const roundTrip = <T>(v: T): unknown => decode(encode(v));
 
@@ -81,7 +81,7 @@ describe("encode/decode round-trips", () => {
 
   it("remembers the class of the first Decimal it encodes, unless one was set explicitly", async () => {
     vi.resetModules();
-    const fresh = { ...(await import("../../src/codec.js")), ...(await import("../../src/values.js")) };
+    const fresh = { ...(await import("../../src/codec.js")), ...(await import("../../src/value-types.js")) };
     fresh.setDefaultDecimalClass(Decimal); // what the Prisma seam does
     expect(fresh.getDecimalClass()).toBe(Decimal);
     const text = fresh.encode([new CjsDecimal("1.25")]);
@@ -91,7 +91,7 @@ describe("encode/decode round-trips", () => {
     expect((fresh.decode(text) as unknown[])[0]).toBeInstanceOf(CjsDecimal);
 
     vi.resetModules();
-    const pinned = { ...(await import("../../src/codec.js")), ...(await import("../../src/values.js")) };
+    const pinned = { ...(await import("../../src/codec.js")), ...(await import("../../src/value-types.js")) };
     pinned.setDecimalClass(Decimal);
     pinned.encode(new CjsDecimal("1"));
     pinned.setDefaultDecimalClass(CjsDecimal); // a default never overrides a chosen class

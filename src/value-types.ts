@@ -1,5 +1,5 @@
 /**
- * Recognising Prisma's own value types without importing Prisma: the one
+ * Prisma's own value types, recognised without importing Prisma: the one
  * place for `Decimal`, `Prisma.skip` and Prisma's null types (DbNull,
  * JsonNull, AnyNull). Duck-typed, because two copies of Prisma's runtime (the
  * dual ESM/CJS package hazard) give two classes of each. And the Decimal
@@ -49,7 +49,7 @@ let decimalPinned = false;
 
 /**
  * The class used to re-create `Decimal` values on decode until another is
- * set or seen. The Prisma seam (src/prisma/values.ts) registers Prisma's
+ * set or seen. The Prisma seam (src/prisma/decimal.ts) registers Prisma's
  * `Decimal` when the library is imported; it never overrides a class that
  * {@link setDecimalClass} or an encoded value set.
  */
