@@ -95,30 +95,51 @@ const cacheLayers = registry.cacheLayers;
 /** Marks an extension object as one of the cache's own layers. */
 export const markCacheLayer = (extension: object): void => void cacheLayers.add(extension);
 
+/** What a {@link ClientProfile} is made of. A field left out is "none" or false. */
+interface ClientProfileParts {
+  /** Key prefix from fixed scopes and result extensions; "" for a plain client. */
+  readonly prefix?: string;
+  /** Scope functions, called on each read (in order). */
+  readonly dynamic?: readonly (() => CacheScope)[];
+  /** Layers the cache cannot see into. */
+  readonly opaque?: readonly OpaqueLayer[];
+  /** Inside an interactive transaction: never cached. */
+  readonly transaction?: boolean;
+  /** Nothing beneath the cache changes results: write-through may store a write's result. */
+  readonly plain?: boolean;
+  /** A scope is declared (a value or a function): reads may depend on session state it names. */
+  readonly scoped?: boolean;
+}
+
 /** What one client means for the cache's reads through it. */
 export class ClientProfile {
   /** Per (model, operation): the opaque layers that hook it, worked out once. */
   private readonly verdicts = new Map<string, string | null>();
   /** (model, operation) pairs whose bypass was reported. */
   private readonly reported = new Set<string>();
+  /** Key prefix from fixed scopes and result extensions; "" for a plain client. */
+  readonly prefix: string;
+  /** Scope functions, called on each read (in order); empty when there are none. */
+  readonly dynamic: readonly (() => CacheScope)[];
+  /** Layers the cache cannot see into. */
+  private readonly opaque: readonly OpaqueLayer[];
+  /** Inside an interactive transaction: never cached. */
+  readonly transaction: boolean;
+  /** Nothing beneath the cache changes results: write-through may store a write's result. */
+  readonly plain: boolean;
+  /** A scope is declared (a value or a function): reads may depend on session state it names. */
+  readonly scoped: boolean;
   /** No scope function, no opaque layer, no transaction: every read is keyed by {@link prefix} alone. */
   readonly simple: boolean;
 
-  constructor(
-    /** Key prefix from fixed scopes and result extensions; "" for a plain client. */
-    readonly prefix: string,
-    /** Scope functions, called on each read (in order); empty when there are none. */
-    readonly dynamic: readonly (() => CacheScope)[],
-    /** Layers the cache cannot see into. */
-    private readonly opaque: readonly OpaqueLayer[],
-    /** Inside an interactive transaction: never cached. */
-    readonly transaction: boolean,
-    /** Nothing beneath the cache changes results: write-through may store a write's result. */
-    readonly plain: boolean,
-    /** A scope is declared (a value or a function): reads may depend on session state it names. */
-    readonly scoped = false,
-  ) {
-    this.simple = !transaction && opaque.length === 0 && dynamic.length === 0;
+  constructor(parts: ClientProfileParts) {
+    this.prefix = parts.prefix ?? "";
+    this.dynamic = parts.dynamic ?? [];
+    this.opaque = parts.opaque ?? [];
+    this.transaction = parts.transaction ?? false;
+    this.plain = parts.plain ?? false;
+    this.scoped = parts.scoped ?? false;
+    this.simple = !this.transaction && this.opaque.length === 0 && this.dynamic.length === 0;
   }
 
   /** True the first time it is called for `key`: bypasses are reported once per client, model and operation. */
@@ -155,10 +176,10 @@ export class ClientProfile {
 }
 
 /** The profile of an interactive-transaction client: never cached. */
-const TRANSACTION = new ClientProfile("", [], [], true, false);
+const TRANSACTION = new ClientProfile({ transaction: true });
 
 /** The profile of a client whose extensions cannot be read: nothing is cached. */
-const UNREADABLE = new ClientProfile("", [], [{ name: "(unreadable extension list)", affects: () => true }], false, false);
+const UNREADABLE = new ClientProfile({ opaque: [{ name: "(unreadable extension list)", affects: () => true }] });
 
 /** Works out and remembers the profile of each client a cache serves. */
 export class Profiler {
@@ -180,7 +201,7 @@ export class Profiler {
 
   /** The profile of a client, from its extension list (`client._extensions`). */
   ofList(list: unknown): ClientProfile {
-    if (this.blind !== undefined) return new ClientProfile("", [], [{ name: this.blind, affects: () => true }], false, false);
+    if (this.blind !== undefined) return new ClientProfile({ opaque: [{ name: this.blind, affects: () => true }] });
     if (!isBag(list)) return UNREADABLE;
     let p = this.byList.get(list);
     if (!p) this.byList.set(list, (p = this.build(extensionLayers(list))));
@@ -233,6 +254,6 @@ export class Profiler {
     }
     // Newest first in the walk; key parts are listed oldest first so that a prefix reads like the chain.
     const prefix = parts.length ? `c${canonicalize(parts.reverse())}|` : "";
-    return new ClientProfile(prefix, dynamic.reverse(), opaque, false, !changes, scoped);
+    return new ClientProfile({ prefix, dynamic: dynamic.reverse(), opaque, plain: !changes, scoped });
   }
 }
