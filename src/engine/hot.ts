@@ -202,7 +202,8 @@ function planOf(member: string, planner: Planner, graph: RelationGraph): ReadPla
     // Counters of its own: loading adds no model to stats().byModel. The key
     // memo is the plain client's: its first read of the entry finds its key there.
     const memo = planner.memo("", model, op);
-    const plan = planner.decide(model, op, (args ?? undefined) as Record<string, unknown> | undefined, cache, "", new OpCounters(model, op), memo);
+    const read = { model, operation: op, args: (args ?? undefined) as Record<string, unknown> | undefined, cache };
+    const plan = planner.decide(read, { counters: new OpCounters(model, op), memo });
     return plan instanceof Bypass ? undefined : plan;
   } catch {
     // A per-query option this version refuses.

@@ -38,6 +38,26 @@ export const PLAIN_OPERATION: Record<ReadOperation, ReadOperation> = {
   groupBy: "groupBy",
 };
 
+/** A model read as called: what {@link Planner.plan} keys and decides on. */
+export interface ModelRead {
+  readonly model: string;
+  readonly operation: ReadOperation;
+  /** Its arguments, without the per-query option. */
+  readonly args: Record<string, unknown> | undefined;
+  /** The per-query `cache` option, not checked yet; undefined when the read has none. */
+  readonly cache?: unknown;
+}
+
+/** How {@link Planner.plan} keys and counts a read. */
+export interface PlanOptions {
+  /** The key prefix of the client the read runs through (scopes, computed fields); "" by default. */
+  readonly prefix?: string;
+  /** The counters of the read's model and operation: callers on the hot path pass the ones they hold. */
+  readonly counters?: OpCounters;
+  /** {@link Planner.memo}`(prefix, model, operation)`, when the caller holds it. */
+  readonly memo?: KeyMemo | undefined;
+}
+
 /** What the planner works with. */
 export interface PlannerContext {
   readonly options: ResolvedOptions;
@@ -103,21 +123,13 @@ export class Planner {
 
   /**
    * Decides whether a read is cached and builds its plan, or returns
-   * undefined for a bypass (counted). `counters` are the read's model and
-   * operation's (callers on the hot path pass the ones they hold); `memo`,
-   * when given, is {@link memo}`(prefix, model, operation)`.
+   * undefined for a bypass (counted in `options.counters`, by default the
+   * stats' own of the read's model and operation).
    * @throws {CacheUsageError} when the per-query `cache` option is malformed.
    */
-  plan(
-    model: string,
-    operation: ReadOperation,
-    args: Record<string, unknown> | undefined,
-    cache: unknown,
-    prefix = "",
-    counters: OpCounters = this.ctx.stats.of(model, operation),
-    memo?: KeyMemo,
-  ): ReadPlan | undefined {
-    const decided = this.decide(model, operation, args, cache, prefix, counters, memo);
+  plan(read: ModelRead, options: PlanOptions = {}): ReadPlan | undefined {
+    const counters = options.counters ?? this.ctx.stats.of(read.model, read.operation);
+    const decided = this.decide(read, { ...options, counters });
     if (!(decided instanceof Bypass)) return decided;
     this.ctx.stats.bypass(decided.reason, counters);
     return undefined;
@@ -126,17 +138,12 @@ export class Planner {
   /**
    * {@link plan}'s decision, counting nothing: the read's plan, or why it is
    * not cached. The read path and `$cache.explain` both decide through it.
+   * `options.counters` go into the plan.
    * @throws {CacheUsageError} when the per-query `cache` option is malformed.
    */
-  decide(
-    model: string,
-    operation: ReadOperation,
-    args: Record<string, unknown> | undefined,
-    cache: unknown,
-    prefix: string,
-    counters: OpCounters,
-    memo: KeyMemo | undefined,
-  ): ReadPlan | Bypass {
+  decide(read: ModelRead, options: PlanOptions & { readonly counters: OpCounters }): ReadPlan | Bypass {
+    const { model, operation, args, cache } = read;
+    const { prefix = "", counters, memo } = options;
     // No closure is made on the common path (no per-query option).
     const option = cache === undefined ? undefined : checkQueryOption(cache, () => `${model}.${operation}({ cache })`);
     const modelOptions = this.options.models[model];

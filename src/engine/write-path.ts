@@ -259,7 +259,7 @@ export class WritePath {
     if (args?.select !== undefined || args?.include !== undefined || args?.omit !== undefined) return undefined;
     const where = this.ctx.rows.whereOf(model, result);
     if (!where) return undefined;
-    const plan = this.planner.plan(model, "findUnique", { where }, undefined);
+    const plan = this.planner.plan({ model, operation: "findUnique", args: { where } });
     return plan && this.planner.complete(plan);
   }
 }

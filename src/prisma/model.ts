@@ -132,7 +132,7 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
     if (q.cache instanceof RefusedOption) throw q.cache.error;
     const prefix = profile.simple ? profile.prefix : admission(profile, model, op, PLAIN_OPERATION[op]);
     if (typeof prefix !== "string") return prefix;
-    return runtime.planner.decide(model, op, q.args, q.cache, prefix, counters, memo);
+    return runtime.planner.decide({ model, operation: op, args: q.args, cache: q.cache }, { prefix, counters, memo });
   };
 
   const runner: ExplainingRunner = {

@@ -35,7 +35,7 @@ const sorted = (xs: readonly string[]) => [...new Set(xs)].sort();
 type Query = [model: string, operation: ReadOperation, args: Record<string, unknown>, result: unknown];
 
 /** The read's request, as the planner completes its plan on a miss. */
-const requestOf = (r: CacheRuntime, [model, operation, args]: Query, cache?: unknown) => r.planner.complete(r.planner.plan(model, operation, args, cache)!);
+const requestOf = (r: CacheRuntime, [model, operation, args]: Query, cache?: unknown) => r.planner.complete(r.planner.plan({ model, operation, args, cache })!);
 /** What the fill records with the entry of `query` holding its result. */
 const recorded = (query: Query, r = runtime): readonly string[] => recordedDeps(requestOf(r, query), query[3]);
 const label = ([model, operation, args, result]: Query) => `${model}.${operation}(${JSON.stringify(args)}) holding ${JSON.stringify(result)}`;

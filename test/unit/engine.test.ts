@@ -40,7 +40,7 @@ function engine() {
     [2, { id: 2, name: "Bo" }],
   ]);
   const read = async (op: "findUnique" | "findMany", args: Record<string, unknown>) => {
-    const plan = runtime.planner.plan("Author", op, args, undefined)!;
+    const plan = runtime.planner.plan({ model: "Author", operation: op, args })!;
     const load = async () => {
       loads++;
       return op === "findMany" ? [...rows.values()] : (rows.get((args.where as { id: number }).id) ?? null);
@@ -84,7 +84,7 @@ describe("the engine, without Prisma", () => {
     const e = engine();
     const { planner } = e.runtime;
     const recorded = (model: string, args: Record<string, unknown>, value: unknown) =>
-      recordedDeps(planner.complete(planner.plan(model, "findMany", args, undefined)!), value);
+      recordedDeps(planner.complete(planner.plan({ model, operation: "findMany", args })!), value);
     const withBooks = recorded("Author", { include: { books: true } }, [{ id: 1, name: "Ann", books: [] }]);
     const alone = recorded("Author", {}, [{ id: 1, name: "Ann" }]);
     const create = (id: number, authorId: number) => e.runtime.writes.deps("Book", "create", { data: { id, authorId } }, { id, authorId });
@@ -98,8 +98,8 @@ describe("the engine, without Prisma", () => {
   it("keys of the same query differ by the client's prefix (scopes, computed fields)", () => {
     const e = engine();
     const { planner } = e.runtime;
-    const a = planner.complete(planner.plan("Author", "findMany", {}, undefined, "cA|")!);
-    const b = planner.complete(planner.plan("Author", "findMany", {}, undefined, "cB|")!);
+    const a = planner.complete(planner.plan({ model: "Author", operation: "findMany", args: {} }, { prefix: "cA|" })!);
+    const b = planner.complete(planner.plan({ model: "Author", operation: "findMany", args: {} }, { prefix: "cB|" })!);
     expect(a.l1Key).not.toBe(b.l1Key);
     expect(a.l2Id).toBeDefined();
     expect(a.l2Id).not.toBe(b.l2Id);
