@@ -36,7 +36,8 @@ export class Fill {
     let storedInL2 = false;
     if (this.l2 && a.id !== undefined && a.versions !== undefined) {
       const records = late ? { deps: recorded, equal: req.deps.length } : undefined;
-      const { stored: ok, released } = await this.l2.fill(a.id, a.gen ?? -1, a.snap, a.versions, body, timing, records, a.lease?.token);
+      const fill = { gen: a.gen ?? -1, snapshot: a.snap, versions: a.versions, body, timing, recorded: records, lease: a.lease?.token };
+      const { stored: ok, released } = await this.l2.fill(a.id, fill);
       if (released && a.lease) a.lease.released = true;
       if (ok === false) {
         this.stats.fillsRefused++;

@@ -36,6 +36,23 @@ import { RecordedReads } from "./recorded.js";
 import { INIT_VERSIONS, SEQUENCE_DEP } from "./versions.js";
 import type { Timing } from "./memory.js";
 
+/** What {@link RedisTier.fill} stores, and the versions it was computed from. */
+export interface L2Fill {
+  /** The connection's number when `versions` were read. */
+  readonly gen: number;
+  /** The dependencies whose versions were read before the query. */
+  readonly snapshot: readonly string[];
+  /** Their versions, as read. */
+  readonly versions: readonly string[];
+  /** The encoded value. */
+  readonly body: string;
+  readonly timing: Timing;
+  /** For an entry that records its own dependencies: them, and how many of the snapshot's first versions must be unchanged. */
+  readonly recorded?: { deps: readonly string[]; equal: number } | undefined;
+  /** The token of the dogpile lease the read took. */
+  readonly lease?: string | undefined;
+}
+
 /** Where an entry lives: its group's key prefix and server epoch. */
 export interface Place {
   readonly prefix: string;
@@ -229,16 +246,7 @@ export class RedisTier {
    * on which `versions` were read, or when Redis failed; stored: false when
    * refused. `released` says whether the lease was released.
    */
-  async fill(
-    id: string,
-    gen: number,
-    snapshot: readonly string[],
-    versions: readonly string[],
-    body: string,
-    timing: Timing,
-    recorded?: { deps: readonly string[]; equal: number },
-    lease?: string,
-  ): Promise<{ stored: boolean | undefined; released: boolean }> {
+  async fill(id: string, { gen, snapshot, versions, body, timing, recorded, lease }: L2Fill): Promise<{ stored: boolean | undefined; released: boolean }> {
     // A write-through may come before any read checked the server: check it now.
     const at = this.placeOf(id) ?? ((await this.epoch.ensure(this.layout.groupOf(id))) !== undefined ? this.placeOf(id) : undefined);
     if (at === undefined || gen !== this.connection.gen) return { stored: undefined, released: false };

@@ -18,7 +18,7 @@ import type { CacheEvent } from "../../src/events";
 import { OpCounters, Stats } from "../../src/stats";
 import { type L2ReadResult, LEASE_NOT_NEEDED, LEASE_TAKEN, type LeaseAsk } from "../../src/tiers/entry";
 import { MemoryTier, type Timing } from "../../src/tiers/memory";
-import type { RedisTier } from "../../src/tiers/redis";
+import type { L2Fill, RedisTier } from "../../src/tiers/redis";
 
 class FakeL2 {
   available = true;
@@ -43,16 +43,7 @@ class FakeL2 {
     for (const d of snap) if (!this.versions.has(d)) this.versions.set(d, 1);
     return versions.map((v, i) => (v === "" ? String(this.versions.get(snap[i]!)) : v));
   }
-  async fill(
-    id: string,
-    _gen: number,
-    snap: readonly string[],
-    versions: readonly string[],
-    body: string,
-    timing: Timing,
-    _recorded?: unknown,
-    lease?: string,
-  ): Promise<{ stored: boolean; released: boolean }> {
+  async fill(id: string, { snapshot: snap, versions, body, timing, lease }: L2Fill): Promise<{ stored: boolean; released: boolean }> {
     const released = lease !== undefined;
     if (this.current(snap).join() !== versions.join()) return { stored: false, released };
     this.entries.set(id, { body, timing, snap: [...snap], versions: [...versions] });
