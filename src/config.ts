@@ -63,7 +63,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `unknown option${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
 }
 
-/** `false`, or an l1 object whose bad fields are each named (a plain union would report only "l1"). */
+/** `false`, or an l1 object whose bad fields are each named (a `z.union` alone would report only "l1"). */
 const l1Field = z
   .unknown()
   .superRefine((v, ctx) => {

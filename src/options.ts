@@ -233,14 +233,15 @@ export interface CacheOptions {
   changeFeed?: ChangeFeedOptions;
   /**
    * Warm starts (with Redis; without it, nothing happens). Processes with
-   * this option count the cached model reads of their plain clients (no
-   * scope, no query extension; not `$queryRawCached`) by sampling, in one
-   * sorted set per namespace in Redis (`<namespace>:hot`, at most
-   * max(1000, 10 × `top`) reads of at most 1 KiB each). A new process loads
-   * the `top` most read into its L1 from Redis once its bus is ready: never
-   * from the database, and only entries still fresh there. It then runs
-   * the in-process hit path over them a few thousand times (counted
-   * nowhere), so that its first reads find that code compiled.
+   * this option count the cached model reads of their bare clients (no
+   * scope, no computed field, no query extension but `cacheNeutral` ones;
+   * not `$queryRawCached`) by sampling, in one sorted set per namespace in
+   * Redis (`<namespace>:hot`, at most max(1000, 10 × `top`) reads of at
+   * most 1 KiB each). A new process loads the `top` most read into its L1
+   * from Redis once its bus is ready: never from the database, and only
+   * entries still fresh there. It then runs the in-process hit path over
+   * them a few thousand times (counted nowhere), so that its first reads
+   * find that code compiled.
    * `$cache.ready()` waits for all this, at most `timeout` ms. What it
    * loaded is in `stats().warmed`.
    * @default undefined (off)

@@ -25,8 +25,8 @@ function sameValue(a: unknown, b: unknown): boolean {
   if (typeof a === "object" && typeof b === "object" && a !== null && b !== null) return JSON.stringify(a) === JSON.stringify(b);
   return false;
 }
-/** The entries of an update's data that set a plain value (not `{ increment }` and the like, nor relations). */
-const plainOnly = (data: Data): Data => Object.fromEntries(Object.entries(data).filter(([, v]) => v === null || typeof v !== "object" || v instanceof Date));
+/** The entries of an update's data that set a value outright (not `{ increment }` and the like, nor relations). */
+const setOutright = (data: Data): Data => Object.fromEntries(Object.entries(data).filter(([, v]) => v === null || typeof v !== "object" || v instanceof Date));
 
 /** Collects what one write bumps. */
 export class Changes {
@@ -136,7 +136,7 @@ export class Changes {
     // The row before (named by the write) and after (returned); a primary key that moved without being returned: the new row from the data.
     const afterFromData =
       moved && after === undefined && d && idFields
-        ? this.rows.ofRow(model, { ...Object.fromEntries(idFields.map((f, i) => [f, id?.[i]])), ...plainOnly(d) })
+        ? this.rows.ofRow(model, { ...Object.fromEntries(idFields.map((f, i) => [f, id?.[i]])), ...setOutright(d) })
         : undefined;
     if (named) this.out.add(named);
     if (after) this.out.add(after);

@@ -7,7 +7,7 @@
  * dialects) and a recogniser per dialect (`sql/postgres.ts`, `sql/mysql.ts`,
  * `sql/sqlite.ts`). They understand the dialect's `INSERT`, `UPDATE` and
  * `DELETE` forms (also inside `WITH` clauses), its upserts and replaces, and
- * Postgres' `TRUNCATE` and `MERGE`, MySQL's `TRUNCATE` and `LOAD DATA`; plain
+ * Postgres' `TRUNCATE` and `MERGE`, MySQL's `TRUNCATE` and `LOAD DATA`; pure
  * reads; several statements separated by `;`; string literals, comments and
  * quoted identifiers. Anything else (procedural blocks, `CALL`, DDL, `SET`,
  * `SELECT ... INTO`, a call to a function that is not a known read-only

@@ -66,14 +66,14 @@ export class RowKeys {
     const id = facts.id;
     if (id.length === 1) {
       const v = w[id[0]!];
-      return isPlainValue(v) ? [v] : undefined;
+      return isKeyValue(v) ? [v] : undefined;
     }
     for (const [name, fields] of Object.entries(facts.compoundKeys)) {
       if (!sameFields(fields, id)) continue;
       const c = w[name];
       if (c === null || typeof c !== "object") continue;
       const values = id.map((f) => (c as Record<string, unknown>)[f]);
-      if (values.every(isPlainValue)) return values;
+      if (values.every(isKeyValue)) return values;
     }
     return undefined;
   }
@@ -114,7 +114,7 @@ export class RowKeys {
 }
 
 /** A value Prisma accepts as a unique key's value (not a filter object). */
-function isPlainValue(v: unknown): boolean {
+function isKeyValue(v: unknown): boolean {
   if (v === null || v === undefined) return false;
   const t = typeof v;
   if (t === "string" || t === "number" || t === "bigint" || t === "boolean") return true;

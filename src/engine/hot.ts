@@ -2,7 +2,7 @@
  * The reads most read across a namespace (`warm: { top }`): counted by
  * sampling, and loaded into a new process's L1 from L2 at start.
  *
- * - Counting: about one cached read in `sampleEvery` of a plain client (no
+ * - Counting: about one cached read in `sampleEvery` of a bare client (no
  *   scope, no query extension: its key is the read alone) is taken, off the
  *   read's own path: the sample is queued, encoded after the read's turn
  *   (codec.ts, so that Dates, BigInts and Decimals in arguments survive),
@@ -10,7 +10,7 @@
  *   (tiers/hot.ts). A read whose encoded form is over
  *   {@link MAX_MEMBER_LENGTH} characters is not counted.
  * - Loading: the `top` highest are decoded, planned as the same read of a
- *   plain client, and each loaded from L2 if it is there and fresh
+ *   bare client, and each loaded from L2 if it is there and fresh
  *   ({@link ReadPath.loadFromL2}): never from the database. Then the L1 hit
  *   path is run over them a few thousand times, uncounted, so that V8 has
  *   compiled it before the first reads ({@link rehearse}).
@@ -21,7 +21,7 @@ import type { RelationGraph } from "../deps/graph.js";
 import { OpCounters, type Stats } from "../stats.js";
 import type { HotSet } from "../tiers/hot.js";
 import { Bypass } from "./bypass.js";
-import { PLAIN_OPERATION, type Planner, type ReadOperation } from "./planner.js";
+import { BASE_OPERATION, type Planner, type ReadOperation } from "./planner.js";
 import type { ReadPath } from "./read-path.js";
 import type { ReadPlan } from "./request.js";
 
@@ -38,7 +38,7 @@ const LOAD_CONCURRENCY = 32;
 const REHEARSALS = 10_000;
 const REHEARSAL_MS = 50;
 
-/** What a sample holds: the read's model, plain operation, arguments and per-query option. */
+/** What a sample holds: the read's model, base operation, arguments and per-query option. */
 interface Sample {
   readonly model: string;
   readonly operation: string;
@@ -73,7 +73,7 @@ export class HotReads {
   }
 
   /**
-   * Counts a cached read of a plain client, one time in `sampleEvery`: a
+   * Counts a cached read of a bare client, one time in `sampleEvery`: a
    * decrement on most reads; the sample is sent after the read's turn.
    * `cache` is its per-query option as given (already checked by the planner).
    */
@@ -181,7 +181,7 @@ function memberOf(s: Sample): string | undefined {
 }
 
 /**
- * The plan of a member as this process would make it for a plain client, or
+ * The plan of a member as this process would make it for a bare client, or
  * undefined when it is malformed, names what this schema lacks, or is not
  * cached here (no ttl, `cache: false`). Counts nothing.
  */
@@ -195,12 +195,12 @@ function planOf(member: string, planner: Planner, graph: RelationGraph): ReadPla
   if (!Array.isArray(parts) || parts.length < 2 || parts.length > 4) return undefined;
   const [model, operation, args, cache] = parts as [unknown, unknown, unknown, unknown];
   if (typeof model !== "string" || !graph.models.includes(model)) return undefined;
-  if (typeof operation !== "string" || !Object.hasOwn(PLAIN_OPERATION, operation)) return undefined;
+  if (typeof operation !== "string" || !Object.hasOwn(BASE_OPERATION, operation)) return undefined;
   if (args !== undefined && args !== null && (typeof args !== "object" || Array.isArray(args))) return undefined;
   const op = operation as ReadOperation;
   try {
     // Counters of its own: loading adds no model to stats().byModel. The key
-    // memo is the plain client's: its first read of the entry finds its key there.
+    // memo is the bare client's: its first read of the entry finds its key there.
     const memo = planner.memo("", model, op);
     const read = { model, operation: op, args: (args ?? undefined) as Record<string, unknown> | undefined, cache };
     const plan = planner.decide(read, { counters: new OpCounters(model, op), memo });

@@ -1,6 +1,6 @@
 /**
  * The planner: turns a model read or a cached raw read into a read plan, a
- * plain value (its L1 key, ttl, swr and grace), or decides the read is not
+ * data object (its L1 key, ttl, swr and grace), or decides the read is not
  * cached (counted as a bypass, with its reason). On an L1 miss it completes
  * the plan into a read request (dependencies and L2 key, worked out then
  * only, so that an L1 hit pays for none of it).
@@ -26,8 +26,8 @@ import type { ReadPlan, ReadRequest } from "./request.js";
 /** A read operation the cache answers. */
 export type ReadOperation = "findUnique" | "findUniqueOrThrow" | "findFirst" | "findFirstOrThrow" | "findMany" | "count" | "aggregate" | "groupBy";
 
-/** Each read's plain form: `*OrThrow` reads share entries with (and load through) their plain forms. */
-export const PLAIN_OPERATION: Record<ReadOperation, ReadOperation> = {
+/** Each read's base operation: `*OrThrow` reads share entries with (and load through) `findUnique` and `findFirst`. */
+export const BASE_OPERATION: Record<ReadOperation, ReadOperation> = {
   findUnique: "findUnique",
   findUniqueOrThrow: "findUnique",
   findFirst: "findFirst",
@@ -115,7 +115,7 @@ export class Planner {
    * and pass it to {@link plan}.
    */
   memo(prefix: string, model: string, operation: ReadOperation): KeyMemo {
-    const id = `${model}|${PLAIN_OPERATION[operation]}|${prefix}`;
+    const id = `${model}|${BASE_OPERATION[operation]}|${prefix}`;
     let m = this.memos.get(id);
     if (m === undefined) this.memos.set(id, (m = new KeyMemo()));
     return m;
@@ -151,10 +151,10 @@ export class Planner {
     if (modelOptions?.cache === false) return new Bypass("model-disabled", `reads of ${model} are not cached (models.${model}.cache is false)`);
     const ttl = option?.ttl ?? modelOptions?.ttl ?? this.options.ttl;
     if (!(ttl > 0)) return NO_TTL;
-    const keyOp = PLAIN_OPERATION[operation];
+    const keyOp = BASE_OPERATION[operation];
     // Per-query tags are part of the key: the same query with other tags is another entry.
     const tagged = option?.tags?.length ? `|t|${canonicalize([...option.tags].sort())}` : "";
-    // The prefix holds what the client adds (scopes, computed fields); "" for a plain client.
+    // The prefix holds what the client adds (scopes, computed fields); "" for a bare client.
     let l1Key: string | undefined;
     if (option?.key !== undefined) l1Key = `${prefix}${model}|${keyOp}|k|${JSON.stringify(option.key)}${tagged}`;
     else if (memo !== undefined && tagged === "") {

@@ -1,5 +1,5 @@
 /**
- * What the read path works on, all plain values: a read plan (what the
+ * What the read path works on, all data (no classes): a read plan (what the
  * planner builds for every cached read, enough for an L1 hit), a read request
  * (the plan completed on an L1 miss: dependencies and L2 key), an attempt
  * (what was snapshotted before the query), and what a flight yields.
@@ -31,7 +31,7 @@ export interface ReadPlan {
   readonly tags: readonly string[] | undefined;
   /** A findUnique on a model with a known primary key: depends on its row, not the model. */
   readonly rowLookup: boolean;
-  /** The plain read operation (`findUnique` for `findUniqueOrThrow`); undefined for a cached raw read. */
+  /** The base read operation (`findUnique` for `findUniqueOrThrow`); undefined for a cached raw read. */
   readonly operation: string | undefined;
   /** The key is derived from the arguments (not a custom `key`), so what is worked out from it may be remembered. */
   readonly memoizable: boolean;

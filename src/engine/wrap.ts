@@ -156,7 +156,9 @@ export function wrapFunction<A extends unknown[], R>(
     try {
       encode(value);
     } catch (error) {
-      throw new CacheUsageError(`${where}: the result cannot be cached (${(error as Error).message}); return plain data, Dates, bigints, Decimals or bytes`);
+      throw new CacheUsageError(
+        `${where}: the result cannot be cached (${(error as Error).message}); return plain objects, arrays, primitives, Dates, bigints, Decimals or bytes`,
+      );
     }
     return value;
   };

@@ -74,7 +74,7 @@ export class WritePath {
    * what it changed for the commit. A write whose changes are known before
    * it runs bumps with write marks while it runs ({@link overlapped}).
    * `writeThroughAllowed` is asked once the write ran: whether its result may
-   * be stored as a plain read's entry.
+   * be stored as the entry of a bare client's read.
    */
   async run(w: Write, writeThroughAllowed: () => boolean): Promise<unknown> {
     // A `select` that leaves out primary keys gets them, so that what the write changed is known by row; they are taken out again.

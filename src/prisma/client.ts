@@ -33,7 +33,7 @@ import type { CacheClientApi, RawQueryMethod } from "./types.js";
 async function explain(runtime: CacheRuntime, read: unknown): Promise<CacheExplanation> {
   const query = read instanceof InfoQuery ? read.query : read;
   if (!(query instanceof CachedQuery)) {
-    const what = isPromiseLike(read) ? "a promise that is not a cached read (a write, a plain Prisma query, or an awaited value)" : describeValue(read);
+    const what = isPromiseLike(read) ? "a promise that is not a cached read (a write, an uncached Prisma query, or an awaited value)" : describeValue(read);
     throw new CacheUsageError(
       `$cache.explain(read): read must be a cached read as called, not awaited, e.g. prisma.post.findMany({ ... }) or prisma.$queryRawCached(sql, options); got ${what}`,
     );

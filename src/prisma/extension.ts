@@ -36,14 +36,14 @@ function createExtension(runtime: CacheRuntime, base: unknown, missing: readonly
   const blind = missing.find((m) => m.name === "_extensions" || m.name === "_globalOmit");
   const profiler = new Profiler(extensionHead(base), runtime.options.scope, blind && `Prisma internal ${blind.name} (missing in this Prisma version)`);
   /**
-   * Whether no client of this cache (the one it was applied to, and each one
-   * derived from it with `$extends`) has anything beneath the cache that
-   * changes results. The write runner does not tell which client wrote, so
-   * write-through stops for good once one such client exists.
+   * Whether every client of this cache (the one it was applied to, and each
+   * one derived from it with `$extends`) is bare: nothing beneath the cache
+   * changes results (profile.ts). The write runner does not tell which
+   * client wrote, so write-through stops for good once one is not bare.
    */
-  let everyClientPlain = true;
+  let everyClientBare = true;
   const openTransactions: Transactions = new Map();
-  const writes = createWriteRunner(runtime, openTransactions, () => everyClientPlain);
+  const writes = createWriteRunner(runtime, openTransactions, () => everyClientBare);
   // Writes are model methods too (typed as Prisma's own): a write skips Prisma's query-extension pipeline on this layer.
   const methods = { ...createWriteMethods(writes, runtime.graph), ...createReadMethods(runtime, profiler) };
   const extension = {
@@ -55,7 +55,7 @@ function createExtension(runtime: CacheRuntime, base: unknown, missing: readonly
   markCacheLayer(extension);
   /** Called with the cache's first client and each client derived from it. */
   const onClient = (client: unknown): void => {
-    if (everyClientPlain && !profiler.ofList(extensionList(client)).plain) everyClientPlain = false;
+    if (everyClientBare && !profiler.ofList(extensionList(client)).bare) everyClientBare = false;
   };
   return { extension, onClient };
 }

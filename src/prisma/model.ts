@@ -8,7 +8,7 @@
 import { Bypass, IN_TRANSACTION } from "../engine/bypass.js";
 import { type CacheExplanation, explainBypass } from "../engine/explain.js";
 import { cacheInfo } from "../engine/info.js";
-import { PLAIN_OPERATION, type ReadOperation } from "../engine/planner.js";
+import { BASE_OPERATION, type ReadOperation } from "../engine/planner.js";
 import { observe, type ReadPlan } from "../engine/request.js";
 import type { CacheRuntime } from "../runtime.js";
 import { extensionList, isTransactionClient } from "./internals.js";
@@ -20,14 +20,15 @@ import type { ClientProfile, Profiler } from "./profile.js";
 import { type ModelContext, modelLoad, runBeneath } from "./source.js";
 
 /**
- * Decides, for a client that is not plain, whether a read through it is
- * cached: returns its key prefix, or why not. Counts and reports nothing
- * (the read path and `$cache.explain` share it; {@link reportBypass} counts).
+ * Decides, for a client that is not {@link ClientProfile.simple}, whether a
+ * read through it is cached: returns its key prefix, or why not. Counts and
+ * reports nothing (the read path and `$cache.explain` share it;
+ * {@link reportBypass} counts).
  */
-export function admission(profile: ClientProfile, model: string | undefined, operation: string, plain: string): string | Bypass {
+export function admission(profile: ClientProfile, model: string | undefined, operation: string, base: string): string | Bypass {
   if (profile.transaction) return IN_TRANSACTION;
   const label = model ?? RAW_MODEL;
-  const opaque = profile.opaqueFor(model, operation) ?? (plain !== operation ? profile.opaqueFor(model, plain) : null);
+  const opaque = profile.opaqueFor(model, operation) ?? (base !== operation ? profile.opaqueFor(model, base) : null);
   if (opaque !== null) {
     const detail = `${opaque} hooks ${label}.${operation} beneath the cache, so its results may vary in ways the cache cannot see; declare it with cacheScope(scope, extension) or cacheNeutral(extension), or set prismaCache({ scope })`;
     return new Bypass("query-extension", detail);
@@ -130,7 +131,7 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
     memo: KeyMemo | undefined,
   ): ReadPlan | Bypass => {
     if (q.cache instanceof RefusedOption) throw q.cache.error;
-    const prefix = profile.simple ? profile.prefix : admission(profile, model, op, PLAIN_OPERATION[op]);
+    const prefix = profile.simple ? profile.prefix : admission(profile, model, op, BASE_OPERATION[op]);
     if (typeof prefix !== "string") return prefix;
     return runtime.planner.decide({ model, operation: op, args: q.args, cache: q.cache }, { prefix, counters, memo });
   };
@@ -142,7 +143,7 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
     execute(q, outcome): Promise<unknown> {
       const ctx = q.ctx as ModelContext;
       const op = q.operation as ReadOperation;
-      const plain = PLAIN_OPERATION[op];
+      const base = BASE_OPERATION[op];
       const info = infoOf(ctx);
       const { profile } = info;
       const { counters, memo } = (info.operations[op] ??= {
@@ -154,11 +155,11 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
         reportBypass(runtime, profile, plan, ctx.$name, op, counters);
         return Promise.resolve(runner.direct(q));
       }
-      // Warm starts count the reads of plain clients (keyed by the read alone), one in `warm.sampleEvery`.
-      if (runtime.hot !== undefined && profile.simple && profile.prefix === "") runtime.hot.sample(plan, q.cache);
-      const read = runtime.read(plan, modelLoad(ctx, plain, q.args, methods[plain]), profile.scoped, outcome);
-      // *OrThrow shares the plain entry; on "not found" Prisma itself raises its own error.
-      if (plain === op) return read;
+      // Warm starts count the reads of bare clients (keyed by the read alone), one in `warm.sampleEvery`.
+      if (runtime.hot !== undefined && profile.bare) runtime.hot.sample(plan, q.cache);
+      const read = runtime.read(plan, modelLoad(ctx, base, q.args, methods[base]), profile.scoped, outcome);
+      // *OrThrow shares its base operation's entry; on "not found" Prisma itself raises its own error.
+      if (base === op) return read;
       return read.then((value) => {
         if (value !== null) return value;
         // The database answers (and Prisma raises its own error): not a cached answer.
@@ -176,7 +177,7 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
     },
   };
 
-  for (const op of Object.keys(PLAIN_OPERATION) as ReadOperation[]) {
+  for (const op of Object.keys(BASE_OPERATION) as ReadOperation[]) {
     const isFluent = op !== "findMany" && op.startsWith("find");
     methods[op] = function (this: unknown, input?: Record<string, unknown>) {
       let cache: unknown;

@@ -97,7 +97,7 @@ export const markCacheLayer = (extension: object): void => void cacheLayers.add(
 
 /** What a {@link ClientProfile} is made of. A field left out is "none" or false. */
 interface ClientProfileParts {
-  /** Key prefix from fixed scopes and result extensions; "" for a plain client. */
+  /** Key prefix from fixed scopes and result extensions; "" for a bare client. */
   readonly prefix?: string;
   /** Scope functions, called on each read (in order). */
   readonly dynamic?: readonly (() => CacheScope)[];
@@ -105,8 +105,8 @@ interface ClientProfileParts {
   readonly opaque?: readonly OpaqueLayer[];
   /** Inside an interactive transaction: never cached. */
   readonly transaction?: boolean;
-  /** Nothing beneath the cache changes results: write-through may store a write's result. */
-  readonly plain?: boolean;
+  /** A bare client: nothing beneath the cache changes results (see {@link ClientProfile.bare}). */
+  readonly bare?: boolean;
   /** A scope is declared (a value or a function): reads may depend on session state it names. */
   readonly scoped?: boolean;
 }
@@ -117,7 +117,7 @@ export class ClientProfile {
   private readonly verdicts = new Map<string, string | null>();
   /** (model, operation) pairs whose bypass was reported. */
   private readonly reported = new Set<string>();
-  /** Key prefix from fixed scopes and result extensions; "" for a plain client. */
+  /** Key prefix from fixed scopes and result extensions; "" for a bare client. */
   readonly prefix: string;
   /** Scope functions, called on each read (in order); empty when there are none. */
   readonly dynamic: readonly (() => CacheScope)[];
@@ -125,8 +125,13 @@ export class ClientProfile {
   private readonly opaque: readonly OpaqueLayer[];
   /** Inside an interactive transaction: never cached. */
   readonly transaction: boolean;
-  /** Nothing beneath the cache changes results: write-through may store a write's result. */
-  readonly plain: boolean;
+  /**
+   * A bare client: nothing beneath the cache changes results (no scope, no
+   * computed field, no query extension but `cacheNeutral` ones), so each
+   * read is keyed by the read alone and write-through may store a write's
+   * result. Implies {@link simple} and an empty {@link prefix}.
+   */
+  readonly bare: boolean;
   /** A scope is declared (a value or a function): reads may depend on session state it names. */
   readonly scoped: boolean;
   /** No scope function, no opaque layer, no transaction: every read is keyed by {@link prefix} alone. */
@@ -137,7 +142,7 @@ export class ClientProfile {
     this.dynamic = parts.dynamic ?? [];
     this.opaque = parts.opaque ?? [];
     this.transaction = parts.transaction ?? false;
-    this.plain = parts.plain ?? false;
+    this.bare = parts.bare ?? false;
     this.scoped = parts.scoped ?? false;
     this.simple = !this.transaction && this.opaque.length === 0 && this.dynamic.length === 0;
   }
@@ -254,6 +259,6 @@ export class Profiler {
     }
     // Newest first in the walk; key parts are listed oldest first so that a prefix reads like the chain.
     const prefix = parts.length ? `c${canonicalize(parts.reverse())}|` : "";
-    return new ClientProfile({ prefix, dynamic: dynamic.reverse(), opaque, plain: !changes, scoped });
+    return new ClientProfile({ prefix, dynamic: dynamic.reverse(), opaque, bare: !changes, scoped });
   }
 }

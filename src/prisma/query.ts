@@ -45,8 +45,8 @@ export interface WriteRunner {
 /**
  * How every write runs: the model component's write methods (write-methods.ts)
  * and the query component's hooks (below) both call it. `writeThroughAllowed`
- * says whether a write's result may be stored as a plain read's entry (see
- * extension.ts).
+ * says whether a write's result may be stored as the entry of a bare
+ * client's read (see extension.ts).
  */
 export function createWriteRunner(runtime: CacheRuntime, openTransactions: Transactions, writeThroughAllowed: () => boolean): WriteRunner {
   const writes = runtime.writes;

@@ -37,16 +37,16 @@ const profile = (client: FakeClient, base?: FakeClient, scope?: unknown) =>
   new Profiler(base ? list(base).head : undefined, scope as never).ofList(list(client.$extends(own)));
 
 describe("Profiler", () => {
-  it("a client with no extensions beneath the cache is plain: no prefix, nothing opaque", () => {
+  it("a client with no extensions beneath the cache is bare: no prefix, nothing opaque", () => {
     const p = profile(fake());
-    expect(p).toMatchObject({ simple: true, prefix: "", plain: true, transaction: false });
+    expect(p).toMatchObject({ simple: true, prefix: "", bare: true, transaction: false });
     expect(p.opaqueFor("Customer", "findMany")).toBeNull();
   });
 
   it("an undeclared query extension makes the reads it hooks opaque, and only those", () => {
     const p = profile(fake().$extends(tenant("t1")));
     expect(p.simple).toBe(false);
-    expect(p.plain).toBe(false);
+    expect(p.bare).toBe(false);
     expect(p.opaqueFor("Customer", "findMany")).toBe('extension "tenant"');
     expect(p.opaqueFor("Customer", "count")).toBeNull();
     expect(p.opaqueFor("Order", "findMany")).toBeNull();
@@ -56,10 +56,10 @@ describe("Profiler", () => {
     expect(profile(fake().$extends({ query: { $allOperations: () => undefined } })).opaqueFor(undefined, "$queryRaw")).toBe("extension (unnamed)");
   });
 
-  it("a query extension that only hooks writes leaves reads cached, but the client is not plain", () => {
+  it("a query extension that only hooks writes leaves reads cached, but the client is not bare", () => {
     const p = profile(fake().$extends({ name: "audit", query: { customer: { create: () => undefined } } }));
     expect(p.opaqueFor("Customer", "findMany")).toBeNull();
-    expect(p.plain).toBe(false);
+    expect(p.bare).toBe(false);
   });
 
   it("a model method that replaces a read is opaque", () => {
@@ -71,7 +71,7 @@ describe("Profiler", () => {
 
   it("cacheNeutral covers what it wraps, and adds nothing to the key", () => {
     const p = profile(fake().$extends(cacheNeutral(logger)));
-    expect(p).toMatchObject({ simple: true, prefix: "", plain: true });
+    expect(p).toMatchObject({ simple: true, prefix: "", bare: true });
     // A later undeclared extension is still opaque.
     expect(profile(fake().$extends(cacheNeutral(logger)).$extends(tenant("t1"))).opaqueFor("Customer", "findMany")).toBe('extension "tenant"');
   });
@@ -112,7 +112,7 @@ describe("Profiler", () => {
     expect(upper.prefix).not.toBe("");
     expect(upper.prefix).not.toBe(length.prefix);
     expect(profile(fake().$extends(ext((c) => c.name.toUpperCase()))).prefix).toBe(upper.prefix);
-    expect(upper.plain).toBe(false);
+    expect(upper.bare).toBe(false);
     expect(upper.simple).toBe(true);
   });
 
@@ -179,7 +179,7 @@ describe("declarations and the internals probe", () => {
     const seen: unknown[] = [];
     cached.$cache.on((e) => seen.push(e));
     expect(seen).toEqual([{ type: "degraded", internal: "_engineConfig.inlineSchema", effect: "invalidation is per model" }]);
-    // A plain client reports nothing.
+    // The same client, not degraded, reports nothing.
     const fine: unknown[] = [];
     client.$extends(prismaCache({ ttl: 1 })).$cache.on((e) => fine.push(e));
     expect(fine).toEqual([]);

@@ -269,7 +269,7 @@ function lexInto(src: string, from: number, n: number, o: LexOptions, out: Lexed
 
 /**
  * A MySQL `/*...*\/` comment from `start` to `end` (the index of its `*\/`).
- * A plain comment (and an optimizer hint, `/*+`) is dropped. The content of
+ * An ordinary comment (and an optimizer hint, `/*+`) is dropped. The content of
  * an executable comment is lexed as SQL: always for `/*!` without a version
  * (MySQL and MariaDB both run it), and when `options.conditional` for
  * `/*!NNNNN` and MariaDB's `/*M!` (whether they run depends on the server).
@@ -281,7 +281,7 @@ function mysqlComment(src: string, start: number, end: number, o: LexOptions, ou
   let i = start + 2;
   const mariadb = src.charCodeAt(i) === 77; // `/*M!`; MariaDB runs no `/*m!`
   if (mariadb) i++;
-  if (src.charCodeAt(i) !== 33) return; // a plain comment, or an optimizer hint
+  if (src.charCodeAt(i) !== 33) return; // an ordinary comment, or an optimizer hint
   i++;
   let digits = 0;
   while (isDigit(src.charCodeAt(i + digits))) digits++;

@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL recogniser: `INSERT INTO`, `UPDATE`, `DELETE FROM`,
- * `TRUNCATE` and `MERGE INTO` (also inside `WITH` clauses), plain `SELECT` /
- * `VALUES` / `TABLE` statements. Anything else (a `DO` block, `CALL`, DDL,
+ * `TRUNCATE` and `MERGE INTO` (also inside `WITH` clauses), and read-only
+ * `SELECT` / `VALUES` / `TABLE` statements. Anything else (a `DO` block, `CALL`, DDL,
  * `COPY`, `SELECT ... INTO`, a call to a function that is not a known
  * read-only built-in, a syntax it does not follow) is unknown.
  * @module
