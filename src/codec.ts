@@ -72,7 +72,7 @@ function tag(payload: string): Record<string, unknown> {
 }
 
 function encodeNumber(n: number): unknown {
-  if (n - n !== 0) return tag("N" + String(n)); // NaN, ±Infinity (JSON would write null)
+  if (n - n !== 0) return tag("N" + String(n)); // NaN, ±Infinity (JSON would turn them into null)
   if (n === 0 && 1 / n < 0) return tag("N-0");
   return n;
 }

@@ -1,7 +1,7 @@
 /**
  * Validation of `prismaCache(...)` options: the zod schema, the one
  * {@link DEFAULTS} object, and the resolved settings. The option types, with
- * their JSDoc and defaults, are in options.ts (written out rather than
+ * their JSDoc and defaults, are in options.ts (spelled out rather than
  * inferred from zod, so that each option documents its default).
  * @module
  */

@@ -130,7 +130,7 @@ export interface CacheOptions {
    */
   l1?: false | L1Options;
   /**
-   * Per-model options, keyed by model name as written in the schema (e.g. `Post`).
+   * Per-model options, keyed by model name as the schema spells it (e.g. `Post`).
    * @default {}
    */
   models?: Record<string, ModelCacheOptions>;

@@ -47,9 +47,9 @@ export class CacheRuntime {
   /** Primary and unique keys, from the schema; row-level dependencies need them. */
   readonly rows: RowKeys;
   /** The read path, whole (engine/read-path.ts). */
-  readonly reads: ReadPath;
+  readonly readPath: ReadPath;
   /** The write path, whole (engine/write-path.ts): what each write bumps, and how. */
-  readonly writes: WritePath;
+  readonly writePath: WritePath;
   /** Carries bumps to other processes' L1 (with Redis only). */
   readonly bus: InvalidationBus | undefined;
   /** The change feed consumer (with `changeFeed`). */
@@ -115,12 +115,12 @@ export class CacheRuntime {
           timeoutMs: options.redisTimeout,
           onRemote: (deps, _from, sentAt) => {
             this.stats.remoteBumps++;
-            this.reads.generations.bump(deps);
+            this.readPath.generations.bump(deps);
             if (sentAt !== undefined) this.telemetry?.busLag(sentAt);
           },
           onReset: (reason) => {
             this.stats.l1Flushes++;
-            this.reads.clearL1();
+            this.readPath.clearL1();
             this.events.emit({ type: "l1-flushed", reason });
           },
           onError: () => this.stats.busErrors++,
@@ -144,7 +144,7 @@ export class CacheRuntime {
           onUndelivered: (pending) => this.events.emit({ type: "bumps-pending", pending }),
           onServerChanged: () => {
             this.stats.l1Flushes++;
-            this.reads.clearL1();
+            this.readPath.clearL1();
             this.events.emit({ type: "l1-flushed", reason: "server" });
           },
           onRefused: (command, err) =>
@@ -175,7 +175,7 @@ export class CacheRuntime {
             onError: this.stats.redisError,
           })
         : undefined;
-    this.reads = new ReadPath(l1, l2, this.leases, this.stats, {
+    this.readPath = new ReadPath(l1, l2, this.leases, this.stats, {
       earlyRefresh: options.earlyRefresh,
       events: this.events,
       delivery: this.bus,
@@ -183,10 +183,10 @@ export class CacheRuntime {
       rowSecurity,
       identity,
     });
-    const { generations, fill } = this.reads;
-    this.writes = new WritePath(
+    const { generations, fill } = this.readPath;
+    this.writePath = new WritePath(
       { graph: this.graph, rows: this.rows, facts, relations, tagsOf: (m) => this.planner.modelTags(m) },
-      { l2, generations, stats: this.stats, fill, observer: () => this.reads.observer },
+      { l2, generations, stats: this.stats, fill, observer: () => this.readPath.observer },
       this.planner,
       options,
       provider,
@@ -197,7 +197,7 @@ export class CacheRuntime {
       ? loadOpenTelemetry().then((api) => {
           if (!api || this.closed) return;
           this.telemetry = new OpenTelemetry(api, { stats: this.stats, l1, system: provider, namespace: options.namespace });
-          this.reads.observer = this.telemetry;
+          this.readPath.observer = this.telemetry;
         })
       : undefined;
     if (telemetry) this.ready = Promise.all([this.ready, telemetry]).then(() => undefined);
@@ -216,14 +216,14 @@ export class CacheRuntime {
         : undefined;
     // After the bus is ready: its first subscription flushes L1.
     if (this.hot && l1 && warm && warm.top > 0) this.ready = Promise.all([this.ready, this.warmStart(this.hot, warm.top, warm.timeout)]).then(() => undefined);
-    this.reads.audit =
+    this.readPath.audit =
       options.auditRate > 0
         ? new Audit({
             sampleRate: options.auditRate,
             maxPerSecond: options.auditMaxPerSecond,
             stats: this.stats,
             planner: this.planner,
-            generations: this.reads.generations,
+            generations: this.readPath.generations,
             emit: (e) => this.events.emit(e),
             lagMs: redis ? options.heartbeat : 0,
           })
@@ -236,7 +236,9 @@ export class CacheRuntime {
    * `timeoutMs` while the load goes on; never rejects.
    */
   private warmStart(hot: HotReads, top: number, timeoutMs: number): Promise<void> {
-    const load = this.ready.then(() => (this.closed ? 0 : hot.load(top, { planner: this.planner, reads: this.reads, graph: this.graph, stats: this.stats })));
+    const load = this.ready.then(() =>
+      this.closed ? 0 : hot.load(top, { planner: this.planner, readPath: this.readPath, graph: this.graph, stats: this.stats }),
+    );
     return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       timer.unref();
@@ -269,7 +271,7 @@ export class CacheRuntime {
         timeoutMs: this.options.redisTimeout,
       }),
       leaseMs: o.lease,
-      bump: (deps) => this.writes.bumpTaken(deps),
+      bump: (deps) => this.writePath.bumpTaken(deps),
       everything: this.graph.everything,
       emit: (e) => this.events.emit(e),
       degrade: (e) => this.events.degrade(e),
@@ -280,17 +282,21 @@ export class CacheRuntime {
 
   /** A cached read ({@link ReadPath.run}). */
   read(plan: ReadPlan, load: Load, scoped: boolean, outcome?: ReadOutcome): Promise<unknown> {
-    return this.reads.run(plan, load, scoped, outcome);
+    return this.readPath.run(plan, load, scoped, outcome);
   }
 
   /** `$cache.explain(read)` of a read the planner decided to cache (engine/explain.ts): what the read path would do, without doing it. */
   explain(plan: ReadPlan, scoped: boolean): Promise<CacheExplanation> {
-    return explainPlan({ planner: this.planner, rowSecurity: this.rowSecurity, identity: this.identity, l1: this.reads.l1, l2: this.reads.l2 }, plan, scoped);
+    return explainPlan(
+      { planner: this.planner, rowSecurity: this.rowSecurity, identity: this.identity, l1: this.readPath.l1, l2: this.readPath.l2 },
+      plan,
+      scoped,
+    );
   }
 
   /** `$cache.stats()`: the counters, and what this process's L1 holds now. */
   snapshot(): CacheStats {
-    const l1 = this.reads.l1;
+    const l1 = this.readPath.l1;
     return this.stats.snapshot(l1 ? { entries: l1.size, bytes: l1.bytes } : undefined);
   }
 
@@ -307,7 +313,7 @@ export class CacheRuntime {
       if (typeof t !== "string" || t === "") throw new CacheUsageError("$cache.invalidate: tags must be non-empty strings");
       deps.push(tagDep(t));
     }
-    await this.writes.bump(deps);
+    await this.writePath.bump(deps);
   }
 
   /**
@@ -326,13 +332,13 @@ export class CacheRuntime {
     this.hot?.close();
     // The feed first: its last bumps go out, and its lease is given up at once.
     await this.feed?.close();
-    this.reads.l2?.close();
+    this.readPath.l2?.close();
     await Promise.all([this.bus?.close(), this.leases?.close()]);
   }
 
   /** `$cache.invalidateAll()`: every entry of the namespace becomes stale. */
   async invalidateAll(): Promise<void> {
-    this.reads.clearL1();
-    await this.writes.bump(this.graph.everything);
+    this.readPath.clearL1();
+    await this.writePath.bump(this.graph.everything);
   }
 }

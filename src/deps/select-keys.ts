@@ -1,10 +1,10 @@
 /**
  * Primary keys added to a read's `select`: a level whose `select` leaves out
  * its model's primary key (`author: { select: { username: true } }`, as
- * RealWorld backends write them) could only depend on its whole model. The
+ * RealWorld backends have them) could only depend on its whole model. The
  * query runs with the key fields selected too, the read records the rows
  * by them, and the fields are taken out of the result before anyone sees
- * it. The cache key is the query as written.
+ * it. The cache key is the query as called.
  * @module
  */
 import type { Relations } from "./relations.js";

@@ -115,7 +115,7 @@ function scalarKeys(graph: RelationGraph, model: string, data: unknown): string[
   return [...keys];
 }
 
-/** Everything the write-side needs to know about the schema. */
+/** Everything the write path needs to know about the schema. */
 export interface WriteContext {
   graph: RelationGraph;
   rows: RowKeys;
@@ -312,7 +312,7 @@ export function rawWriteDeps(ctx: WriteContext, sql: string, dialect: SqlDialect
       if (t.op === "delete" || t.op === "truncate" || written.cascade) referenced = affectedByDelete(facts, m);
       else if (t.op !== "insert") {
         const columns = facts.models[m]?.columns ?? {};
-        // MySQL and SQLite column names ignore case (they are reported unquoted, as written).
+        // MySQL and SQLite column names ignore case (they are reported unquoted, as the SQL spells them).
         const key = (column: string): string => (dialect === "postgresql" ? column : column.toLowerCase());
         const byColumn = new Map(Object.entries(columns).map(([field, column]) => [key(column), field]));
         const fields = t.columns ? t.columns.map((c) => byColumn.get(key(c.name)) ?? c.name) : Object.keys(columns);

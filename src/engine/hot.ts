@@ -116,7 +116,7 @@ export class HotReads {
    * only, each if its entry is there and fresh, counting each in
    * `stats.warmed`. Resolves to how many it loaded; never rejects.
    */
-  async load(top: number, into: { planner: Planner; reads: ReadPath; graph: RelationGraph; stats: Stats }): Promise<number> {
+  async load(top: number, into: { planner: Planner; readPath: ReadPath; graph: RelationGraph; stats: Stats }): Promise<number> {
     const members = await this.options.set.top(top);
     let next = 0;
     const loaded: string[] = [];
@@ -124,13 +124,13 @@ export class HotReads {
       while (next < members.length && !this.closed) {
         const plan = planOf(members[next++]!, into.planner, into.graph);
         // A failure leaves the entry to the first read of it.
-        if (plan === undefined || !(await into.reads.loadFromL2(plan).catch(() => false))) continue;
+        if (plan === undefined || !(await into.readPath.loadFromL2(plan).catch(() => false))) continue;
         loaded.push(plan.l1Key);
         into.stats.warmed++;
       }
     };
     await Promise.all(Array.from({ length: Math.min(LOAD_CONCURRENCY, members.length) }, worker));
-    if (!this.closed) rehearse(into.reads, into.stats, loaded);
+    if (!this.closed) rehearse(into.readPath, into.stats, loaded);
     return loaded.length;
   }
 

@@ -2,7 +2,7 @@
  * The read path, whole: the staleness audit's sample, L1, then swr / early
  * refresh, then the database fingerprint, row-level security, the plan's
  * completion, single-flight, L2 with the lease, the database, and the fill.
- * Written once, for model reads and cached raw reads alike; the runtime only
+ * One path for model reads and cached raw reads alike; the runtime only
  * wires it. The pieces live beside it: flight.ts (single-flight), fill.ts
  * (compare-and-set fills), policy.ts (early refresh, grace); the lease is
  * coherence/lease.ts, the Redis scripts tiers/entry.ts. The write path is

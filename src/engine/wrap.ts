@@ -28,7 +28,7 @@ export interface WrapContext {
   readonly options: ResolvedOptions;
   readonly planner: Planner;
   readonly stats: Stats;
-  readonly reads: ReadPath;
+  readonly readPath: ReadPath;
 }
 
 const OPTION_NAMES = ["name", "key", "models", "tags", "ttl", "swr"];
@@ -150,7 +150,7 @@ export function wrapFunction<A extends unknown[], R>(
   const label = name ?? (fnName || "anonymous");
   let counters: OpCounters | undefined;
   const countersOf = (): OpCounters => (counters ??= ctx.stats.of(WRAP_MODEL, label));
-  const { reads, stats } = ctx;
+  const { readPath, stats } = ctx;
   /** A result that cannot be stored is the app's mistake: said at once, not as a failed fill. */
   const storable = (value: R): R => {
     try {
@@ -188,7 +188,7 @@ export function wrapFunction<A extends unknown[], R>(
       declared: deps,
       counters: counters ?? countersOf(),
     };
-    return reads.runUnaudited(plan, () => invoke(fn, this, args).then(storable)) as Promise<R>;
+    return readPath.runUnaudited(plan, () => invoke(fn, this, args).then(storable)) as Promise<R>;
   };
   Object.defineProperty(wrapped, "name", { value: fnName });
   return wrapped;

@@ -714,7 +714,7 @@ class Run {
    */
   private commit(offset: number, timestamp: number): void {
     this.inTransaction = false;
-    // MariaDB writes 0 as the end of events inside a transaction; a commit always has its own.
+    // MariaDB gives 0 as the end of events inside a transaction; a commit always has its own.
     if (offset <= 0) return;
     const events = this.pending;
     this.pending = [];

@@ -31,9 +31,9 @@ export interface PostgresSourceOptions {
 /** Most row changes of one transaction held before they are pushed (with the last commit's position) in a run of their own. */
 const CHUNK = 1_000;
 
-/** The event trigger (and its function) that writes schema changes into the log; one per database, shared by every feed. */
+/** The event trigger (and its function) that emits schema changes into the log; one per database, shared by every feed. */
 const DDL_TRIGGER = "ptc_feed_ddl";
-/** The prefix of the logical messages it writes; their content is the table's name. */
+/** The prefix of the logical messages it emits; their content is the table's name. */
 const DDL_PREFIX = "ptc-ddl";
 const DDL_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${DDL_TRIGGER}() RETURNS event_trigger LANGUAGE plpgsql AS $$
 DECLARE r record;
@@ -108,7 +108,7 @@ class PostgresSource implements FeedSource {
       // Tells the server this consumer lives, with the position already acknowledged (nothing newer).
       if (respond) void service.acknowledge(this.acked).catch(() => undefined);
     });
-    // messages: the schema changes the event trigger (ddl) writes into the log.
+    // messages: the schema changes the event trigger (ddl) emits into the log.
     const plugin = new lib.PgoutputPlugin({ protoVersion: 1, publicationNames: [this.o.publication], messages: true });
     await new Promise<void>((resolve, reject) => {
       let started = false;
@@ -202,7 +202,7 @@ class PostgresSource implements FeedSource {
   }
 
   /**
-   * Makes sure the database's event trigger exists that writes each schema
+   * Makes sure the database's event trigger exists that emits each schema
    * change of a table into the log (as a logical message naming it), so
    * that a change of a column's values without row changes (`ALTER ... TYPE
    * ... USING`) makes the table's model stale. It needs a superuser once per

@@ -105,7 +105,7 @@ export function createClientComponent(runtime: CacheRuntime, base: unknown, prof
       const client = q.ctx as ClientLike;
       return (client.$queryRaw as (s: Sql) => PrismaPromiseLike)((q.args as { sql: Sql }).sql);
     },
-    info: (outcome, value) => cacheInfo(runtime.planner, outcome, value, (key) => runtime.reads.l1?.get(key)?.deps),
+    info: (outcome, value) => cacheInfo(runtime.planner, outcome, value, (key) => runtime.readPath.l1?.get(key)?.deps),
   };
 
   const client: Record<string, unknown> = {
@@ -126,22 +126,22 @@ export function createClientComponent(runtime: CacheRuntime, base: unknown, prof
     /** Prisma's `$transaction`, plus a version bump after an interactive transaction commits. */
     client.$transaction = function (this: unknown, arg: unknown, options?: unknown) {
       if (typeof arg !== "function") return $transaction.call(this, arg, options);
-      const written = new Set<string>();
+      const toBump = new Set<string>();
       let id: unknown;
       const body = (tx: unknown) => {
         id = transactionId(tx);
         const outer = openTransactions.get(id);
         if (outer) return (arg as (t: unknown) => unknown)(tx); // nested: the outermost bumps at commit
-        openTransactions.set(id, written);
+        openTransactions.set(id, toBump);
         return (arg as (t: unknown) => unknown)(tx);
       };
       return (async () => {
         try {
           return await $transaction.call(this, body, options);
         } finally {
-          if (openTransactions.get(id) === written) {
+          if (openTransactions.get(id) === toBump) {
             openTransactions.delete(id);
-            await runtime.writes.bump([...written]);
+            await runtime.writePath.bump([...toBump]);
           }
         }
       })();

@@ -43,13 +43,13 @@ function createExtension(runtime: CacheRuntime, base: unknown, missing: readonly
    */
   let everyClientBare = true;
   const openTransactions: Transactions = new Map();
-  const writes = createWriteRunner(runtime, openTransactions, () => everyClientBare);
+  const runner = createWriteRunner(runtime, openTransactions, () => everyClientBare);
   // Writes are model methods too (typed as Prisma's own): a write skips Prisma's query-extension pipeline on this layer.
-  const methods = { ...createWriteMethods(writes, runtime.graph), ...createReadMethods(runtime, profiler) };
+  const methods = { ...createWriteMethods(runner, runtime.graph), ...createReadMethods(runtime, profiler) };
   const extension = {
     name: "prisma-tiered-cache",
     model: { $allModels: methods as unknown as CachedReadMethods },
-    query: createQueryHooks(writes),
+    query: createQueryHooks(runner),
     client: createClientComponent(runtime, base, profiler, openTransactions),
   };
   markCacheLayer(extension);

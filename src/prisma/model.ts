@@ -138,7 +138,7 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
 
   const runner: ExplainingRunner = {
     runtime,
-    info: (outcome, value) => cacheInfo(runtime.planner, outcome, value, (key) => runtime.reads.l1?.get(key)?.deps),
+    info: (outcome, value) => cacheInfo(runtime.planner, outcome, value, (key) => runtime.readPath.l1?.get(key)?.deps),
     direct: (q) => runBeneath(q.ctx as ModelContext, q.operation, q.args, methods[q.operation as ReadOperation]) as PrismaPromiseLike,
     execute(q, outcome): Promise<unknown> {
       const ctx = q.ctx as ModelContext;

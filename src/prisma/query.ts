@@ -31,7 +31,7 @@ function sqlText(args: unknown): string {
   return Array.isArray(strings) ? strings.join("$0") : "";
 }
 
-/** Dependencies written inside each open interactive transaction, by transaction id. */
+/** The dependency ids the writes of each open interactive transaction bump at its commit, by transaction id. */
 export type Transactions = Map<unknown, Set<string>>;
 
 /** Runs one write and bumps what it changed (see {@link createWriteRunner}). */
@@ -49,7 +49,7 @@ export interface WriteRunner {
  * client's read (see extension.ts).
  */
 export function createWriteRunner(runtime: CacheRuntime, openTransactions: Transactions, writeThroughAllowed: () => boolean): WriteRunner {
-  const writes = runtime.writes;
+  const writePath = runtime.writePath;
   /** What the write path needs of a write: how to run it, and whether it is inside an interactive transaction. */
   const of = (params: WriteParams) => {
     const tx = params.__internalParams?.transaction;
@@ -68,15 +68,15 @@ export function createWriteRunner(runtime: CacheRuntime, openTransactions: Trans
       const { operation, args } = params;
       const write = {
         ...of(params),
-        before: () => writes.depsBefore(model, operation, args),
-        after: (result: unknown) => writes.deps(model, operation, args, result),
-        writeThrough: writes.writesThrough(model) ? (result: unknown) => writes.writeThrough(model, operation, args, result) : undefined,
+        before: () => writePath.depsBefore(model, operation, args),
+        after: (result: unknown) => writePath.deps(model, operation, args, result),
+        writeThrough: writePath.writesThrough(model) ? (result: unknown) => writePath.writeThrough(model, operation, args, result) : undefined,
       };
-      return writes.run(write, writeThroughAllowed);
+      return writePath.run(write, writeThroughAllowed);
     },
     raw(params) {
-      const deps = () => writes.rawDeps(sqlText(params.args));
-      return writes.run({ ...of(params), before: deps, after: deps }, () => false);
+      const deps = () => writePath.rawDeps(sqlText(params.args));
+      return writePath.run({ ...of(params), before: deps, after: deps }, () => false);
     },
   };
 }
@@ -86,13 +86,13 @@ export function createWriteRunner(runtime: CacheRuntime, openTransactions: Trans
  * `$executeRawUnsafe`, and the model writes that reach Prisma's query
  * pipeline on the cache's layer rather than through its write methods.
  */
-export function createQueryHooks(writes: WriteRunner) {
-  const raw = (params: WriteParams) => writes.raw(params);
+export function createQueryHooks(runner: WriteRunner) {
+  const raw = (params: WriteParams) => runner.raw(params);
   return {
     $allModels: {
       $allOperations(params: WriteParams) {
         if (params.model === undefined || !WRITE_OPERATIONS.has(params.operation)) return params.query(params.args);
-        return writes.model({ ...params, reshapes: true });
+        return runner.model({ ...params, reshapes: true });
       },
     },
     $executeRaw: raw,

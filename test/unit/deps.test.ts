@@ -796,13 +796,13 @@ describe("the bound on recorded rows (maxRowDeps)", () => {
 
 describe("what a write bumps", () => {
   it.each(named(WRITES))("%s", (_why, { write: [model, operation, args, result], bumps }) => {
-    expect(sorted(runtime.writes.deps(model, operation, args, result))).toEqual(sorted(bumps));
+    expect(sorted(runtime.writePath.deps(model, operation, args, result))).toEqual(sorted(bumps));
   });
 });
 
 describe("a write's bumps cover every read it can change", () => {
   it.each(named(WRITES))("%s", (_why, { write: [model, operation, args, result], changes }) => {
-    const bumped = new Set(runtime.writes.deps(model, operation, args, result));
+    const bumped = new Set(runtime.writePath.deps(model, operation, args, result));
     // Reads that would be served stale: none of what they recorded is bumped.
     const stale = changes.filter((read) => !recorded(read).some((d) => bumped.has(d))).map(label);
     expect(stale).toEqual([]);
@@ -811,7 +811,7 @@ describe("a write's bumps cover every read it can change", () => {
 
 describe("a write's bumps leave alone the reads it cannot change", () => {
   it.each(named(WRITES.filter((w) => w.leaves.length > 0)))("%s", (_why, { write: [model, operation, args, result], leaves }) => {
-    const bumped = new Set(runtime.writes.deps(model, operation, args, result));
+    const bumped = new Set(runtime.writePath.deps(model, operation, args, result));
     // Each read, with what it recorded that the write bumps: nothing.
     const met = leaves.map((read) => [label(read), recorded(read).filter((d) => bumped.has(d))]);
     expect(met).toEqual(leaves.map((read) => [label(read), []]));
@@ -820,13 +820,13 @@ describe("a write's bumps leave alone the reads it cannot change", () => {
 
 describe("what a write bumps before it runs", () => {
   it.each(named(BEFORE))("%s", (_why, { write: [model, operation, args], bumps }) => {
-    expect(sorted(runtime.writes.depsBefore(model, operation, args))).toEqual(sorted(bumps));
+    expect(sorted(runtime.writePath.depsBefore(model, operation, args))).toEqual(sorted(bumps));
   });
 });
 
 describe("what raw SQL bumps", () => {
   it.each(RAW)("%s", (_why, sql, bumps) => {
-    const got = runtime.writes.rawDeps(sql);
+    const got = runtime.writePath.rawDeps(sql);
     if (bumps === "everything") {
       expect(got).toContain("*");
       for (const m of runtime.graph.models) expect(got).toContain(`m:${m}`);

@@ -49,7 +49,7 @@ function engine() {
   };
   const update = async (id: number, name: string) => {
     rows.set(id, { id, name });
-    await runtime.writes.bump(runtime.writes.deps("Author", "update", { where: { id }, data: { name } }, { id, name }));
+    await runtime.writePath.bump(runtime.writePath.deps("Author", "update", { where: { id }, data: { name } }, { id, name }));
   };
   return { runtime, read, update, loads: () => loads };
 }
@@ -87,7 +87,7 @@ describe("the engine, without Prisma", () => {
       recordedDeps(planner.complete(planner.plan({ model, operation: "findMany", args })!), value);
     const withBooks = recorded("Author", { include: { books: true } }, [{ id: 1, name: "Ann", books: [] }]);
     const alone = recorded("Author", {}, [{ id: 1, name: "Ann" }]);
-    const create = (id: number, authorId: number) => e.runtime.writes.deps("Book", "create", { data: { id, authorId } }, { id, authorId });
+    const create = (id: number, authorId: number) => e.runtime.writePath.deps("Book", "create", { data: { id, authorId } }, { id, authorId });
     const meets = (a: readonly string[], b: readonly string[]) => a.some((d) => b.includes(d));
     // A book of author 1 changes what Ann's books are; a book of author 2 does not, nor a read without the books.
     expect(meets(withBooks, create(9, 1))).toBe(true);

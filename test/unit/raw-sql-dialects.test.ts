@@ -349,7 +349,7 @@ describe("modelsForTables and rawWriteDeps with MySQL and SQLite names", () => {
 
   const client = new PrismaClient({ adapter: new PrismaPg({ connectionString: "postgresql://127.0.0.1:1/none" }) });
   const runtime = new CacheRuntime(resolveOptions({ ttl: 60 }), runtimeDataModel(client)!, inlineSchema(client));
-  const ctx = (runtime.writes as unknown as { ctx: WriteContext }).ctx;
+  const ctx = (runtime.writePath as unknown as { ctx: WriteContext }).ctx;
 
   it("matches assigned columns without regard to case: an update of Post.id cascades to comments", () => {
     // Comment.post has onUpdate: Cascade on Post.id
