@@ -1,7 +1,9 @@
 /**
- * The format of a cache entry in Redis, and the Lua scripts that write and
- * read it and its version counters (fills, bumps, reads of entries that
- * record their dependencies), side by side. Run with `runScript` (commands.ts).
+ * The format of a cache entry in Redis, and the Lua scripts that read and
+ * fill it (with the dogpile lease, and for entries that record their own
+ * dependencies), side by side; its keys, and their layout on a Cluster. The
+ * bump script and the counters' format are in versions.ts. Run with
+ * `runScript` (commands.ts).
  * @module
  */
 import { script } from "./commands.js";
@@ -384,7 +386,8 @@ export const randomBase = (): string => String(2 ** 40 + Math.floor(Math.random(
  * an entry lives in the group its id hashes to, next to its own copies of
  * the version counters it depends on, so that a read is one MGET and a fill
  * one script in one slot, while entries spread over the masters. A bump
- * moves a counter in every group (one script per group, sent at once).
+ * moves the counter's copy in every group, one single-key command per copy,
+ * all sent at once (cluster-bumps.ts).
  */
 export interface Layout {
   /** How many groups (1 on one Redis). */
