@@ -222,7 +222,7 @@ export interface ResolvedOptions {
   changeFeed: (Required<Omit<ChangeFeedOptions, "slot" | "publication">> & { slot: string; publication: string }) | undefined;
 }
 
-/** Every default, in one place: the values the README and the option docs state. */
+/** Every default, in one place: the values the option docs (`@default`), docs/api.md and the README's options table state. */
 export const DEFAULTS = {
   namespace: "ptc",
   /** No ttl: nothing is cached until a model or query sets one. */

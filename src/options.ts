@@ -227,7 +227,7 @@ export interface CacheOptions {
    * logical replication, the MySQL/MariaDB row binlog, SQLite's
    * `data_version`). Every process with it competes for one lease per
    * namespace; one consumes, and another takes over within `lease` ms of
-   * its death. See the README's "Writes from outside the app".
+   * its death. See docs/change-feed.md.
    * @default undefined (off)
    */
   changeFeed?: ChangeFeedOptions;

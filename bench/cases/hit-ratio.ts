@@ -15,7 +15,7 @@
  *   Checked against the database: a driver adapter counts the SELECTs that
  *   each read sends; a read that sent none was a hit. Both must agree, and
  *   agree with what the documented dependency rules predict for the sequence
- *   (DESIGN.md, "Precise dependencies for lists, includes and aggregates"):
+ *   (docs/how-it-works.md, "What a read depends on"):
  *   an update of `views` (a field no page reads) makes stale only its row's
  *   `findUnique` and the page holding the row; with `rowLevel: false`, every
  *   read.
@@ -87,8 +87,8 @@ function operations(o: Required<HitRatioOptions>, firstId: number): Op[] {
 }
 
 /**
- * Hits the documented rules predict (DESIGN.md, "Precise dependencies for
- * lists, includes and aggregates"): a read is a miss the first time and after
+ * Hits the documented rules predict (docs/how-it-works.md, "What a read
+ * depends on"): a read is a miss the first time and after
  * a write that bumps what it depends on. Nothing is evicted (L1 holds every
  * entry; L2 entries outlive the run).
  * - Precise (row level): `findUnique` by id depends on its row; a page on the

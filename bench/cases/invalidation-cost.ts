@@ -1,8 +1,8 @@
 /**
  * Invalidation cost: latency of one `update` by id through the cached client
  * when 10 entries of the model are cached, against the same write when
- * 100,000 are, in the same run. The design (DESIGN.md, "Dependencies and
- * invalidation") says a write bumps version counters, so its cost must not
+ * 100,000 are, in the same run. The design (docs/how-it-works.md, "Versions,
+ * not key scans") says a write bumps version counters, so its cost must not
  * grow with the number of cached entries.
  *
  * Setup (untimed):

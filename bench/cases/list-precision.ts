@@ -3,8 +3,8 @@
  * Comment, Tag), 95 % reads and 5 % writes, run four times in the same run
  * on the same seeded operation sequence and the same starting data: through a
  * plain PrismaClient (the throughput baseline), through the cache with
- * precise dependencies (the default: DESIGN.md, "Precise dependencies for
- * lists, includes and aggregates"), and through the cache with
+ * precise dependencies (the default: docs/how-it-works.md, "What a read
+ * depends on"), and through the cache with
  * `rowLevel: false` (every list, include and count depends on its whole
  * models), and precise with the change feed on (docs/change-feed.md: the
  * app's own writes arrive on the feed and are bumped again). L1 only (no

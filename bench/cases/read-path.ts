@@ -119,7 +119,7 @@ const BATCH_WARMUP: Record<ReadPathCase, number> = {
   noop: 50,
 };
 
-/** Targets of the read path (DESIGN.md, "The read path"). */
+/** Targets of the read path (docs/benchmarks.md says whether each is met). */
 const L1_MEDIAN_MAX_US = 2;
 const L1_MIN_SPEEDUP_OVER_HOOK = 10;
 const L2_MAX_OVER_RAW = 1.3;

@@ -85,7 +85,7 @@ describe("prismaCache(options): valid options", () => {
     expect(() => prismaCache({})).not.toThrow();
   });
 
-  it("accepts the DESIGN.md example (with a real, unconnected ioredis client)", () => {
+  it("accepts a typical configuration (with a real, unconnected ioredis client)", () => {
     const redis = lazyRedis();
     expect(() =>
       prismaCache({
@@ -211,7 +211,7 @@ describe("applying the extension to a client", () => {
     expect(err.message).toContain('"Ghost"');
   });
 
-  it("rejects the DESIGN.md example's AuditLog on this schema, which has no such model", () => {
+  it("rejects that configuration's AuditLog on this schema, which has no such model", () => {
     const ext = prismaCache({ ttl: 60, models: { Post: { ttl: 30, tags: ["feed"] }, AuditLog: { cache: false } } });
     const err = configError(() => base.$extends(ext));
     expect(paths(err)).toEqual(["models.AuditLog"]);
