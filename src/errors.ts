@@ -1,7 +1,7 @@
 /**
  * Every error class of prisma-tiered-cache. Those an application can meet
- * extend {@link CacheError} and carry a stable `code`; {@link SchemaError}
- * never leaves the schema parser.
+ * extend {@link CacheError} and carry a stable `code`; the schema parser's
+ * own (`SchemaError`) never leaves the library.
  * @module
  */
 
