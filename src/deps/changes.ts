@@ -15,6 +15,8 @@ import { affectedByDelete, affectedByUpdate, type ForeignKey, type JoinTable } f
 
 type Data = Record<string, unknown>;
 
+/** Link changes bump the join tables' own dependencies, so the partners in implicit many-to-many relations stay out. */
+const NO_JOIN_PARTNERS = { joinPartners: false } as const;
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined || v === null || v === false ? [] : [v]);
 const isObject = (v: unknown): v is Data => v !== null && typeof v === "object" && !Array.isArray(v);
 /** Whether two column values read from the log are the same (dates by time, buffers and objects by content). */
@@ -112,7 +114,7 @@ export class Changes {
     for (const fk of this.relations.foreignKeys(model)) this.keys(fk, row, undefined);
     // Its links go with it; the partners' values are not known.
     for (const j of this.relations.joinTables(model)) this.link(j, model, ids, undefined);
-    for (const m of affectedByDelete(this.relations.facts, model, false)) this.bulk(m);
+    for (const m of affectedByDelete(this.relations.facts, model, NO_JOIN_PARTNERS)) this.bulk(m);
   }
 
   /**
@@ -145,7 +147,7 @@ export class Changes {
     else if (moved && !after && !afterFromData) this.bulk(model);
     this.setFields(model, fields, row, d);
     if (this.rows.touchesUniqueFields(model, d)) this.out.add(newRowDep(model));
-    for (const m of affectedByUpdate(this.relations.facts, model, [...fields], false)) this.bulk(m);
+    for (const m of affectedByUpdate(this.relations.facts, model, [...fields], NO_JOIN_PARTNERS)) this.bulk(m);
     if (moved) for (const j of this.relations.joinTables(model)) this.link(j, model, undefined, undefined);
   }
 
@@ -219,7 +221,7 @@ export class Changes {
     for (const f of fk.fields) this.out.add(fieldDep(model, f));
     this.out.add(keyDep(fkColumns(fk), values));
     for (const f of this.relations.updatedAtFields(model)) this.out.add(fieldDep(model, f));
-    for (const m of affectedByUpdate(this.relations.facts, model, fk.fields, false)) this.bulk(m);
+    for (const m of affectedByUpdate(this.relations.facts, model, fk.fields, NO_JOIN_PARTNERS)) this.bulk(m);
   }
 
   /** Scalar fields an update's data sets: its own, the foreign keys of relations it connects or disconnects, and then its `@updatedAt` fields. */
@@ -341,10 +343,10 @@ export class Changes {
     for (const d of list(ops.delete)) this.deleted(target, undefined, d === true ? undefined : this.rows.idOfWhere(target, d));
     if (ops.updateMany !== undefined || ops.deleteMany !== undefined) {
       this.bulk(target);
-      if (ops.deleteMany !== undefined) for (const m of affectedByDelete(this.relations.facts, target, false)) this.bulk(m);
+      if (ops.deleteMany !== undefined) for (const m of affectedByDelete(this.relations.facts, target, NO_JOIN_PARTNERS)) this.bulk(m);
       for (const u of list(ops.updateMany)) {
         const fields = isObject(u) && isObject(u.data) ? Object.keys(u.data) : [];
-        for (const m of affectedByUpdate(this.relations.facts, target, fields, false)) this.bulk(m);
+        for (const m of affectedByUpdate(this.relations.facts, target, fields, NO_JOIN_PARTNERS)) this.bulk(m);
       }
     }
   }
@@ -384,7 +386,7 @@ export class Changes {
     if (ops.updateMany !== undefined) this.bulk(target);
     if (ops.deleteMany !== undefined) {
       this.bulk(target);
-      for (const m of affectedByDelete(this.relations.facts, target, false)) this.bulk(m);
+      for (const m of affectedByDelete(this.relations.facts, target, NO_JOIN_PARTNERS)) this.bulk(m);
     }
   }
 }

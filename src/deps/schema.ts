@@ -628,6 +628,15 @@ class Effects {
   }
 }
 
+/** Options of {@link affectedByDelete} and {@link affectedByUpdate}. */
+export interface AffectedOptions {
+  /**
+   * Whether the partners in implicit many-to-many relations count.
+   * @default true
+   */
+  joinPartners?: boolean;
+}
+
 /**
  * Models whose rows deleting rows of `model` can change through the
  * database's referential actions: `onDelete: Cascade` (transitively: the
@@ -637,14 +646,14 @@ class Effects {
  * every cascaded model) in implicit many-to-many relations, whose join rows go
  * away. `Restrict` and `NoAction` change nothing (the delete fails instead).
  *
- * @param joinPartners Whether the partners in implicit many-to-many relations
- * count (they do by default; a caller that bumps the join tables' own
- * dependencies leaves them out).
+ * @param o.joinPartners Whether the partners in implicit many-to-many
+ * relations count (they do by default; a caller that bumps the join tables'
+ * own dependencies leaves them out).
  * @returns Affected models in discovery order; `model` itself is included only
  * when reached through a relation (a self-relation). Empty for an unknown model.
  */
-export function affectedByDelete(facts: RelationFacts, model: string, joinPartners = true): string[] {
-  const e = new Effects(facts, joinPartners);
+export function affectedByDelete(facts: RelationFacts, model: string, o: AffectedOptions = {}): string[] {
+  const e = new Effects(facts, o.joinPartners ?? true);
   e.delete(model);
   return [...e.out];
 }
@@ -658,13 +667,13 @@ export function affectedByDelete(facts: RelationFacts, model: string, joinPartne
  * join partners are included then.
  *
  * @param updatedFields Scalar field names (not column names) being written.
- * @param joinPartners Whether the partners in implicit many-to-many relations count (see {@link affectedByDelete}).
+ * @param o.joinPartners Whether the partners in implicit many-to-many relations count (see {@link affectedByDelete}).
  * @returns Affected models in discovery order; `model` itself is included only
  * when reached through a relation (a self-relation).
  */
-export function affectedByUpdate(facts: RelationFacts, model: string, updatedFields: readonly string[], joinPartners = true): string[] {
+export function affectedByUpdate(facts: RelationFacts, model: string, updatedFields: readonly string[], o: AffectedOptions = {}): string[] {
   if (updatedFields.length === 0) return [];
-  const e = new Effects(facts, joinPartners);
+  const e = new Effects(facts, o.joinPartners ?? true);
   e.update(model, updatedFields);
   return [...e.out];
 }

@@ -75,6 +75,9 @@ class Reading {
   coarse = false;
 }
 
+/** How a filter joins its selection: "and" fixes the rows by its equalities, "or" does not. */
+type Join = "and" | "or";
+
 const ARRAY_OR_ONE = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
 
 /** Works out read shapes. One per cache runtime. */
@@ -100,7 +103,7 @@ export class ReadDependencies {
     const guards = new Set<string>();
     const a = args ?? {};
     if (operation === "count" || operation === "aggregate" || operation === "groupBy") {
-      this.selection(model, a, deps, operation, false);
+      this.selection(model, a, deps, { operation, rowsFollow: false });
       return { deps: [...deps], guards: undefined, late: undefined };
     }
     // By primary key: the row itself, known before. Otherwise a selection, whose rows are found in the result.
@@ -108,17 +111,17 @@ export class ReadDependencies {
       deps.add(pk);
       // Its other filters are on the row itself, but a relation filter reads other rows.
       const r = new Reading();
-      this.where(model, a.where, r, true, deps);
+      this.where(model, a.where, r, "and", deps);
       if (r.coarse) deps.add(modelDep(model));
-    } else this.selection(model, a, deps, operation, true);
+    } else this.selection(model, a, deps, { operation, rowsFollow: true });
     const unique = operation === "findUnique";
-    const level = this.level(model, a, deps, guards, pk === undefined);
+    const level = this.level(model, a, deps, guards, { rowsLate: pk === undefined });
     if (level === undefined) return { deps: [...deps], guards: undefined, late: undefined };
     const late = (value: unknown): readonly string[] => {
       const out = new Set<string>();
       // A unique lookup that found nothing: a row may appear (created, or given the key by an update).
       if (unique && value === null) out.add(newRowDep(model));
-      this.collect(level, value, out, new Map(), false);
+      this.collect(level, value, out);
       for (const d of deps) out.delete(d);
       return [...out];
     };
@@ -131,19 +134,24 @@ export class ReadDependencies {
    * `rowsFollow`: the result's rows are recorded, so a row that leaves the
    * selection by a change of an equality field is caught by its row.
    */
-  private selection(model: string, args: Record<string, unknown>, deps: Set<string>, operation: string, rowsFollow: boolean): void {
+  private selection(
+    model: string,
+    args: Record<string, unknown>,
+    deps: Set<string>,
+    { operation, rowsFollow }: { operation: string; rowsFollow: boolean },
+  ): void {
     const r = new Reading();
-    this.where(model, args.where, r, true, deps);
+    this.where(model, args.where, r, "and", deps);
     this.readArgs(model, args, r, deps);
     if (operation === "groupBy") {
       for (const f of ARRAY_OR_ONE(args.by)) this.field(model, f, r);
-      this.where(model, args.having, r, false, deps);
+      this.where(model, args.having, r, "or", deps);
     }
     if (operation === "count" && typeof args.select === "object" && args.select !== null) this.flags(model, args.select, r);
     if (operation === "aggregate" || operation === "groupBy") for (const agg of ["_count", "_sum", "_avg", "_min", "_max"]) this.flags(model, args[agg], r);
     const covered = rowsFollow && args.skip === undefined && args.cursor === undefined;
     // A unique lookup gains no row by another row's create: the one it finds, or "not found" (late), stands for it.
-    this.finish(model, r, deps, covered, operation === "findUnique");
+    this.finish(model, r, deps, { covered, implicit: operation === "findUnique" });
   }
 
   /**
@@ -152,7 +160,7 @@ export class ReadDependencies {
    * selects by is caught by its row. `implicit`: an include, whose row set
    * is given by its parent's key (no model-wide row-set dependency).
    */
-  private finish(model: string, r: Reading, deps: Set<string>, covered: boolean, implicit: boolean): void {
+  private finish(model: string, r: Reading, deps: Set<string>, { covered, implicit }: { covered: boolean; implicit: boolean }): void {
     if (r.coarse) {
       deps.add(modelDep(model));
       return;
@@ -195,16 +203,21 @@ export class ReadDependencies {
     for (const f of ARRAY_OR_ONE(args.distinct)) this.field(model, f, r);
   }
 
-  /** Walks a `where` (or `having`): scalar fields read, equalities of a conjunction, relation filters. */
-  private where(model: string, where: unknown, r: Reading, conjunct: boolean, deps: Set<string>): void {
+  /**
+   * Walks a `where` (or `having`): scalar fields read, equalities of a
+   * conjunction, relation filters. `join`: how the filter joins the
+   * selection ("and" at the top and under `AND`; "or" under `OR` or `NOT`,
+   * and in `having`, where an equality does not fix the rows).
+   */
+  private where(model: string, where: unknown, r: Reading, join: Join, deps: Set<string>): void {
     if (where === null || typeof where !== "object") return;
     for (const key in where) {
       const v = (where as Record<string, unknown>)[key];
       if (v === undefined) continue;
-      if (key === "AND") for (const w of ARRAY_OR_ONE(v)) this.where(model, w, r, conjunct, deps);
-      else if (key === "OR" || key === "NOT") for (const w of ARRAY_OR_ONE(v)) this.where(model, w, r, false, deps);
+      if (key === "AND") for (const w of ARRAY_OR_ONE(v)) this.where(model, w, r, join, deps);
+      else if (key === "OR" || key === "NOT") for (const w of ARRAY_OR_ONE(v)) this.where(model, w, r, "or", deps);
       else if (this.relations.isScalar(model, key)) {
-        const eq = conjunct ? equalValues(v) : undefined;
+        const eq = join === "and" ? equalValues(v) : undefined;
         if (eq !== undefined && !r.other.has(key)) {
           const had = r.equal.get(key);
           // Two equalities on one field: keep the first (the selection is empty unless they agree, and a row of it holds the first).
@@ -295,7 +308,7 @@ export class ReadDependencies {
    * from the result (not a lookup by primary key). Undefined when nothing
    * is found in the result.
    */
-  private level(model: string, args: Record<string, unknown>, deps: Set<string>, guards: Set<string>, rowsLate: boolean): Level | undefined {
+  private level(model: string, args: Record<string, unknown>, deps: Set<string>, guards: Set<string>, { rowsLate }: { rowsLate: boolean }): Level | undefined {
     const rows = this.rows.has(model) && this.rowsSelected(model, args);
     if (rowsLate) {
       guards.add(modelDep(model));
@@ -339,23 +352,23 @@ export class ReadDependencies {
     const args = v !== null && typeof v === "object" ? (v as Record<string, unknown>) : {};
     deps.add(bulkDep(target));
     if (link.kind === "holder") {
-      const level = this.level(target, args, deps, guards, true);
+      const level = this.level(target, args, deps, guards, { rowsLate: true });
       return { field, columns: undefined, parentFields: link.fk.fields, fallback: [modelDep(target)], level, newRow: newRowDep(target), counts: undefined };
     }
     const r = new Reading();
-    this.where(target, args.where, r, true, deps);
+    this.where(target, args.where, r, "and", deps);
     this.readArgs(target, args, r, deps);
     const columns = link.kind === "child" ? fkColumns(link.fk) : joinColumns(link.join, model);
     const parentFields = link.kind === "child" ? link.fk.references : (this.relations.facts.models[model]?.id ?? []);
     // The rows of an included selection are recorded: a row that leaves by a change of its key is caught by its row.
-    this.finish(target, r, deps, args.skip === undefined && args.cursor === undefined, true);
+    this.finish(target, r, deps, { covered: args.skip === undefined && args.cursor === undefined, implicit: true });
     deps.add(keyDep(columns, undefined));
     const fallback = [modelDep(target)];
     if (link.kind === "join") {
       guards.add(modelDep(link.join.table));
       fallback.push(modelDep(link.join.table));
     }
-    const level = this.level(target, args, deps, guards, true);
+    const level = this.level(target, args, deps, guards, { rowsLate: true });
     return { field, columns, parentFields, fallback, level, newRow: undefined, counts: undefined };
   }
 
@@ -379,10 +392,10 @@ export class ReadDependencies {
       }
       deps.add(bulkDep(target));
       const r = new Reading();
-      if (arg !== null && typeof arg === "object") this.where(target, (arg as { where?: unknown }).where, r, true, deps);
+      if (arg !== null && typeof arg === "object") this.where(target, (arg as { where?: unknown }).where, r, "and", deps);
       const columns = link.kind === "child" ? fkColumns(link.fk) : joinColumns(link.join, model);
       // A count holds no rows: a row that leaves by a change of its key is caught by the key's field.
-      this.finish(target, r, deps, false, true);
+      this.finish(target, r, deps, { covered: false, implicit: true });
       if (link.kind === "child") for (const f of link.fk.fields) deps.add(fieldDep(target, f));
       deps.add(keyDep(columns, undefined));
       const fallback = [modelDep(target)];
@@ -403,7 +416,7 @@ export class ReadDependencies {
    * per level; past the bound a level depends on its model. `coarse`: the
    * parent level passed the bound, so its branches' values are not recorded one by one.
    */
-  private collect(level: Level, value: unknown, out: Set<string>, seen: Map<Level, number>, coarse: boolean): void {
+  private collect(level: Level, value: unknown, out: Set<string>, seen = new Map<Level, number>(), coarse = false): void {
     const list = Array.isArray(value) ? value : value === null || value === undefined ? [] : [value];
     for (const row of list) {
       if (row === null || typeof row !== "object") continue;

@@ -144,7 +144,7 @@ export interface ReadOutcome {
 
 /**
  * Dependencies snapshotted before the query: recorded ones, guards, and, for
- * an entry with dependencies found in its result, the write sequence (which
+ * an entry with dependencies found in its result, the bump sequence (which
  * tells which of those moved since; see tiers/versions.ts).
  */
 export const snapshotDeps = (req: ReadRequest): readonly string[] =>

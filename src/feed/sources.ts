@@ -19,18 +19,18 @@ export function feedSource(o: NonNullable<ResolvedOptions["changeFeed"]>, tables
   const kind = feedKind(o.url);
   switch (kind) {
     case "postgresql":
-      return loaded(kind, true, async () =>
+      return loaded({ kind, keepsPosition: true }, async () =>
         (await import("./postgres.js")).postgresSource({ url: o.url, slot: o.slot, publication: o.publication, tables, create: o.create }),
       );
     case "mysql":
-      return loaded(kind, false, async () => (await import("./mysql.js")).mysqlSource({ url: o.url, tables: new Set(tables) }));
+      return loaded({ kind, keepsPosition: false }, async () => (await import("./mysql.js")).mysqlSource({ url: o.url, tables: new Set(tables) }));
     default:
-      return loaded(kind, false, async () => (await import("./sqlite.js")).sqliteSource({ url: o.url, pollMs: o.pollMs }));
+      return loaded({ kind, keepsPosition: false }, async () => (await import("./sqlite.js")).sqliteSource({ url: o.url, pollMs: o.pollMs }));
   }
 }
 
 /** A source whose module is loaded when it starts. */
-function loaded(kind: FeedSource["kind"], keepsPosition: boolean, load: () => Promise<FeedSource>): FeedSource {
+function loaded({ kind, keepsPosition }: Pick<FeedSource, "kind" | "keepsPosition">, load: () => Promise<FeedSource>): FeedSource {
   let source: FeedSource | undefined;
   return {
     kind,

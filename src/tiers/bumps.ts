@@ -231,7 +231,7 @@ export class BumpQueue {
         if (all.length === 0) return new Map<string, string>();
         const keys = all.map((d) => versionKey(this.layout.prefix(g), d));
         let r: unknown;
-        if (this.layout.groups === 1) ({ reply: r, published } = await this.bumpAtOnce(keys, batch, batch.length, BumpOp.plain.repeat(batch.length), 0));
+        if (this.layout.groups === 1) ({ reply: r, published } = await this.bumpAtOnce(keys, batch, batch.length, BumpOp.bumpOnly.repeat(batch.length), 0));
         else r = await bumpEachKey(this.redis, this.breaker, keys, batch.length);
         if (!Array.isArray(r)) {
           for (const d of batch) pending.add(d);
@@ -271,7 +271,7 @@ export class BumpQueue {
     windowMs: number,
   ): Promise<{ reply: unknown; published: boolean }> {
     const message = this.publishInScript ? this.o.bus?.prepare(bumped) : undefined;
-    // One Redis: the script also moves the namespace's write sequence (versions.ts), its last key.
+    // One Redis: the script also moves the namespace's bump sequence (versions.ts), its last key.
     const args: (string | number)[] = [n, randomBase(), VERSION_TTL_MS, ops, windowMs, message?.channel ?? "", message?.text ?? "", "1"];
     const all = [...keys, versionKey(this.layout.prefix(0), SEQUENCE_DEP)];
     const reply = await this.breaker.call(() => runScript(this.redis, BUMP, all, args));

@@ -23,7 +23,7 @@ export async function bumpEachKey(redis: RedisClient, breaker: Breaker, keys: re
     keys.map((k, i) =>
       i < n
         ? breaker.call(
-            () => runScript(redis, BUMP, [k], [1, base, VERSION_TTL_MS, BumpOp.plain, 0]),
+            () => runScript(redis, BUMP, [k], [1, base, VERSION_TTL_MS, BumpOp.bumpOnly, 0]),
             (r) => (Array.isArray(r) ? r[0] : undefined),
           )
         : breaker.call(

@@ -115,7 +115,7 @@ export const LEASE_TAKEN = -2;
 /**
  * Read of an entry (`ptc1`) that takes the lease on a miss, in one step.
  * KEYS[1] entry, KEYS[2..1+n] version counters, then (ARGV[7] = "1") the
- * write sequence, only read, then the lease key.
+ * bump sequence, only read, then the lease key.
  * ARGV[1] n, ARGV[2] now (ms), ARGV[3] lease token, ARGV[4] lease px,
  * ARGV[5] initial value for absent counters, ARGV[6] ms a counter lives.
  * Returns { entry or false, versions..., lease }: with an entry whose
@@ -154,7 +154,7 @@ return claim(out, n, seq_key)
 /**
  * Compare-and-set fill, which also releases the fill's lease.
  * KEYS[1] lease key, KEYS[2] entry, KEYS[3..] version counters (with
- * ARGV[9] = "1", KEYS' last is the write sequence, only read: absent
+ * ARGV[9] = "1", KEYS' last is the bump sequence, only read: absent
  * counters start below its value).
  * ARGV[1] lease token ("" when none is held), ARGV[2] wake-up channel,
  * ARGV[3] wake-up message, ARGV[4] px, ARGV[5] header prefix, ARGV[6] body,
@@ -289,7 +289,7 @@ return claim(out, n, seq_key)
  * ARGV[6] body, ARGV[7] initial value for absent counters, ARGV[8] n,
  * ARGV[9] ms a counter lives (renewed here), ARGV[10] how many of the
  * snapshot's first versions must be unchanged, ARGV[11] "1" when the
- * snapshot's last key is the write sequence (versions.ts), ARGV[12..]
+ * snapshot's last key is the bump sequence (versions.ts), ARGV[12..]
  * snapshot versions ("" = absent).
  *
  * Without the sequence every snapshot version must be unchanged (those past

@@ -53,7 +53,7 @@ export class RecordedReads {
     private readonly connection: ConnectionWatch,
     /** The entry key of `id` at `at`, then the version keys of `snapshot`. */
     private readonly keys: (id: string, at: Place, snapshot: readonly string[]) => string[],
-    /** Snapshots end with the write sequence (one Redis). */
+    /** Snapshots end with the bump sequence (one Redis). */
     private readonly sequenced: boolean,
   ) {}
 

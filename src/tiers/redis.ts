@@ -256,7 +256,7 @@ export class RedisTier {
     const release = [lease ?? "", leaseChannel(this.options.namespace), id];
     let r: unknown;
     if (recorded) {
-      // The snapshot of a recorded entry ends with the write sequence (request.ts) on one Redis.
+      // The snapshot of a recorded entry ends with the bump sequence (request.ts) on one Redis.
       const keys = [lockKey(at.prefix, id), ...this.keys(id, at, snapshot, recorded.deps)];
       const args = [...release, px, header(RECORDED, timing), body, base, snapshot.length, VERSION_TTL_MS, recorded.equal, seq, ...versions];
       r = await this.breaker.call(() => runScript(this.redis, FILL_RECORDED, keys, args));
@@ -271,7 +271,7 @@ export class RedisTier {
   }
 
   /**
-   * Whether bumps move the namespace's write sequence ({@link SEQUENCE_DEP}):
+   * Whether bumps move the namespace's bump sequence ({@link SEQUENCE_DEP}):
    * on one Redis. A Cluster's bumps are single-key commands (see
    * cluster-bumps.ts), so its fills of recorded entries compare guards instead.
    */

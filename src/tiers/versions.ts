@@ -11,7 +11,7 @@
 import { script } from "./commands.js";
 
 /**
- * The dependency id of a namespace's write sequence (one Redis only): not a
+ * The dependency id of a namespace's bump sequence (one Redis only): not a
  * dependency of any entry, but read with a miss's snapshot and moved by
  * every bump (see {@link BUMP}).
  */
@@ -27,7 +27,7 @@ export const MARK_BUCKETS = 256;
  * whether `v` carries a write mark in force. `model_mark(seq_key, key)` is
  * the key of the bump mark of counter `key` (`<prefix>:v:@<Model>:<bucket>`:
  * the model or join table its dependency id names, and one of
- * {@link MARK_BUCKETS} buckets by a hash of the id): with a write sequence,
+ * {@link MARK_BUCKETS} buckets by a hash of the id): with a bump sequence,
  * every bump sets it to the sequence's value, so that a fill that finds a
  * counter absent can tell whether a counter of its bucket was bumped (and
  * then evicted) since its read took the sequence. Interpolated into the bump
@@ -65,8 +65,8 @@ end`;
  * character per bumped counter in the bump script's ARGV[4].
  */
 export const BumpOp = {
-  /** A plain bump: marks stay as they are. */
-  plain: "-",
+  /** A bump alone: marks stay as they are. */
+  bumpOnly: "-",
   /** A write starts: the counter gets one more mark, in force for the window given. */
   mark: "m",
   /** A write committed: the counter loses one mark. */
@@ -103,7 +103,7 @@ export function planBump(released: readonly string[], deps: readonly string[], o
 /**
  * Bumps the first ARGV[1] version counters in KEYS and reads the rest, in
  * one step. Each bumped counter moves to a new number: one past its last,
- * and, with a write sequence (ARGV[8] = "1": KEYS' last is the namespace's
+ * and, with a bump sequence (ARGV[8] = "1": KEYS' last is the namespace's
  * sequence, {@link SEQUENCE_DEP}), at least the sequence's next value, which
  * it then holds. So every counter's number is at most the sequence's, and a
  * counter bumped after a read took the sequence is above what that read
@@ -186,7 +186,7 @@ return out
 
 /**
  * Lua: `new_counter(seq_key, base)` is the value an absent counter starts
- * from. Without a write sequence, `base`, a random value. With one, `0.`
+ * from. Without a bump sequence, `base`, a random value. With one, `0.`
  * and `base`'s digits: a number below every value the sequence takes (a
  * counter no write bumped is not newer than any read's snapshot), and a
  * text no entry can have recorded before (a counter that expired never
@@ -208,7 +208,7 @@ end`;
 
 /**
  * Creates the version counters in KEYS that do not exist yet, at ARGV[1]
- * (or, with ARGV[3] = "1", at the write sequence's value: KEYS' last is the
+ * (or, with ARGV[3] = "1", at the bump sequence's value: KEYS' last is the
  * sequence, and is only read), living ARGV[2] ms; returns every counter's
  * value. Run when a read finds counters missing, so that concurrent fills
  * agree on the versions.

@@ -24,7 +24,7 @@ describe("the bump script", () => {
   it("bumps each counter by one, with or without marks, and keeps the counter's ttl", async () => {
     const ns = uniqueNamespace();
     const [a, b] = [`${ns}:a`, `${ns}:b`];
-    expect(await bump([a, b], BumpOp.plain.repeat(2))).toEqual(["1001", "1001"]);
+    expect(await bump([a, b], BumpOp.bumpOnly.repeat(2))).toEqual(["1001", "1001"]);
     const [marked] = await bump([a], BumpOp.mark);
     const [n, c, until] = parts(marked!);
     expect([n, c]).toEqual([1002, 1]);
@@ -33,7 +33,7 @@ describe("the bump script", () => {
     expect(parts((await bump([a], BumpOp.mark))[0]!).slice(0, 2)).toEqual([1003, 2]);
     expect(parts((await bump([a], BumpOp.release))[0]!).slice(0, 2)).toEqual([1004, 1]);
     expect(await bump([a], BumpOp.release)).toEqual(["1005"]);
-    // A release of a counter without marks is a plain bump.
+    // A release of a counter without marks is a bump alone.
     expect(await bump([b], BumpOp.release)).toEqual(["1002"]);
     expect(await redis.pttl(a)).toBeGreaterThan(TTL - 5_000);
   });
@@ -52,8 +52,8 @@ describe("the bump script", () => {
   it("starts an absent counter from the base given, and writes counters past 1e14 with every digit", async () => {
     const ns = uniqueNamespace();
     const [fresh, old] = [`${ns}:fresh`, `${ns}:old`];
-    expect(await bump([fresh], BumpOp.plain, "99999999999998")).toEqual(["99999999999999"]);
-    expect(await bump([fresh], BumpOp.plain)).toEqual(["100000000000000"]);
+    expect(await bump([fresh], BumpOp.bumpOnly, "99999999999998")).toEqual(["99999999999999"]);
+    expect(await bump([fresh], BumpOp.bumpOnly)).toEqual(["100000000000000"]);
     await redis.set(old, "140737488355327", "PX", TTL);
     expect(parts((await bump([old], BumpOp.mark))[0]!).slice(0, 2)).toEqual([140737488355328, 1]);
     expect((await bump([old], BumpOp.release))[0]).toBe("140737488355329");
@@ -72,7 +72,7 @@ describe("bump marks: a fill that finds a recorded counter absent", () => {
       redis,
       BUMP,
       [...deps.map((d) => `${ns}:v:${d}`), `${ns}:v:${SEQUENCE_DEP}`],
-      [deps.length, "1000", TTL, BumpOp.plain.repeat(deps.length), WINDOW, "", "", "1"],
+      [deps.length, "1000", TTL, BumpOp.bumpOnly.repeat(deps.length), WINDOW, "", "", "1"],
     );
   /** FILL_RECORDED of an entry recording `dep`, whose read took the sequence at `seen`: 1 stored, 0 refused. */
   const fill = async (ns: string, dep: string, seen: string) =>

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { BumpOp, planBump } from "../../src/tiers/versions";
 
-const { plain, mark, release, releaseAndMark } = BumpOp;
+const { bumpOnly, mark, release, releaseAndMark } = BumpOp;
 
 describe("planBump: the counters and ops of one bump script", () => {
   it.each([
     { name: "a mark alone", released: [], deps: ["a", "b"], op: mark, bumped: ["a", "b"], ops: "mm" },
-    { name: "a plain bump alone", released: [], deps: ["a"], op: plain, bumped: ["a"], ops: "-" },
+    { name: "a bump alone", released: [], deps: ["a"], op: bumpOnly, bumped: ["a"], ops: "-" },
     { name: "a release carried with a mark of the same counters", released: ["a", "b"], deps: ["a", "b"], op: mark, bumped: ["a", "b"], ops: "xx" },
     { name: "a release carried with a mark of other counters", released: ["a"], deps: ["b"], op: mark, bumped: ["a", "b"], ops: "rm" },
     { name: "two releases of one counter, then its mark", released: ["a", "a"], deps: ["a"], op: mark, bumped: ["a", "a"], ops: "xr" },
