@@ -35,7 +35,7 @@ import { ChangeFeed } from "./feed/consumer.js";
 import { FeedLease } from "./feed/lease.js";
 import { feedKind, feedSource } from "./feed/sources.js";
 import { FeedTranslator } from "./feed/translate.js";
-import { HotReads } from "./engine/hot.js";
+import { HotReads, type RereadThroughClient, rehearse } from "./engine/hot.js";
 import { HotSet } from "./tiers/hot.js";
 
 /** One cache instance: created each time the extension is applied to a base client. */
@@ -58,6 +58,11 @@ export class CacheRuntime {
   readonly leases: LeaseManager | undefined;
   /** The namespace's read counts, and this process's warm start (`warm`, with Redis). */
   readonly hot: HotReads | undefined;
+  /**
+   * How a warm start reads a loaded entry again through the client, set by
+   * the Prisma layer (src/prisma/warm.ts) with the cache's first client.
+   */
+  reread: RereadThroughClient | undefined;
   /** Resolves once the bus is subscribed (or has given up for now; at once without Redis) and telemetry is loaded (or found missing). */
   readonly ready: Promise<void>;
   /** Spans and metrics, once `@opentelemetry/api` is loaded (when it is installed and `telemetry` is on). */
@@ -232,13 +237,16 @@ export class CacheRuntime {
 
   /**
    * Once {@link ready}, loads the `top` entries most read across the
-   * namespace into L1 from L2 (engine/hot.ts). Resolves when done, or after
-   * `timeoutMs` while the load goes on; never rejects.
+   * namespace into L1 from L2, then rehearses them through the client
+   * (engine/hot.ts). Resolves when done, or after `timeoutMs` while the
+   * rest goes on; never rejects.
    */
   private warmStart(hot: HotReads, top: number, timeoutMs: number): Promise<void> {
-    const load = this.ready.then(() =>
-      this.closed ? 0 : hot.load(top, { planner: this.planner, readPath: this.readPath, graph: this.graph, stats: this.stats }),
-    );
+    const load = this.ready.then(async () => {
+      if (this.closed) return;
+      const loaded = await hot.load(top, { planner: this.planner, readPath: this.readPath, graph: this.graph, stats: this.stats });
+      if (!this.closed && this.reread !== undefined) await rehearse(loaded, this.reread, this.readPath.rehearsal);
+    });
     return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       timer.unref();

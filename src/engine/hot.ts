@@ -11,11 +11,13 @@
  *   {@link MAX_MEMBER_LENGTH} characters is not counted.
  * - Loading: the `top` highest are decoded, planned as the same read of a
  *   bare client, and each loaded from L2 if it is there and fresh
- *   ({@link ReadPath.loadFromL2}): never from the database. Then the L1 hit
- *   path is run over them a few thousand times, uncounted, so that V8 has
- *   compiled it before the first reads ({@link rehearse}).
+ *   ({@link ReadPath.loadFromL2}): never from the database. Then they are
+ *   read again through the client about 2,000 times, counted nowhere,
+ *   so that V8 has compiled the whole hit path, the client's and the
+ *   cache's, before the first reads ({@link rehearse}).
  * @module
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { decode, encode } from "../codec.js";
 import type { RelationGraph } from "../deps/graph.js";
 import { OpCounters, type Stats } from "../stats.js";
@@ -34,9 +36,48 @@ const MAX_PENDING = 256;
 /** Entries loaded from L2 at once at start. */
 const LOAD_CONCURRENCY = 32;
 
-/** L1 hits rehearsed over the entries loaded, in all, and the most time it may take (see {@link rehearse}). */
-const REHEARSALS = 10_000;
-const REHEARSAL_MS = 50;
+/** Reads rehearsed over the entries loaded, in all, the most time they may take, and how many distinct entries they cycle over (see {@link rehearse}). */
+const REHEARSALS = 2_000;
+const REHEARSAL_MS = 500;
+const REHEARSAL_READS = 256;
+
+/** A read a warm start loaded into L1: what the client is called with to read it again. */
+export interface WarmedRead {
+  readonly model: string;
+  readonly operation: ReadOperation;
+  readonly args: Record<string, unknown> | undefined;
+  /** Its per-query option as read, if any. */
+  readonly cache: unknown;
+}
+
+/** Reads a loaded entry again through the client (src/prisma/warm.ts), as the app would. */
+export type RereadThroughClient = (read: WarmedRead) => PromiseLike<unknown>;
+
+/**
+ * The reads a warm start rehearses: a read made inside {@link run} is
+ * {@link active}, and the client serves it from L1 only, counting it
+ * nowhere (no stats, no read count, no audit) and never reading Redis or
+ * the database.
+ */
+export class Rehearsal {
+  private readonly context = new AsyncLocalStorage<true>();
+  private running = 0;
+
+  /** Whether the calling read is a rehearsal's: one comparison while none runs. */
+  active(): boolean {
+    return this.running > 0 && this.context.getStore() === true;
+  }
+
+  /** Runs `body`; reads made within it, at any depth of its async calls, are {@link active}. */
+  async run(body: () => Promise<void>): Promise<void> {
+    this.running++;
+    try {
+      await this.context.run(true, body);
+    } finally {
+      this.running--;
+    }
+  }
+}
 
 /** What a sample holds: the read's model, base operation, arguments and per-query option. */
 interface Sample {
@@ -114,24 +155,23 @@ export class HotReads {
   /**
    * Loads the `top` reads most read across the namespace into L1, from L2
    * only, each if its entry is there and fresh, counting each in
-   * `stats.warmed`. Resolves to how many it loaded; never rejects.
+   * `stats.warmed`. Resolves to the reads it loaded; never rejects.
    */
-  async load(top: number, into: { planner: Planner; readPath: ReadPath; graph: RelationGraph; stats: Stats }): Promise<number> {
+  async load(top: number, into: { planner: Planner; readPath: ReadPath; graph: RelationGraph; stats: Stats }): Promise<WarmedRead[]> {
     const members = await this.options.set.top(top);
     let next = 0;
-    const loaded: string[] = [];
+    const loaded: WarmedRead[] = [];
     const worker = async (): Promise<void> => {
       while (next < members.length && !this.closed) {
-        const plan = planOf(members[next++]!, into.planner, into.graph);
+        const planned = planOf(members[next++]!, into.planner, into.graph);
         // A failure leaves the entry to the first read of it.
-        if (plan === undefined || !(await into.readPath.loadFromL2(plan).catch(() => false))) continue;
-        loaded.push(plan.l1Key);
+        if (planned === undefined || !(await into.readPath.loadFromL2(planned.plan).catch(() => false))) continue;
+        loaded.push(planned.read);
         into.stats.warmed++;
       }
     };
     await Promise.all(Array.from({ length: Math.min(LOAD_CONCURRENCY, members.length) }, worker));
-    if (!this.closed) rehearse(into.readPath, into.stats, loaded);
-    return loaded.length;
+    return loaded;
   }
 
   /** Stops counting and loading. */
@@ -142,28 +182,27 @@ export class HotReads {
 }
 
 /**
- * Runs the L1 hit path ({@link ReadPath.peek}: the lookup, the generation
- * check, the copy each caller gets) over the entries just loaded, about
- * {@link REHEARSALS} times in all (at most {@link REHEARSAL_MS} ms), and
- * counts none of it. V8 compiles that path once it has run some thousands
- * of times; until then a hit costs several times as much, and a warm start
- * is meant to leave the process answering its first reads as a warm one
- * does. Synchronous, so that no read of the app's is counted away.
+ * Reads the entries just loaded again through the client, about
+ * {@link REHEARSALS} times in all (at most {@link REHEARSAL_MS} ms), one
+ * after another, inside `rehearsal` (so counted nowhere). V8 compiles a
+ * path once it has run some thousands of times; until then an L1 hit
+ * costs several times as much, through Prisma's client as through the
+ * cache, and a warm start is meant to leave the process answering its
+ * first reads as a warm one does.
  */
-function rehearse(reads: ReadPath, stats: Stats, keys: readonly string[]): void {
-  if (keys.length === 0) return;
-  const { l1Hits, staleServed, earlyRefreshes } = stats;
+export async function rehearse(reads: readonly WarmedRead[], reread: RereadThroughClient, rehearsal: Rehearsal): Promise<void> {
+  const n = Math.min(reads.length, REHEARSAL_READS);
+  if (n === 0) return;
   const until = performance.now() + REHEARSAL_MS;
-  const rounds = Math.ceil(REHEARSALS / keys.length);
-  for (let r = 0; r < rounds && performance.now() < until; r++) {
-    for (let i = 0; i < keys.length; i++) {
-      reads.peek(keys[i]!);
-      if ((i & 63) === 63 && performance.now() >= until) break;
+  await rehearsal.run(async () => {
+    for (let i = 0; i < REHEARSALS && performance.now() < until; i++) {
+      try {
+        await reread(reads[i % n]!);
+      } catch {
+        // A read the client refuses now (a model gone from the schema): the next one.
+      }
     }
-  }
-  stats.l1Hits = l1Hits;
-  stats.staleServed = staleServed;
-  stats.earlyRefreshes = earlyRefreshes;
+  });
 }
 
 /** A read's member in the set: `[model, operation, args?, cache?]` encoded; undefined when it cannot be encoded or is too long. */
@@ -185,7 +224,7 @@ function memberOf(s: Sample): string | undefined {
  * undefined when it is malformed, names what this schema lacks, or is not
  * cached here (no ttl, `cache: false`). Counts nothing.
  */
-function planOf(member: string, planner: Planner, graph: RelationGraph): ReadPlan | undefined {
+function planOf(member: string, planner: Planner, graph: RelationGraph): { plan: ReadPlan; read: WarmedRead } | undefined {
   let parts: unknown;
   try {
     parts = decode(member);
@@ -204,7 +243,7 @@ function planOf(member: string, planner: Planner, graph: RelationGraph): ReadPla
     const memo = planner.memo("", model, op);
     const read = { model, operation: op, args: (args ?? undefined) as Record<string, unknown> | undefined, cache };
     const plan = planner.decide(read, { counters: new OpCounters(model, op), memo });
-    return plan instanceof Bypass ? undefined : plan;
+    return plan instanceof Bypass ? undefined : { plan, read };
   } catch {
     // A per-query option this version refuses.
     return undefined;

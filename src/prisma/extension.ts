@@ -31,6 +31,7 @@ import { createQueryHooks, createWriteRunner, type Transactions } from "./query.
 import { createWriteMethods } from "./write-methods.js";
 import type { CacheExtension, CachedReadMethods } from "./types.js";
 import { usePrismaDecimal } from "./decimal.js";
+import { rereadThrough } from "./warm.js";
 
 function createExtension(runtime: CacheRuntime, base: unknown, missing: readonly MissingInternal[]) {
   const blind = missing.find((m) => m.name === "_extensions" || m.name === "_globalOmit");
@@ -111,6 +112,7 @@ export function prismaCache(options: CacheOptions = {}): CacheExtension {
     for (const m of missing) if (!m.required) runtime.events.degrade({ type: "degraded", internal: m.name, effect: m.effect });
     const { extension, onClient } = createExtension(runtime, client, missing);
     const extended = client.$extends(extension);
+    runtime.reread = rereadThrough(extended);
     keepOutermost(extended as unknown as Extendable, client as unknown as Extendable, extension, onClient);
     return extended;
   });
