@@ -17,7 +17,7 @@
  *   - verified before timing: the cache's `fills` count, the entry keys in
  *     Redis (SCAN), and a re-read of every query served from L1.
  * Timed: `update({ where: { id }, data: { views: { increment: 1 } } })`,
- * cases interleaved in rounds, plus the same write through the plain client
+ * cases interleaved in rounds, plus the same write through the uncached client
  * (the floor: what the write costs without the cache), and that write
  * followed by one EVALSHA that bumps two counters in Redis (the least any
  * cache that invalidates Redis before the write resolves must do).
@@ -157,7 +157,7 @@ export async function invalidationCost(env: BenchEnv, options: InvalidationCostO
     };
 
     // The first write of each cached client is the one that turns its entries from fresh to stale: one sample
-    // each, after the write path is warm (plain client, and a third cached client in a namespace of its own).
+    // each, after the write path is warm (uncached client, and a third cached client in a namespace of its own).
     const warm = cached(env.namespace("invalidation-cost-warm"));
     opened.push(warm);
     await warm.$cache.ready();
@@ -216,7 +216,7 @@ export async function invalidationCost(env: BenchEnv, options: InvalidationCostO
     const labels: Record<InvalidationCostCase, string> = {
       small: `cached update by id, ${fmt(o.smallEntries)} entries of Post cached`,
       large: `cached update by id, ${fmt(o.entries)} entries of Post cached`,
-      uncached: "floor: same update through the plain client (no cache)",
+      uncached: "floor: same update through the uncached client (no cache)",
       roundTrip: "floor + one Redis round trip: the plain update, then an EVALSHA bumping two counters",
     };
     const cases = {} as Record<InvalidationCostCase, LatencyCase>;

@@ -12,7 +12,7 @@
  * Cases are interleaved in rounds, like the read-path group. Once an
  * AsyncLocalStorage is in use, Node pays for async hooks on every await in
  * the process, so the cases run in two phases: first those without a context
- * (before the store is ever used), then the context case against a plain hit
+ * (before the store is ever used), then the context case against a bare-client hit
  * and a calibration measured inside the same context.
  * @module
  */
@@ -163,19 +163,19 @@ export async function isolation(env: BenchEnv): Promise<LatencyGroup> {
       cases,
       ratios: {
         plainOverBefore: {
-          label: "plain-client L1 hit now ÷ before isolation (child processes, medians)",
+          label: "bare-client L1 hit now ÷ before isolation (child processes, medians)",
           value: plainOverBefore,
           target: `≤ ${PLAIN_MAX_OVER_BEFORE}×`,
           met: plainOverBefore <= PLAIN_MAX_OVER_BEFORE,
         },
         scopedOverPlain: {
-          label: "cacheScope hit ÷ plain hit (medians)",
+          label: "cacheScope hit ÷ bare-client hit (medians)",
           value: scopedOverPlain,
           target: `≤ ${SCOPED_MAX_OVER_PLAIN}×`,
           met: scopedOverPlain <= SCOPED_MAX_OVER_PLAIN,
         },
         contextOverPlain: {
-          label: "context-scope hit ÷ plain hit, both inside als.run (medians)",
+          label: "context-scope hit ÷ bare-client hit, both inside als.run (medians)",
           value: contextOverPlain,
           target: `≤ ${SCOPED_MAX_OVER_PLAIN}×`,
           met: contextOverPlain <= SCOPED_MAX_OVER_PLAIN,

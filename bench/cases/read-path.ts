@@ -2,9 +2,9 @@
  * Read path: latency of one `findUnique` by id on the same row, served
  *   - from L1 (the cache's in-process tier),
  *   - from L2 (Redis only: `l1: false`),
- *   - by the database (plain client, adapter-pg),
+ *   - by the database (uncached client, adapter-pg),
  *   - and a function wrapped with `prisma.$cache.wrap` (it runs the same
- *     findUnique on the plain client), from L1: its hit against the
+ *     findUnique on the uncached client), from L1: its hit against the
  *     findUnique's L1 hit,
  * against two baselines:
  *   - A, an "ideal Map cache" in a `query.$allModels.$allOperations` hook
@@ -146,7 +146,7 @@ function bodyOf(raw: string): string {
   throw new Error(`unexpected L2 payload format: ${raw.slice(0, 40)}`);
 }
 
-/** The same User row on another database: a plain client and a cached one (L1 + Redis), each of the client generated for it. */
+/** The same User row on another database: an uncached client and a cached one (L1 + Redis), each of the client generated for it. */
 async function onOtherDatabase(env: BenchEnv, kind: OtherDatabase, redis: Redis, namespace: string) {
   const { url, description } = await env.databaseOn(kind, "read_path");
   const plain = newPrismaClient(kind, { adapter: driverAdapter(url) });

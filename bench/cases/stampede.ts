@@ -53,7 +53,7 @@ const VARIANTS: StampedeVariant[] = ["ptc", "ptcNoLock", "uncached", "per"];
 const LABELS: Record<StampedeVariant, string> = {
   ptc: "prisma-tiered-cache, default (single-flight + Redis lease)",
   ptcNoLock: "prisma-tiered-cache, `lock: false` (single-flight only): no lock",
-  uncached: "no cache (plain client): every read queries",
+  uncached: "no cache (uncached client): every read queries",
   per: "prisma-extension-redis 5.0.0 (auto-cache, ttl 60 s)",
 };
 
