@@ -10,6 +10,7 @@ import { CacheConfigError, type ConfigIssue } from "./errors.js";
 import { canonicalize } from "./keys.js";
 import type { ScopeSource } from "./prisma/declare.js";
 import type { CacheLogger, ChangeFeedOptions, L1Options, ModelCacheOptions, RedisClient, WarmStartOptions } from "./options.js";
+import { isSupportedClient, SUPPORTED_CLIENTS } from "./redis/detect.js";
 
 const seconds = (what: string) =>
   z
@@ -21,15 +22,7 @@ const tagList = z.array(z.string().min(1, "a tag must be a non-empty string").ma
   error: "tags must be an array of strings",
 });
 
-const redisSchema = z.custom<RedisClient>(
-  (v) =>
-    typeof v === "object" &&
-    v !== null &&
-    typeof (v as Record<string, unknown>).mget === "function" &&
-    typeof (v as Record<string, unknown>).evalsha === "function" &&
-    typeof (v as Record<string, unknown>).duplicate === "function",
-  { error: "redis must be an ioredis client (new Redis(...) or new Redis.Cluster([...]))" },
-);
+const redisSchema = z.custom<RedisClient>((v) => isSupportedClient(v), { error: `redis must be ${SUPPORTED_CLIENTS}` });
 
 const modelSchema = z.strictObject({
   ttl: seconds("ttl").optional(),

@@ -31,6 +31,7 @@ export type {
   QueryCacheOption,
   RawCacheOptions,
   RedisClient,
+  IoRedisLike,
   WarmStartOptions,
   WrapOptions,
 } from "./options.js";

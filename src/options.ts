@@ -3,14 +3,27 @@
  * (config.ts validates them and fills in the defaults).
  * @module
  */
-import type { Cluster, Redis } from "ioredis";
 import type { ScopeSource } from "./prisma/declare.js";
 
 /**
- * An ioredis client: `new Redis(...)`, or `new Redis.Cluster([...])` for a
- * Redis Cluster. The cache never closes it.
+ * An ioredis client: `new Redis(...)`, or
+ * `new Redis.Cluster([...])` for a Redis Cluster. Only what tells it apart
+ * is written here (the cache does not import ioredis: it is an optional
+ * peer).
  */
-export type RedisClient = Redis | Cluster;
+export interface IoRedisLike {
+  /** ioredis's connection status (`"wait"`, `"connecting"`, `"ready"`, `"end"`...). */
+  readonly status: string;
+  evalsha(...args: never[]): unknown;
+  duplicate(...args: never[]): unknown;
+}
+
+/**
+ * The application's Redis client: an ioredis client or Cluster. The cache
+ * never closes it; it closes the connections it opens itself (one for the
+ * invalidation bus, one for the lease's wake-ups).
+ */
+export type RedisClient = IoRedisLike;
 
 /** Per-model options under `models.<ModelName>`. */
 export interface ModelCacheOptions {
@@ -77,9 +90,10 @@ export interface L1Options {
 /** Options of `prismaCache(options)`. */
 export interface CacheOptions {
   /**
-   * An ioredis client for the shared tier (L2): `new Redis(...)`, or
-   * `new Redis.Cluster([...])` for a Redis Cluster (keys are laid out in
-   * hash-tag groups so that every script touches one slot).
+   * The Redis client of the shared tier (L2): an ioredis client
+   * (`new Redis(...)`, or `new Redis.Cluster([...])` for a Redis Cluster).
+   * On a Cluster, keys are laid out in hash-tag groups so that every script
+   * touches one slot.
    * Without it the cache is in-process only.
    * @default undefined
    */

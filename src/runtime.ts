@@ -22,6 +22,8 @@ import { RowSecurity } from "./engine/row-security.js";
 import { type CacheStats, Stats } from "./stats.js";
 import { MemoryTier } from "./tiers/memory.js";
 import { RedisTier } from "./tiers/redis.js";
+import type { RedisConnection } from "./redis/client.js";
+import { connectionOf } from "./redis/detect.js";
 import { ReadPath } from "./engine/read-path.js";
 import { Keyspace } from "./engine/keyspace.js";
 import type { Load, ReadOutcome, ReadPlan } from "./engine/request.js";
@@ -50,6 +52,8 @@ export class CacheRuntime {
   readonly readPath: ReadPath;
   /** The write path, whole (engine/write-path.ts): what each write bumps, and how. */
   readonly writePath: WritePath;
+  /** The application's Redis client, through its adapter (with Redis only). */
+  private readonly redis: RedisConnection | undefined;
   /** Carries bumps to other processes' L1 (with Redis only). */
   readonly bus: InvalidationBus | undefined;
   /** The change feed consumer (with `changeFeed`). */
@@ -112,7 +116,9 @@ export class CacheRuntime {
     checkModelNames(options, this.graph.models);
     // Without Redis there is nothing to check against: L1 entries live their whole ttl.
     const l1 = options.l1 === false ? undefined : new MemoryTier(options.redis ? options.l1 : { ...options.l1, ttl: Infinity });
-    const redis = options.redis;
+    // The application's client, through the adapter of its family.
+    const redis = options.redis && connectionOf(options.redis);
+    this.redis = redis;
     this.bus = redis
       ? new InvalidationBus({
           redis,
@@ -272,7 +278,7 @@ export class CacheRuntime {
       source: () => feedSource(o, translator.tableNames),
       translator,
       lease: new FeedLease({
-        redis: this.options.redis,
+        redis: this.redis,
         prefix: this.options.namespace,
         owner: randomUUID(),
         ttlMs: o.lease,

@@ -8,18 +8,18 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import type { RedisClient } from "../options.js";
 import { CacheUsageError } from "../errors.js";
 import { closedError, DeliveryWaiters } from "./delivery.js";
 import { whenConnected } from "../tiers/commands.js";
 import { type BumpId, type BusResetReason, decodeBusMessage, encodeBusMessage, type OutgoingMessage } from "./message.js";
 import { SenderSequences } from "./sequences.js";
+import type { RedisConnection, SubscriberConnection } from "../redis/client.js";
 import { ChannelSubscription, RETRY_MAX_MS, RETRY_MIN_MS } from "./subscription.js";
 
 /** Settings of an {@link InvalidationBus}. */
 export interface InvalidationBusOptions {
   /** The application's client. Publishes go through it; the subscriber is `redis.duplicate()`, owned by the bus. */
-  redis: RedisClient;
+  redis: RedisConnection;
   /** Cache namespace; the channel is `${namespace}:bus`. */
   namespace: string;
   /**
@@ -120,7 +120,7 @@ export class InvalidationBus {
   async start(): Promise<void> {
     if (this.closed) return;
     if (!this.subscription) {
-      let connection: RedisClient;
+      let connection: SubscriberConnection;
       try {
         connection = this.options.redis.duplicate();
       } catch (err) {

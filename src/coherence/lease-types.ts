@@ -3,7 +3,7 @@
  * wait ends, the manager's settings and its counters.
  * @module
  */
-import type { RedisClient } from "../options.js";
+import type { RedisConnection } from "../redis/client.js";
 
 /** A held lease. */
 export interface Lease {
@@ -32,7 +32,7 @@ export type LeaseWaitOutcome = "released" | "timeout" | "expired";
 /** Settings of a {@link LeaseManager}. */
 export interface LeaseManagerOptions {
   /** The application's client; the manager never closes it. */
-  redis: RedisClient;
+  redis: RedisConnection;
   /** Cache namespace; keys are `${namespace}:lock:${key}`, wake-ups go to `${namespace}:lease`. */
   namespace: string;
   /**
@@ -63,7 +63,7 @@ export interface LeaseManagerOptions {
    * enters subscriber mode; `close()` unsubscribes but leaves it open).
    * `false`: poll only.
    */
-  subscriber?: RedisClient | false;
+  subscriber?: RedisConnection | false;
   /** Failed or timed-out commands and subscriber errors. For counting; never thrown. */
   onError?(err: unknown): void;
 }

@@ -9,8 +9,8 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import type { RedisClient } from "../options.js";
-import { runScript, script, whenConnected } from "../tiers/commands.js";
+import type { RedisConnection, SubscriberConnection } from "../redis/client.js";
+import { script, whenConnected } from "../tiers/commands.js";
 import { LEASE_LUA, leaseChannel } from "../tiers/entry.js";
 
 /**
@@ -54,7 +54,7 @@ const SUBSCRIBE_TIMEOUT_MS = 2_000;
 export class LeaseManager {
   /** The wake-up channel, `${namespace}:lease`. */
   readonly channel: string;
-  private readonly redis: RedisClient;
+  private readonly redis: RedisConnection;
   private readonly ttlMs: number;
   private readonly waitTimeoutMs: number;
   private readonly pollMs: number;
@@ -120,15 +120,15 @@ export class LeaseManager {
     const token = this.newToken();
     const px = Math.max(1, Math.ceil(ttlMs));
     const lockKey = this.lockKey(key);
-    let sent: Promise<"OK" | null> | undefined;
+    let sent: Promise<boolean> | undefined;
     const startedAt = Date.now();
     try {
-      const reply = await whenConnected(this.redis, () => (sent = this.redis.set(lockKey, token, "PX", px, "NX")), this.timeoutMs, "SET NX");
-      if (reply !== "OK") return undefined;
+      const taken = await whenConnected(this.redis, () => (sent = this.redis.setIfAbsent(lockKey, token, px)), this.timeoutMs, "SET NX");
+      if (!taken) return undefined;
     } catch (err) {
       this.report(err);
       sent?.then(
-        (late) => (late === "OK" ? this.release(key, token) : undefined),
+        (late) => (late ? this.release(key, token) : undefined),
         () => undefined,
       );
       return undefined;
@@ -146,7 +146,7 @@ export class LeaseManager {
     try {
       const r = await whenConnected(
         this.redis,
-        () => runScript(this.redis, RELEASE_LEASE, [this.lockKey(key)], [token, this.channel, key]),
+        () => this.redis.script(RELEASE_LEASE, [this.lockKey(key)], [token, this.channel, key]),
         this.timeoutMs,
         "lease release",
       );
@@ -212,9 +212,9 @@ export class LeaseManager {
 
   private ensureSubscription(): ChannelSubscription | undefined {
     if (this.subscription || this.closed || this.options.subscriber === false) return this.subscription;
-    let connection: RedisClient;
+    let connection: SubscriberConnection;
     try {
-      connection = this.options.subscriber ?? this.redis.duplicate();
+      connection = this.options.subscriber ? this.options.subscriber.subscriber() : this.redis.duplicate();
     } catch (err) {
       this.report(err);
       return undefined;

@@ -3,14 +3,14 @@
  * after reconnects, shared by the invalidation bus and the dogpile lease.
  * @module
  */
-import type { RedisClient } from "../options.js";
 import { RedisTimeoutError } from "../errors.js";
-import { bounded } from "../tiers/commands.js";
+import type { ConnectionEvent, ConnectionListener, SubscriberConnection } from "../redis/client.js";
+import { bounded, send } from "../tiers/commands.js";
 
 /** Settings of a {@link ChannelSubscription}. @internal */
 export interface ChannelSubscriptionOptions {
   /** The connection to SUBSCRIBE on. It enters subscriber mode. */
-  connection: RedisClient;
+  connection: SubscriberConnection;
   /** Whether the subscription owns the connection (and quits it on close). */
   owned: boolean;
   /** The channel. */
@@ -49,10 +49,11 @@ export const RETRY_MAX_MS = 5_000;
  * they could have missed a message.
  *
  * A reconnect is noticed through the connection's "close" and "ready"
- * events; after "ready" it SUBSCRIBEs again (ioredis also resubscribes on
- * its own; a second SUBSCRIBE is harmless) and reports `onActive(false)`
- * once Redis confirms. With a Redis Cluster, ioredis moves the subscriber
- * between nodes by itself and not every move shows up as "close".
+ * events; after "ready" it SUBSCRIBEs again (the clients also resubscribe
+ * on their own; a second SUBSCRIBE is harmless) and reports
+ * `onActive(false)` once Redis confirms. With a Redis Cluster, the client
+ * moves the subscriber between nodes by itself and not every move shows up
+ * as "close".
  * @internal
  */
 export class ChannelSubscription {
@@ -71,18 +72,16 @@ export class ChannelSubscription {
   private connectTimer: NodeJS.Timeout | undefined;
   private pinging = false;
   private silentReported = false;
-  private readonly listeners: ReadonlyArray<readonly [string, (...args: never[]) => void]>;
+  private readonly listeners: ReadonlyArray<readonly [ConnectionEvent, ConnectionListener]>;
+  /** Every message of the channel. */
+  private readonly onMessage = (message: string): void => {
+    if (this.closed) return;
+    this.heardAt(Date.now());
+    this.o.onMessage(message);
+  };
 
   constructor(private readonly o: ChannelSubscriptionOptions) {
     this.listeners = [
-      [
-        "message",
-        (channel: string, message: string) => {
-          if (this.closed || channel !== o.channel) return;
-          this.heardAt(Date.now());
-          o.onMessage(message);
-        },
-      ],
       [
         "close",
         () => {
@@ -98,12 +97,12 @@ export class ChannelSubscription {
       ],
       [
         "error",
-        (err: unknown) => {
+        (err) => {
           if (!this.closed) o.onError(err);
         },
       ],
     ];
-    for (const [event, listener] of this.listeners) o.connection.on(event, listener as (...args: unknown[]) => void);
+    for (const [event, listener] of this.listeners) o.connection.on(event, listener);
   }
 
   /** Whether the channel is subscribed right now. */
@@ -140,7 +139,7 @@ export class ChannelSubscription {
     const epoch = this.liveEpoch;
     let sent: Promise<unknown>;
     try {
-      sent = subscriberOf(this.o.connection).ping();
+      sent = this.o.connection.ping();
     } catch (err) {
       sent = Promise.reject(err);
     }
@@ -190,7 +189,7 @@ export class ChannelSubscription {
    */
   async barrier(): Promise<boolean> {
     const c = this.o.connection;
-    if (!this.live || c.isCluster) return false;
+    if (!this.live || c.cluster) return false;
     const epoch = this.liveEpoch;
     try {
       await bounded(() => c.ping(), this.o.commandTimeoutMs, "PING");
@@ -213,15 +212,15 @@ export class ChannelSubscription {
     const t = this.o.commandTimeoutMs;
     if (this.o.owned) {
       // Our "error" listener stays (it ignores everything now), so late socket errors are not "unhandled".
-      if (c.status === "end") return;
-      if (c.status !== "ready") return c.disconnect();
+      if (c.state === "end") return;
+      if (c.state !== "ready") return c.disconnect();
       // Pipelined: one round trip, one deadline.
-      c.unsubscribe(this.o.channel).catch(() => undefined);
+      send(() => c.unsubscribe(this.o.channel, this.onMessage)).catch(() => undefined);
       await bounded(() => c.quit(), t, "QUIT").catch(() => c.disconnect());
       return;
     }
-    if (c.status === "ready") await bounded(() => c.unsubscribe(this.o.channel), t, "UNSUBSCRIBE").catch(() => undefined);
-    for (const [event, listener] of this.listeners) c.removeListener(event, listener as (...args: unknown[]) => void);
+    if (c.state === "ready") await bounded(() => c.unsubscribe(this.o.channel, this.onMessage), t, "UNSUBSCRIBE").catch(() => undefined);
+    for (const [event, listener] of this.listeners) c.off(event, listener);
   }
 
   /** Sends SUBSCRIBE unless one is pending or the channel is live. */
@@ -229,13 +228,13 @@ export class ChannelSubscription {
     if (this.closed || this.live || this.inflight) return;
     // Not connected yet: the "ready" listener subscribes (a SUBSCRIBE now would fail at once without an offline queue).
     const c = this.o.connection;
-    if (c.status !== "ready" && c.status !== "end") {
-      if (c.status === "wait") c.connect().catch(() => undefined);
+    if (c.state !== "ready" && c.state !== "end") {
+      if (c.state === "wait") c.connect();
       // Not connected within the subscribe timeout counts as a failed attempt (retried on "ready").
       this.connectTimer ??= setTimeout(() => {
         this.connectTimer = undefined;
         // Before the waiters' own timers (same delay, armed later): the failure is reported first.
-        if (this.live || this.closed || this.o.connection.status === "ready") return;
+        if (this.live || this.closed || this.o.connection.state === "ready") return;
         for (const done of [...this.waiters]) done(false);
         this.o.onFailure(new RedisTimeoutError(`SUBSCRIBE ${this.o.channel}: not connected within ${this.o.subscribeTimeoutMs} ms`));
       }, this.o.subscribeTimeoutMs);
@@ -252,7 +251,7 @@ export class ChannelSubscription {
       for (const done of [...this.waiters]) done(false);
       this.o.onFailure(err);
     };
-    // A timed-out SUBSCRIBE stays pending (ioredis sends it when it reconnects): no second one meanwhile.
+    // A timed-out SUBSCRIBE stays pending (the client sends it when it reconnects): no second one meanwhile.
     // It is reported as failed at the exact timeout (its own timer, not a command deadline), before
     // the waiters that `subscribe(timeoutMs)` bounds with the same timeout give up.
     const overdue = setTimeout(
@@ -262,7 +261,7 @@ export class ChannelSubscription {
     overdue.unref();
     let command: Promise<unknown>;
     try {
-      command = this.o.connection.subscribe(this.o.channel);
+      command = this.o.connection.subscribe(this.o.channel, this.onMessage);
     } catch (err) {
       command = Promise.reject(err);
     }
@@ -292,25 +291,11 @@ export class ChannelSubscription {
         this.inflight = false;
         if (this.closed) return;
         fail(err);
-        if (this.o.connection.status === "end") return; // ioredis gave up reconnecting; so do we
+        if (this.o.connection.state === "end") return; // the client gave up reconnecting; so do we
         this.retryTimer = setTimeout(() => this.kick(), this.retryDelay);
         this.retryTimer.unref();
         this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
       },
     );
   }
-}
-
-/**
- * The connection a PING must go to, to show that the subscription delivers:
- * the client itself, or on a Cluster, the node connection ioredis holds the
- * subscription on (a Cluster sends a plain PING to any node). Read through
- * ioredis's `subscriber.getInstance()` (ioredis 5.3 to 5.11); where it is
- * missing, the PING goes to the Cluster, and a silent subscriber node is
- * noticed only when ioredis closes its connection.
- */
-function subscriberOf(connection: RedisClient): { ping(): Promise<unknown> } {
-  if (!connection.isCluster) return connection;
-  const instance = (connection as unknown as { subscriber?: { getInstance?: () => { ping(): Promise<unknown> } | undefined } }).subscriber?.getInstance?.();
-  return instance ?? connection;
 }

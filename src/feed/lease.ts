@@ -8,8 +8,8 @@
  * Without Redis the lease is this process's alone.
  * @module
  */
-import type { RedisClient } from "../options.js";
-import { runScript, script, whenConnected } from "../tiers/commands.js";
+import type { RedisConnection } from "../redis/client.js";
+import { script, whenConnected } from "../tiers/commands.js";
 
 /** KEYS[1] lease, KEYS[2] fence counter; ARGV[1] owner, ARGV[2] ttl. Returns the token, or 0 when another owner holds it. */
 const ACQUIRE = script(`
@@ -41,7 +41,7 @@ return 1
 /** Settings of a {@link FeedLease}. */
 export interface FeedLeaseOptions {
   /** The app's Redis client; undefined: the lease is this process's alone. */
-  readonly redis: RedisClient | undefined;
+  readonly redis: RedisConnection | undefined;
   /** Key prefix of the namespace: the keys are `<prefix>:feed:lease`, `:feed:fence`, `:feed:position`. */
   readonly prefix: string;
   /** This process's name for the lease. */
@@ -78,7 +78,7 @@ export class FeedLease {
     }
     const reply = await whenConnected(
       redis,
-      () => runScript(redis, ACQUIRE, [this.keys.lease, this.keys.fence], [this.o.owner, this.o.ttlMs]),
+      () => redis.script(ACQUIRE, [this.keys.lease, this.keys.fence], [this.o.owner, this.o.ttlMs]),
       this.o.timeoutMs,
       "EVALSHA",
     );
@@ -92,7 +92,7 @@ export class FeedLease {
     const held = this.value;
     this.token = 0;
     if (!redis) return;
-    await whenConnected(redis, () => runScript(redis, RELEASE, [this.keys.lease], [held]), this.o.timeoutMs, "EVALSHA").catch(() => undefined);
+    await whenConnected(redis, () => redis.script(RELEASE, [this.keys.lease], [held]), this.o.timeoutMs, "EVALSHA").catch(() => undefined);
   }
 
   /** The position last stored ({@link save}), or undefined. */
@@ -112,7 +112,7 @@ export class FeedLease {
     }
     const reply = await whenConnected(
       redis,
-      () => runScript(redis, SAVE, [this.keys.lease, this.keys.position], [this.value, position]),
+      () => redis.script(SAVE, [this.keys.lease, this.keys.position], [this.value, position]),
       this.o.timeoutMs,
       "EVALSHA",
     );

@@ -6,13 +6,12 @@
  * @module
  */
 import { ALL_DEP } from "../deps/ids.js";
-import type { RedisClient } from "../options.js";
 import type { OutgoingMessage } from "../coherence/message.js";
 import type { Breaker } from "./breaker.js";
-import { runScript } from "./commands.js";
 import { type Layout, randomBase, VERSION_TTL_MS, versionKey } from "./entry.js";
 import { BUMP, BumpOp, planBump, SEQUENCE_DEP } from "./versions.js";
 import { bumpEachKey, waitForReplicas } from "./cluster-bumps.js";
+import type { RedisConnection } from "../redis/client.js";
 
 /** Most bumps kept for replay while Redis is unreachable; past it, the replay bumps the whole namespace. */
 const MAX_PENDING_BUMPS = 10_000;
@@ -62,7 +61,7 @@ export class BumpQueue {
   private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: RedisClient,
+    private readonly redis: RedisConnection,
     private readonly breaker: Breaker,
     private readonly layout: Layout,
     private readonly o: BumpQueueOptions,
@@ -274,7 +273,7 @@ export class BumpQueue {
     // One Redis: the script also moves the namespace's bump sequence (versions.ts), its last key.
     const args: (string | number)[] = [n, randomBase(), VERSION_TTL_MS, ops, windowMs, message?.channel ?? "", message?.text ?? "", "1"];
     const all = [...keys, versionKey(this.layout.prefix(0), SEQUENCE_DEP)];
-    const reply = await this.breaker.call(() => runScript(this.redis, BUMP, all, args));
+    const reply = await this.breaker.call(() => this.redis.script(BUMP, all, args));
     return { reply, published: message !== undefined && this.settle(message, reply, keys.length) };
   }
 

@@ -1,14 +1,19 @@
 /**
- * Redis commands with deadlines, and Lua scripts run by SHA: the one
- * mechanism the Redis tier, the bus, the subscriptions and the lease use. A command that outlives its timeout is
- * rejected with a {@link RedisTimeoutError}; a synchronous throw (ioredis
- * does that in some states) becomes a rejection.
+ * Redis commands with deadlines, and Lua scripts: the one mechanism the
+ * Redis tier, the bus, the subscriptions and the leases use. A command that
+ * outlives its timeout is rejected with a {@link RedisTimeoutError},
+ * whatever the client's own options (offline queue, retries, reconnect
+ * strategy); a synchronous throw (ioredis does that in some states) becomes
+ * a rejection. The commands themselves go through the client's adapter
+ * (redis/client.ts).
  * @module
  */
 import { createHash } from "node:crypto";
-import type { RedisClient } from "../options.js";
 import { RedisTimeoutError } from "../errors.js";
+import type { RedisConnection, Script } from "../redis/client.js";
 import { readyWithin } from "./connection.js";
+
+export type { Script } from "../redis/client.js";
 
 /** Runs `command`, turning a synchronous throw into a rejection. */
 export function send<T>(command: () => Promise<T>): Promise<T> {
@@ -103,31 +108,17 @@ export function bounded<T>(command: () => Promise<T>, ms: number, what = "Redis 
 /**
  * Runs one command like {@link bounded}, on a client that may not have
  * connected yet: then it first waits (within `ms`) for the client to be
- * ready, whatever its options (with `enableOfflineQueue: false`, ioredis
- * would fail the command at once).
+ * ready, whatever its options (with ioredis's `enableOfflineQueue: false`
+ * or node-redis's `disableOfflineQueue`, the client would fail the command
+ * at once).
  */
-export async function whenConnected<T>(redis: RedisClient, command: () => Promise<T>, ms: number, what: string): Promise<T> {
-  if (redis.status !== "ready" && redis.status !== "end") await readyWithin(redis, ms);
+export async function whenConnected<T>(redis: RedisConnection, command: () => Promise<T>, ms: number, what: string): Promise<T> {
+  const state = redis.state;
+  if (state !== "ready" && state !== "end") await readyWithin(redis, ms);
   return bounded(command, ms, what);
-}
-
-/** A Lua script with its SHA1, ready for EVALSHA. */
-export interface Script {
-  readonly source: string;
-  readonly sha: string;
 }
 
 /** A script from its source. */
 export function script(source: string): Script {
   return { source, sha: createHash("sha1").update(source).digest("hex") };
-}
-
-/** Runs a script by SHA, loading it first if Redis does not know it yet. */
-export async function runScript(redis: RedisClient, s: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-  try {
-    return await redis.evalsha(s.sha, keys.length, ...keys, ...args);
-  } catch (err) {
-    if (!(err instanceof Error) || !err.message.includes("NOSCRIPT")) throw err;
-    return redis.eval(s.source, keys.length, ...keys, ...args);
-  }
 }

@@ -2,8 +2,8 @@
  * The format of a cache entry in Redis, and the Lua scripts that read and
  * fill it (with the dogpile lease, and for entries that record their own
  * dependencies), side by side; its keys, and their layout on a Cluster. The
- * bump script and the counters' format are in versions.ts. Run with
- * `runScript` (commands.ts).
+ * bump script and the counters' format are in versions.ts. Run by the
+ * client's adapter (`script` in redis/client.ts).
  * @module
  */
 import { script } from "./commands.js";

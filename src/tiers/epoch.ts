@@ -17,8 +17,8 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import type { RedisClient } from "../options.js";
-import { bounded, runScript, script } from "./commands.js";
+import type { RedisConnection } from "../redis/client.js";
+import { bounded, script } from "./commands.js";
 import type { ConnectionWatch } from "./connection.js";
 import type { Layout } from "./entry.js";
 
@@ -45,7 +45,7 @@ return {0, epoch, known}
 
 /** Settings of a {@link ServerEpoch}. */
 export interface ServerEpochOptions {
-  redis: RedisClient;
+  redis: RedisConnection;
   connection: ConnectionWatch;
   /** Where the server id and epoch keys of each group live. */
   layout: Layout;
@@ -134,7 +134,7 @@ export class ServerEpoch {
     const { redis, connection, timeoutMs, layout } = this.o;
     const prefix = layout.prefix(g);
     const epoch = randomBytes(6).toString("base64url");
-    const r = await bounded(() => runScript(redis, CHECK_SERVER, [`${prefix}:server`, `${prefix}:epoch`], [epoch]), timeoutMs, "server check");
+    const r = await bounded(() => redis.script(CHECK_SERVER, [`${prefix}:server`, `${prefix}:epoch`], [epoch]), timeoutMs, "server check");
     if (connection.gen !== gen || !Array.isArray(r) || typeof r[1] !== "string") return;
     if (r[2] !== 1 && !this.unknownReported) {
       this.unknownReported = true;

@@ -6,7 +6,7 @@
  * has recorded anything for a week. A new process reads its highest members.
  * @module
  */
-import type { RedisClient } from "../options.js";
+import type { RedisConnection } from "../redis/client.js";
 import { bounded, whenConnected } from "./commands.js";
 import { layoutFor, VERSION_TTL_MS } from "./entry.js";
 
@@ -31,15 +31,15 @@ export class HotSet {
   private addedSinceTrim = 0;
 
   constructor(
-    private readonly redis: RedisClient,
+    private readonly redis: RedisConnection,
     private readonly options: HotSetOptions,
   ) {
-    this.key = `${layoutFor(options.namespace, redis.isCluster).prefix(0)}:hot`;
+    this.key = `${layoutFor(options.namespace, redis.cluster).prefix(0)}:hot`;
   }
 
   /** Whether commands can be sent now. */
   get connected(): boolean {
-    return this.redis.status === "ready";
+    return this.redis.state === "ready";
   }
 
   /**
@@ -49,19 +49,19 @@ export class HotSet {
    */
   async add(members: ReadonlyMap<string, number>): Promise<void> {
     if (members.size === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const [member, increment] of members) pipeline.zincrby(this.key, increment, member);
-    pipeline.pexpire(this.key, VERSION_TTL_MS);
+    const commands: (string | number)[][] = [];
+    for (const [member, increment] of members) commands.push(["ZINCRBY", this.key, increment, member]);
+    commands.push(["PEXPIRE", this.key, VERSION_TTL_MS]);
     this.addedSinceTrim += members.size;
     if (this.addedSinceTrim >= TRIM_EVERY) {
       this.addedSinceTrim = 0;
       // Keeps the `maxMembers` highest; ties and newcomers below them go first.
-      pipeline.zremrangebyrank(this.key, 0, -(this.options.maxMembers + 1));
+      commands.push(["ZREMRANGEBYRANK", this.key, 0, -(this.options.maxMembers + 1)]);
     }
     try {
-      const replies = await bounded(() => pipeline.exec(), this.options.timeoutMs, "hot-set update");
-      const failed = replies?.find(([err]) => err !== null);
-      if (failed) this.options.onError(failed[0]);
+      const replies = await bounded(() => this.redis.pipeline(this.key, commands), this.options.timeoutMs, "hot-set update");
+      const failed = replies.find((r) => r instanceof Error);
+      if (failed) this.options.onError(failed);
     } catch (err) {
       this.options.onError(err);
     }
@@ -70,7 +70,10 @@ export class HotSet {
   /** The `n` highest members, highest first; empty when Redis failed (counted). */
   async top(n: number): Promise<string[]> {
     try {
-      return await whenConnected(this.redis, () => this.redis.zrevrange(this.key, 0, n - 1), this.options.timeoutMs, "hot-set read");
+      const read = () => this.redis.pipeline(this.key, [["ZREVRANGE", this.key, 0, n - 1]]);
+      const [members] = await whenConnected(this.redis, read, this.options.timeoutMs, "hot-set read");
+      if (members instanceof Error) throw members;
+      return members as string[];
     } catch (err) {
       this.options.onError(err);
       return [];

@@ -8,9 +8,7 @@
  * @module
  */
 import { LRUCache } from "lru-cache";
-import type { RedisClient } from "../options.js";
 import type { Breaker } from "./breaker.js";
-import { runScript } from "./commands.js";
 import type { ConnectionWatch } from "./connection.js";
 import {
   type L2ReadResult,
@@ -25,6 +23,7 @@ import {
   versionKey,
 } from "./entry.js";
 import type { Place } from "./redis.js";
+import type { RedisConnection } from "../redis/client.js";
 
 /** What a `ptc2` entry recorded, as last seen, and the MGET that reads it with a snapshot. */
 interface KnownRecorded {
@@ -48,7 +47,7 @@ export class RecordedReads {
   private readonly known = new LRUCache<string, KnownRecorded>({ max: 10_000 });
 
   constructor(
-    private readonly redis: RedisClient,
+    private readonly redis: RedisConnection,
     private readonly breaker: Breaker,
     private readonly connection: ConnectionWatch,
     /** The entry key of `id` at `at`, then the version keys of `snapshot`. */
@@ -78,7 +77,7 @@ export class RecordedReads {
       args.push(lease.token, lease.px, randomBase(), VERSION_TTL_MS, this.sequenced ? "1" : "0");
     }
     return this.breaker.call(
-      () => runScript(this.redis, READ_RECORDED, keys, args),
+      () => this.redis.script(READ_RECORDED, keys, args),
       (res): L2ReadResult | undefined => {
         if (!Array.isArray(res) || this.connection.gen !== gen) return undefined;
         const versions = new Array<string>(n);
@@ -110,7 +109,7 @@ export class RecordedReads {
     }
     const { fetch, index } = known;
     return this.breaker.call(
-      () => this.redis.mget(...fetch),
+      () => this.redis.mget(fetch),
       (res): L2ReadResult | Promise<L2ReadResult | undefined> | undefined => {
         if (this.connection.gen !== gen) return undefined;
         const versions = new Array<string>(snapshot.length);

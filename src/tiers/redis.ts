@@ -1,5 +1,5 @@
 /**
- * L2: Redis through ioredis. One round trip per read (MGET of the entry and
+ * L2: Redis, through the client's adapter (redis/client.ts). One round trip per read (MGET of the entry and
  * its dependency versions), a compare-and-set fill script, and a bump script.
  * Every command has a timeout, and a circuit breaker skips Redis for a
  * cool-down after repeated failures.
@@ -7,10 +7,8 @@
  */
 import { LRUCache } from "lru-cache";
 import { RedisTimeoutError } from "../errors.js";
-import type { RedisClient } from "../options.js";
 import { Breaker, type BreakerOptions } from "./breaker.js";
 import { BumpQueue, type BumpQueueOptions, type BumpRead } from "./bumps.js";
-import { runScript } from "./commands.js";
 import { ConnectionWatch } from "./connection.js";
 import {
   entryKey,
@@ -35,6 +33,7 @@ import { ServerEpoch } from "./epoch.js";
 import { RecordedReads } from "./recorded.js";
 import { INIT_VERSIONS, SEQUENCE_DEP } from "./versions.js";
 import type { Timing } from "./memory.js";
+import type { RedisConnection } from "../redis/client.js";
 
 /** What {@link RedisTier.fill} stores, and the versions it was computed from. */
 export interface L2Fill {
@@ -83,7 +82,7 @@ export class RedisTier {
   private readonly layout: Layout;
 
   constructor(
-    readonly redis: RedisClient,
+    readonly redis: RedisConnection,
     private readonly options: RedisTierOptions,
   ) {
     this.connection = new ConnectionWatch(redis, () => {
@@ -91,7 +90,7 @@ export class RedisTier {
       void this.epoch.check();
       this.bumps.connected();
     });
-    this.layout = layoutFor(options.namespace, redis.isCluster);
+    this.layout = layoutFor(options.namespace, redis.cluster);
     this.breaker = new Breaker(this.connection, options);
     this.bumps = new BumpQueue(redis, this.breaker, this.layout, options);
     this.recorded = new RecordedReads(redis, this.breaker, this.connection, (id, at, snapshot) => this.keys(id, at, snapshot), this.layout.groups === 1);
@@ -191,12 +190,12 @@ export class RedisTier {
     // A reply that came after a reconnect may be the old server's: not served.
     if (lease === undefined)
       return this.breaker.call(
-        () => this.redis.mget(...mget),
+        () => this.redis.mget(mget),
         (res) => (this.connection.gen === gen ? this.parse(res, n) : undefined),
       );
     const args = [n, Date.now(), lease.token, lease.px, randomBase(), VERSION_TTL_MS, this.sequenced ? "1" : "0"];
     return this.breaker.call(
-      () => runScript(this.redis, READ_LEASE, leaseKeys, args),
+      () => this.redis.script(READ_LEASE, leaseKeys, args),
       (res) => {
         if (!Array.isArray(res) || this.connection.gen !== gen) return undefined;
         const found = this.parse(res as (string | null)[], n);
@@ -259,12 +258,10 @@ export class RedisTier {
       // The snapshot of a recorded entry ends with the bump sequence (request.ts) on one Redis.
       const keys = [lockKey(at.prefix, id), ...this.keys(id, at, snapshot, recorded.deps)];
       const args = [...release, px, header(RECORDED, timing), body, base, snapshot.length, VERSION_TTL_MS, recorded.equal, seq, ...versions];
-      r = await this.breaker.call(() => runScript(this.redis, FILL_RECORDED, keys, args));
+      r = await this.breaker.call(() => this.redis.script(FILL_RECORDED, keys, args));
     } else {
       const keys = [lockKey(at.prefix, id), ...this.keys(id, at, snapshot, this.sequenced ? [SEQUENCE_DEP] : [])];
-      r = await this.breaker.call(() =>
-        runScript(this.redis, FILL, keys, [...release, px, header(FORMAT, timing), body, base, VERSION_TTL_MS, seq, ...versions]),
-      );
+      r = await this.breaker.call(() => this.redis.script(FILL, keys, [...release, px, header(FORMAT, timing), body, base, VERSION_TTL_MS, seq, ...versions]));
     }
     if (typeof r !== "number") return { stored: undefined, released: false };
     return { stored: (r & 1) === 1, released: (r & 2) === 2 };
@@ -292,7 +289,7 @@ export class RedisTier {
     if (missing.length === 0) return versions;
     const keys = missing.map((i) => versionKey(prefix, deps[i]!));
     if (this.sequenced) keys.push(versionKey(prefix, SEQUENCE_DEP));
-    const r = await this.breaker.call(() => runScript(this.redis, INIT_VERSIONS, keys, [randomBase(), VERSION_TTL_MS, this.sequenced ? "1" : "0"]));
+    const r = await this.breaker.call(() => this.redis.script(INIT_VERSIONS, keys, [randomBase(), VERSION_TTL_MS, this.sequenced ? "1" : "0"]));
     if (!Array.isArray(r)) return versions;
     const out = versions.slice();
     for (let k = 0; k < missing.length; k++) out[missing[k]!] = String(r[k] ?? "");

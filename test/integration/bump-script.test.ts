@@ -5,19 +5,20 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import { runScript } from "../../src/tiers/commands";
+import { connectionOf } from "../../src/redis/detect";
 import { FILL_RECORDED } from "../../src/tiers/entry";
 import { BUMP, BumpOp, MARK_BUCKETS, SEQUENCE_DEP } from "../../src/tiers/versions";
 import { redisUrl, uniqueNamespace } from "../support/db";
 
 // The suite's Redis (this file is not in the cluster project: the keys of one call lie in different slots).
 const redis = new Redis(redisUrl());
+const connection = connectionOf(redis);
 afterAll(() => redis.disconnect());
 
 const TTL = 60_000;
 const WINDOW = 10_000;
 /** Runs BUMP over `keys` with one op each; returns the new values. */
-const bump = async (keys: string[], ops: string, base = "1000") => (await runScript(redis, BUMP, keys, [keys.length, base, TTL, ops, WINDOW])) as string[];
+const bump = async (keys: string[], ops: string, base = "1000") => (await connection.script(BUMP, keys, [keys.length, base, TTL, ops, WINDOW])) as string[];
 const parts = (v: string) => v.split("~").map(Number);
 
 describe("the bump script", () => {
@@ -68,16 +69,14 @@ describe("bump marks: a fill that finds a recorded counter absent", () => {
     return h;
   };
   const seqBump = (ns: string, deps: string[]) =>
-    runScript(
-      redis,
+    connection.script(
       BUMP,
       [...deps.map((d) => `${ns}:v:${d}`), `${ns}:v:${SEQUENCE_DEP}`],
       [deps.length, "1000", TTL, BumpOp.bumpOnly.repeat(deps.length), WINDOW, "", "", "1"],
     );
   /** FILL_RECORDED of an entry recording `dep`, whose read took the sequence at `seen`: 1 stored, 0 refused. */
   const fill = async (ns: string, dep: string, seen: string) =>
-    (await runScript(
-      redis,
+    (await connection.script(
       FILL_RECORDED,
       [`${ns}:lock:e`, `${ns}:e:e`, `${ns}:v:${SEQUENCE_DEP}`, `${ns}:v:${dep}`],
       ["", "channel", "e", TTL, "ptc2|0|0|0|", "body", "5", 1, TTL, 0, "1", seen],

@@ -1,14 +1,16 @@
-import { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { InvalidationBus } from "../../src/coherence/bus";
 import { type BumpId, type BusResetReason, encodeBusMessage } from "../../src/coherence/message";
-import { BusDeliveryError } from "../../src/index";
+import { BusDeliveryError, type RedisClient } from "../../src/index";
+import { connectionOf } from "../../src/redis/detect";
 import { redisUrl, uniqueNamespace } from "../support/db";
 import { startTcpProxy } from "../support/proxy";
+import { adminRedis, closeRedis, connectPort, connectRedis, isRedisReady, quietRedis, whenRedisLost, whenRedisReady } from "../support/redis-client";
 
-/** One simulated process: its own client, its own bus, and what the bus reported. */
+/** One simulated process: its own client (of the run's family), its own bus, and what the bus reported. */
 interface Proc {
-  redis: Redis;
+  redis: RedisClient;
   bus: InvalidationBus;
   name: string;
   remote: Array<{ deps: string[]; from: BumpId }>;
@@ -21,17 +23,18 @@ interface Proc {
 }
 
 const opened: Proc[] = [];
-const clients: Redis[] = [];
+const clients: Array<Redis | Cluster> = [];
 
+/** A connection of the test's own, to publish raw messages and look at Redis. */
 function plainClient(): Redis {
-  const r = new Redis(redisUrl());
+  const r = adminRedis(redisUrl()) as Redis;
   clients.push(r);
   return r;
 }
 
-function proc(namespace: string, options: { redis?: Redis; subscribeTimeoutMs?: number } = {}): Proc {
+function proc(namespace: string, options: { redis?: RedisClient; subscribeTimeoutMs?: number } = {}): Proc {
   const name = `ptc-bus-${Math.random().toString(36).slice(2, 10)}`;
-  const redis = options.redis ?? new Redis(redisUrl(), { connectionName: name });
+  const redis = options.redis ?? connectRedis(redisUrl(), { name });
   const resetWaiters: Array<{ reason: BusResetReason; resolve: () => void }> = [];
   const p: Proc = {
     redis,
@@ -44,7 +47,7 @@ function proc(namespace: string, options: { redis?: Redis; subscribeTimeoutMs?: 
     bus: undefined as unknown as InvalidationBus,
   };
   p.bus = new InvalidationBus({
-    redis,
+    redis: connectionOf(redis),
     namespace,
     subscribeTimeoutMs: options.subscribeTimeoutMs,
     onRemote: (deps, from) => {
@@ -68,7 +71,8 @@ function proc(namespace: string, options: { redis?: Redis; subscribeTimeoutMs?: 
 afterEach(async () => {
   const procs = opened.splice(0);
   await Promise.all(procs.map((p) => p.bus.close()));
-  for (const r of [...procs.map((p) => p.redis), ...clients.splice(0)]) r.disconnect();
+  for (const r of procs) closeRedis(r.redis);
+  for (const r of clients.splice(0)) r.disconnect();
 });
 
 async function started(namespace: string): Promise<[Proc, Proc]> {
@@ -184,9 +188,9 @@ describe("InvalidationBus", () => {
     const a = proc(ns);
     const resets: BusResetReason[] = [];
     const errors: unknown[] = [];
-    const redis = plainClient();
+    const redis = connectRedis(redisUrl());
     const b = new InvalidationBus({
-      redis,
+      redis: connectionOf(redis),
       namespace: ns,
       onRemote: () => {
         throw new Error("boom");
@@ -203,6 +207,7 @@ describe("InvalidationBus", () => {
       expect(errors.map(String)).toEqual(["Error: boom", "Error: boom"]);
     } finally {
       await b.close();
+      closeRedis(redis);
     }
   });
 
@@ -225,7 +230,7 @@ describe("InvalidationBus", () => {
     await expect(b.bus.delivered(a.bus.instanceId, 101)).rejects.toMatchObject({ reason: "closed" });
     expect(await numsub()).toBe(1);
     expect(await b.bus.publish(["m:Post"])).toBeUndefined();
-    expect(b.redis.status).toBe("ready"); // the application's client stays open
+    expect(isRedisReady(b.redis)).toBe(true); // the application's client stays open
   });
 
   it("delivered() with a timeout rejects when the message never comes", async () => {
@@ -238,8 +243,7 @@ describe("InvalidationBus", () => {
     const proxy = await startTcpProxy(Number(new URL(redisUrl()).port));
     try {
       proxy.cut();
-      const redis = new Redis({ host: "127.0.0.1", port: proxy.port, retryStrategy: () => 20, lazyConnect: true });
-      redis.on("error", () => undefined);
+      const redis = quietRedis(connectPort(proxy.port, { reconnectMs: 20, lazy: true }));
       const b = proc(ns, { redis, subscribeTimeoutMs: 100 });
       const a = proc(ns);
       await a.bus.start();
@@ -277,9 +281,8 @@ describe("InvalidationBus", () => {
     const proxy = await startTcpProxy(Number(new URL(redisUrl()).port));
     try {
       // The writer talks to Redis through the proxy and fails fast while it is cut.
-      const redis = new Redis({ host: "127.0.0.1", port: proxy.port, retryStrategy: () => 20, enableOfflineQueue: false });
-      redis.on("error", () => undefined);
-      await new Promise((resolve) => redis.once("ready", resolve));
+      const redis = quietRedis(connectPort(proxy.port, { reconnectMs: 20, failFast: true }));
+      await whenRedisReady(redis);
       const a = proc(ns, { redis });
       const b = proc(ns);
       await Promise.all([a.bus.start(), b.bus.start()]);
@@ -287,7 +290,7 @@ describe("InvalidationBus", () => {
       await b.bus.delivered(a.bus.instanceId, s1!);
 
       const gap = b.nextReset("gap");
-      const closed = new Promise((resolve) => redis.once("close", resolve));
+      const closed = whenRedisLost(redis);
       proxy.cut();
       await closed; // now the publish is refused, not queued for resending
       expect(await a.bus.publish(["m:Lost"])).toBeUndefined();
@@ -304,8 +307,7 @@ describe("InvalidationBus", () => {
   });
 
   it("without a reachable Redis: start() resolves within its timeout, reports an error, and publish() gives undefined", async () => {
-    const dead = new Redis({ host: "127.0.0.1", port: 1, retryStrategy: () => 100, lazyConnect: true });
-    dead.on("error", () => undefined);
+    const dead = quietRedis(connectPort(1, { reconnectMs: 100, lazy: true }));
     const p = proc(uniqueNamespace(), { redis: dead, subscribeTimeoutMs: 200 });
     const t0 = Date.now();
     await p.bus.start();

@@ -12,7 +12,7 @@ import type { CacheEvent } from "../../src/index";
 import { selects, useSeededDatabase } from "../support/harness";
 import { until } from "../support/until";
 import { uniqueNamespace } from "../support/db";
-import { connectRedis } from "../support/redis-client";
+import { closeRedis, connectRedis } from "../support/redis-client";
 import { startRedisProcess } from "../support/redis-process";
 import { createMigratedDatabase, localPostgres, postgresProgram, ServerScope } from "../support/servers";
 
@@ -193,8 +193,8 @@ describe("change feed (PostgreSQL)", () => {
       await until("the reader to read it", async () => (await reader.prisma.post.findUnique({ where: { id } }))?.views === 4242, 20_000);
     } finally {
       server.signal("SIGCONT");
-      consumerRedis.disconnect();
-      readerRedis.disconnect();
+      closeRedis(consumerRedis);
+      closeRedis(readerRedis);
     }
   });
 

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { Prisma } from "../../generated/prisma/client";
 import { prismaCache } from "../../src/index";
 import { redisUrl, uniqueNamespace } from "../support/db";
-import { isClusterUrl, keysMatching } from "../support/redis-client";
+import { isClusterUrl, keysMatching, redisCommand } from "../support/redis-client";
 import { selects, useSeededDatabase } from "../support/harness";
 
 const t = useSeededDatabase();
@@ -220,11 +220,11 @@ describe("two tiers with Redis", () => {
     const c = cached({ redis: r, l1: false }, namespace);
     c.counter.reset();
     await c.prisma.tag.findMany({ orderBy: { id: "asc" } });
-    const keys = await keysMatching(r, isClusterUrl(redisUrl()) ? `{${namespace}:*}:e:*` : `${namespace}:e:*`);
+    const keys = await keysMatching(redisUrl(), isClusterUrl(redisUrl()) ? `{${namespace}:*}:e:*` : `${namespace}:e:*`);
     expect(keys.length).toBe(1);
-    const raw = (await r.get(keys[0]!))!;
+    const raw = (await redisCommand(r, "GET", keys[0]!)) as string;
     // The body ends the entry (after its header of versions): its last characters made unreadable.
-    await r.set(keys[0]!, `${raw.slice(0, -2)}{not json`, "PX", 60_000);
+    await redisCommand(r, "SET", keys[0]!, `${raw.slice(0, -2)}{not json`, "PX", 60_000);
     const again = await c.prisma.tag.findMany({ orderBy: { id: "asc" } });
     expect(again.length).toBeGreaterThan(0);
     expect(selects(c.counter)).toBe(2);

@@ -213,8 +213,8 @@ describe("version counters", () => {
 
   it("expire when unused (Redis keeps no counter per row forever), and an expired counter never makes an entry fresh", async () => {
     const ns = uniqueNamespace();
-    const r = t.redis();
-    const c = t.cached({ redis: r, l1: false }, ns);
+    const c = t.cached({ redis: t.redis(), l1: false }, ns);
+    const r = t.admin();
     const id = t.ids.users.alice;
     await c.prisma.user.findUnique({ where: { id } });
     const keys = await r.keys(`${ns}:v:*`);
@@ -241,7 +241,7 @@ describe("bus failures flush L1", () => {
     await c.prisma.user.findUnique({ where: { id: t.ids.users.alice } });
     expect(c.prisma.$cache.stats().hits.l1).toBe(1);
     const flushed = new Promise<string>((resolve) => c.prisma.$cache.on((e) => e.type === "l1-flushed" && resolve(e.reason)));
-    const admin = t.redis();
+    const admin = t.admin();
     const list = (await admin.call("CLIENT", "LIST", "TYPE", "pubsub")) as string;
     const id = list
       .split("\n")

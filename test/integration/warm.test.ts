@@ -29,9 +29,9 @@ async function turns(n = 10): Promise<void> {
 /** The namespace's read counts (tiers/hot.ts): `<namespace>:hot`, in the first hash-tag group on a Cluster. */
 const hotKey = (namespace: string) => (isClusterUrl(redisUrl()) ? `{${namespace}:0}:hot` : `${namespace}:hot`);
 
-/** A Redis connection of the test's own, for looking at the hot set. */
+/** An ioredis connection of the test's own, for looking at the hot set. */
 function inspect() {
-  return redis();
+  return t.admin();
 }
 
 type Client = ReturnType<typeof cached>["prisma"];

@@ -9,7 +9,7 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { Prisma } from "../../generated/prisma/client";
 import { type CacheEvent, type CacheExplanation, type CacheStats, CacheUsageError, prismaCache } from "../../src/index";
-import { createClient, sqlIdent, uniqueNamespace } from "../support/db";
+import { createClient, redisUrl, sqlIdent, uniqueNamespace } from "../support/db";
 import { keysMatching } from "../support/redis-client";
 import { selects, useSeededDatabase, useTenantDatabase } from "../support/harness";
 
@@ -62,8 +62,8 @@ async function explainThenRun(c: Cached["prisma"], read: () => AnyRead) {
 
 describe("$cache.explain(read)", () => {
   it("a cached findUnique: its keys, tiers, dependencies and lifetimes, as the read then records them", async () => {
-    const redis = t.redis();
-    const c = withRedis({ redis, swr: 30, grace: 5 });
+    const admin = t.admin();
+    const c = withRedis({ swr: 30, grace: 5 });
     // The fingerprint and the server epoch are known after a first read.
     await c.prisma.user.findUnique({ where: { id: t.ids.users.bob } });
     c.counter.reset();
@@ -76,7 +76,7 @@ describe("$cache.explain(read)", () => {
     expect(e.l2Key!.startsWith(c.namespace)).toBe(true);
     // Nothing ran, nothing was stored.
     expect(selects(c.counter)).toBe(0);
-    expect(await redis.exists(e.l2Key!)).toBe(0);
+    expect(await admin.exists(e.l2Key!)).toBe(0);
     const { data, info } = await read().withCacheInfo();
     expect(data?.id).toBe(t.ids.users.alice);
     expect(info.status).toBe("miss");
@@ -84,7 +84,7 @@ describe("$cache.explain(read)", () => {
     expect(info.deps.slice(0, e.deps.length)).toEqual(e.deps);
     if (!e.resultDeps) expect(info.deps).toEqual(e.deps);
     // The L2 key is the entry Redis now holds.
-    expect(await redis.exists(e.l2Key!)).toBe(1);
+    expect(await admin.exists(e.l2Key!)).toBe(1);
     // A hit changes nothing in the decision.
     expect(await c.prisma.$cache.explain(read())).toEqual(e);
     // withCacheInfo()'s lazy object is explained as its read.
@@ -200,8 +200,7 @@ describe("$cache.explain(read)", () => {
   });
 
   it("counts, reports and reads nothing: no statement, no event, no entry, no counter", async () => {
-    const redis = t.redis();
-    const c = withRedis({ redis });
+    const c = withRedis();
     await c.prisma.$cache.explain(c.prisma.post.count()); // the fingerprint is taken once
     const events: CacheEvent[] = [];
     c.prisma.$cache.on((e) => events.push(e));
@@ -221,7 +220,7 @@ describe("$cache.explain(read)", () => {
     expect(events).toEqual([]);
     expect(c.prisma.$cache.stats()).toEqual(stats);
     expect(stats.byModel).toEqual({});
-    expect(await keysMatching(redis, `${c.namespace}*:e:*`)).toEqual([]);
+    expect(await keysMatching(redisUrl(), `${c.namespace}*:e:*`)).toEqual([]);
   });
 
   it("refuses what is not a cached read of this cache, naming the problem", async () => {

@@ -9,7 +9,7 @@
  * gate, so it holds the lease), "lease-wait" (it waits for another process's
  * lease), and "done" with the SELECTs it sent and the results it got.
  */
-import { connectRedis } from "./redis-client";
+import { closeRedis, connectRedis } from "./redis-client";
 import { prismaCache } from "../../src/index";
 import { newPrismaClient } from "./clients";
 import { createCountingAdapter, mentionsTable } from "./counting-adapter";
@@ -59,7 +59,7 @@ async function main(config: Config): Promise<void> {
     if (command.type === "release") gate.release();
     if (command.type === "exit") {
       void prisma.$disconnect().finally(() => {
-        redis.disconnect();
+        closeRedis(redis);
         process.exit(0);
       });
     }

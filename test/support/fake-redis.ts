@@ -1,8 +1,10 @@
 /**
  * An in-process fake of the part of an ioredis client the Redis tier, the
- * bus, the lease and the subscriptions use, for unit tests of their state
- * machines (the integration suites run them on real Redis). Its behaviour is
- * scripted by the test, so that every run is the same:
+ * bus, the lease and the subscriptions use (through the adapter the cache
+ * picks for it, src/redis/ioredis.ts: {@link FakeRedis.connection}), for unit
+ * tests of their state machines (the integration suites run them on real
+ * Redis, with every client family). Its behaviour is scripted by the test,
+ * so that every run is the same:
  *
  * - a {@link FakeServer} holds the keys (GET, SET with PX/NX/XX, PTTL, DEL),
  *   the pub/sub channels and the Lua scripts, each stubbed by a handler that
@@ -21,7 +23,8 @@
 import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { RedisClient } from "../../src/options.js";
-import type { Script } from "../../src/tiers/commands.js";
+import type { RedisConnection, Script } from "../../src/redis/client.js";
+import { connectionOf } from "../../src/redis/detect.js";
 
 /** What a stubbed script does: its KEYS and ARGV (as strings, as Redis gets them), on the server it runs on. */
 export type ScriptHandler = (keys: string[], args: string[], server: FakeServer) => unknown;
@@ -203,7 +206,12 @@ export class FakeRedis extends EventEmitter {
 
   /** This fake as the client type the cache takes. */
   get client(): RedisClient {
-    return this as unknown as RedisClient;
+    return this;
+  }
+
+  /** This fake through the adapter the cache picks for it (ioredis's): the connection the tiers, the bus and the leases talk to. */
+  get connection(): RedisConnection {
+    return connectionOf(this);
   }
 
   // ---- the test's controls ----
@@ -280,6 +288,33 @@ export class FakeRedis extends EventEmitter {
 
   get(key: string): Promise<string | null> {
     return this.command("get", [key], () => this.server.get(key));
+  }
+
+  mget(...keys: string[]): Promise<(string | null)[]> {
+    return this.command("mget", keys, () => keys.map((k) => this.server.get(k)));
+  }
+
+  del(key: string): Promise<number> {
+    return this.command("del", [key], () => this.server.del(key));
+  }
+
+  /** WAIT: no replicas behind the fake. */
+  wait(replicas: number, ms: number): Promise<number> {
+    return this.command("wait", [replicas, ms], () => 0);
+  }
+
+  /** A pipeline of this fake's own commands (by their lower-case names); an unknown one gets an error reply. */
+  pipeline(commands: (string | number)[][]): { exec(): Promise<Array<[Error | null, unknown]>> } {
+    const run = async ([name, ...args]: (string | number)[]): Promise<[Error | null, unknown]> => {
+      const method: unknown = Reflect.get(this, String(name).toLowerCase());
+      if (typeof method !== "function") return [new Error(`ERR the fake has no command ${String(name)}`), null];
+      try {
+        return [null, await method.apply(this, args)];
+      } catch (err) {
+        return [err as Error, null];
+      }
+    };
+    return { exec: () => Promise.all(commands.map(run)) };
   }
 
   set(key: string, value: string, ...options: (string | number)[]): Promise<"OK" | null> {

@@ -3,7 +3,7 @@ import type { RedisClient } from "../../src/index";
 import { afterAll, beforeAll, inject } from "vitest";
 import { prismaCache, type CacheOptions } from "../../src/index";
 import { createClient, createTestDatabase, provider, redisUrl, seed, uniqueNamespace, type QueryCounter, type SeedIds, type TestDatabase } from "./db";
-import { connectRedis } from "./redis-client";
+import { closeRedis, connectRedis } from "./redis-client";
 import { enableRowLevelSecurity, seedTenants, type RowLevelSecurity, type SeededTenants } from "./tenants";
 
 /**
@@ -41,9 +41,16 @@ export function useSeededDatabase() {
     return db.url;
   };
 
-  /** A new Redis connection to the test server. */
+  /** A new Redis connection to the test server, of the run's client family (closed after the file's tests). */
   const redis = (): RedisClient => {
     const r = connectRedis(redisUrl(), { maxRetriesPerRequest: 1 });
+    cleanups.push(() => closeRedis(r));
+    return r;
+  };
+
+  /** An ioredis connection to look at the test server (closed after the file's tests), on one Redis. */
+  const admin = (): Redis => {
+    const r = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
     cleanups.push(() => r.disconnect());
     return r;
   };
@@ -70,6 +77,7 @@ export function useSeededDatabase() {
     },
     url,
     redis,
+    admin,
     plain,
     cached,
   };
@@ -113,10 +121,16 @@ export function useTenantDatabase() {
     cleanup(fn: () => Promise<void> | void): void {
       cleanups.push(fn);
     },
-    /** A new Redis connection to the test server, closed after the file's tests. */
-    redis(): Redis {
+    /** An ioredis connection to look at the test server, closed after the file's tests. */
+    admin(): Redis {
       const r = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
       cleanups.push(() => r.disconnect());
+      return r;
+    },
+    /** A new Redis connection to the test server, of the run's client family, closed after the file's tests. */
+    redis(): RedisClient {
+      const r = connectRedis(redisUrl(), { maxRetriesPerRequest: 1 });
+      cleanups.push(() => closeRedis(r));
       return r;
     },
   };

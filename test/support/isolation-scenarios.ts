@@ -8,7 +8,7 @@
  * - S3: a client with a global `omit` and one without, on one Redis.
  * - S4: row-level security set per request by Prisma's documented extension.
  */
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../../src/index";
 import { PrismaClient } from "../../generated/prisma/client";
 import { cacheScope, prismaCache, type CacheEvent, type CacheOptions, type CacheStats } from "../../src/index";
 import { createCountingAdapter, type QueryCounter } from "./counting-adapter";
@@ -81,7 +81,7 @@ export async function readAll(client: Reader, seeded: SeededTenants): Promise<un
 export const READS_PER_CALLER = 8;
 
 /** Builds a scenario. Close it when done. */
-export function buildScenario(name: ScenarioName, config: ScenarioConfig, redis: () => Redis): Scenario {
+export function buildScenario(name: ScenarioName, config: ScenarioConfig, redis: () => RedisClient): Scenario {
   const closers: Array<() => Promise<void>> = [];
   const { counter, adapter } = createCountingAdapter(name === "S4" ? config.rlsUrl : config.url);
   const client = (opts: { omit?: { customer: { email: true } } } = {}) => {

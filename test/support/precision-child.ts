@@ -18,7 +18,7 @@ import { prismaCache, type BumpId } from "../../src/index";
 import { newPrismaClient } from "./clients";
 import { decodeOp, runOp } from "./precision-ops";
 import { driverAdapter, kindOf } from "./providers";
-import { connectRedis } from "./redis-client";
+import { closeRedis, connectRedis } from "./redis-client";
 
 interface Config {
   databaseUrl: string;
@@ -49,7 +49,7 @@ async function main(config: Config): Promise<void> {
     queue = queue.then(async () => {
       if (command.type === "exit") {
         await prisma.$disconnect();
-        redis.disconnect();
+        closeRedis(redis);
         process.exit(0);
       }
       if (command.type === "stats") return void send({ type: "stats", stats: prisma.$cache.stats() });

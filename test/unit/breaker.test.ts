@@ -17,7 +17,7 @@ const COOLDOWN_MS = 1_000;
 function setup(o: Partial<BreakerOptions> = {}, redis = new FakeRedis()) {
   const events: string[] = [];
   const errors: unknown[] = [];
-  const connection = new ConnectionWatch(redis.client, () => undefined);
+  const connection = new ConnectionWatch(redis.connection, () => undefined);
   const breaker = new Breaker(connection, {
     timeoutMs: TIMEOUT_MS,
     failureThreshold: 3,
@@ -28,7 +28,7 @@ function setup(o: Partial<BreakerOptions> = {}, redis = new FakeRedis()) {
     onRefused: (command) => events.push(`refused ${command}`),
     ...o,
   });
-  const get = () => breaker.call(() => redis.client.get("k"));
+  const get = () => breaker.call(() => redis.connection.get("k"));
   return { redis, breaker, events, errors, get };
 }
 
@@ -46,7 +46,7 @@ describe("Breaker", () => {
     redis.server.set("k", "41");
     await expect(
       breaker.call(
-        () => redis.client.get("k"),
+        () => redis.connection.get("k"),
         (v) => Number(v) + 1,
       ),
     ).resolves.toBe(42);
@@ -122,7 +122,7 @@ describe("Breaker", () => {
   it("turns a map that throws into a failure", async () => {
     const { redis, breaker, errors } = setup({ failureThreshold: 1 });
     const r = await breaker.call(
-      () => redis.client.get("k"),
+      () => redis.connection.get("k"),
       () => {
         throw new Error("bad reply");
       },

@@ -59,9 +59,9 @@ function setup(o: Partial<BumpQueueOptions> = {}, breakerOptions = { failureThre
   const redis = new FakeRedis();
   const runs: BumpRun[] = [];
   stubBump(redis.server, runs);
-  const breaker = new Breaker(new ConnectionWatch(redis.client, () => undefined), { timeoutMs: TIMEOUT_MS, ...breakerOptions });
+  const breaker = new Breaker(new ConnectionWatch(redis.connection, () => undefined), { timeoutMs: TIMEOUT_MS, ...breakerOptions });
   const undelivered: number[] = [];
-  const queue = new BumpQueue(redis.client, breaker, layoutFor("ns", false), {
+  const queue = new BumpQueue(redis.connection, breaker, layoutFor("ns", false), {
     timeoutMs: TIMEOUT_MS,
     onUndelivered: (n) => undelivered.push(n),
     ...o,
@@ -139,7 +139,7 @@ describe("BumpQueue: pending bumps and their replay", () => {
     redis.failNext(1);
     await queue.bump(["a", "b"]);
     expect(runs).toEqual([]);
-    await breaker.call(() => redis.client.get("anything"));
+    await breaker.call(() => redis.connection.get("anything"));
     await settle();
     expect(runs.map((r) => r.bumped)).toEqual([["a", "b"]]);
     // Delivered once: nothing waits any more.

@@ -36,9 +36,9 @@ function setup(o: { status?: FakeRedis["status"]; groups?: "one" | "cluster" } =
   const unknown: unknown[] = [];
   const errors: unknown[] = [];
   let epoch: ServerEpoch | undefined;
-  const connection = new ConnectionWatch(redis.client, () => void epoch?.check());
+  const connection = new ConnectionWatch(redis.connection, () => void epoch?.check());
   epoch = new ServerEpoch({
-    redis: redis.client,
+    redis: redis.connection,
     connection,
     layout: layoutFor("ns", o.groups === "cluster"),
     timeoutMs: TIMEOUT_MS,

@@ -29,7 +29,7 @@ function manager(server: FakeServer, o: Partial<LeaseManagerOptions> = {}) {
   const redis = new FakeRedis({ server });
   const errors: unknown[] = [];
   const leases = new LeaseManager({
-    redis: redis.client,
+    redis: redis.connection,
     namespace: "ns",
     ttlMs: TTL_MS,
     waitTimeoutMs: WAIT_MS,

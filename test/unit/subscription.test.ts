@@ -20,7 +20,7 @@ function setup(o: Partial<ChannelSubscriptionOptions> = {}, connection = new Fak
   const messages: string[] = [];
   const log: string[] = [];
   const sub = new ChannelSubscription({
-    connection: connection.client,
+    connection: connection.connection.subscriber(),
     owned: true,
     channel: CHANNEL,
     subscribeTimeoutMs: SUBSCRIBE_TIMEOUT_MS,
