@@ -32,6 +32,8 @@ export type {
   RawCacheOptions,
   RedisClient,
   IoRedisLike,
+  NodeRedisClientLike,
+  NodeRedisClusterLike,
   WarmStartOptions,
   WrapOptions,
 } from "./options.js";

@@ -6,7 +6,7 @@
 import type { ScopeSource } from "./prisma/declare.js";
 
 /**
- * An ioredis client: `new Redis(...)`, or
+ * An ioredis client (ioredis 5 or 6, or iovalkey): `new Redis(...)`, or
  * `new Redis.Cluster([...])` for a Redis Cluster. Only what tells it apart
  * is written here (the cache does not import ioredis: it is an optional
  * peer).
@@ -19,11 +19,33 @@ export interface IoRedisLike {
 }
 
 /**
- * The application's Redis client: an ioredis client or Cluster. The cache
- * never closes it; it closes the connections it opens itself (one for the
- * invalidation bus, one for the lease's wake-ups).
+ * A node-redis client (the `redis` package, 5 or 6): `createClient(...)`.
+ * Pass it connected (`await client.connect()`); the cache waits for it
+ * (within `redisTimeout` per command) but never connects it.
  */
-export type RedisClient = IoRedisLike;
+export interface NodeRedisClientLike {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  sendCommand(...args: never[]): unknown;
+  duplicate(...args: never[]): unknown;
+}
+
+/** A node-redis Redis Cluster (the `redis` package, 5 or 6): `createCluster(...)`, connected. */
+export interface NodeRedisClusterLike {
+  readonly isOpen: boolean;
+  readonly masters: readonly unknown[];
+  nodeClient(...args: never[]): unknown;
+  sendCommand(...args: never[]): unknown;
+  duplicate(...args: never[]): unknown;
+}
+
+/**
+ * The application's Redis client: ioredis 5 or 6 or iovalkey (a client or
+ * a Cluster), or node-redis 5 or 6 (`createClient` or `createCluster`). The
+ * cache never closes it; it closes the connections it opens itself (one
+ * for the invalidation bus, one for the lease's wake-ups).
+ */
+export type RedisClient = IoRedisLike | NodeRedisClientLike | NodeRedisClusterLike;
 
 /** Per-model options under `models.<ModelName>`. */
 export interface ModelCacheOptions {
@@ -90,10 +112,11 @@ export interface L1Options {
 /** Options of `prismaCache(options)`. */
 export interface CacheOptions {
   /**
-   * The Redis client of the shared tier (L2): an ioredis client
-   * (`new Redis(...)`, or `new Redis.Cluster([...])` for a Redis Cluster).
-   * On a Cluster, keys are laid out in hash-tag groups so that every script
-   * touches one slot.
+   * The Redis client of the shared tier (L2): ioredis 5 or 6 or iovalkey
+   * (`new Redis(...)`, or `new Redis.Cluster([...])` for a Redis Cluster),
+   * or node-redis 5 or 6 (`createClient(...)` or `createCluster(...)`,
+   * connected by the application). On a Cluster, keys are laid out in
+   * hash-tag groups so that every script touches one slot.
    * Without it the cache is in-process only.
    * @default undefined
    */

@@ -8,6 +8,8 @@
  *
  * - `DATABASE_URL`: a database with the committed migrations applied.
  * - `REDIS_URL`: the Redis every instance shares (required unless `--no-cache`).
+ * - `REDIS_CLIENT`: the package of the Redis client: `ioredis` (default),
+ *   `iovalkey`, or `redis` (node-redis).
  * - `PORT`: the port on 127.0.0.1; `0` or unset picks a free one.
  * - `CACHE_NAMESPACE` (default `http-api`), `CACHE_TTL` (s, default 60),
  *   `CACHE_HEARTBEAT_MS` (default: the cache's): options of the cache.

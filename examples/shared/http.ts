@@ -22,10 +22,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SpanKind, trace } from "@opentelemetry/api";
-import { Redis } from "ioredis";
 import { Registry } from "prom-client";
-import type { BumpId, CacheClientApi } from "../../src/index"; // in your app: from "prisma-tiered-cache"
+import type { BumpId, CacheClientApi, RedisClient } from "../../src/index"; // in your app: from "prisma-tiered-cache"
 import { registerCacheMetrics } from "../http-api/metrics";
+import { exampleRedis } from "./redis";
 
 /** Response header of a write: the bump it published, to send back as {@link AFTER_HEADER}. */
 export const BUMP_HEADER = "x-cache-bump";
@@ -110,7 +110,7 @@ export interface ClientsOptions<Db> {
   /** Redis URL: the cache is on with one, off without. */
   redisUrl?: string;
   /** Extends {@link base} with the cache on `redis`: the example's one line with `prismaCache(...)`. */
-  withCache(redis: Redis): Closable & { $cache: CacheClientApi };
+  withCache(redis: RedisClient): Closable & { $cache: CacheClientApi };
 }
 
 /** The clients of one instance, and what the routes use of them. */
@@ -139,9 +139,9 @@ export interface ApiClients<Db> {
  */
 export function apiClients<Db>(options: ClientsOptions<Db>): ApiClients<Db> {
   const { base } = options;
-  const redis = options.redisUrl ? new Redis(options.redisUrl) : undefined;
-  redis?.on("error", (err: Error) => console.error(`[${options.name}] redis: ${err.message}`)); // reads go on to the database meanwhile
-  const client = redis ? options.withCache(redis) : undefined;
+  // ioredis, or the package REDIS_CLIENT names (node-redis: `redis`); errors are logged, reads go on to the database meanwhile.
+  const redis = options.redisUrl ? exampleRedis(options.redisUrl, options.name) : undefined;
+  const client = redis ? options.withCache(redis.client) : undefined;
   // The cached client answers the routes' calls exactly as the plain client does (the routes never pass its extra `cache` option).
   const db: Db = client ? (client as unknown as Db) : base;
   const cache = client?.$cache;
@@ -175,7 +175,7 @@ export function apiClients<Db>(options: ClientsOptions<Db>): ApiClients<Db> {
     },
     async disconnect() {
       await (client ?? base).$disconnect(); // with the cache, also closes its pub/sub connection
-      if (redis) await redis.quit().catch(() => redis.disconnect());
+      await redis?.close();
     },
   };
 }

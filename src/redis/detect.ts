@@ -1,31 +1,38 @@
 /**
  * The adapter of the client the application passes as `redis`, told from
- * the object itself: ioredis is not imported, so it stays an optional peer.
+ * the object itself: neither ioredis nor node-redis is imported, so both
+ * stay optional peers.
  * @module
  */
 import type { RedisClient } from "../options.js";
 import type { RedisConnection } from "./client.js";
 import { IoRedisConnection, isIoRedis } from "./ioredis.js";
+import { isNodeRedisClient, isNodeRedisCluster, NodeRedisClusterConnection, NodeRedisConnection } from "./node-redis.js";
 
 /** What `redis` must be, in words (the config error). */
-export const SUPPORTED_CLIENTS = "an ioredis client (new Redis(...) or new Redis.Cluster([...]))";
+export const SUPPORTED_CLIENTS =
+  "an ioredis or iovalkey client (new Redis(...), new Redis.Cluster([...])) or a node-redis client (createClient(...), createCluster(...))";
 
 /** Whether `v` is a client of a family the cache has an adapter for. */
 export function isSupportedClient(v: unknown): boolean {
-  return typeof v === "object" && v !== null && isIoRedis(v);
+  return typeof v === "object" && v !== null && (isNodeRedisCluster(v) || isNodeRedisClient(v) || isIoRedis(v));
 }
 
 /** One adapter per client, however many caches share it. */
 const adapters = new WeakMap<object, RedisConnection>();
 
 /**
- * The adapter of `client`: an ioredis client or Cluster. Throws a TypeError
- * for anything else (options are validated before: config.ts).
+ * The adapter of `client`: ioredis (5, 6) and iovalkey, or node-redis (5, 6),
+ * a client or a Cluster. Throws a TypeError for anything else (options are
+ * validated before: config.ts).
  */
 export function connectionOf(client: RedisClient): RedisConnection {
   let c = adapters.get(client);
   if (c) return c;
-  if (isIoRedis(client)) c = new IoRedisConnection(client);
+  // node-redis first: its clients have a `sendCommand` too, but no ioredis `status`.
+  if (isNodeRedisCluster(client)) c = new NodeRedisClusterConnection(client);
+  else if (isNodeRedisClient(client)) c = new NodeRedisConnection(client);
+  else if (isIoRedis(client)) c = new IoRedisConnection(client);
   else throw new TypeError(`redis must be ${SUPPORTED_CLIENTS}`);
   adapters.set(client, c);
   return c;

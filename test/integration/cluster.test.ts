@@ -3,28 +3,43 @@
  * the masters, every script and MGET touches one slot, writes invalidate in
  * every process, and the bus keeps L1 coherent.
  */
-import { Cluster } from "ioredis";
+import type { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RedisClient } from "../../src/index";
 import { uniqueNamespace } from "../support/db";
 import { useSeededDatabase } from "../support/harness";
 import { mulberry32 } from "../support/prng";
+import { adminRedis, CLUSTER_SCHEME, closeRedis, connectRedis, quietRedis } from "../support/redis-client";
 import { type RedisClusterProcess, startRedisCluster } from "../support/redis-cluster";
 
 const t = useSeededDatabase();
 let cluster: RedisClusterProcess;
-const clients: Cluster[] = [];
+const clients: RedisClient[] = [];
+const admins: Cluster[] = [];
 beforeAll(async () => {
   cluster = await startRedisCluster();
 }, 60_000);
 afterAll(async () => {
-  for (const c of clients) c.disconnect();
+  for (const c of clients) closeRedis(c);
+  for (const a of admins) a.disconnect();
   await cluster?.close();
 });
 
-function clusterClient(): Cluster {
-  const c = new Cluster([...cluster.nodes]);
-  c.on("error", () => undefined);
+/** The test cluster's URL. */
+const clusterUrl = () => `${CLUSTER_SCHEME}${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(",")}`;
+
+/** A Cluster client of the run's family, for a cache. */
+function clusterClient(): RedisClient {
+  const c = quietRedis(connectRedis(clusterUrl()));
   clients.push(c);
+  return c;
+}
+
+/** An ioredis Cluster of the test's own, to look at the nodes and move slots, once ready. */
+async function adminCluster(): Promise<Cluster> {
+  const c = adminRedis(clusterUrl()) as Cluster;
+  admins.push(c);
+  if (c.status !== "ready") await new Promise((resolve) => c.once("ready", resolve));
   return c;
 }
 
@@ -58,13 +73,13 @@ describe("on a Redis Cluster", () => {
 
   it("spreads entries over every master, each next to its own counters (one slot per read and fill)", async () => {
     const ns = uniqueNamespace();
-    const redis = clusterClient();
-    const a = t.cached({ redis }, ns);
+    const a = t.cached({ redis: clusterClient() }, ns);
     await a.prisma.$cache.ready();
     for (let i = 0; i < 60; i++) await a.prisma.post.findMany({ where: { views: { gte: i } }, orderBy: { id: "asc" } });
     expect(a.prisma.$cache.stats()).toMatchObject({ misses: 60, fills: 60, redisErrors: 0 });
+    const admin = await adminCluster();
     const perMaster = await Promise.all(
-      redis.nodes("master").map(async (node) => {
+      admin.nodes("master").map(async (node) => {
         const keys = await node.keys(`{${ns}:*}:e:*`);
         // Every entry's counters are in its own group (same hash tag).
         for (const k of keys) {
@@ -97,10 +112,10 @@ async function ownerOf(redis: Cluster, slot: number): Promise<{ id: string; port
 describe("a slot migration during a seeded load", () => {
   it("fails no query and serves no stale row", async () => {
     const ns = uniqueNamespace();
-    const admin = clusterClient();
+    const admin = await adminCluster();
     const a = t.cached({ redis: clusterClient() }, ns);
     const b = t.cached({ redis: clusterClient() }, ns);
-    await Promise.all([a.prisma.$cache.ready(), b.prisma.$cache.ready(), new Promise((r) => (admin.status === "ready" ? r(0) : admin.once("ready", r)))]);
+    await Promise.all([a.prisma.$cache.ready(), b.prisma.$cache.ready()]);
     const plain = t.plain().prisma;
     const rows = await plain.post.findMany({ select: { id: true, views: true } });
     const truth = new Map(rows.map((r) => [r.id, r.views]));

@@ -9,6 +9,7 @@ import { AFTER_HEADER, BUMP_HEADER } from "../../examples/http-api/app";
 import { type ApiProcess, scrapeMetrics, startInstance, startInstances } from "../../examples/http-api/instances";
 import { redisUrl, uniqueNamespace } from "../support/db";
 import { useSeededDatabase } from "../support/harness";
+import { CLIENT_PACKAGES, clientKind } from "../support/redis-client";
 
 const t = useSeededDatabase();
 const started: ApiProcess[] = [];
@@ -16,6 +17,8 @@ let a: ApiProcess;
 let b: ApiProcess;
 
 beforeAll(async () => {
+  // The instances' Redis client: the run's family.
+  process.env.REDIS_CLIENT = CLIENT_PACKAGES[clientKind()];
   // A heartbeat longer than any event-loop stall of a loaded machine: a
   // silent-bus verdict would send L1 reads to Redis and change the tier counts.
   const pair = await startInstances(2, { databaseUrl: t.url(), redisUrl: redisUrl(), namespace: uniqueNamespace("http-api"), heartbeat: 30_000 });

@@ -1,41 +1,63 @@
 /**
  * Production Redis: a server that comes back with older data (a restore
- * from a snapshot, what a lagging replica holds), and cold starts, with
- * ioredis's default options and with the fail-fast options many apps use
- * for a cache.
+ * from a snapshot, what a lagging replica holds), and cold starts, with the
+ * client's default options and with the fail-fast options many apps use
+ * for a cache (ioredis: no offline queue, one retry; node-redis:
+ * `disableOfflineQueue` and a reconnect strategy). The cache's clients are
+ * of the run's family; the test looks at Redis through ioredis connections
+ * of its own.
  */
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import type { CacheEvent } from "../../src/index";
+import type { CacheEvent, RedisClient } from "../../src/index";
 import { redisUrl, uniqueNamespace } from "../support/db";
 import { useSeededDatabase } from "../support/harness";
 import { mulberry32 } from "../support/prng";
 import { startTcpProxy, type TcpProxy } from "../support/proxy";
+import {
+  adminRedis,
+  clientKind,
+  closeRedis,
+  connectPort,
+  isRedisReady,
+  quietRedis,
+  redisCommand,
+  type TestRedisOptions,
+  whenRedisReady,
+} from "../support/redis-client";
 import { type RedisProcess, startRedisProcess } from "../support/redis-process";
 
 const t = useSeededDatabase();
 const owned: Array<RedisProcess | TcpProxy> = [];
-const clients: Redis[] = [];
+const clients: RedisClient[] = [];
+const admins: Redis[] = [];
 afterAll(async () => {
-  for (const c of clients) c.disconnect();
+  for (const c of clients) closeRedis(c);
+  for (const a of admins) a.disconnect();
   for (const o of owned) await o.close();
 });
 
-/** The client options apps use: ioredis's defaults, and fail-fast ones. */
-const OPTION_SETS: Array<[string, RedisOptions]> = [
-  ["ioredis defaults", {}],
-  ["fail-fast options (enableOfflineQueue: false, maxRetriesPerRequest: 1)", { enableOfflineQueue: false, maxRetriesPerRequest: 1 }],
+/** The client options apps use: the client's defaults, and fail-fast ones. */
+const OPTION_SETS: Array<[string, TestRedisOptions]> = [
+  [`${clientKind()} defaults`, {}],
+  [`${clientKind()} fail-fast options`, { failFast: true }],
 ];
 
-/** A client of the test's Redis on `port` (reconnecting quickly after an outage). */
-function client(port: number, options: RedisOptions = {}): Redis {
-  const r = new Redis({ host: "127.0.0.1", port, retryStrategy: () => 20, ...options });
-  r.on("error", () => undefined); // outages are the point of these tests
+/** A client of the run's family for the test's Redis on `port` (reconnecting quickly after an outage). */
+function client(port: number, options: TestRedisOptions = {}): RedisClient {
+  const r = quietRedis(connectPort(port, { reconnectMs: 20, ...options })); // outages are the point of these tests
   clients.push(r);
   return r;
 }
 
-const ready = (r: Redis) => (r.status === "ready" ? Promise.resolve() : new Promise<void>((res) => r.once("ready", () => res())));
+/** An ioredis connection of the test's own to the Redis on `port`. */
+function admin(port: number): Redis {
+  const r = adminRedis(port) as Redis;
+  admins.push(r);
+  return r;
+}
+
+const ready = whenRedisReady;
 
 describe.each(OPTION_SETS)("a Redis restored from a snapshot taken before a write (%s)", (_name, options) => {
   it("serves no entry stored before the restore: not to the writer, an old reader, or a process started afterwards", async () => {
@@ -63,7 +85,7 @@ describe.each(OPTION_SETS)("a Redis restored from a snapshot taken before a writ
     await server.start(); // from the snapshot: the counters are back at the values the old entries were stored under
 
     // The restored Redis does hold the old entries, with the old title.
-    const inspect = client(server.port);
+    const inspect = admin(server.port);
     const [, keys] = await inspect.scan("0", "MATCH", `${ns}:e:*`, "COUNT", 1000);
     const bodies = await Promise.all(keys.map((k) => inspect.get(k)));
     expect(bodies.some((b) => b?.includes(JSON.stringify(original)))).toBe(true);
@@ -93,7 +115,7 @@ describe.each(OPTION_SETS)("a replica promoted without the last bumps (%s)", (_n
     const replica = await startRedisProcess({ replicaOf: primary.port });
     const proxy = await startTcpProxy(primary.port);
     owned.push(proxy, primary, replica);
-    const admin = { primary: client(primary.port), replica: client(replica.port) };
+    const admins = { primary: admin(primary.port), replica: admin(replica.port) };
     const ns = uniqueNamespace();
     const id = t.ids.posts.hello;
     const writerRedis = client(proxy.port, options);
@@ -106,23 +128,23 @@ describe.each(OPTION_SETS)("a replica promoted without the last bumps (%s)", (_n
     expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).toBe(original);
     expect(reader.prisma.$cache.stats().hits.l2).toBe(1);
     // The replica has everything so far (WAIT covers what this connection wrote, and all before it), then stops receiving.
-    await admin.primary.set(`${ns}:replicated`, "1");
-    expect(await admin.primary.wait(1, 5_000)).toBe(1);
+    await admins.primary.set(`${ns}:replicated`, "1");
+    expect(await admins.primary.wait(1, 5_000)).toBe(1);
     replica.signal("SIGSTOP");
     // Its replication link is cut (what it had not read is lost with the primary).
-    await admin.primary.client("KILL", "TYPE", "replica");
+    await admins.primary.client("KILL", "TYPE", "replica");
     const expected = `${original} (written before the failover, ${ns})`;
     await writer.prisma.post.update({ where: { id }, data: { title: expected } });
     await primary.kill();
     replica.signal("SIGCONT");
-    await admin.replica.replicaof("NO", "ONE");
+    await admins.replica.replicaof("NO", "ONE");
     proxy.retarget(replica.port); // the clients move to the promoted replica
 
     // The promoted replica holds the entry, under counters that never saw the write's bump: it would read as fresh.
-    const [, keys] = await admin.replica.scan("0", "MATCH", `${ns}:e:*`, "COUNT", 1000);
-    const entry = (await Promise.all(keys.map((k) => admin.replica.get(k)))).find((b) => b?.includes(JSON.stringify(original)));
+    const [, keys] = await admins.replica.scan("0", "MATCH", `${ns}:e:*`, "COUNT", 1000);
+    const entry = (await Promise.all(keys.map((k) => admins.replica.get(k)))).find((b) => b?.includes(JSON.stringify(original)));
     const recorded = entry?.split("|")[4];
-    const counters = await admin.replica.mget(`${ns}:v:b:Post`, `${ns}:v:r:Post:[#${id}]`);
+    const counters = await admins.replica.mget(`${ns}:v:b:Post`, `${ns}:v:r:Post:[#${id}]`);
     expect(recorded).toBe(counters.join(","));
 
     const freshRedis = client(proxy.port, options);
@@ -155,7 +177,7 @@ describe.each(OPTION_SETS)("a cold start (%s)", (_name, options) => {
       proxy.admit();
       gate.release();
     });
-    expect(redis.status).not.toBe("ready");
+    expect(isRedisReady(redis)).toBe(false);
     return cache;
   }
   const fingerprint = (sql: string) => sql.includes("database fingerprint");
@@ -227,10 +249,10 @@ describe("replicas", () => {
     const primary = await startRedisProcess();
     const replica = await startRedisProcess({ replicaOf: primary.port });
     owned.push(primary, replica);
-    const admin = { primary: client(primary.port), replica: client(replica.port) };
+    const admins = { primary: admin(primary.port), replica: admin(replica.port) };
     const ns = uniqueNamespace();
-    await admin.primary.set(`${ns}:replicated`, "1");
-    expect(await admin.primary.wait(1, 5_000)).toBe(1);
+    await admins.primary.set(`${ns}:replicated`, "1");
+    expect(await admins.primary.wait(1, 5_000)).toBe(1);
     const id = t.ids.posts.hello;
     const one = t.cached({ redis: client(primary.port), replicas: 1, redisTimeout: 3_000 }, ns);
     await one.prisma.$cache.ready();
@@ -238,7 +260,7 @@ describe("replicas", () => {
 
     // The replica sleeps 300 ms: the write can only resolve after it woke and took the bump.
     let awake = false;
-    const sleeping = admin.replica.call("DEBUG", "SLEEP", "0.3").then(() => (awake = true));
+    const sleeping = admins.replica.call("DEBUG", "SLEEP", "0.3").then(() => (awake = true));
     await one.prisma.post.update({ where: { id }, data: { title: `${original}, on the replica too` } });
     expect(awake).toBe(true);
     await sleeping;
@@ -256,7 +278,7 @@ describe("a Redis user that may not run INFO", () => {
   it("works, and a degraded event says that a restore cannot be detected", async () => {
     const server = await startRedisProcess();
     owned.push(server);
-    await client(server.port).acl("SETUSER", "cache", "on", ">secret", "~*", "&*", "+@all", "-info");
+    await admin(server.port).acl("SETUSER", "cache", "on", ">secret", "~*", "&*", "+@all", "-info");
     const events: CacheEvent[] = [];
     const c = t.cached({ redis: client(server.port, { username: "cache", password: "secret" }) });
     c.prisma.$cache.on((e) => events.push(e));
@@ -348,7 +370,7 @@ describe("a Redis that refuses a command the cache needs", () => {
   it("says which in a degraded event, and reads stay correct", async () => {
     const server = await startRedisProcess();
     owned.push(server);
-    await client(server.port).acl("SETUSER", "noscripts", "on", ">secret", "~*", "&*", "+@all", "-evalsha", "-eval");
+    await admin(server.port).acl("SETUSER", "noscripts", "on", ">secret", "~*", "&*", "+@all", "-evalsha", "-eval");
     const events: CacheEvent[] = [];
     const c = t.cached({ redis: client(server.port, { username: "noscripts", password: "secret" }) });
     c.prisma.$cache.on((e) => events.push(e));
@@ -363,10 +385,10 @@ describe("a Redis that refuses a command the cache needs", () => {
   });
 });
 
-/** `ip:port` of a client's connection, as MONITOR names its source. */
-function sourceOf(redis: Redis): string {
-  const { localAddress, localPort } = (redis as unknown as { stream: { localAddress: string; localPort: number } }).stream;
-  return `${localAddress}:${localPort}`;
+/** `ip:port` of a client's connection, as MONITOR names its source (CLIENT INFO's `addr`, asked on that connection). */
+async function sourceOf(redis: RedisClient): Promise<string> {
+  const info = String(await redisCommand(redis, "CLIENT", "INFO"));
+  return /(?:^| )addr=(\S+)/.exec(info)![1]!;
 }
 
 /**
@@ -375,7 +397,7 @@ function sourceOf(redis: Redis): string {
  * has been recorded (a marker ECHO is seen), and ends the recording.
  */
 async function recordCommands(port: number, ns: string) {
-  const monitor = await client(port).monitor();
+  const monitor = await admin(port).monitor();
   const seen: Array<{ command: string; source: string }> = [];
   const end = `end ${ns}`;
   const ended = new Promise<void>((resolve) =>
@@ -385,7 +407,7 @@ async function recordCommands(port: number, ns: string) {
     }),
   );
   const stop = async () => {
-    await client(port).echo(end);
+    await admin(port).echo(end);
     await ended;
     monitor.disconnect();
   };
@@ -403,7 +425,7 @@ describe("a miss's Redis commands", () => {
     // Loads the scripts, and the counters of the model.
     await reader.prisma.post.findMany({ where: { published: true } });
     await reader.prisma.user.findUnique({ where: { email: "nobody@example.com" } });
-    const source = sourceOf(readerRedis);
+    const source = await sourceOf(readerRedis);
     const reads: Array<[string, () => Promise<unknown>]> = [
       ["a list", () => reader.prisma.post.findMany({ where: { published: false }, orderBy: { id: "asc" } })],
       ["a findFirst (its row is known after the query)", () => reader.prisma.user.findFirst({ where: { email: { not: "x" } }, orderBy: { id: "asc" } })],
@@ -441,7 +463,7 @@ describe("a write's Redis commands", () => {
     const id = t.ids.posts.hello;
     await writer.prisma.post.update({ where: { id }, data: { title: `warm-up ${ns}` } }); // the scripts are loaded
     await reader.prisma.post.findUnique({ where: { id } });
-    const writerSource = sourceOf(writerRedis);
+    const writerSource = await sourceOf(writerRedis);
     const { seen, stop } = await recordCommands(server.port, ns);
     const title = `one command ${ns}`;
     await writer.prisma.post.update({ where: { id }, data: { title } });
@@ -467,7 +489,7 @@ describe("a write's Redis commands", () => {
     const id = t.ids.posts.hello;
     await writer.prisma.post.update({ where: { id }, data: { title: `warm-up ${ns}` } });
     await new Promise((resolve) => setImmediate(resolve));
-    const writerSource = sourceOf(writerRedis);
+    const writerSource = await sourceOf(writerRedis);
     const { seen, stop } = await recordCommands(server.port, ns);
     for (const n of [1, 2, 3]) await writer.prisma.post.update({ where: { id }, data: { title: `in a row ${n} ${ns}` } });
     // Three marks, the second and third carrying the release before them; the last release on the next turn.
@@ -479,7 +501,7 @@ describe("a write's Redis commands", () => {
     expect(fromWriter).toEqual(["evalsha", "evalsha", "evalsha", "evalsha"]);
     expect(seen.filter((s) => s.command === "publish")).toHaveLength(4);
     // Every mark was released: no counter of the namespace carries one, and the row is cached again.
-    const redis = client(server.port);
+    const redis = admin(server.port);
     const keys = await redis.keys(`${ns}:v:*`);
     expect(keys.length).toBeGreaterThan(0);
     const values = await redis.mget(...keys);
@@ -493,7 +515,7 @@ describe("a write's Redis commands", () => {
   it("bump in Redis even when the user may not PUBLISH: each write is seen from L2, and the refusal is counted", async () => {
     const server = await startRedisProcess();
     owned.push(server);
-    await client(server.port).acl("SETUSER", "nopublish", "on", ">secret", "~*", "&*", "+@all", "-publish");
+    await admin(server.port).acl("SETUSER", "nopublish", "on", ">secret", "~*", "&*", "+@all", "-publish");
     const ns = uniqueNamespace();
     const as = () => client(server.port, { username: "nopublish", password: "secret" });
     const writer = t.cached({ redis: as() }, ns);

@@ -8,14 +8,21 @@
  * (`closeRedis`, `whenRedisReady`, `redisCommand`...), and look at Redis
  * through an {@link adminRedis} connection of their own.
  */
+import { createRequire } from "node:module";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { RedisClient } from "../../src/index";
+import { connectionOf } from "../../src/redis/detect";
 
 /** The scheme of a Redis Cluster's test URL. */
 export const CLUSTER_SCHEME = "redis-cluster://";
 
-/** The client families the tests run with (`PTC_REDIS_CLIENT`). */
-export const CLIENT_KINDS = ["ioredis"] as const;
+/**
+ * The client families the tests run with (`PTC_REDIS_CLIENT`): ioredis 5
+ * (`ioredis`), ioredis 6 (`ioredis-6`, RESP3 by default), node-redis 5
+ * (`redis`, RESP2 by default), node-redis 6 (`redis-6`, RESP3 by default)
+ * and iovalkey.
+ */
+export const CLIENT_KINDS = ["ioredis", "ioredis6", "node-redis", "node-redis6", "iovalkey"] as const;
 
 /** A client family the tests run with. */
 export type ClientKind = (typeof CLIENT_KINDS)[number];
@@ -27,6 +34,18 @@ export function clientKind(): ClientKind {
   return kind as ClientKind;
 }
 
+/** The npm package (or alias) of each family, as the examples' `REDIS_CLIENT` takes it. */
+export const CLIENT_PACKAGES: Record<ClientKind, string> = {
+  ioredis: "ioredis",
+  ioredis6: "ioredis-6",
+  "node-redis": "redis",
+  "node-redis6": "redis-6",
+  iovalkey: "iovalkey",
+};
+
+/** Whether the run's family is node-redis (5 or 6). */
+export const isNodeRedisRun = (): boolean => clientKind().startsWith("node-redis");
+
 /** Options of a test client, whatever its family. */
 export interface TestRedisOptions {
   /** ioredis's `maxRetriesPerRequest` (node-redis keeps a command queued over reconnects instead). */
@@ -36,11 +55,12 @@ export interface TestRedisOptions {
   /**
    * The fail-fast options many apps use for a cache: commands fail at once
    * while not connected. ioredis: `enableOfflineQueue: false,
-   * maxRetriesPerRequest: 1`. The `fail-fast` project
+   * maxRetriesPerRequest: 1`; node-redis: `disableOfflineQueue: true` and a
+   * reconnect strategy (50 ms doubling to 500 ms). The `fail-fast` project
    * (`PTC_REDIS_OPTIONS=fail-fast`) sets it on every connection.
    */
   failFast?: boolean;
-  /** ioredis: `lazyConnect` (the cache connects it). */
+  /** ioredis: `lazyConnect` (the cache connects it). node-redis clients are connected at once all the same. */
   lazy?: boolean;
   /** The connection's name (CLIENT SETNAME). */
   name?: string;
@@ -78,16 +98,70 @@ function ioredisOptions(o: TestRedisOptions): RedisOptions {
   return options;
 }
 
+/** node-redis's client options for `o` (without the URL). */
+function nodeRedisOptions(o: TestRedisOptions): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  const socket: Record<string, unknown> = {};
+  if (o.failFast) {
+    options.disableOfflineQueue = true;
+    socket.reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 500);
+  }
+  if (o.reconnectMs !== undefined) socket.reconnectStrategy = o.reconnectMs;
+  if (Object.keys(socket).length > 0) options.socket = socket;
+  if (o.name !== undefined) options.name = o.name;
+  if (o.username !== undefined) options.username = o.username;
+  if (o.password !== undefined) options.password = o.password;
+  // RESP: the family's default, or PTC_REDIS_RESP.
+  if (process.env.PTC_REDIS_RESP) options.RESP = Number(process.env.PTC_REDIS_RESP);
+  return options;
+}
+
+/** The ioredis-API constructors of a family (loaded on first use: only the run's family is loaded). */
+interface IoredisFamily {
+  Redis: new (url: string, options: RedisOptions) => unknown;
+  Cluster: new (nodes: Array<{ host: string; port: number }>, options: object) => unknown;
+}
+
+/** node-redis's factories. */
+interface NodeRedisFamily {
+  createClient(options: object): { connect(): Promise<unknown>; on(event: string, listener: () => void): unknown };
+  createCluster(options: object): { connect(): Promise<unknown>; on(event: string, listener: () => void): unknown };
+}
+
+const load = createRequire(import.meta.url);
+
+/** The package of `kind`. */
+function family(kind: ClientKind): IoredisFamily | NodeRedisFamily {
+  if (kind === "ioredis") return { Redis, Cluster } as unknown as IoredisFamily;
+  return load(CLIENT_PACKAGES[kind]) as IoredisFamily | NodeRedisFamily;
+}
+
 /**
- * A client of the run's family for the test Redis at `url` (one server or a
- * Cluster), connecting. With `failFast` (or in the `fail-fast` project), the
- * family's fail-fast options.
+ * A client of the run's family (or of `kind`) for the test Redis at `url`
+ * (one server or a Cluster), connecting: a node-redis client's `connect()`
+ * is called here, as an app does before passing it. With `failFast` (or in
+ * the `fail-fast` project), the family's fail-fast options.
  */
-export function connectRedis(url: string, given: TestRedisOptions = {}): RedisClient {
+export function connectRedis(url: string, given: TestRedisOptions = {}, kind: ClientKind = clientKind()): RedisClient {
   const o = failFastRun() ? { ...given, failFast: true } : given;
   const cluster = url.startsWith(CLUSTER_SCHEME);
-  const options = ioredisOptions(o);
-  return cluster ? new Cluster(clusterNodes(url), { redisOptions: options, maxRedirections: 32 }) : new Redis(url, options);
+  const f = family(kind);
+  if ("Redis" in f) {
+    const options = ioredisOptions(o);
+    return (cluster ? new f.Cluster(clusterNodes(url), { redisOptions: options, maxRedirections: 32 }) : new f.Redis(url, options)) as RedisClient;
+  }
+  const options = nodeRedisOptions(o);
+  const client = cluster
+    ? f.createCluster({
+        rootNodes: clusterNodes(url).map((n) => ({ url: `redis://${n.host}:${n.port}` })),
+        defaults: options,
+        maxCommandRedirections: 32,
+      })
+    : f.createClient({ url, ...options });
+  // node-redis throws an "error" nobody listens to; the tests read errors from the cache's stats.
+  client.on("error", () => undefined);
+  client.connect().catch(() => undefined);
+  return client as unknown as RedisClient;
 }
 
 /** A client of the run's family for the Redis on `port` of 127.0.0.1. */
@@ -95,34 +169,63 @@ export function connectPort(port: number, options: TestRedisOptions = {}): Redis
   return connectRedis(`redis://127.0.0.1:${port}`, options);
 }
 
-/** The ioredis client or Cluster behind a client of an ioredis family. */
-const io = (c: RedisClient): Redis | Cluster => c as unknown as Redis | Cluster;
+/** A client as its family's own API, to close it. */
+interface Closable {
+  disconnect?(): unknown;
+  destroy?(): unknown;
+  isOpen?: boolean;
+}
 
 /** Closes `c` at once (pending commands fail). Never throws. */
 export function closeRedis(c: RedisClient): void {
-  io(c).disconnect();
+  const x = c as unknown as Closable;
+  try {
+    if (typeof x.isOpen === "boolean") {
+      if (x.isOpen) void Promise.resolve(x.destroy?.()).catch(() => undefined);
+    } else x.disconnect?.();
+  } catch {
+    // already closed
+  }
 }
 
 /** Whether `c` can take commands now. */
 export function isRedisReady(c: RedisClient): boolean {
-  return io(c).status === "ready";
+  return connectionOf(c).state === "ready";
+}
+
+/** Resolves the next time `c` has the connection event `event`. */
+function next(c: RedisClient, event: "ready" | "close"): Promise<void> {
+  const conn = connectionOf(c);
+  return new Promise((resolve) => {
+    const listener = () => {
+      conn.off(event, listener);
+      resolve();
+    };
+    conn.on(event, listener);
+  });
 }
 
 /** Resolves once `c` is ready (at once when it is). */
 export function whenRedisReady(c: RedisClient): Promise<void> {
-  if (isRedisReady(c)) return Promise.resolve();
-  return new Promise((resolve) => io(c).once("ready", () => resolve()));
+  return isRedisReady(c) ? Promise.resolve() : next(c, "ready");
 }
 
 /** Resolves the next time `c` loses its connection. */
 export function whenRedisLost(c: RedisClient): Promise<void> {
-  return new Promise((resolve) => io(c).once("close", () => resolve()));
+  return next(c, "close");
 }
 
 /** Swallows `c`'s errors (tests whose point is an outage). */
 export function quietRedis(c: RedisClient): RedisClient {
-  io(c).on("error", () => undefined);
+  connectionOf(c).on("error", () => undefined);
   return c;
+}
+
+/** A client as its family's own API, for one command. */
+interface RawCommands {
+  call?(command: string, ...args: Array<string | number>): Promise<unknown>;
+  sendCommand?(...args: unknown[]): Promise<unknown>;
+  nodeClient?: unknown;
 }
 
 /**
@@ -130,7 +233,10 @@ export function quietRedis(c: RedisClient): RedisClient {
  * Cluster it goes to the node of its first argument after the command name.
  */
 export function redisCommand(c: RedisClient, command: string, ...args: Array<string | number>): Promise<unknown> {
-  return io(c).call(command, ...args);
+  const x = c as unknown as RawCommands;
+  if (x.call) return x.call(command, ...args);
+  const all = [command, ...args.map(String)];
+  return typeof x.nodeClient === "function" ? x.sendCommand!(all[1], false, all) : x.sendCommand!(all);
 }
 
 /** Whether the test Redis at `url` is a Cluster. */

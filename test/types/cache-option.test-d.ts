@@ -6,6 +6,10 @@
  */
 import { describe, expectTypeOf, test } from "vitest";
 import type { Cluster, Redis } from "ioredis";
+import type { Cluster as Cluster6, Redis as Redis6 } from "ioredis-6";
+import type { Cluster as ValkeyCluster, Redis as Valkey } from "iovalkey";
+import type { createClient, createCluster, RedisClientType, RedisClusterType, RedisDefaultModules } from "redis";
+import type { createClient as createClient6, createCluster as createCluster6, RedisClientType as RedisClientType6 } from "redis-6";
 import { Prisma, type PrismaClient } from "../../generated/prisma/client";
 import type { Post, Profile, User } from "../../generated/prisma/client";
 import {
@@ -546,13 +550,33 @@ describe("prismaCache options", () => {
     prismaCache({ models: { Post: { invalidation: "sometimes" } } });
     // @ts-expect-error unknown option
     prismaCache({ tll: 5 });
-    // @ts-expect-error redis must be an ioredis client
+    // @ts-expect-error redis must be an ioredis or node-redis client
     prismaCache({ redis: {} });
+    // @ts-expect-error a node-redis client without its commands is not one
+    prismaCache({ redis: { isOpen: true, isReady: true } });
     // @ts-expect-error tags are strings
     prismaCache({ models: { Post: { tags: [1] } } });
     // A Cluster is accepted, like a Redis.
     prismaCache({ redis: null as unknown as Cluster });
     prismaCache({ redis: null as unknown as Redis });
+  });
+
+  test("every client family is accepted without a cast", () => {
+    // ioredis 6 and iovalkey.
+    prismaCache({ redis: null as unknown as Redis6 });
+    prismaCache({ redis: null as unknown as Cluster6 });
+    prismaCache({ redis: null as unknown as Valkey });
+    prismaCache({ redis: null as unknown as ValkeyCluster });
+    // node-redis 5 and 6, as createClient/createCluster return them, with RESP2 and RESP3.
+    prismaCache({ redis: null as unknown as ReturnType<typeof createClient> });
+    prismaCache({ redis: null as unknown as RedisClientType<RedisDefaultModules, Record<string, never>, Record<string, never>, 3> });
+    prismaCache({ redis: null as unknown as RedisClusterType<RedisDefaultModules, Record<string, never>, Record<string, never>, 3> });
+    prismaCache({ redis: null as unknown as ReturnType<typeof createCluster> });
+    prismaCache({ redis: null as unknown as ReturnType<typeof createClient6> });
+    prismaCache({ redis: null as unknown as RedisClientType6<Record<string, never>, Record<string, never>, Record<string, never>, 2> });
+    prismaCache({ redis: null as unknown as ReturnType<typeof createCluster6> });
+    // What `await client.connect()` resolves to.
+    prismaCache({ redis: null as unknown as Awaited<ReturnType<ReturnType<typeof createClient>["connect"]>> });
   });
 });
 
@@ -592,8 +616,7 @@ describe("public types have no `any`", () => {
     expectTypeOf<HasAny<{ a?: { b: string[] | any } }>>().toEqualTypeOf<true>();
     expectTypeOf<HasAny<{ a: { b: () => Promise<number> } }>>().toEqualTypeOf<false>();
     expectTypeOf<HasAny<CacheStats>>().toEqualTypeOf<false>();
-    // `redis` is ioredis's own type, not ours.
-    expectTypeOf<HasAny<Omit<CacheOptions, "redis">>>().toEqualTypeOf<false>();
+    expectTypeOf<HasAny<CacheOptions>>().toEqualTypeOf<false>();
     expectTypeOf<HasAny<QueryCacheOption>>().toEqualTypeOf<false>();
     expectTypeOf<HasAny<CacheArgs>>().toEqualTypeOf<false>();
     expectTypeOf<HasAny<CacheClientApi>>().toEqualTypeOf<false>();

@@ -1,15 +1,21 @@
 /**
  * Validation of `prismaCache(options)`, of model names when the extension is
  * applied to a client, and of the per-query `cache` option at call time.
- * No servers: ioredis clients use `lazyConnect`, and the Prisma client's
+ * No servers: ioredis clients use `lazyConnect`, node-redis clients are not
+ * connected, and the Prisma client's
  * adapter refuses (and counts) every connection attempt.
  */
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import { Cluster, Redis } from "ioredis";
+import { Cluster as Cluster6, Redis as Redis6 } from "ioredis-6";
+import { Cluster as ValkeyCluster, Redis as Valkey } from "iovalkey";
+import { createClient, createCluster } from "redis";
+import { createClient as createClient6, createCluster as createCluster6 } from "redis-6";
 import { afterAll, describe, expect, it } from "vitest";
 import { PrismaClient } from "../../generated/prisma/client";
-import { CacheConfigError, CacheError, CacheUsageError, prismaCache, type CacheOptions } from "../../src/index";
+import { CacheConfigError, CacheError, CacheUsageError, prismaCache, type CacheOptions, type RedisClient } from "../../src/index";
+import { connectionOf } from "../../src/redis/detect";
 
 const MODELS = ["User", "Profile", "Post", "Comment", "Tag", "Group", "Membership", "Sample"];
 
@@ -122,6 +128,28 @@ describe("prismaCache(options): valid options", () => {
     const cluster = new Cluster([{ host: "127.0.0.1", port: 1 }], { lazyConnect: true });
     redisClients.push(cluster);
     expect(() => prismaCache({ redis: cluster })).not.toThrow();
+  });
+
+  it("accepts ioredis 6, iovalkey, and node-redis 5 and 6 clients and Clusters (unconnected), each with its family's adapter", () => {
+    const clients: Array<[RedisClient, string, boolean]> = [
+      [new Redis6({ lazyConnect: true }), "ioredis", false],
+      [new Cluster6([{ host: "127.0.0.1", port: 1 }], { lazyConnect: true }), "ioredis", true],
+      [new Valkey({ lazyConnect: true }), "ioredis", false],
+      [new ValkeyCluster([{ host: "127.0.0.1", port: 1 }], { lazyConnect: true }), "ioredis", true],
+      [createClient({ url: "redis://127.0.0.1:1" }), "node-redis", false],
+      [createCluster({ rootNodes: [{ url: "redis://127.0.0.1:1" }] }), "node-redis", true],
+      [createClient6({ url: "redis://127.0.0.1:1" }), "node-redis", false],
+      [createCluster6({ rootNodes: [{ url: "redis://127.0.0.1:1" }] }), "node-redis", true],
+      [lazyRedis(), "ioredis", false],
+    ];
+    for (const [redis, family, cluster] of clients) {
+      expect(() => prismaCache({ redis })).not.toThrow();
+      const connection = connectionOf(redis);
+      expect([connection.family, connection.cluster]).toEqual([family, cluster]);
+      // Not connected, and not connected by the cache's adapter before a command needs it.
+      expect(connection.state).toBe("wait");
+    }
+    for (const [redis, family] of clients) if (family === "ioredis") (redis as unknown as Redis).disconnect();
   });
 });
 
