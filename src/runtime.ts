@@ -117,7 +117,7 @@ export class CacheRuntime {
     // Without Redis there is nothing to check against: L1 entries live their whole ttl.
     const l1 = options.l1 === false ? undefined : new MemoryTier(options.redis ? options.l1 : { ...options.l1, ttl: Infinity });
     // The application's client, through the adapter of its family.
-    const redis = options.redis && connectionOf(options.redis);
+    const redis = options.redis && connectionOf(options.redis, options.redisTimeout);
     this.redis = redis;
     this.bus = redis
       ? new InvalidationBus({

@@ -18,22 +18,26 @@ export function isSupportedClient(v: unknown): boolean {
   return typeof v === "object" && v !== null && (isNodeRedisCluster(v) || isNodeRedisClient(v) || isIoRedis(v));
 }
 
-/** One adapter per client, however many caches share it. */
-const adapters = new WeakMap<object, RedisConnection>();
+/** One adapter per client and command timeout, however many caches share them. */
+const adapters = new WeakMap<object, Map<number | undefined, RedisConnection>>();
 
 /**
  * The adapter of `client`: ioredis (5, 6) and iovalkey, or node-redis (5, 6),
- * a client or a Cluster. Throws a TypeError for anything else (options are
- * validated before: config.ts).
+ * a client or a Cluster. `timeoutMs` is the cache's command timeout
+ * (`redisTimeout`): commands it abandons are dropped by the client too where
+ * the client can (node-redis). Throws a TypeError for anything else
+ * (options are validated before: config.ts).
  */
-export function connectionOf(client: RedisClient): RedisConnection {
-  let c = adapters.get(client);
+export function connectionOf(client: RedisClient, timeoutMs?: number): RedisConnection {
+  let byTimeout = adapters.get(client);
+  if (!byTimeout) adapters.set(client, (byTimeout = new Map()));
+  let c = byTimeout.get(timeoutMs);
   if (c) return c;
   // node-redis first: its clients have a `sendCommand` too, but no ioredis `status`.
-  if (isNodeRedisCluster(client)) c = new NodeRedisClusterConnection(client);
-  else if (isNodeRedisClient(client)) c = new NodeRedisConnection(client);
+  if (isNodeRedisCluster(client)) c = new NodeRedisClusterConnection(client, timeoutMs);
+  else if (isNodeRedisClient(client)) c = new NodeRedisConnection(client, timeoutMs);
   else if (isIoRedis(client)) c = new IoRedisConnection(client);
   else throw new TypeError(`redis must be ${SUPPORTED_CLIENTS}`);
-  adapters.set(client, c);
+  byTimeout.set(timeoutMs, c);
   return c;
 }

@@ -60,6 +60,20 @@ export function isNodeRedisCluster(v: object): v is NodeRedisCluster {
 /** Replies as node-redis gives them by default (strings, numbers, arrays, null), whatever the application's `typeMapping`. */
 const PLAIN = { typeMapping: {} };
 
+/**
+ * The options of every command of a connection whose commands the cache
+ * abandons after `timeoutMs` (`redisTimeout`): node-redis drops one still
+ * waiting to be sent after twice that (its per-command `timeout`, in the
+ * 5.x releases tested here and in 6), so that commands queued while the
+ * connection was down (the offline queue) do not all run late, in a burst,
+ * once it is back. The
+ * cache's deadline stays the one that counts (it makes up for a blocked
+ * event loop): hence the margin.
+ */
+function commandOptions(timeoutMs: number | undefined): object {
+  return timeoutMs === undefined ? PLAIN : { ...PLAIN, timeout: timeoutMs * 2 };
+}
+
 /** The arguments of a script call: EVALSHA (or EVAL, with `head` the source) with its keys and arguments. */
 function scriptArgs(command: string, head: string, keys: readonly string[], args: readonly (string | number)[]): string[] {
   const out = [command, head, String(keys.length)];
@@ -205,47 +219,54 @@ class NodeClientEvents implements ConnectionEvents {
 /** A node-redis client as the cache uses it. */
 export class NodeRedisConnection extends NodeClientEvents implements RedisConnection {
   readonly family = "node-redis";
+  private readonly opts: object;
+
+  /** @param timeoutMs the cache's command timeout (see {@link commandOptions}). */
+  constructor(c: NodeRedisClient, timeoutMs?: number) {
+    super(c);
+    this.opts = commandOptions(timeoutMs);
+  }
 
   async script(s: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     try {
-      return await this.c.sendCommand(scriptArgs("EVALSHA", s.sha, keys, args), PLAIN);
+      return await this.c.sendCommand(scriptArgs("EVALSHA", s.sha, keys, args), this.opts);
     } catch (err) {
       if (!noScript(err)) throw err;
-      return this.c.sendCommand(scriptArgs("EVAL", s.source, keys, args), PLAIN);
+      return this.c.sendCommand(scriptArgs("EVAL", s.source, keys, args), this.opts);
     }
   }
 
   get(key: string): Promise<string | null> {
-    return this.c.sendCommand(["GET", key], PLAIN) as Promise<string | null>;
+    return this.c.sendCommand(["GET", key], this.opts) as Promise<string | null>;
   }
 
   mget(keys: readonly string[]): Promise<(string | null)[]> {
-    return this.c.sendCommand(["MGET", ...keys], PLAIN) as Promise<(string | null)[]>;
+    return this.c.sendCommand(["MGET", ...keys], this.opts) as Promise<(string | null)[]>;
   }
 
   del(key: string): Promise<unknown> {
-    return this.c.sendCommand(["DEL", key], PLAIN);
+    return this.c.sendCommand(["DEL", key], this.opts);
   }
 
   async setIfAbsent(key: string, value: string, px: number): Promise<boolean> {
-    return (await this.c.sendCommand(["SET", key, value, "PX", String(px), "NX"], PLAIN)) === "OK";
+    return (await this.c.sendCommand(["SET", key, value, "PX", String(px), "NX"], this.opts)) === "OK";
   }
 
   pttl(key: string): Promise<number> {
-    return this.c.sendCommand(["PTTL", key], PLAIN) as Promise<number>;
+    return this.c.sendCommand(["PTTL", key], this.opts) as Promise<number>;
   }
 
   publish(channel: string, message: string): Promise<unknown> {
-    return this.c.sendCommand(["PUBLISH", channel, message], PLAIN);
+    return this.c.sendCommand(["PUBLISH", channel, message], this.opts);
   }
 
   pipeline(_key: string, commands: ReadonlyArray<readonly (string | number)[]>): Promise<unknown[]> {
     // node-redis writes the commands of one tick together.
-    return Promise.all(commands.map((c) => this.c.sendCommand(c.map(String), PLAIN).catch(asError)));
+    return Promise.all(commands.map((c) => this.c.sendCommand(c.map(String), this.opts).catch(asError)));
   }
 
   waitOnMasters(wanted: number, ms: number): Array<() => Promise<unknown>> {
-    return [() => this.c.sendCommand(["WAIT", String(wanted), String(ms)], PLAIN)];
+    return [() => this.c.sendCommand(["WAIT", String(wanted), String(ms)], this.opts)];
   }
 
   duplicate(): SubscriberConnection {
@@ -301,8 +322,15 @@ export class NodeRedisClusterConnection implements RedisConnection, ConnectionEv
   readonly family = "node-redis";
   readonly cluster = true;
   private readonly open = new OpenState();
+  private readonly opts: object;
 
-  constructor(private readonly c: NodeRedisCluster) {}
+  /** @param timeoutMs the cache's command timeout (see {@link commandOptions}). */
+  constructor(
+    private readonly c: NodeRedisCluster,
+    timeoutMs?: number,
+  ) {
+    this.opts = commandOptions(timeoutMs);
+  }
 
   get state(): ConnectionState {
     return clusterState(this.c, this.open);
@@ -323,45 +351,45 @@ export class NodeRedisClusterConnection implements RedisConnection, ConnectionEv
   async script(s: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     const first = keys[0];
     try {
-      return await this.c.sendCommand(first, false, scriptArgs("EVALSHA", s.sha, keys, args), PLAIN);
+      return await this.c.sendCommand(first, false, scriptArgs("EVALSHA", s.sha, keys, args), this.opts);
     } catch (err) {
       if (!noScript(err)) throw err;
-      return this.c.sendCommand(first, false, scriptArgs("EVAL", s.source, keys, args), PLAIN);
+      return this.c.sendCommand(first, false, scriptArgs("EVAL", s.source, keys, args), this.opts);
     }
   }
 
   get(key: string): Promise<string | null> {
-    return this.c.sendCommand(key, true, ["GET", key], PLAIN) as Promise<string | null>;
+    return this.c.sendCommand(key, true, ["GET", key], this.opts) as Promise<string | null>;
   }
 
   mget(keys: readonly string[]): Promise<(string | null)[]> {
-    return this.c.sendCommand(keys[0], true, ["MGET", ...keys], PLAIN) as Promise<(string | null)[]>;
+    return this.c.sendCommand(keys[0], true, ["MGET", ...keys], this.opts) as Promise<(string | null)[]>;
   }
 
   del(key: string): Promise<unknown> {
-    return this.c.sendCommand(key, false, ["DEL", key], PLAIN);
+    return this.c.sendCommand(key, false, ["DEL", key], this.opts);
   }
 
   async setIfAbsent(key: string, value: string, px: number): Promise<boolean> {
-    return (await this.c.sendCommand(key, false, ["SET", key, value, "PX", String(px), "NX"], PLAIN)) === "OK";
+    return (await this.c.sendCommand(key, false, ["SET", key, value, "PX", String(px), "NX"], this.opts)) === "OK";
   }
 
   pttl(key: string): Promise<number> {
-    return this.c.sendCommand(key, true, ["PTTL", key], PLAIN) as Promise<number>;
+    return this.c.sendCommand(key, true, ["PTTL", key], this.opts) as Promise<number>;
   }
 
   publish(channel: string, message: string): Promise<unknown> {
-    return this.c.sendCommand(undefined, false, ["PUBLISH", channel, message], PLAIN);
+    return this.c.sendCommand(undefined, false, ["PUBLISH", channel, message], this.opts);
   }
 
   pipeline(key: string, commands: ReadonlyArray<readonly (string | number)[]>): Promise<unknown[]> {
     // node-redis writes the commands of one tick to the key's node together.
-    return Promise.all(commands.map((c) => this.c.sendCommand(key, false, c.map(String), PLAIN).catch(asError)));
+    return Promise.all(commands.map((c) => this.c.sendCommand(key, false, c.map(String), this.opts).catch(asError)));
   }
 
   waitOnMasters(wanted: number, ms: number): Array<() => Promise<unknown>> {
     // WAIT counts what one connection wrote: each master's node client.
-    return this.c.masters.map((m) => async () => (await this.c.nodeClient(m)).sendCommand(["WAIT", String(wanted), String(ms)], PLAIN));
+    return this.c.masters.map((m) => async () => (await this.c.nodeClient(m)).sendCommand(["WAIT", String(wanted), String(ms)], this.opts));
   }
 
   duplicate(): SubscriberConnection {
