@@ -1,12 +1,14 @@
 import { configDefaults, defineConfig } from "vitest/config";
 
 /**
- * Nine projects (CONTRIBUTING.md's test matrix is written from them:
+ * Fourteen projects (CONTRIBUTING.md's test matrix is written from them:
  * `npm run docs:matrix`): the unit tests and the docs test, with no server,
- * beside everything else on one Redis; then the suites that also run on a Redis Cluster, then
- * those with fail-fast client options, then the demo on its own, then the
- * suites that also run on MariaDB, on SQLite and on MariaDB with
- * relationMode = "prisma" (side by side). The demo starts an
+ * beside everything else on one Redis; then the suites that also run on a
+ * Redis Cluster, then those with fail-fast client options, then the demo on
+ * its own, then the suites that also run on MariaDB, on SQLite and on
+ * MariaDB with relationMode = "prisma" (side by side), then the Redis client
+ * matrix (node-redis 5 on one Redis and on a Cluster, node-redis 6, ioredis
+ * 6, iovalkey; side by side). The demo starts an
  * app in a child process and checks that none of its Redis commands timed
  * out; run alongside files that fork several processes of their own, a
  * 2-core machine can starve it past `redisTimeout`.
@@ -80,6 +82,53 @@ const FEED_SQLITE = "test/integration/feed-sqlite.test.ts";
 
 /** What the `sqlite` project runs: the suites of {@link ON_OTHER_DATABASES}, and the SQLite change feed's tests. */
 const ON_SQLITE = [...ON_OTHER_DATABASES, FEED_SQLITE, FEED_OUTSIDE];
+
+/**
+ * The Redis client matrix: the Redis suites again with each other client
+ * family (`PTC_REDIS_CLIENT`, test/support/redis-client.ts). Every suite
+ * runs with ioredis 5 in `suite`, `cluster` and `fail-fast`; a full rerun
+ * per client would not fit the time budget, so each other client runs a
+ * representative subset:
+ * - node-redis 5 (RESP2), the other adapter, the most (project
+ *   `node-redis`): read path, coherence, dogpile, lease, bus, production
+ *   Redis (restore, failover, cold start with the default and the fail-fast
+ *   options, silent bus, replicas, refused commands, the commands of a miss
+ *   and of a write, the load with kills and a freeze) and the HTTP
+ *   example's two instances; on a Cluster (`node-redis-cluster`): read
+ *   path, lease, and the Cluster suite (two processes, entries on every
+ *   master, a slot migration under load);
+ * - node-redis 6 (RESP3), ioredis 6 (RESP3) and iovalkey: read path,
+ *   coherence, dogpile, bus, and production Redis with their fail-fast
+ *   options, leaving out the slowest runs ({@link OTHER_CLIENTS_SKIP}).
+ */
+const ON_NODE_REDIS = ["read-path", "coherence", "dogpile", "lease", "bus", "production-redis", "http-api"].map((f) => `test/integration/${f}.test.ts`);
+
+/** What `node-redis-cluster` runs on a Redis Cluster with node-redis. */
+const ON_NODE_REDIS_CLUSTER = ["read-path", "lease", "cluster"].map((f) => `test/integration/${f}.test.ts`);
+
+/** What node-redis 6, ioredis 6 and iovalkey run. */
+const ON_OTHER_CLIENTS = ["read-path", "coherence", "dogpile", "bus", "production-redis"].map((f) => `test/integration/${f}.test.ts`);
+
+/**
+ * Of {@link ON_OTHER_CLIENTS}' tests, those left out: production Redis with
+ * the client's default options and under load, the stampede over four
+ * processes, the lease holder killed mid-query, and the 2,000 randomized
+ * operations of coherence (each runs with ioredis 5 and node-redis 5).
+ */
+const OTHER_CLIENTS_SKIP = /^(?!.*(?:defaults\)|under load|over 4 processes|killed mid-query|2000 operations))/;
+
+/** One project of the client matrix (group 6, side by side). */
+const matrixProject = (name: string, client: string, include: string[], extra: { globalSetup?: string; testNamePattern?: RegExp } = {}) => ({
+  extends: true as const,
+  test: {
+    name,
+    include,
+    globalSetup: [extra.globalSetup ?? "test/setup/global.ts"],
+    env: { PTC_REDIS_CLIENT: client },
+    ...(extra.testNamePattern ? { testNamePattern: extra.testNamePattern } : {}),
+    sequence: { groupOrder: 6 },
+  },
+});
 
 /**
  * The suites that run on MariaDB again with the relationMode = "prisma"
@@ -181,6 +230,11 @@ export default defineConfig({
           ...SIDE_BY_SIDE,
         },
       },
+      matrixProject("node-redis", "node-redis", ON_NODE_REDIS),
+      matrixProject("node-redis-cluster", "node-redis", ON_NODE_REDIS_CLUSTER, { globalSetup: "test/setup/global-cluster.ts" }),
+      matrixProject("node-redis6", "node-redis6", ON_OTHER_CLIENTS, { testNamePattern: OTHER_CLIENTS_SKIP }),
+      matrixProject("ioredis6", "ioredis6", ON_OTHER_CLIENTS, { testNamePattern: OTHER_CLIENTS_SKIP }),
+      matrixProject("iovalkey", "iovalkey", ON_OTHER_CLIENTS, { testNamePattern: OTHER_CLIENTS_SKIP }),
     ],
   },
 });

@@ -397,6 +397,9 @@ async function sourceOf(redis: RedisClient): Promise<string> {
  * has been recorded (a marker ECHO is seen), and ends the recording.
  */
 async function recordCommands(port: number, ns: string) {
+  // Connected before MONITOR starts: a connection made while it runs (its ready check) races the monitor's first lines.
+  const marker = admin(port);
+  await marker.ping();
   const monitor = await admin(port).monitor();
   const seen: Array<{ command: string; source: string }> = [];
   const end = `end ${ns}`;
@@ -407,7 +410,7 @@ async function recordCommands(port: number, ns: string) {
     }),
   );
   const stop = async () => {
-    await admin(port).echo(end);
+    await marker.echo(end);
     await ended;
     monitor.disconnect();
   };
