@@ -23,6 +23,7 @@ import {
   quietRedis,
   redisCommand,
   type TestRedisOptions,
+  whenRedisLost,
   whenRedisReady,
 } from "../support/redis-client";
 import { type RedisProcess, startRedisProcess } from "../support/redis-process";
@@ -214,6 +215,32 @@ describe.each(OPTION_SETS)("a cold start (%s)", (_name, options) => {
     await warm.prisma.$cache.delivered(published!, { timeoutMs: 5_000 });
     expect((await warm.prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
     await writer.prisma.post.update({ where: { id }, data: { title: before!.title } });
+  });
+});
+
+describe.each(OPTION_SETS)("a client that gives up reconnecting (%s)", (_name, options) => {
+  it("reads go to the database and writes succeed, each within its bound, while Redis is gone for it", async () => {
+    const server = await startRedisProcess();
+    owned.push(server);
+    const ns = uniqueNamespace();
+    const id = t.ids.posts.hello;
+    const redis = client(server.port, { ...options, noReconnect: true });
+    const c = t.cached({ redis, redisTimeout: 300 }, ns);
+    await c.prisma.$cache.ready();
+    const original = (await c.prisma.post.findUnique({ where: { id } }))!.title;
+    await c.prisma.post.findMany({ where: { id } });
+    const lost = whenRedisLost(redis);
+    await server.kill();
+    await lost;
+    const title = `${original} (written after the client gave up, ${ns})`;
+    const t0 = performance.now();
+    await c.prisma.post.update({ where: { id }, data: { title } });
+    expect((await c.prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
+    expect((await c.prisma.post.findMany({ where: { id } }))[0]?.title).toBe(title);
+    // Three operations, none waiting for a connection that will not come back longer than redisTimeout.
+    expect(performance.now() - t0).toBeLessThan(3_000);
+    expect(isRedisReady(redis)).toBe(false);
+    await t.plain().prisma.post.update({ where: { id }, data: { title: original } });
   });
 });
 

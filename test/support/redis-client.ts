@@ -62,6 +62,8 @@ export interface TestRedisOptions {
   failFast?: boolean;
   /** ioredis: `lazyConnect` (the cache connects it). node-redis clients are connected at once all the same. */
   lazy?: boolean;
+  /** Never reconnect after a loss (ioredis `retryStrategy: () => null`, node-redis `reconnectStrategy: false`). */
+  noReconnect?: boolean;
   /** The connection's name (CLIENT SETNAME). */
   name?: string;
   username?: string;
@@ -91,6 +93,7 @@ function ioredisOptions(o: TestRedisOptions): RedisOptions {
     options.retryStrategy = () => ms;
   }
   if (o.failFast) Object.assign(options, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  if (o.noReconnect) options.retryStrategy = () => null;
   if (o.lazy) options.lazyConnect = true;
   if (o.name !== undefined) options.connectionName = o.name;
   if (o.username !== undefined) options.username = o.username;
@@ -107,6 +110,7 @@ function nodeRedisOptions(o: TestRedisOptions): Record<string, unknown> {
     socket.reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 500);
   }
   if (o.reconnectMs !== undefined) socket.reconnectStrategy = o.reconnectMs;
+  if (o.noReconnect) socket.reconnectStrategy = false;
   if (Object.keys(socket).length > 0) options.socket = socket;
   if (o.name !== undefined) options.name = o.name;
   if (o.username !== undefined) options.username = o.username;
