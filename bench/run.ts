@@ -15,6 +15,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { changeFeed } from "./cases/change-feed";
+import { clients } from "./cases/clients";
 import { hitRatio } from "./cases/hit-ratio";
 import { invalidationCost } from "./cases/invalidation-cost";
 import { isolation } from "./cases/isolation";
@@ -38,6 +39,7 @@ const GROUPS: Record<string, (env: BenchEnv) => Promise<GroupResult>> = {
   stampede: (env) => stampede(env),
   isolation: (env) => isolation(env),
   "production-redis": (env) => productionRedis(env),
+  clients: (env) => clients(env),
   observability: (env) => observability(env),
   "change-feed": (env) => changeFeed(env),
   "warm-start": (env) => warmStart(env),
