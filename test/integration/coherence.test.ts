@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { sqlIdent, uniqueNamespace } from "../support/db";
-import { selects, useSeededDatabase } from "../support/harness";
+import { selects, slowDescribe, useSeededDatabase } from "../support/harness";
 import { mulberry32 } from "../support/prng";
 
 const t = useSeededDatabase();
@@ -45,7 +45,7 @@ describe("invalidation bus", () => {
   });
 });
 
-describe("randomized read/write interleaving over two processes", () => {
+slowDescribe("randomized read/write interleaving over two processes", () => {
   const SEED = Number(process.env.PTC_PROPERTY_SEED ?? 20261121);
   const OPS = Number(process.env.PTC_PROPERTY_OPS ?? 2000);
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import type { CacheEvent } from "../../src/index";
 import { mentionsTable, redisUrl, uniqueNamespace, type QueryCounter, type QueryInfo } from "../support/db";
-import { useSeededDatabase } from "../support/harness";
+import { slowDescribe, useSeededDatabase } from "../support/harness";
 
 const t = useSeededDatabase();
 const isUserSelect = (q: QueryInfo) => q.kind === "query" && /select/i.test(q.sql) && mentionsTable(q.sql, "User");
@@ -61,7 +61,7 @@ describe("one process", () => {
   });
 });
 
-describe("four OS processes sharing Redis", () => {
+slowDescribe("four OS processes sharing Redis", () => {
   const children: ChildProcess[] = [];
   afterAll(() => {
     for (const c of children) c.kill("SIGKILL");

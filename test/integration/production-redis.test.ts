@@ -11,7 +11,7 @@ import type { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CacheEvent, RedisClient } from "../../src/index";
 import { redisUrl, uniqueNamespace } from "../support/db";
-import { useSeededDatabase } from "../support/harness";
+import { slowDescribe, useSeededDatabase } from "../support/harness";
 import { mulberry32 } from "../support/prng";
 import { startTcpProxy, type TcpProxy } from "../support/proxy";
 import {
@@ -22,6 +22,7 @@ import {
   isRedisReady,
   quietRedis,
   redisCommand,
+  runsSlowCases,
   type TestRedisOptions,
   whenRedisLost,
   whenRedisReady,
@@ -38,9 +39,12 @@ afterAll(async () => {
   for (const o of owned) await o.close();
 });
 
-/** The client options apps use: the client's defaults, and fail-fast ones. */
+/**
+ * The client options apps use: the client's defaults (where the run's
+ * family runs the slowest cases, {@link runsSlowCases}), and fail-fast ones.
+ */
 const OPTION_SETS: Array<[string, TestRedisOptions]> = [
-  [`${clientKind()} defaults`, {}],
+  ...(runsSlowCases() ? [[`${clientKind()} defaults`, {}] as [string, TestRedisOptions]] : []),
   [`${clientKind()} fail-fast options`, { failFast: true }],
 ];
 
@@ -318,7 +322,7 @@ describe("a Redis user that may not run INFO", () => {
   });
 });
 
-describe("under load: Redis killed and restarted twice, then frozen once", () => {
+slowDescribe("under load: Redis killed and restarted twice, then frozen once", () => {
   it("fails no application query, and serves no stale row once it has recovered", async () => {
     const server = await startRedisProcess();
     owned.push(server);

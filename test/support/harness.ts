@@ -1,9 +1,9 @@
 import { Redis } from "ioredis";
 import type { RedisClient } from "../../src/index";
-import { afterAll, beforeAll, inject } from "vitest";
+import { afterAll, beforeAll, describe, inject } from "vitest";
 import { prismaCache, type CacheOptions } from "../../src/index";
 import { createClient, createTestDatabase, provider, redisUrl, seed, uniqueNamespace, type QueryCounter, type SeedIds, type TestDatabase } from "./db";
-import { closeRedis, connectRedis } from "./redis-client";
+import { closeRedis, connectRedis, runsSlowCases } from "./redis-client";
 import { enableRowLevelSecurity, seedTenants, type RowLevelSecurity, type SeededTenants } from "./tenants";
 
 /**
@@ -14,6 +14,15 @@ import { enableRowLevelSecurity, seedTenants, type RowLevelSecurity, type Seeded
  * Postgres and SQLite use RETURNING).
  */
 export const selects = (c: QueryCounter): number => c.log.filter((q) => q.kind === "query" && !q.inTransaction && /^\s*select/i.test(q.sql)).length;
+
+/**
+ * A group of the Redis suites' slowest cases ({@link runsSlowCases}):
+ * registered only where the run's client family runs them, so that the
+ * other families' runs leave it out instead of reporting it skipped.
+ */
+export const slowDescribe = (name: string, fn: () => void): void => {
+  if (runsSlowCases()) describe(name, fn);
+};
 
 /**
  * Gives a test file its own seeded database, and factories for cached clients

@@ -46,6 +46,18 @@ export const CLIENT_PACKAGES: Record<ClientKind, string> = {
 /** Whether the run's family is node-redis (5 or 6). */
 export const isNodeRedisRun = (): boolean => clientKind().startsWith("node-redis");
 
+/**
+ * Whether the run's family runs the Redis suites' slowest cases (production
+ * Redis with the client's defaults and under load, the stampede over four
+ * processes, the lease holder killed mid-query, coherence's randomized
+ * operations): ioredis 5 and node-redis 5, the first client of each adapter.
+ * ioredis 6, node-redis 6 and iovalkey run the suites without them, to keep
+ * the client matrix within the suite's time budget; the cases are not
+ * registered for them (harness.ts: `slowDescribe`), so nothing is reported
+ * skipped.
+ */
+export const runsSlowCases = (): boolean => clientKind() === "ioredis" || clientKind() === "node-redis";
+
 /** Options of a test client, whatever its family. */
 export interface TestRedisOptions {
   /** ioredis's `maxRetriesPerRequest` (node-redis keeps a command queued over reconnects instead). */
