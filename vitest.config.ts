@@ -93,20 +93,22 @@ const ON_SQLITE = [...ON_OTHER_DATABASES, FEED_SQLITE, FEED_OUTSIDE];
  *   `node-redis`): read path, coherence, dogpile, lease, bus, production
  *   Redis (restore, failover, cold start with the default and the fail-fast
  *   options, silent bus, replicas, refused commands, the commands of a miss
- *   and of a write, the load with kills and a freeze) and the HTTP
- *   example's two instances; on a Cluster (`node-redis-cluster`): read
+ *   and of a write, the load with kills and a freeze), warm starts (the
+ *   hot set's pipelines) and the HTTP example's two instances; on a Cluster (`node-redis-cluster`): read
  *   path, lease, and the Cluster suite (two processes, entries on every
  *   master, a slot migration under load);
  * - node-redis 6 (RESP3), ioredis 6 (RESP3) and iovalkey: read path,
  *   coherence, dogpile, bus, and production Redis with their fail-fast
- *   options. The slowest cases (production Redis with the client's default
- *   options and under load, the stampede over four processes, the lease
- *   holder killed mid-query, coherence's randomized operations) run with
- *   ioredis 5 and node-redis 5 only: the suites do not register them for
- *   these three (`runsSlowCases` in test/support/redis-client.ts), so
- *   nothing is reported skipped.
+ *   options.
+ * The slowest cases run with some clients only (`runsSlowCases` in
+ * test/support/redis-client.ts): production Redis with the client's default
+ * options and under load with ioredis 5 and node-redis 5; the stampede over
+ * four processes, the lease holder killed mid-query and coherence's
+ * randomized operations (the cache's own logic, the client only carrying
+ * its commands) with ioredis 5 alone. The suites do not register them for
+ * the other clients, so nothing is reported skipped.
  */
-const ON_NODE_REDIS = ["read-path", "coherence", "dogpile", "lease", "bus", "production-redis", "http-api"].map((f) => `test/integration/${f}.test.ts`);
+const ON_NODE_REDIS = ["read-path", "coherence", "dogpile", "lease", "bus", "production-redis", "warm", "http-api"].map((f) => `test/integration/${f}.test.ts`);
 
 /** What `node-redis-cluster` runs on a Redis Cluster with node-redis. */
 const ON_NODE_REDIS_CLUSTER = ["read-path", "lease", "cluster"].map((f) => `test/integration/${f}.test.ts`);

@@ -45,7 +45,7 @@ describe("invalidation bus", () => {
   });
 });
 
-slowDescribe("randomized read/write interleaving over two processes", () => {
+slowDescribe("processes", "randomized read/write interleaving over two processes", () => {
   const SEED = Number(process.env.PTC_PROPERTY_SEED ?? 20261121);
   const OPS = Number(process.env.PTC_PROPERTY_OPS ?? 2000);
 

@@ -61,7 +61,7 @@ describe("one process", () => {
   });
 });
 
-slowDescribe("four OS processes sharing Redis", () => {
+slowDescribe("processes", "four OS processes sharing Redis", () => {
   const children: ChildProcess[] = [];
   afterAll(() => {
     for (const c of children) c.kill("SIGKILL");

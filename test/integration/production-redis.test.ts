@@ -41,10 +41,11 @@ afterAll(async () => {
 
 /**
  * The client options apps use: the client's defaults (where the run's
- * family runs the slowest cases, {@link runsSlowCases}), and fail-fast ones.
+ * family runs the slowest outage cases, {@link runsSlowCases}), and
+ * fail-fast ones.
  */
 const OPTION_SETS: Array<[string, TestRedisOptions]> = [
-  ...(runsSlowCases() ? [[`${clientKind()} defaults`, {}] as [string, TestRedisOptions]] : []),
+  ...(runsSlowCases("outages") ? [[`${clientKind()} defaults`, {}] as [string, TestRedisOptions]] : []),
   [`${clientKind()} fail-fast options`, { failFast: true }],
 ];
 
@@ -322,7 +323,7 @@ describe("a Redis user that may not run INFO", () => {
   });
 });
 
-slowDescribe("under load: Redis killed and restarted twice, then frozen once", () => {
+slowDescribe("outages", "under load: Redis killed and restarted twice, then frozen once", () => {
   it("fails no application query, and serves no stale row once it has recovered", async () => {
     const server = await startRedisProcess();
     owned.push(server);

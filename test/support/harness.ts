@@ -3,7 +3,7 @@ import type { RedisClient } from "../../src/index";
 import { afterAll, beforeAll, describe, inject } from "vitest";
 import { prismaCache, type CacheOptions } from "../../src/index";
 import { createClient, createTestDatabase, provider, redisUrl, seed, uniqueNamespace, type QueryCounter, type SeedIds, type TestDatabase } from "./db";
-import { closeRedis, connectRedis, runsSlowCases } from "./redis-client";
+import { closeRedis, connectRedis, runsSlowCases, type SlowCases } from "./redis-client";
 import { enableRowLevelSecurity, seedTenants, type RowLevelSecurity, type SeededTenants } from "./tenants";
 
 /**
@@ -16,12 +16,12 @@ import { enableRowLevelSecurity, seedTenants, type RowLevelSecurity, type Seeded
 export const selects = (c: QueryCounter): number => c.log.filter((q) => q.kind === "query" && !q.inTransaction && /^\s*select/i.test(q.sql)).length;
 
 /**
- * A group of the Redis suites' slowest cases ({@link runsSlowCases}):
+ * A group of the Redis suites' slowest cases, of `kind` ({@link runsSlowCases}):
  * registered only where the run's client family runs them, so that the
  * other families' runs leave it out instead of reporting it skipped.
  */
-export const slowDescribe = (name: string, fn: () => void): void => {
-  if (runsSlowCases()) describe(name, fn);
+export const slowDescribe = (kind: SlowCases, name: string, fn: () => void): void => {
+  if (runsSlowCases(kind)) describe(name, fn);
 };
 
 /**
