@@ -109,6 +109,9 @@ export class WritePath {
     const early = w.before();
     const started = performance.now();
     const marked = this.mark(early);
+    // The marks are written before the query's own work keeps the event loop busy (node-redis writes on the next turn).
+    const written = this.tiers.l2?.written();
+    if (written) await written;
     let result: unknown;
     try {
       result = await exec();

@@ -84,6 +84,16 @@ export interface RedisConnection extends ConnectionEvents {
    * this client wrote there.
    */
   waitOnMasters(wanted: number, ms: number): Array<() => Promise<unknown>>;
+  /**
+   * Resolves once the commands sent so far (synchronously, before the call)
+   * have been written to the connection; undefined when each command is
+   * written as it is sent (ioredis). node-redis writes the commands of one
+   * turn of the event loop together, on the next turn: a caller about to
+   * keep the event loop busy while a command runs (a write's marks, sent
+   * before the database query) waits for this first, so that the command
+   * is on its way meanwhile.
+   */
+  written(): Promise<void> | undefined;
   /** A new connection like this one, for SUBSCRIBE, owned by the caller (who closes it). */
   duplicate(): SubscriberConnection;
   /** This connection itself, for SUBSCRIBE (it enters subscriber mode); the caller must not close it. */

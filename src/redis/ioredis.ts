@@ -124,6 +124,11 @@ export class IoRedisConnection extends IoRedisEvents implements RedisConnection 
     return (replies ?? []).map(([err, reply]) => err ?? reply);
   }
 
+  written(): undefined {
+    // ioredis writes each command as it is sent.
+    return undefined;
+  }
+
   waitOnMasters(wanted: number, ms: number): Array<() => Promise<unknown>> {
     // WAIT counts what one connection wrote: on a Cluster, each master's own.
     const nodes = this.cluster && this.r.nodes ? this.r.nodes("master") : [this.r];

@@ -82,6 +82,9 @@ function scriptArgs(command: string, head: string, keys: readonly string[], args
   return out;
 }
 
+/** Resolves on the next turn of the event loop, after the setImmediate callbacks queued before it. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** A failed command's reply in a pipeline: its error. */
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
@@ -269,6 +272,11 @@ export class NodeRedisConnection extends NodeClientEvents implements RedisConnec
     return [() => this.c.sendCommand(["WAIT", String(wanted), String(ms)], this.opts)];
   }
 
+  /** node-redis writes from a setImmediate queued by a turn's first command: one queued now runs after it. */
+  written(): Promise<void> {
+    return nextTurn();
+  }
+
   duplicate(): SubscriberConnection {
     return new NodeRedisSubscriber(this.c.duplicate(), true);
   }
@@ -385,6 +393,15 @@ export class NodeRedisClusterConnection implements RedisConnection, ConnectionEv
   pipeline(key: string, commands: ReadonlyArray<readonly (string | number)[]>): Promise<unknown[]> {
     // node-redis writes the commands of one tick to the key's node together.
     return Promise.all(commands.map((c) => this.c.sendCommand(key, false, c.map(String), this.opts).catch(asError)));
+  }
+
+  /**
+   * A Cluster hands a command to its node's client a few microtasks after
+   * it is sent, and that client writes it on the next turn: a setImmediate
+   * queued in the next turn runs after that write.
+   */
+  written(): Promise<void> {
+    return nextTurn().then(nextTurn);
   }
 
   waitOnMasters(wanted: number, ms: number): Array<() => Promise<unknown>> {

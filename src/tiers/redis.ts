@@ -323,6 +323,11 @@ export class RedisTier {
     return this.bumps.release(deps);
   }
 
+  /** Resolves once the commands sent so far are written to the connection; undefined when they already are ({@link RedisConnection.written}). */
+  written(): Promise<void> | undefined {
+    return this.redis.written();
+  }
+
   /** Like {@link release}, sent with this process's next mark, or on the next turn ({@link BumpQueue.releaseSoon}). */
   releaseSoon(deps: readonly string[]): void {
     this.bumps.releaseSoon(deps);
