@@ -58,7 +58,7 @@ export function isNodeRedisCluster(v: object): v is NodeRedisCluster {
 }
 
 /** Replies as node-redis gives them by default (strings, numbers, arrays, null), whatever the application's `typeMapping`. */
-const PLAIN = { typeMapping: {} };
+const DEFAULT_REPLIES = { typeMapping: {} };
 
 /**
  * The options of every command of a connection whose commands the cache
@@ -71,7 +71,7 @@ const PLAIN = { typeMapping: {} };
  * event loop): hence the margin.
  */
 function commandOptions(timeoutMs: number | undefined): object {
-  return timeoutMs === undefined ? PLAIN : { ...PLAIN, timeout: timeoutMs * 2 };
+  return timeoutMs === undefined ? DEFAULT_REPLIES : { ...DEFAULT_REPLIES, timeout: timeoutMs * 2 };
 }
 
 /** The arguments of a script call: EVALSHA (or EVAL, with `head` the source) with its keys and arguments. */
@@ -309,7 +309,7 @@ class NodeRedisSubscriber extends NodeClientEvents implements SubscriberConnecti
   }
 
   ping(): Promise<unknown> {
-    return this.c.sendCommand(["PING"], PLAIN);
+    return this.c.sendCommand(["PING"], DEFAULT_REPLIES);
   }
 
   quit(): Promise<unknown> {
@@ -546,7 +546,7 @@ class NodeRedisClusterSubscriber implements SubscriberConnection {
 
   ping(): Promise<unknown> {
     const client = this.c.pubSubNode?.client;
-    return client ? client.sendCommand(["PING"], PLAIN) : this.c.sendCommand(undefined, true, ["PING"], PLAIN);
+    return client ? client.sendCommand(["PING"], DEFAULT_REPLIES) : this.c.sendCommand(undefined, true, ["PING"], DEFAULT_REPLIES);
   }
 
   quit(): Promise<unknown> {
