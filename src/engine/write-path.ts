@@ -109,9 +109,9 @@ export class WritePath {
     const early = w.before();
     const started = performance.now();
     const marked = this.mark(early);
-    // The marks are written before the query's own work keeps the event loop busy (node-redis writes on the next turn).
-    const written = this.tiers.l2?.written();
-    if (written) await written;
+    // The marks go out on the socket before the query's own work keeps the event loop busy (node-redis flushes on the next turn).
+    const flushed = this.tiers.l2?.flushed();
+    if (flushed) await flushed;
     let result: unknown;
     try {
       result = await exec();

@@ -86,14 +86,14 @@ export interface RedisConnection extends ConnectionEvents {
   waitOnMasters(wanted: number, ms: number): Array<() => Promise<unknown>>;
   /**
    * Resolves once the commands sent so far (synchronously, before the call)
-   * have been written to the connection; undefined when each command is
-   * written as it is sent (ioredis). node-redis writes the commands of one
-   * turn of the event loop together, on the next turn: a caller about to
+   * have gone out on the socket; undefined when each command goes out as it
+   * is sent (ioredis). node-redis flushes the commands of one turn of the
+   * event loop together, on the next turn: a caller about to
    * keep the event loop busy while a command runs (a write's marks, sent
    * before the database query) waits for this first, so that the command
    * is on its way meanwhile.
    */
-  written(): Promise<void> | undefined;
+  flushed(): Promise<void> | undefined;
   /** A new connection like this one, for SUBSCRIBE, owned by the caller (who closes it). */
   duplicate(): SubscriberConnection;
   /** This connection itself, for SUBSCRIBE (it enters subscriber mode); the caller must not close it. */

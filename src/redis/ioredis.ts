@@ -124,8 +124,8 @@ export class IoRedisConnection extends IoRedisEvents implements RedisConnection 
     return (replies ?? []).map(([err, reply]) => err ?? reply);
   }
 
-  written(): undefined {
-    // ioredis writes each command as it is sent.
+  flushed(): undefined {
+    // ioredis puts each command on the socket as it is sent.
     return undefined;
   }
 

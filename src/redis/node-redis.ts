@@ -264,7 +264,7 @@ export class NodeRedisConnection extends NodeClientEvents implements RedisConnec
   }
 
   pipeline(_key: string, commands: ReadonlyArray<readonly (string | number)[]>): Promise<unknown[]> {
-    // node-redis writes the commands of one tick together.
+    // node-redis flushes the commands of one tick together.
     return Promise.all(commands.map((c) => this.c.sendCommand(c.map(String), this.opts).catch(asError)));
   }
 
@@ -272,8 +272,8 @@ export class NodeRedisConnection extends NodeClientEvents implements RedisConnec
     return [() => this.c.sendCommand(["WAIT", String(wanted), String(ms)], this.opts)];
   }
 
-  /** node-redis writes from a setImmediate queued by a turn's first command: one queued now runs after it. */
-  written(): Promise<void> {
+  /** node-redis flushes from a setImmediate queued by a turn's first command: one queued now runs after it. */
+  flushed(): Promise<void> {
     return nextTurn();
   }
 
@@ -391,16 +391,16 @@ export class NodeRedisClusterConnection implements RedisConnection, ConnectionEv
   }
 
   pipeline(key: string, commands: ReadonlyArray<readonly (string | number)[]>): Promise<unknown[]> {
-    // node-redis writes the commands of one tick to the key's node together.
+    // node-redis flushes the commands of one tick to the key's node together.
     return Promise.all(commands.map((c) => this.c.sendCommand(key, false, c.map(String), this.opts).catch(asError)));
   }
 
   /**
    * A Cluster hands a command to its node's client a few microtasks after
-   * it is sent, and that client writes it on the next turn: a setImmediate
-   * queued in the next turn runs after that write.
+   * it is sent, and that client flushes it on the next turn: a setImmediate
+   * queued in the next turn runs after that flush.
    */
-  written(): Promise<void> {
+  flushed(): Promise<void> {
     return nextTurn().then(nextTurn);
   }
 

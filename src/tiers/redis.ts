@@ -323,9 +323,9 @@ export class RedisTier {
     return this.bumps.release(deps);
   }
 
-  /** Resolves once the commands sent so far are written to the connection; undefined when they already are ({@link RedisConnection.written}). */
-  written(): Promise<void> | undefined {
-    return this.redis.written();
+  /** Resolves once the commands sent so far have gone out on the socket; undefined when they already have ({@link RedisConnection.flushed}). */
+  flushed(): Promise<void> | undefined {
+    return this.redis.flushed();
   }
 
   /** Like {@link release}, sent with this process's next mark, or on the next turn ({@link BumpQueue.releaseSoon}). */
