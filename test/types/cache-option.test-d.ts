@@ -2,7 +2,7 @@
  * Type tests of the public surface: the per-query `cache` option on every
  * cached read, result types identical to the plain client's, the fluent API,
  * interactive transactions, chained `$extends`, `$cache`, and the options of
- * `prismaCache(...)`. Checked by `tsc` only (vitest typecheck); nothing runs.
+ * `prismaCache(...)`. Checked by `tsc` only (`npm run typecheck`); nothing runs.
  */
 import { describe, expectTypeOf, test } from "vitest";
 import type { Cluster, Redis } from "ioredis";

@@ -72,10 +72,15 @@ describe("CONTRIBUTING.md", () => {
     expect(section, "CONTRIBUTING.md's test matrix differs from vitest.config.ts: run `npm run docs:matrix`").toBe(matrixSection());
   });
 
-  it("runs every test file under test/ in some project", () => {
+  it("runs every test file under test/ in some project, and type-checks the type tests", () => {
     const run = new Set(projects().flatMap((p) => p.files));
-    const tests = filesUnder("test").filter((f) => /\.test(-d)?\.ts$/.test(f));
+    const tests = filesUnder("test").filter((f) => /\.test\.ts$/.test(f));
     expect(tests.filter((f) => !run.has(f))).toEqual([]);
+    // The type tests (*.test-d.ts) run nothing: `npm run typecheck` (tsc over tsconfig.json's include, before vitest in `npm test`) checks them.
+    expect(filesUnder("test").filter((f) => /\.test-d\.ts$/.test(f)).length).toBeGreaterThan(0);
+    const tsconfig = JSON.parse(readFileSync(join(ROOT, "tsconfig.json"), "utf8")) as { include: string[] };
+    expect(tsconfig.include).toContain("test");
+    expect(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts.test).toMatch(/^npm run typecheck && /);
   });
 
   it("names every file under src/ in its layout, and no file that is not there", () => {
