@@ -7,6 +7,7 @@
  * of the run's family; the test looks at Redis through ioredis connections
  * of its own.
  */
+import { connect } from "node:net";
 import type { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CacheEvent, RedisClient } from "../../src/index";
@@ -429,22 +430,40 @@ async function sourceOf(redis: RedisClient): Promise<string> {
  * has been recorded (a marker ECHO is seen), and ends the recording.
  */
 async function recordCommands(port: number, ns: string) {
-  // Connected before MONITOR starts: a connection made while it runs (its ready check) races the monitor's first lines.
   const marker = admin(port);
   await marker.ping();
-  const monitor = await admin(port).monitor();
+  // A socket of its own, not ioredis' monitor(): ioredis takes a monitor line that arrives in the same chunk as
+  // MONITOR's +OK for a reply to a command it never sent ("Command queue state error"), as another client's PING can.
+  const socket = connect(port, "127.0.0.1");
+  socket.on("error", () => undefined);
+  socket.setEncoding("utf8");
   const seen: Array<{ command: string; source: string }> = [];
   const end = `end ${ns}`;
-  const ended = new Promise<void>((resolve) =>
-    monitor.on("monitor", (_time: string, args: string[], source: string) => {
-      if (args[0]?.toLowerCase() === "echo" && args[1] === end) resolve();
-      else seen.push({ command: args[0]!.toLowerCase(), source });
-    }),
-  );
+  let started!: () => void;
+  let stopped!: () => void;
+  const monitoring = new Promise<void>((resolve) => (started = resolve));
+  const ended = new Promise<void>((resolve) => (stopped = resolve));
+  let pending = "";
+  socket.on("data", (chunk: string) => {
+    pending += chunk;
+    for (let i = pending.indexOf("\r\n"); i >= 0; i = pending.indexOf("\r\n")) {
+      const line = pending.slice(0, i);
+      pending = pending.slice(i + 2);
+      if (line === "+OK") started();
+      // +<time> [<db> <source>] "<command>" "<arg>" ...: the source is the client's address, or "lua" inside a script.
+      const m = /^\+\d+\.\d+ \[\d+ ([^\]]+)\] (.*)$/.exec(line);
+      if (m === null) continue;
+      const args = [...m[2]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((a) => a[1]!.replace(/\\(.)/g, "$1"));
+      if (args[0]?.toLowerCase() === "echo" && args[1] === end) stopped();
+      else seen.push({ command: args[0]!.toLowerCase(), source: m[1]! });
+    }
+  });
+  socket.write("MONITOR\r\n");
+  await monitoring;
   const stop = async () => {
     await marker.echo(end);
     await ended;
-    monitor.disconnect();
+    socket.destroy();
   };
   return { seen, stop };
 }
