@@ -136,6 +136,10 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
     return runtime.planner.decide({ model, operation: op, args: q.args, cache: q.cache }, { prefix, counters, memo });
   };
 
+  /** The key memo of a client's reads of `model` by `op`: clients keyed by a prefix alone (simple profiles) share one. */
+  const keyMemo = (profile: ClientProfile, model: string, op: ReadOperation): KeyMemo | undefined =>
+    profile.simple ? runtime.planner.memo(profile.prefix, model, op) : undefined;
+
   const runner: ExplainingRunner = {
     runtime,
     info: (outcome, value) => cacheInfo(runtime.planner, outcome, value, (key) => runtime.readPath.l1?.get(key)?.deps),
@@ -149,11 +153,8 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
       // A warm start's rehearsal (engine/hot.ts) takes the path of an L1 hit, and is counted nowhere: counters of its own (as explain's), no read count, no audit.
       const rehearsal = runtime.readPath.rehearsal.active();
       const { counters, memo } = rehearsal
-        ? { counters: new OpCounters(ctx.$name, op), memo: profile.simple ? runtime.planner.memo(profile.prefix, ctx.$name, op) : undefined }
-        : (info.operations[op] ??= {
-            counters: runtime.stats.of(ctx.$name, op),
-            memo: profile.simple ? runtime.planner.memo(profile.prefix, ctx.$name, op) : undefined,
-          });
+        ? { counters: new OpCounters(ctx.$name, op), memo: keyMemo(profile, ctx.$name, op) }
+        : (info.operations[op] ??= { counters: runtime.stats.of(ctx.$name, op), memo: keyMemo(profile, ctx.$name, op) });
       const plan = decide(profile, q, ctx.$name, op, counters, memo);
       if (plan instanceof Bypass) {
         if (rehearsal) return Promise.resolve(undefined);
