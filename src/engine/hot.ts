@@ -17,7 +17,6 @@
  *   cache's, before the first reads ({@link rehearse}).
  * @module
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { decode, encode } from "../codec.js";
 import type { RelationGraph } from "../deps/graph.js";
 import { OpCounters, type Stats } from "../stats.js";
@@ -54,27 +53,33 @@ export interface WarmedRead {
 export type RereadThroughClient = (read: WarmedRead) => PromiseLike<unknown>;
 
 /**
- * The reads a warm start rehearses: a read made inside {@link run} is
- * {@link active}, and the client serves it from L1 only, counting it
- * nowhere (no stats, no read count, no audit) and never reading Redis or
- * the database.
+ * The reads a warm start rehearses: a read started through {@link start} is
+ * {@link active} while it starts (a cached read decides how it is answered
+ * when it starts, synchronously), and the client serves it from L1 only,
+ * counting it nowhere (no stats, no read count, no audit) and never reading
+ * Redis or the database. A flag, not an AsyncLocalStorage: a storage's
+ * `run` would turn on Node's promise hooks for the rest of the process,
+ * and make every later read's promises slower.
  */
 export class Rehearsal {
-  private readonly context = new AsyncLocalStorage<true>();
-  private running = 0;
+  private starting = 0;
 
-  /** Whether the calling read is a rehearsal's: one comparison while none runs. */
+  /** Whether the read starting now is a rehearsal's. */
   active(): boolean {
-    return this.running > 0 && this.context.getStore() === true;
+    return this.starting > 0;
   }
 
-  /** Runs `body`; reads made within it, at any depth of its async calls, are {@link active}. */
-  async run(body: () => Promise<void>): Promise<void> {
-    this.running++;
+  /** Calls `read` (it returns a lazy cached read) and starts it, as a rehearsal's; resolves as the read does. */
+  start<T>(read: () => PromiseLike<T>): Promise<T> {
+    this.starting++;
     try {
-      await this.context.run(true, body);
+      const lazy = read();
+      // then() starts the read now, inside this call (awaiting it would start it a turn later).
+      return new Promise<T>((resolve, reject) => {
+        lazy.then(resolve, reject);
+      });
     } finally {
-      this.running--;
+      this.starting--;
     }
   }
 }
@@ -184,7 +189,7 @@ export class HotReads {
 /**
  * Reads the entries just loaded again through the client, about
  * {@link REHEARSALS} times in all (at most {@link REHEARSAL_MS} ms), one
- * after another, inside `rehearsal` (so counted nowhere). V8 compiles a
+ * after another, each started through `rehearsal` (so counted nowhere). V8 compiles a
  * path once it has run some thousands of times; until then an L1 hit
  * costs several times as much, through Prisma's client as through the
  * cache, and a warm start is meant to leave the process answering its
@@ -194,15 +199,14 @@ export async function rehearse(reads: readonly WarmedRead[], reread: RereadThrou
   const n = Math.min(reads.length, REHEARSAL_READS);
   if (n === 0) return;
   const until = performance.now() + REHEARSAL_MS;
-  await rehearsal.run(async () => {
-    for (let i = 0; i < REHEARSALS && performance.now() < until; i++) {
-      try {
-        await reread(reads[i % n]!);
-      } catch {
-        // A read the client refuses now (a model gone from the schema): the next one.
-      }
+  for (let i = 0; i < REHEARSALS && performance.now() < until; i++) {
+    const read = reads[i % n]!;
+    try {
+      await rehearsal.start(() => reread(read));
+    } catch {
+      // A read the client refuses now (a model gone from the schema): the next one.
     }
-  });
+  }
 }
 
 /** A read's member in the set: `[model, operation, args?, cache?]` encoded; undefined when it cannot be encoded or is too long. */
