@@ -46,7 +46,7 @@ const DEFAULTS = {
   /** Reads of the mix the seed process plays (counted by sampling, 1 in 16). */
   seedReads: 200_000,
   /** Processes per role. */
-  rounds: 5,
+  rounds: 10,
   ttl: 600,
 };
 
