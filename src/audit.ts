@@ -14,6 +14,44 @@ import type { LocalGenerations } from "./tiers/memory.js";
 /** Audit reads running at once, at most: past it, a due hit is not audited (the credit stays for the next). */
 const MAX_IN_FLIGHT = 4;
 
+/** Start times a {@link RateWindow} keeps, at most (a higher rate is bounded over a window shorter than 1 s). */
+const MAX_WINDOW_STARTS = 1024;
+
+/**
+ * A rate bound over a sliding window: at most `perSecond` starts in any
+ * 1 s. It keeps the last k start times (k = `perSecond` rounded up, at
+ * most {@link MAX_WINDOW_STARTS}) and allows a start when the oldest of
+ * them is a window of k / `perSecond` s old: for a whole rate up to
+ * 1,024, at most that many in any second; 0.5 is one in any 2 s; past
+ * 1,024, at most 1,024 in any 1,024 / `perSecond` s. Times are in ms,
+ * from a monotonic clock (a clock set back would pause it).
+ */
+export class RateWindow {
+  private readonly starts: Float64Array;
+  /** The slot of the oldest start kept (the next to replace). */
+  private oldest = 0;
+  private readonly windowMs: number;
+
+  /** @throws {RangeError} unless `perSecond` is a finite number > 0. */
+  constructor(perSecond: number) {
+    if (!(perSecond > 0) || !Number.isFinite(perSecond)) throw new RangeError(`RateWindow: perSecond must be a finite number > 0, got ${perSecond}`);
+    const k = Math.min(Math.ceil(perSecond), MAX_WINDOW_STARTS);
+    this.starts = new Float64Array(k).fill(Number.NEGATIVE_INFINITY);
+    this.windowMs = (1000 * k) / perSecond;
+  }
+
+  /** Whether a start at `now` keeps within the bound. */
+  allows(now: number): boolean {
+    return now - this.starts[this.oldest]! >= this.windowMs;
+  }
+
+  /** Records a start at `now` (after {@link allows} said yes). */
+  take(now: number): void {
+    this.starts[this.oldest] = now;
+    this.oldest = (this.oldest + 1) % this.starts.length;
+  }
+}
+
 /**
  * Longest wait for a bump on its way before a difference counts as
  * staleness. A bump reaches this process's L1 within milliseconds; a bus that
@@ -48,13 +86,12 @@ export class Audit {
    */
   private credit = 1;
   private seenHits = 0;
-  /** Audit reads the rate bound allows now (a bucket of `maxPerSecond`, refilled continuously). */
-  private tokens: number;
-  private refilled = Date.now();
+  /** The rate bound: at most `maxPerSecond` audit reads start in any second. */
+  private readonly rate: RateWindow;
   private inFlight = 0;
 
   constructor(private readonly ctx: AuditContext) {
-    this.tokens = ctx.maxPerSecond;
+    this.rate = new RateWindow(ctx.maxPerSecond);
   }
 
   /**
@@ -63,25 +100,27 @@ export class Audit {
    * has room and fewer than {@link MAX_IN_FLIGHT} audit reads run.
    */
   due(): boolean {
-    const { stats, sampleRate, maxPerSecond } = this.ctx;
+    const { stats, sampleRate } = this.ctx;
     const hits = stats.l1Hits + stats.l2Hits;
     // After resetStats() the counters start again from 0.
     if (hits < this.seenHits) this.seenHits = 0;
     this.credit = Math.min(this.credit + (hits - this.seenHits) * sampleRate, 1 + sampleRate);
     this.seenHits = hits;
-    if (this.credit < 1 || this.inFlight >= MAX_IN_FLIGHT) return false;
-    const now = Date.now();
-    this.tokens = Math.min(maxPerSecond, this.tokens + ((now - this.refilled) / 1000) * maxPerSecond);
-    this.refilled = now;
-    return this.tokens >= 1;
+    return this.credit >= 1 && this.inFlight < MAX_IN_FLIGHT && this.rate.allows(performance.now());
   }
 
-  /** Audits `value`, served for `plan` as `outcome` says, if it was a hit. Never rejects. */
+  /**
+   * Audits `value`, served for `plan` as `outcome` says, if it was a hit and
+   * the bounds still have room (reads found due at once, as a batch's are,
+   * take it in turn). Never rejects.
+   */
   check(plan: ReadPlan, load: Load, outcome: ReadOutcome, value: unknown): void {
     const { status, timing } = outcome;
     if ((status !== "l1" && status !== "l2" && status !== "stale") || timing === undefined) return;
+    const now = performance.now();
+    if (this.credit < 1 || this.inFlight >= MAX_IN_FLIGHT || !this.rate.allows(now)) return;
+    this.rate.take(now);
     this.credit -= 1;
-    this.tokens -= 1;
     this.inFlight++;
     const deps = recordedDeps(this.ctx.planner.complete(plan), value);
     const gens = this.ctx.generations.snapshot(deps);

@@ -316,8 +316,9 @@ export interface AuditOptions {
   /** Share of cache hits read again from the database and compared, 0 to 1. */
   sampleRate: number;
   /**
-   * Most audit reads per second this process adds to the database; a hit
-   * due for an audit past it is not audited.
+   * Most audit reads this process starts in any second (a sliding window;
+   * a fraction spreads them: 0.5 is one in any 2 s); a hit due for an
+   * audit past it is not audited.
    * @default 10
    */
   maxPerSecond?: number;
