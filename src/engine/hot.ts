@@ -4,9 +4,10 @@
  *
  * - Counting: about one cached read in `sampleEvery` of a bare client (no
  *   scope, no query extension: its key is the read alone) is taken, off the
- *   read's own path: the sample is queued, encoded after the read's turn
- *   (codec.ts, so that Dates, BigInts and Decimals in arguments survive),
- *   and sent in one pipeline per batch that adds `sampleEvery` to its count
+ *   read's own path: the sample is queued (a read already waiting counts
+ *   one more), encoded after the read's turn (codec.ts, so that Dates,
+ *   BigInts and Decimals in arguments survive), and sent in one pipeline
+ *   per batch that adds `sampleEvery` per sample to its count
  *   (tiers/hot.ts). A read whose encoded form is over
  *   {@link MAX_MEMBER_LENGTH} characters is not counted.
  * - Loading: the `top` highest are decoded, planned as the same read of a
@@ -29,7 +30,12 @@ import type { ReadPlan } from "./request.js";
 /** Longest encoded read counted, in characters: larger ones are not recorded, so that the set's memory stays bounded. */
 export const MAX_MEMBER_LENGTH = 1024;
 
-/** Samples waiting to be sent at most; more are dropped until a batch has gone (Redis slow). */
+/**
+ * Distinct reads whose samples wait to be sent, at most: a sample of a read
+ * already waiting adds to its count; one of another read past this is
+ * dropped until a batch has gone (Redis slow, or a loop of L1 hits that
+ * never lets the event loop turn).
+ */
 const MAX_PENDING = 256;
 
 /** Entries loaded from L2 at once at start. */
@@ -92,6 +98,12 @@ interface Sample {
   readonly cache: unknown;
 }
 
+/** A read's samples waiting to be sent: the first one, and how many were taken. */
+interface Waiting {
+  readonly sample: Sample;
+  count: number;
+}
+
 /** Settings of {@link HotReads}. */
 export interface HotReadsOptions {
   /** The namespace's sorted set in Redis. */
@@ -103,7 +115,8 @@ export interface HotReadsOptions {
 /** The read counts of one cache runtime, and its warm start. */
 export class HotReads {
   private countdown: number;
-  private pending: Sample[] = [];
+  /** Samples waiting, by the read's L1 key (a bare client's: the read alone). */
+  private pending = new Map<string, Waiting>();
   /** A flush is scheduled or a batch is in flight: samples wait for it. */
   private flushing = false;
   private closed = false;
@@ -127,8 +140,11 @@ export class HotReads {
     if (--this.countdown > 0) return;
     this.countdown = this.gap();
     const { model, operation } = plan;
-    if (model === undefined || operation === undefined || this.closed || this.pending.length >= MAX_PENDING) return;
-    this.pending.push({ model, operation, args: plan.args, cache });
+    if (model === undefined || operation === undefined || this.closed) return;
+    const waiting = this.pending.get(plan.l1Key);
+    if (waiting !== undefined) waiting.count++;
+    else if (this.pending.size < MAX_PENDING) this.pending.set(plan.l1Key, { sample: { model, operation, args: plan.args, cache }, count: 1 });
+    else return;
     if (!this.flushing) {
       this.flushing = true;
       setImmediate(this.flush);
@@ -142,17 +158,18 @@ export class HotReads {
   private readonly flush = (): void => {
     const { set, sampleEvery } = this.options;
     if (this.closed || !set.connected) {
-      this.pending = [];
+      this.pending.clear();
       this.flushing = false;
       return;
     }
     const members = new Map<string, number>();
-    for (const s of this.pending.splice(0)) {
-      const member = memberOf(s);
-      if (member !== undefined) members.set(member, (members.get(member) ?? 0) + sampleEvery);
+    for (const { sample, count } of this.pending.values()) {
+      const member = memberOf(sample);
+      if (member !== undefined) members.set(member, (members.get(member) ?? 0) + sampleEvery * count);
     }
+    this.pending.clear();
     void set.add(members).then(() => {
-      if (this.pending.length > 0 && !this.closed) setImmediate(this.flush);
+      if (this.pending.size > 0 && !this.closed) setImmediate(this.flush);
       else this.flushing = false;
     });
   };
@@ -182,7 +199,7 @@ export class HotReads {
   /** Stops counting and loading. */
   close(): void {
     this.closed = true;
-    this.pending = [];
+    this.pending.clear();
   }
 }
 
