@@ -106,7 +106,12 @@ export class Audit {
     if (hits < this.seenHits) this.seenHits = 0;
     this.credit = Math.min(this.credit + (hits - this.seenHits) * sampleRate, 1 + sampleRate);
     this.seenHits = hits;
-    return this.credit >= 1 && this.inFlight < MAX_IN_FLIGHT && this.rate.allows(performance.now());
+    return this.hasRoom(performance.now());
+  }
+
+  /** Whether one more audit may start at `now`: the hits allow one, fewer than {@link MAX_IN_FLIGHT} run, and the rate bound has room. */
+  private hasRoom(now: number): boolean {
+    return this.credit >= 1 && this.inFlight < MAX_IN_FLIGHT && this.rate.allows(now);
   }
 
   /**
@@ -118,7 +123,7 @@ export class Audit {
     const { status, timing } = outcome;
     if ((status !== "l1" && status !== "l2" && status !== "stale") || timing === undefined) return;
     const now = performance.now();
-    if (this.credit < 1 || this.inFlight >= MAX_IN_FLIGHT || !this.rate.allows(now)) return;
+    if (!this.hasRoom(now)) return;
     this.rate.take(now);
     this.credit -= 1;
     this.inFlight++;

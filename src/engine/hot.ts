@@ -46,10 +46,14 @@ const REHEARSALS = 2_000;
 const REHEARSAL_MS = 500;
 const REHEARSAL_READS = 256;
 
-/** A read a warm start loaded into L1: what the client is called with to read it again. */
+/**
+ * A read as the client is called with it: its model, base operation,
+ * arguments and per-query option. What a sample counts, and what a warm
+ * start loaded into L1 and reads again.
+ */
 export interface WarmedRead {
   readonly model: string;
-  readonly operation: ReadOperation;
+  readonly operation: string;
   readonly args: Record<string, unknown> | undefined;
   /** Its per-query option as read, if any. */
   readonly cache: unknown;
@@ -90,17 +94,9 @@ export class Rehearsal {
   }
 }
 
-/** What a sample holds: the read's model, base operation, arguments and per-query option. */
-interface Sample {
-  readonly model: string;
-  readonly operation: string;
-  readonly args: Record<string, unknown> | undefined;
-  readonly cache: unknown;
-}
-
 /** A read's samples waiting to be sent: the first one, and how many were taken. */
 interface Waiting {
-  readonly sample: Sample;
+  readonly sample: WarmedRead;
   count: number;
 }
 
@@ -206,11 +202,11 @@ export class HotReads {
 /**
  * Reads the entries just loaded again through the client, about
  * {@link REHEARSALS} times in all (at most {@link REHEARSAL_MS} ms), one
- * after another, each started through `rehearsal` (so counted nowhere). V8 compiles a
- * path once it has run some thousands of times; until then an L1 hit
- * costs several times as much, through Prisma's client as through the
- * cache, and a warm start is meant to leave the process answering its
- * first reads as a warm one does.
+ * after another, each started through `rehearsal` (so counted nowhere).
+ * V8 compiles a path once it has run some thousands of times; until then
+ * an L1 hit costs several times as much, through Prisma's client as
+ * through the cache, and a warm start is meant to leave the process
+ * answering its first reads as a warm one does.
  */
 export async function rehearse(reads: readonly WarmedRead[], reread: RereadThroughClient, rehearsal: Rehearsal): Promise<void> {
   const n = Math.min(reads.length, REHEARSAL_READS);
@@ -227,7 +223,7 @@ export async function rehearse(reads: readonly WarmedRead[], reread: RereadThrou
 }
 
 /** A read's member in the set: `[model, operation, args?, cache?]` encoded; undefined when it cannot be encoded or is too long. */
-function memberOf(s: Sample): string | undefined {
+function memberOf(s: WarmedRead): string | undefined {
   const parts: unknown[] = [s.model, s.operation];
   if (s.args !== undefined || s.cache !== undefined) parts.push(s.args ?? null);
   if (s.cache !== undefined) parts.push(s.cache);
