@@ -22,12 +22,20 @@ export class Policy {
    * with the time the query took: `now - delta * beta * ln(rand) >= expiry`.
    */
   refreshEarly(t: Timing, now: number): boolean {
-    const beta = this.beta;
-    // -ln(rand) > 20 has probability 2e-9: skip the random draw until then.
-    if (beta <= 0 || now + t.delta * beta * 20 < t.freshUntil) return false;
-    if (now - t.delta * beta * Math.log(Math.random()) < t.freshUntil) return false;
+    if (this.surelyFresh(t, now)) return false;
+    if (now - t.delta * this.beta * Math.log(Math.random()) < t.freshUntil) return false;
     this.stats.earlyRefreshes++;
     return true;
+  }
+
+  /**
+   * Whether an entry is too far from expiry for {@link refreshEarly} to pick
+   * it: -ln(rand) > 20 has probability 2e-9, so the random draw is skipped
+   * until then. Draws nothing and counts nothing.
+   */
+  surelyFresh(t: Timing, now: number): boolean {
+    const beta = this.beta;
+    return beta <= 0 || now + t.delta * beta * 20 < t.freshUntil;
   }
 
   /** A grace candidate from L1: a current entry, until `freshUntil + grace`. */

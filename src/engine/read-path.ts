@@ -13,11 +13,12 @@ import { cloneResult } from "../clone.js";
 import { byteSize, decode } from "../codec.js";
 import type { LeaseManager } from "../coherence/lease.js";
 import type { CacheEvent } from "../events.js";
-import type { Stats } from "../stats.js";
+import type { OpCounters, Stats } from "../stats.js";
 import { type L2Entry, type L2ReadResult, LEASE_TAKEN, type LeaseAsk } from "../tiers/entry.js";
 import { LocalGenerations, type MemoryTier, type Timing } from "../tiers/memory.js";
 import type { RedisTier } from "../tiers/redis.js";
 import { Fill } from "./fill.js";
+import type { KeyMemo } from "./key-memo.js";
 import { Flights, SKIPPED } from "./flight.js";
 import { Policy } from "./policy.js";
 import type { Audit } from "../audit.js";
@@ -218,6 +219,30 @@ export class ReadPath {
     this.stats.l1Hits++;
     this.stats.staleServed++;
     return { value: cloneResult(e.value), refresh: true, timing: t };
+  }
+
+  /**
+   * An L1 hit found by a read's arguments alone, before any plan is built:
+   * the key `memo` remembers for `args`, whose entry is current and fresh,
+   * with no early refresh possible, no staleness audit and no rehearsal
+   * running. Counted as {@link peek} counts. Otherwise undefined, with
+   * nothing counted: the caller takes the whole path ({@link run}). With
+   * `orThrow` (a `findUniqueOrThrow` or `findFirstOrThrow`), a cached "not
+   * found" is left to the whole path too, which has Prisma raise its error.
+   */
+  hitByArgs(memo: KeyMemo, args: unknown, counters: OpCounters, orThrow: boolean): Promise<unknown> | undefined {
+    if (this.audit !== undefined || this.rehearsal.active()) return undefined;
+    const hash = memo.hash(args);
+    if (hash === -1) return undefined;
+    const key = memo.get(hash, args);
+    const e = key === undefined ? undefined : this.l1?.get(key);
+    if (e === undefined || (orThrow && e.value === null) || !this.generations.current(e)) return undefined;
+    const now = Date.now();
+    const delivery = this.options.delivery;
+    if ((delivery !== undefined && now >= delivery.heardUntil) || now >= e.checkUntil || !this.policy.surelyFresh(e.timing, now)) return undefined;
+    this.stats.l1Hits++;
+    counters.l1++;
+    return Promise.resolve(cloneResult(e.value));
   }
 
   /**

@@ -147,8 +147,14 @@ export function createReadMethods(runtime: CacheRuntime, profiler: Profiler) {
     execute(q, outcome): Promise<unknown> {
       const ctx = q.ctx as ModelContext;
       const op = q.operation as ReadOperation;
-      const base = BASE_OPERATION[op];
       const info = infoOf(ctx);
+      // An L1 hit of arguments seen before is served before any plan is built.
+      const known = info.operations[op];
+      if (known?.memo !== undefined && outcome === undefined && q.cache === undefined && (runtime.hot === undefined || !info.profile.bare)) {
+        const hit = runtime.readPath.hitByArgs(known.memo, q.args, known.counters, BASE_OPERATION[op] !== op);
+        if (hit !== undefined) return hit;
+      }
+      const base = BASE_OPERATION[op];
       const { profile } = info;
       // A warm start's rehearsal (engine/hot.ts) takes the path of an L1 hit, and is counted nowhere: counters of its own (as explain's), no read count, no audit.
       const rehearsal = runtime.readPath.rehearsal.active();

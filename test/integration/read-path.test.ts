@@ -120,6 +120,26 @@ describe("cached reads, L1 only", () => {
     expect((err2 as Prisma.PrismaClientKnownRequestError).code).toBe("P2025");
   });
 
+  it("serves a repeated read from L1 before planning it, yet an *OrThrow of a cached not-found still throws each time", async () => {
+    const where = { where: { id: -2 } };
+    // findUnique caches null; the *OrThrow form shares its entry and must raise Prisma's error, however often its arguments were seen.
+    expect(await c.prisma.user.findUnique(where)).toBeNull();
+    for (let i = 0; i < 3; i++) {
+      const err = await c.prisma.user.findUniqueOrThrow(where).catch((e: unknown) => e);
+      expect((err as Prisma.PrismaClientKnownRequestError).code).toBe("P2025");
+    }
+    // A found row is served through the *OrThrow form from L1, the repeats before any plan is built, and counted per operation.
+    const before = c.prisma.$cache.stats().byModel.User?.findUniqueOrThrow?.hits.l1 ?? 0;
+    for (let i = 0; i < 3; i++) await c.prisma.user.findUniqueOrThrow({ where: { id: t.ids.users.bob } });
+    const stats = c.prisma.$cache.stats();
+    expect(stats.byModel.User?.findUniqueOrThrow?.hits.l1).toBe(before + 2);
+    expect(stats.byModel.User?.findUnique?.hits.l1).toBe(0);
+    // Mutating a result served by the early path never reaches the cache.
+    const a = await c.prisma.user.findUnique({ where: { id: t.ids.users.bob } });
+    a!.name = "changed by the caller";
+    expect((await c.prisma.user.findUnique({ where: { id: t.ids.users.bob } }))!.name).not.toBe("changed by the caller");
+  });
+
   it("works in a batch $transaction and with the fluent API", async () => {
     const [user, posts, n] = await c.prisma.$transaction([
       c.prisma.user.findUnique({ where: { id: t.ids.users.alice } }),
