@@ -19,7 +19,7 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import autocannon from "autocannon";
 import { Redis } from "ioredis";
@@ -69,6 +69,87 @@ export interface Side<Counters> {
   requests: number;
   /** Cache counters summed over both instances over the measured run (with the cache). */
   cache?: Counters;
+  /**
+   * CPU time per request answered over the measured run, in µs, by who
+   * spent it (Linux only: read from /proc): the instances (this process's
+   * descendants), Postgres, Redis, this process (the load generator), and
+   * every other process of the machine.
+   */
+  cpuUsPerRequest?: CpuShares;
+}
+
+/** CPU time by who spent it (see {@link Side.cpuUsPerRequest}). */
+export interface CpuShares {
+  instances: number;
+  postgres: number;
+  redis: number;
+  loadGenerator: number;
+  other: number;
+}
+
+/** One process's CPU time so far (user + system, in clock ticks), who its parent is and its command name. */
+interface ProcessCpu {
+  ppid: number;
+  comm: string;
+  ticks: number;
+}
+
+/** Every process's CPU time from /proc, or undefined where there is no /proc. */
+function cpuSnapshot(): Map<number, ProcessCpu> | undefined {
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return undefined;
+  }
+  const out = new Map<number, ProcessCpu>();
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // pid (comm) state ppid ... utime stime: fields 14 and 15, counted after the ")" that ends comm.
+      const close = stat.lastIndexOf(")");
+      const fields = stat.slice(close + 2).split(" ");
+      out.set(Number(pid), { ppid: Number(fields[1]), comm: stat.slice(stat.indexOf("(") + 1, close), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // The process ended while being read.
+    }
+  }
+  return out;
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** The CPU time spent between two snapshots, per request, by who spent it. */
+function cpuBetween(before: Map<number, ProcessCpu>, after: Map<number, ProcessCpu>, requests: number): CpuShares {
+  const isDescendant = (pid: number): boolean => {
+    for (let p = after.get(pid)?.ppid; p !== undefined && p > 1; p = after.get(p)?.ppid) if (p === process.pid) return true;
+    return false;
+  };
+  const ticks: CpuShares = { instances: 0, postgres: 0, redis: 0, loadGenerator: 0, other: 0 };
+  for (const [pid, a] of after) {
+    const spent = a.ticks - (before.get(pid)?.ticks ?? 0);
+    if (spent <= 0) continue;
+    const who: keyof CpuShares =
+      pid === process.pid
+        ? "loadGenerator"
+        : a.comm.startsWith("postgres")
+          ? "postgres"
+          : a.comm.startsWith("redis-server")
+            ? "redis"
+            : isDescendant(pid)
+              ? "instances"
+              : "other";
+    ticks[who] += spent;
+  }
+  const us = (t: number) => Math.round(((t / TICKS_PER_SECOND) * 1e6) / Math.max(1, requests));
+  return {
+    instances: us(ticks.instances),
+    postgres: us(ticks.postgres),
+    redis: us(ticks.redis),
+    loadGenerator: us(ticks.loadGenerator),
+    other: us(ticks.other),
+  };
 }
 
 /** The servers of a run, and the names it owns on them. */
@@ -216,12 +297,15 @@ export async function measureSide<Counters>(settings: LoadSettings, plan: SidePl
   try {
     await cannon(instances, plan.requests("warm-up"), settings.warmup, settings.connections);
     const before = await Promise.all(instances.map((p) => scrapeMetrics(p.url)));
+    const cpuBefore = cpuSnapshot();
     const result = await cannon(instances, plan.requests("measured"), settings.duration, settings.connections);
+    const cpuAfter = cpuBefore && cpuSnapshot();
     const measured: Side<Counters> = {
       requestsPerSecond: Math.round(result.requests.average),
       latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
       requests: result.requests.total,
     };
+    if (cpuBefore && cpuAfter) measured.cpuUsPerRequest = cpuBetween(cpuBefore, cpuAfter, result.requests.total);
     if (plan.counters) measured.cache = plan.counters(before, await Promise.all(instances.map((p) => scrapeMetrics(p.url))));
     return measured;
   } finally {
@@ -236,7 +320,9 @@ export function movedBetween(before: Map<string, number>[], after: Map<string, n
 
 /** A side as a line of the report: requests/s and latency percentiles. */
 export function row(name: string, s: Side<unknown>): string {
-  return `  ${name.padEnd(14)} ${String(s.requestsPerSecond).padStart(6)} req/s   p50 ${String(s.latencyMs.p50).padStart(3)} ms   p99 ${String(s.latencyMs.p99).padStart(3)} ms`;
+  const c = s.cpuUsPerRequest;
+  const cpu = c ? `   CPU µs/request: instances ${c.instances}, Postgres ${c.postgres}, Redis ${c.redis}, load ${c.loadGenerator}, other ${c.other}` : "";
+  return `  ${name.padEnd(14)} ${String(s.requestsPerSecond).padStart(6)} req/s   p50 ${String(s.latencyMs.p50).padStart(3)} ms   p99 ${String(s.latencyMs.p99).padStart(3)} ms${cpu}`;
 }
 
 /**
