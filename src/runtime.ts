@@ -197,7 +197,7 @@ export class CacheRuntime {
     const { generations, fill } = this.readPath;
     this.writePath = new WritePath(
       { graph: this.graph, rows: this.rows, facts, relations, tagsOf: (m) => this.planner.modelTags(m) },
-      { l2, generations, stats: this.stats, fill, observer: () => this.readPath.observer },
+      { l2, generations, stats: this.stats, fill, observer: () => this.readPath.observer, readsInFlight: () => this.readPath.inFlight },
       this.planner,
       options,
       provider,

@@ -13,6 +13,11 @@ export const SKIPPED = Symbol("skipped");
 export class Flights {
   private readonly inflight = new Map<string, Promise<Fetched | typeof SKIPPED>>();
 
+  /** How many flights are running. */
+  get size(): number {
+    return this.inflight.size;
+  }
+
   /** Whether a flight for `key` is running. */
   has(key: string): boolean {
     return this.inflight.has(key);

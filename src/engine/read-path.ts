@@ -181,6 +181,11 @@ export class ReadPath {
     return load();
   }
 
+  /** How many reads are past L1 and not done (L2, the lease, the database, the fill), background refreshes included. */
+  get inFlight(): number {
+    return this.flights.size;
+  }
+
   /**
    * Runs `body`, synchronous, and takes back what it added to the hit
    * counters: the L1 hit of a warm start's rehearsal (engine/hot.ts), which

@@ -55,10 +55,15 @@ export interface WritePathTiers {
   readonly stats: Stats;
   readonly fill: Fill;
   readonly observer: () => PathObserver | undefined;
+  /** How many reads of this process are past L1 and not done. */
+  readonly readsInFlight: () => number;
 }
 
 /** The write path of one cache runtime. */
 export class WritePath {
+  /** Writes of this process running now (between their start and their bump). */
+  private running = 0;
+
   constructor(
     private readonly ctx: WriteContext,
     private readonly tiers: WritePathTiers,
@@ -77,6 +82,15 @@ export class WritePath {
    * be stored as the entry of a bare client's read.
    */
   async run(w: Write, writeThroughAllowed: () => boolean): Promise<unknown> {
+    this.running++;
+    try {
+      return await this.runOne(w, writeThroughAllowed);
+    } finally {
+      this.running--;
+    }
+  }
+
+  private async runOne(w: Write, writeThroughAllowed: () => boolean): Promise<unknown> {
     // A `select` that leaves out primary keys gets them, so that what the write changed is known by row; they are taken out again.
     const keyed = w.reshapes && w.model !== undefined && this.ctx.relations ? selectKeys(this.ctx.relations, w.model, w.args) : undefined;
     const exec = keyed ? () => w.run(keyed.args) : () => w.run();
@@ -133,11 +147,20 @@ export class WritePath {
     return result;
   }
 
-  /** Whether a write may bump while it runs: what it changes is known before it runs, and Redis can hold write marks (one Redis, no replicas, the circuit closed). */
+  /**
+   * Whether a write bumps while it runs: what it changes is known before it
+   * runs, Redis can hold write marks (one Redis, no replicas, the circuit
+   * closed), and nothing else of this process is under way. Marking and
+   * releasing hides the bump's round trip behind the query, for two bump
+   * scripts and two bus messages instead of one of each; while other reads
+   * or writes of this process wait on Redis or the database, that round
+   * trip is hidden by them anyway, and the write bumps once, after it runs.
+   */
   private overlaps(model: string | undefined, operation: string, args: Record<string, unknown> | undefined): boolean {
     const l2 = this.tiers.l2;
+    if (l2?.marks !== true || !l2.available || this.running > 1 || this.tiers.readsInFlight() > 0) return false;
     // `$executeRaw` (no model) bumps what its SQL names, known before it runs.
-    return l2?.marks === true && l2.available && (model === undefined || knownBefore(this.ctx, model, operation, args));
+    return model === undefined || knownBefore(this.ctx, model, operation, args);
   }
 
   /**

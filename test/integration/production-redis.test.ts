@@ -11,7 +11,7 @@ import { connect } from "node:net";
 import type { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CacheEvent, RedisClient } from "../../src/index";
-import { redisUrl, uniqueNamespace } from "../support/db";
+import { mentionsTable, redisUrl, uniqueNamespace } from "../support/db";
 import { slowDescribe, useSeededDatabase } from "../support/harness";
 import { mulberry32 } from "../support/prng";
 import { startTcpProxy, type TcpProxy } from "../support/proxy";
@@ -506,7 +506,13 @@ describe("a miss's Redis commands", () => {
 });
 
 describe("a write's Redis commands", () => {
-  it("are bump scripts that publish their bus messages themselves: the marks, and after the commit their release", async () => {
+  /**
+   * A Redis of its own, a writer and a reader on one namespace, the Post the
+   * tests write, already written once (the scripts are loaded, and the
+   * release of that write has gone out) and read by the reader; and the
+   * writer's connection as MONITOR names it.
+   */
+  async function writerAndReader() {
     const server = await startRedisProcess();
     owned.push(server);
     const ns = uniqueNamespace();
@@ -515,9 +521,14 @@ describe("a write's Redis commands", () => {
     const reader = t.cached({ redis: client(server.port) }, ns);
     await Promise.all([writer.prisma.$cache.ready(), reader.prisma.$cache.ready()]);
     const id = t.ids.posts.hello;
-    await writer.prisma.post.update({ where: { id }, data: { title: `warm-up ${ns}` } }); // the scripts are loaded
+    await writer.prisma.post.update({ where: { id }, data: { title: `warm-up ${ns}` } });
+    await new Promise((resolve) => setImmediate(resolve));
     await reader.prisma.post.findUnique({ where: { id } });
-    const writerSource = await sourceOf(writerRedis);
+    return { server, ns, writer, reader, id, writerSource: await sourceOf(writerRedis) };
+  }
+
+  it("are bump scripts that publish their bus messages themselves: the marks, and after the commit their release", async () => {
+    const { server, ns, writer, reader, id, writerSource } = await writerAndReader();
     const { seen, stop } = await recordCommands(server.port, ns);
     const title = `one command ${ns}`;
     await writer.prisma.post.update({ where: { id }, data: { title } });
@@ -533,17 +544,7 @@ describe("a write's Redis commands", () => {
   });
 
   it("of writes in a row: each write's marks carry the release of the write before, and the last release follows on the next turn", async () => {
-    const server = await startRedisProcess();
-    owned.push(server);
-    const ns = uniqueNamespace();
-    const writerRedis = client(server.port);
-    const writer = t.cached({ redis: writerRedis }, ns);
-    const reader = t.cached({ redis: client(server.port) }, ns);
-    await Promise.all([writer.prisma.$cache.ready(), reader.prisma.$cache.ready()]);
-    const id = t.ids.posts.hello;
-    await writer.prisma.post.update({ where: { id }, data: { title: `warm-up ${ns}` } });
-    await new Promise((resolve) => setImmediate(resolve));
-    const writerSource = await sourceOf(writerRedis);
+    const { server, ns, writer, reader, id, writerSource } = await writerAndReader();
     const { seen, stop } = await recordCommands(server.port, ns);
     for (const n of [1, 2, 3]) await writer.prisma.post.update({ where: { id }, data: { title: `in a row ${n} ${ns}` } });
     // Three marks, the second and third carrying the release before them; the last release on the next turn.
@@ -564,6 +565,32 @@ describe("a write's Redis commands", () => {
     expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).toBe(`in a row 3 ${ns}`);
     expect(reader.prisma.$cache.stats().fills - before.fills).toBe(1);
     expect(reader.prisma.$cache.stats().fillsRefused - before.fillsRefused).toBe(0);
+  });
+
+  it("of a write started while a read of the process waits on the database: one bump script after the write, no marks", async () => {
+    const { server, ns, writer, reader, id, writerSource } = await writerAndReader();
+    // A read of the writer's own process holds its query at the gate: the process is busy.
+    const gate = writer.counter.gate((q) => /^\s*select/i.test(q.sql) && mentionsTable(q.sql, "comments"));
+    const reading = writer.prisma.comment.findMany({ orderBy: { id: "asc" } }).then((rows) => rows); // started now
+    await gate.opened;
+    const { seen, stop } = await recordCommands(server.port, ns);
+    const title = `while busy ${ns}`;
+    await writer.prisma.post.update({ where: { id }, data: { title } });
+    await reader.prisma.$cache.delivered(writer.prisma.$cache.lastPublished()!);
+    await stop();
+    gate.release();
+    await reading;
+
+    // One bump script (no write marks, nothing to release), which publishes its bus message itself.
+    expect(seen.filter((s) => s.source === writerSource && s.command !== "ping").map((s) => s.command)).toEqual(["evalsha"]);
+    expect(seen.filter((s) => s.command === "publish").map((s) => s.source)).toEqual(["lua"]);
+    const values = await admin(server.port).mget(...(await admin(server.port).keys(`${ns}:v:*`)));
+    expect(values.filter((v) => v?.includes("~"))).toEqual([]);
+    // The other process sees the write at once, and caches the new row again.
+    expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
+    const before = reader.prisma.$cache.stats().hits.l1;
+    expect((await reader.prisma.post.findUnique({ where: { id } }))?.title).toBe(title);
+    expect(reader.prisma.$cache.stats().hits.l1).toBe(before + 1);
   });
 
   it("bump in Redis even when the user may not PUBLISH: each write is seen from L2, and the refusal is counted", async () => {
