@@ -2,9 +2,10 @@
  * The dogpile lease: one process regenerates a key while the others wait.
  * A lease is `SET <namespace>:lock:<key> <token> NX PX <ttl>`, released by a
  * Lua compare-and-delete that also publishes a wake-up on
- * `<namespace>:lease`. Waiters are woken by that message, with a backoff
- * poll of PTTL as the fallback (never a tight loop), and give up after a
- * bounded wait. Redis failures never throw: they read as "no lease" or
+ * `<namespace>:lease` when the lease was awaited (a read that found it held
+ * marks it so, tiers/entry.ts). Waiters are woken by that message, with a
+ * backoff poll of PTTL as the fallback (never a tight loop), and give up
+ * after a bounded wait. Redis failures never throw: they read as "no lease" or
  * "timeout", and the caller goes to the database itself.
  * @module
  */
@@ -17,8 +18,9 @@ import { LEASE_LUA, leaseChannel } from "../tiers/entry.js";
  * Releases a dogpile lease: compare-and-delete, then a wake-up for waiters.
  * KEYS[1] lease key. ARGV[1] the holder's token, ARGV[2] wake-up channel,
  * ARGV[3] wake-up message (the lease's key as callers name it).
- * Deletes the key and publishes only when it still holds the token, so a
- * holder whose lease expired (and was taken by someone else) changes nothing.
+ * Deletes the key only when it still holds the token, so a holder whose
+ * lease expired (and was taken by someone else) changes nothing, and
+ * publishes only when a reader marked the lease as awaited.
  * Returns 1 when released, 0 otherwise. A fill releases its lease in its own
  * script the same way (tiers/entry.ts).
  */
@@ -43,6 +45,9 @@ interface KeyWait {
   readonly epoch: number;
   done: boolean;
 }
+
+/** The key that marks the lease `lock` as awaited: `<lock>:w` (`take_lease` in tiers/entry.ts sets it too). */
+const awaitedKey = (lock: string): string => `${lock}:w`;
 
 /** A lease that vanished this much earlier than its TTL allowed was deleted, not expired. */
 const SLACK_MS = 50;
@@ -163,11 +168,14 @@ export class LeaseManager {
    * Waits until the lease on `key` is released or gone, at most
    * `waitTimeoutMs`. Concurrent waits on one key share one poll loop; all
    * waits share one subscription (opened on the first wait). An abort of
-   * `signal` ends this wait as "timeout". Never rejects.
+   * `signal` ends this wait as "timeout". The lease is marked as awaited
+   * first (its release publishes the wake-up only then), unless `marked`:
+   * the read that found it held marked it already (tiers/entry.ts).
+   * Never rejects.
    */
-  waitForRelease(key: string, signal?: AbortSignal): Promise<LeaseWaitOutcome> {
+  waitForRelease(key: string, signal?: AbortSignal, marked = false): Promise<LeaseWaitOutcome> {
     if (this.closed || signal?.aborted) return Promise.resolve("timeout");
-    const w = this.waits.get(key) ?? this.beginWait(key);
+    const w = this.waits.get(key) ?? this.beginWait(key, marked);
     return new Promise<LeaseWaitOutcome>((resolve) => {
       const finish = (outcome: LeaseWaitOutcome): void => {
         clearTimeout(timer);
@@ -233,9 +241,14 @@ export class LeaseManager {
     return this.subscription;
   }
 
-  private beginWait(key: string): KeyWait {
+  private beginWait(key: string, marked: boolean): KeyWait {
     const sub = this.ensureSubscription();
     if (sub && !sub.active) void sub.subscribe();
+    // Sent before the first poll, on the same connection. Released before it lands, the lease is found gone by the poll.
+    if (!marked) {
+      const mark = () => this.redis.setIfAbsent(awaitedKey(this.lockKey(key)), "1", this.leaseMs);
+      whenConnected(this.redis, mark, this.timeoutMs, "lease mark").catch((err: unknown) => this.report(err));
+    }
     const w: KeyWait = {
       key,
       waiters: new Set(),

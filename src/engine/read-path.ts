@@ -342,7 +342,8 @@ export class ReadPath {
       }
       const a = { req, load, snap, gens, clock, id, versions: found?.versions, gen, grace: this.graceFromL2(req, id, found) ?? grace };
       if (held) return a.versions!.some(isMarked) ? this.recheckedMiss({ ...a, lease: held }) : this.heldMiss({ ...a, lease: held });
-      if (found?.lease !== undefined && found.lease >= 0) return this.waitThenRead(a);
+      // The read found the lease held, and marked it as awaited.
+      if (found?.lease !== undefined && found.lease >= 0) return this.waitThenRead(a, true);
       // No lease asked for (lock: false), or Redis found a servable entry this process could not serve.
       return found?.versions.includes("")
         ? l2.ensureVersions(id, snap, found.versions).then((versions) => this.leasedMiss({ ...a, versions }))
@@ -463,12 +464,12 @@ export class ReadPath {
    * pub/sub, or a backoff poll), then reads L2 once more, and queries only
    * if the entry is still missing or the wait timed out.
    */
-  private async waitThenRead(a: Attempt): Promise<Fetched> {
+  private async waitThenRead(a: Attempt, marked = false): Promise<Fetched> {
     const { req } = a;
     const id = a.id!;
     this.stats.leaseWaits++;
     this.options.events.emit({ type: "lease-wait", key: req.l1Key });
-    const outcome = await this.leases!.waitForRelease(id);
+    const outcome = await this.leases!.waitForRelease(id, undefined, marked);
     if (outcome === "timeout") {
       this.stats.leaseTimeouts++;
       this.options.events.emit({ type: "lease-timeout", key: req.l1Key });

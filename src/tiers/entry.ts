@@ -68,18 +68,26 @@ export const header = (format: string, t: Timing): string => `${format}|${t.fres
  * Lua: the dogpile lease (coherence/lease.ts), for the scripts that take it
  * with a read or release it with a fill. `take_lease(lock, token, px)`
  * takes it (`SET NX PX`) and returns -2, or, when another holds it, its
- * PTTL. `release_lease(lock, token, channel, message)` deletes it and
- * publishes the wake-up if `token` still holds it; returns 1 then, else 0.
+ * PTTL; the caller then waits for its release, so the lease is marked as
+ * awaited (`<lock>:w`, living as long as the lease). `release_lease(lock,
+ * token, channel, message)` deletes it if `token` still holds it, and
+ * publishes the wake-up only if it was awaited: most leases are released
+ * with nobody waiting, and a message nobody needs still costs Redis and
+ * every subscriber. Returns 1 when released, else 0. A waiter that started
+ * waiting without this mark (its lease was taken by `SET NX` alone) finds
+ * the release by its backoff poll.
  */
 export const LEASE_LUA = `
 local function take_lease(lock, token, px)
   if redis.call('SET', lock, token, 'PX', px, 'NX') then return -2 end
-  return math.max(0, redis.call('PTTL', lock))
+  local left = math.max(0, redis.call('PTTL', lock))
+  redis.call('SET', lock .. ':w', '1', 'PX', math.max(1, left))
+  return left
 end
 local function release_lease(lock, token, channel, message)
   if token ~= '' and redis.call('GET', lock) == token then
     redis.call('DEL', lock)
-    redis.call('PUBLISH', channel, message)
+    if redis.call('DEL', lock .. ':w') == 1 then redis.call('PUBLISH', channel, message) end
     return 1
   end
   return 0

@@ -12,7 +12,7 @@ import type { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CacheEvent, RedisClient } from "../../src/index";
 import { mentionsTable, redisUrl, uniqueNamespace } from "../support/db";
-import { slowDescribe, useSeededDatabase } from "../support/harness";
+import { selects, slowDescribe, useSeededDatabase } from "../support/harness";
 import { mulberry32 } from "../support/prng";
 import { startTcpProxy, type TcpProxy } from "../support/proxy";
 import {
@@ -437,7 +437,7 @@ async function recordCommands(port: number, ns: string) {
   const socket = connect(port, "127.0.0.1");
   socket.on("error", () => undefined);
   socket.setEncoding("utf8");
-  const seen: Array<{ command: string; source: string }> = [];
+  const seen: Array<{ command: string; source: string; args: string[] }> = [];
   const end = `end ${ns}`;
   let started!: () => void;
   let stopped!: () => void;
@@ -455,7 +455,7 @@ async function recordCommands(port: number, ns: string) {
       if (m === null) continue;
       const args = [...m[2]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((a) => a[1]!.replace(/\\(.)/g, "$1"));
       if (args[0]?.toLowerCase() === "echo" && args[1] === end) stopped();
-      else seen.push({ command: args[0]!.toLowerCase(), source: m[1]! });
+      else seen.push({ command: args[0]!.toLowerCase(), source: m[1]!, args: args.slice(1) });
     }
   });
   socket.write("MONITOR\r\n");
@@ -469,7 +469,7 @@ async function recordCommands(port: number, ns: string) {
 }
 
 describe("a miss's Redis commands", () => {
-  it("are two scripts besides the query: one reads and takes the lease, one fills, releases and wakes; a hit is one", async () => {
+  it("are two scripts besides the query: one reads and takes the lease, one fills and releases it; a hit is one", async () => {
     const server = await startRedisProcess();
     owned.push(server);
     const ns = uniqueNamespace();
@@ -494,7 +494,7 @@ describe("a miss's Redis commands", () => {
       const inScripts = miss.seen.filter((s) => s.source === "lua").map((s) => s.command);
       expect(inScripts, what).toContain("set"); // the lease, then the entry
       expect(inScripts, what).toContain("del"); // the lease released
-      expect(inScripts, what).toContain("publish"); // waiters woken
+      expect(inScripts, what).not.toContain("publish"); // nobody waited for it: no wake-up (see "lease wake-ups")
 
       const hit = await recordCommands(server.port, `${ns}-${what}-hit`);
       expect(await read(), what).toEqual(value);
@@ -502,6 +502,43 @@ describe("a miss's Redis commands", () => {
       expect(hit.seen.filter((s) => s.source === source && s.command !== "ping").length, what).toBe(1);
     }
     expect(reader.prisma.$cache.stats().hits.l2).toBe(3);
+  });
+});
+
+describe("lease wake-ups", () => {
+  it("a fill publishes its lease's wake-up only when another process waited for the lease", async () => {
+    const server = await startRedisProcess();
+    owned.push(server);
+    const ns = uniqueNamespace();
+    const holder = t.cached({ redis: client(server.port) }, ns);
+    const waiter = t.cached({ redis: client(server.port) }, ns);
+    await Promise.all([holder.prisma.$cache.ready(), waiter.prisma.$cache.ready()]);
+    const { seen, stop } = await recordCommands(server.port, ns);
+    // Nobody waits: the miss takes the lease, and its fill releases it without a message.
+    await holder.prisma.user.findUnique({ where: { id: t.ids.users.alice } });
+    // The waiter finds the holder's lease on another row held while its query waits at the gate.
+    const bob = { where: { id: t.ids.users.bob } };
+    const gate = holder.counter.gate((q) => /^\s*select/i.test(q.sql) && mentionsTable(q.sql, "User"));
+    const held = holder.prisma.user.findUnique(bob).then((row) => row);
+    await gate.opened;
+    const waiting = new Promise<void>((resolve) => {
+      const off = waiter.prisma.$cache.on((e) => e.type === "lease-wait" && (off(), resolve()));
+    });
+    waiter.counter.reset();
+    const woken = waiter.prisma.user.findUnique(bob).then((row) => row);
+    await waiting;
+    gate.release();
+    const [fromHolder, fromWaiter] = await Promise.all([held, woken]);
+    await stop();
+
+    const wakeups = seen.filter((s) => s.command === "publish" && s.args[0] === `${ns}:lease`);
+    expect(wakeups).toHaveLength(1);
+    expect(wakeups[0]!.source).toBe("lua");
+    expect(fromWaiter).toEqual(fromHolder);
+    expect(selects(waiter.counter)).toBe(0);
+    expect(waiter.prisma.$cache.stats()).toMatchObject({ leaseWaits: 1, leaseTimeouts: 0, hits: { l2: 1 } });
+    // Neither lease, nor its mark, is left behind.
+    expect(await admin(server.port).keys(`${ns}:lock:*`)).toEqual([]);
   });
 });
 
