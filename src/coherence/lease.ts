@@ -2,8 +2,8 @@
  * The dogpile lease: one process regenerates a key while the others wait.
  * A lease is `SET <namespace>:lock:<key> <token> NX PX <ttl>`, released by a
  * Lua compare-and-delete that also publishes a wake-up on
- * `<namespace>:lease` when the lease was awaited (a read that found it held
- * marks it so, tiers/entry.ts). Waiters are woken by that message, with a
+ * `<namespace>:lease` when the lease was awaited (a read that found it held,
+ * or a wait, marks it so: tiers/entry.ts). Waiters are woken by that message, with a
  * backoff poll of PTTL as the fallback (never a tight loop), and give up
  * after a bounded wait. Redis failures never throw: they read as "no lease" or
  * "timeout", and the caller goes to the database itself.
@@ -28,6 +28,13 @@ const RELEASE_LEASE = script(`
 ${LEASE_LUA}
 return release_lease(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
 `);
+
+/** Marks the lease KEYS[1] as awaited, if it is held (`mark_awaited` in tiers/entry.ts), so that its release publishes the wake-up. */
+const MARK_AWAITED = script(`
+${LEASE_LUA}
+mark_awaited(KEYS[1])
+return 1
+`);
 import type { Lease, LeaseManagerOptions, LeaseStats, LeaseWaitOutcome } from "./lease-types.js";
 import { ChannelSubscription } from "./subscription.js";
 
@@ -45,9 +52,6 @@ interface KeyWait {
   readonly epoch: number;
   done: boolean;
 }
-
-/** The key that marks the lease `lock` as awaited: `<lock>:w` (`take_lease` in tiers/entry.ts sets it too). */
-const awaitedKey = (lock: string): string => `${lock}:w`;
 
 /** A lease that vanished this much earlier than its TTL allowed was deleted, not expired. */
 const SLACK_MS = 50;
@@ -246,7 +250,7 @@ export class LeaseManager {
     if (sub && !sub.active) void sub.subscribe();
     // Sent before the first poll, on the same connection. Released before it lands, the lease is found gone by the poll.
     if (!marked) {
-      const mark = () => this.redis.setIfAbsent(awaitedKey(this.lockKey(key)), "1", this.leaseMs);
+      const mark = () => this.redis.script(MARK_AWAITED, [this.lockKey(key)], []);
       whenConnected(this.redis, mark, this.timeoutMs, "lease mark").catch((err: unknown) => this.report(err));
     }
     const w: KeyWait = {

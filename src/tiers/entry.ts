@@ -66,28 +66,40 @@ export const header = (format: string, t: Timing): string => `${format}|${t.fres
 
 /**
  * Lua: the dogpile lease (coherence/lease.ts), for the scripts that take it
- * with a read or release it with a fill. `take_lease(lock, token, px)`
- * takes it (`SET NX PX`) and returns -2, or, when another holds it, its
- * PTTL; the caller then waits for its release, so the lease is marked as
- * awaited (`<lock>:w`, living as long as the lease). `release_lease(lock,
- * token, channel, message)` deletes it if `token` still holds it, and
- * publishes the wake-up only if it was awaited: most leases are released
- * with nobody waiting, and a message nobody needs still costs Redis and
- * every subscriber. Returns 1 when released, else 0. A waiter that started
- * waiting without this mark (its lease was taken by `SET NX` alone) finds
- * the release by its backoff poll.
+ * with a read or release it with a fill. A lease's value is its holder's
+ * token, with `~w` appended once someone waits for it (tokens have no `~`).
+ * `mark_awaited(lock)` appends it, keeping the lease's expiry.
+ * `take_lease(lock, token, px)` takes the lease (`SET NX PX`) and returns
+ * -2, or, when another holds it, marks it as awaited (the caller waits for
+ * its release) and returns its PTTL. `release_lease(lock, token, channel,
+ * message)` deletes it if `token` still holds it, and publishes the wake-up
+ * only if it was awaited: most leases are released with nobody waiting, and
+ * a message nobody needs still costs Redis and every subscriber. Returns 1
+ * when released, else 0. The mark lives in the lease's own key, so every
+ * script touches only the keys it declares.
  */
 export const LEASE_LUA = `
+local function mark_awaited(lock)
+  local v = redis.call('GET', lock)
+  if not v or string.sub(v, -2) == '~w' then return end
+  local left = redis.call('PTTL', lock)
+  if left > 0 then redis.call('SET', lock, v .. '~w', 'PX', left) end
+end
 local function take_lease(lock, token, px)
   if redis.call('SET', lock, token, 'PX', px, 'NX') then return -2 end
-  local left = math.max(0, redis.call('PTTL', lock))
-  redis.call('SET', lock .. ':w', '1', 'PX', math.max(1, left))
-  return left
+  mark_awaited(lock)
+  return math.max(0, redis.call('PTTL', lock))
 end
 local function release_lease(lock, token, channel, message)
-  if token ~= '' and redis.call('GET', lock) == token then
+  if token == '' then return 0 end
+  local v = redis.call('GET', lock)
+  if v == token then
     redis.call('DEL', lock)
-    if redis.call('DEL', lock .. ':w') == 1 then redis.call('PUBLISH', channel, message) end
+    return 1
+  end
+  if v == token .. '~w' then
+    redis.call('DEL', lock)
+    redis.call('PUBLISH', channel, message)
     return 1
   end
   return 0

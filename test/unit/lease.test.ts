@@ -14,12 +14,23 @@ const WAIT_MS = 2_000;
 const TIMEOUT_MS = 100;
 const LOCK = "ns:lock:k";
 
-/** RELEASE_LEASE in lease.ts: compare-and-delete, then the wake-up on the lease channel. */
+/**
+ * RELEASE_LEASE in lease.ts: compare-and-delete, then the wake-up on the
+ * lease channel if the lease was awaited; and MARK_AWAITED, which a wait
+ * sends first: the token gets `~w`.
+ */
 function stubRelease(server: FakeServer): void {
   server.script("return release_lease(KEYS[1]", (keys, args, s) => {
-    if (args[0] === "" || s.get(keys[0]!) !== args[0]) return 0;
+    const v = s.get(keys[0]!);
+    if (args[0] === "" || (v !== args[0] && v !== `${args[0]}~w`)) return 0;
     s.del(keys[0]!);
-    s.publish(args[1]!, args[2]!);
+    if (v === `${args[0]}~w`) s.publish(args[1]!, args[2]!);
+    return 1;
+  });
+  server.script("mark_awaited(KEYS[1])\nreturn 1", (keys, _args, s) => {
+    const v = s.get(keys[0]!);
+    const left = s.pttl(keys[0]!);
+    if (v !== null && !v.endsWith("~w") && left > 0) s.set(keys[0]!, `${v}~w`, left);
     return 1;
   });
 }
