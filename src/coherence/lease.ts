@@ -177,7 +177,8 @@ export class LeaseManager {
    * the read that found it held marked it already (tiers/entry.ts).
    * Never rejects.
    */
-  waitForRelease(key: string, signal?: AbortSignal, marked = false): Promise<LeaseWaitOutcome> {
+  waitForRelease(key: string, options: { signal?: AbortSignal; marked?: boolean } = {}): Promise<LeaseWaitOutcome> {
+    const { signal, marked = false } = options;
     if (this.closed || signal?.aborted) return Promise.resolve("timeout");
     const w = this.waits.get(key) ?? this.beginWait(key, marked);
     return new Promise<LeaseWaitOutcome>((resolve) => {

@@ -170,6 +170,12 @@ export class KeyMemo {
     return undefined;
   }
 
+  /** The key built before for `args`, if they are simple and were seen ({@link hash} then {@link get}). */
+  find(args: unknown): string | undefined {
+    const hash = this.hash(args);
+    return hash === -1 ? undefined : this.get(hash, args);
+  }
+
   /** Remembers the key built for `args` (`hash` is {@link hash}`(args)`, not -1). */
   remember(hash: number, args: unknown, key: string): void {
     if (key.length > MAX_KEY_LENGTH) return;

@@ -15,7 +15,7 @@ import type { LeaseManager } from "../coherence/lease.js";
 import type { CacheEvent } from "../events.js";
 import type { OpCounters, Stats } from "../stats.js";
 import { type L2Entry, type L2ReadResult, LEASE_TAKEN, type LeaseAsk } from "../tiers/entry.js";
-import { LocalGenerations, type MemoryTier, type Timing } from "../tiers/memory.js";
+import { type L1Entry, LocalGenerations, type MemoryTier, type Timing } from "../tiers/memory.js";
 import type { RedisTier } from "../tiers/redis.js";
 import { Fill } from "./fill.js";
 import type { KeyMemo } from "./key-memo.js";
@@ -209,12 +209,9 @@ export class ReadPath {
    * `refresh: true`.
    */
   peek(l1Key: string): Peeked | undefined {
-    const e = this.l1?.get(l1Key);
-    if (e === undefined || !this.generations.current(e)) return undefined;
     const now = Date.now();
-    // While the bus is not known to deliver, another process's write may be unseen here: ask Redis.
-    const delivery = this.options.delivery;
-    if (delivery !== undefined && now >= delivery.heardUntil) return undefined;
+    const e = this.current(l1Key, now);
+    if (e === undefined) return undefined;
     const t = e.timing;
     if (now < e.checkUntil) {
       this.stats.l1Hits++;
@@ -227,6 +224,19 @@ export class ReadPath {
   }
 
   /**
+   * The L1 entry of `l1Key` if its dependencies have not moved and the bus
+   * is known to deliver at `now` (while it is not, another process's write
+   * may be unseen here: Redis is asked instead); its timing is the caller's
+   * to check.
+   */
+  private current(l1Key: string, now: number): L1Entry | undefined {
+    const e = this.l1?.get(l1Key);
+    if (e === undefined || !this.generations.current(e)) return undefined;
+    const delivery = this.options.delivery;
+    return delivery !== undefined && now >= delivery.heardUntil ? undefined : e;
+  }
+
+  /**
    * An L1 hit found by a read's arguments alone, before any plan is built:
    * the key `memo` remembers for `args`, whose entry is current and fresh,
    * with no early refresh possible, no staleness audit and no rehearsal
@@ -236,15 +246,13 @@ export class ReadPath {
    * found" is left to the whole path too, which has Prisma raise its error.
    */
   hitByArgs(memo: KeyMemo, args: unknown, counters: OpCounters, orThrow: boolean): Promise<unknown> | undefined {
-    if (this.audit !== undefined || this.rehearsal.active()) return undefined;
-    const hash = memo.hash(args);
-    if (hash === -1) return undefined;
-    const key = memo.get(hash, args);
-    const e = key === undefined ? undefined : this.l1?.get(key);
-    if (e === undefined || (orThrow && e.value === null) || !this.generations.current(e)) return undefined;
+    // Without L1 (or while it is not served), the arguments are not hashed here: the planner does it once.
+    if (this.l1 === undefined || this.audit !== undefined || this.rehearsal.active()) return undefined;
+    const key = memo.find(args);
+    if (key === undefined) return undefined;
     const now = Date.now();
-    const delivery = this.options.delivery;
-    if ((delivery !== undefined && now >= delivery.heardUntil) || now >= e.checkUntil || !this.policy.surelyFresh(e.timing, now)) return undefined;
+    const e = this.current(key, now);
+    if (e === undefined || (orThrow && e.value === null) || now >= e.checkUntil || !this.policy.surelyFresh(e.timing, now)) return undefined;
     this.stats.l1Hits++;
     counters.l1++;
     return Promise.resolve(cloneResult(e.value));
@@ -469,7 +477,7 @@ export class ReadPath {
     const id = a.id!;
     this.stats.leaseWaits++;
     this.options.events.emit({ type: "lease-wait", key: req.l1Key });
-    const outcome = await this.leases!.waitForRelease(id, undefined, marked);
+    const outcome = await this.leases!.waitForRelease(id, { marked });
     if (outcome === "timeout") {
       this.stats.leaseTimeouts++;
       this.options.events.emit({ type: "lease-timeout", key: req.l1Key });

@@ -159,7 +159,7 @@ describe("LeaseManager", () => {
     const waiter = manager(ns);
     const lease = (await holder.acquire("k"))!;
     const ac = new AbortController();
-    const aborted = waiter.waitForRelease("k", ac.signal);
+    const aborted = waiter.waitForRelease("k", { signal: ac.signal });
     const other = waiter.waitForRelease("k");
     ac.abort();
     expect(await aborted).toBe("timeout");

@@ -196,7 +196,7 @@ describe("LeaseManager: waiting, by polling", () => {
     const { a, b } = setup({ subscriber: false });
     const lease = await a.leases.acquire("k");
     const abort = new AbortController();
-    const aborted = watch(b.leases.waitForRelease("k", abort.signal));
+    const aborted = watch(b.leases.waitForRelease("k", { signal: abort.signal }));
     const other = watch(b.leases.waitForRelease("k"));
     abort.abort();
     await settle();
@@ -205,7 +205,7 @@ describe("LeaseManager: waiting, by polling", () => {
     await lease!.release();
     await vi.advanceTimersByTimeAsync(40);
     expect(other.outcome).toBe("released");
-    await expect(b.leases.waitForRelease("k", abort.signal)).resolves.toBe("timeout");
+    await expect(b.leases.waitForRelease("k", { signal: abort.signal })).resolves.toBe("timeout");
   });
 });
 
