@@ -127,6 +127,35 @@ local function claim(out, n, seq_key)
   return out
 end`;
 
+/**
+ * Lua: `mget(list, first, last)` reads the keys `list[first..last]` with
+ * MGET, in slices small enough for `unpack`: one command per slice instead
+ * of one per key (an entry may record hundreds of counters). Absent keys
+ * read as `false`.
+ */
+const MGET_LUA = `
+local function mget(list, first, last)
+  local out = {}
+  local i = first
+  while i <= last do
+    local j = math.min(last, i + 499)
+    local part = redis.call('MGET', unpack(list, i, j))
+    for k = 1, #part do out[#out + 1] = part[k] end
+    i = j + 1
+  end
+  return out
+end`;
+
+/**
+ * A fill renews (PEXPIRE) the counters it records only when Redis's clock
+ * in ms is a multiple of this: one fill in 16. Renewing each counter of
+ * every fill was most of a fill's cost, and the propagation of a script's
+ * writes made it dearer still. A counter read often is renewed often
+ * enough; one that expires is recreated at a new random value, and the
+ * entries that recorded it miss once (never served stale).
+ */
+export const RENEW_EVERY = 16;
+
 /** What the read scripts return in their last slot: a servable entry was found, so no lease was asked for. */
 export const LEASE_NOT_NEEDED = -1;
 /** What the read scripts return in their last slot: the lease was taken. */
@@ -190,6 +219,7 @@ ${VERSION_LUA}
 ${NEW_COUNTER_LUA}
 ${LEASE_LUA}
 local function fill()
+  local renew = now_ms() % ${RENEW_EVERY} == 0
   local nk = #KEYS
   local seq_key = nil
   if ARGV[9] == '1' then
@@ -205,7 +235,7 @@ local function fill()
       cur = make_counter(KEYS[i], seq_key, ARGV[7], ARGV[8])
     elseif cur ~= want or writing(cur) then
       return 0
-    else
+    elseif renew then
       redis.call('PEXPIRE', KEYS[i], ARGV[8])
     end
     vers[#vers + 1] = cur
@@ -263,6 +293,7 @@ export const READ_RECORDED = script(`
 ${NEW_COUNTER_LUA}
 ${LEASE_LUA}
 ${CLAIM_LUA}
+${MGET_LUA}
 local n = tonumber(ARGV[1])
 local out = {false}
 for i = 1, n do out[i + 1] = redis.call('GET', KEYS[i + 1]) or '' end
@@ -280,15 +311,20 @@ local function current()
   if not q then return false end
   local len = tonumber(string.sub(raw, p + 1, q - 1))
   if not len then return false end
-  local header = string.sub(raw, q + 1, q + len)
-  local key = nil
-  for line in string.gmatch(header, '([^\\n]*)\\n') do
-    if key == nil then
-      key = line
-    else
-      if (redis.call('GET', key) or '') ~= line then return false end
-      key = nil
-    end
+  -- <key>\\n<version>\\n pairs, read with one MGET
+  local keys, want = {}, {}
+  local at, stop = q + 1, q + len
+  while at <= stop do
+    local e = string.find(raw, '\\n', at, true)
+    local f = e and string.find(raw, '\\n', e + 1, true)
+    if not f or f > stop then return false end
+    keys[#keys + 1] = string.sub(raw, at, e - 1)
+    want[#want + 1] = string.sub(raw, e + 1, f - 1)
+    at = f + 1
+  end
+  local got = mget(keys, 1, #keys)
+  for i = 1, #keys do
+    if (got[i] or '') ~= want[i] then return false end
   end
   out[1] = raw
   return (tonumber(string.sub(raw, a + 1, b - 1)) or 0) > tonumber(ARGV[2])
@@ -323,6 +359,7 @@ export const FILL_RECORDED = script(`
 ${VERSION_LUA}
 ${NEW_COUNTER_LUA}
 ${LEASE_LUA}
+${MGET_LUA}
 local function fill()
   local n = tonumber(ARGV[8])
   local ttl = ARGV[9]
@@ -349,8 +386,10 @@ local function fill()
   end
   local lines = {}
   local refused = false
+  local renew = now_ms() % ${RENEW_EVERY} == 0
+  local vals = mget(KEYS, n + 3, #KEYS)
   for i = n + 3, #KEYS do
-    local cur = redis.call('GET', KEYS[i])
+    local cur = vals[i - n - 2]
     if not cur then
       -- Absent: no write bumped it since it last expired, unless one did while the query ran and Redis evicted it.
       -- Such a bump moved its bump mark past the sequence the read took (versions.ts): then the fill is refused,
@@ -366,7 +405,7 @@ local function fill()
       return 0
     elseif seen and (parse_version(cur) or 0) > seen then
       return 0
-    else
+    elseif renew then
       redis.call('PEXPIRE', KEYS[i], ttl)
     end
     lines[#lines + 1] = KEYS[i] .. '\\n' .. cur .. '\\n'

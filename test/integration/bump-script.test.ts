@@ -1,12 +1,14 @@
 /**
  * The bump script (tiers/versions.ts) on a real Redis: each op's effect on a
  * counter's number and write marks, a release carried with the next mark,
- * and counters past 1e14 (from earlier versions) written with every digit.
+ * and counters past 1e14 (from earlier versions) written with every digit;
+ * the fill and read of an entry that records more counters than one MGET
+ * slice holds, and how often a fill renews them.
  */
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { connectionOf } from "../../src/redis/detect";
-import { FILL_RECORDED } from "../../src/tiers/entry";
+import { FILL_RECORDED, READ_RECORDED, RENEW_EVERY } from "../../src/tiers/entry";
 import { BUMP, BumpOp, MARK_BUCKETS, SEQUENCE_DEP } from "../../src/tiers/versions";
 import { redisUrl, uniqueNamespace } from "../support/db";
 
@@ -99,5 +101,72 @@ describe("bump marks: a fill that finds a recorded counter absent", () => {
     const seenAgain = (await redis.get(`${ns}:v:${SEQUENCE_DEP}`))!;
     await seqBump(ns, ["r:Comment:[#9]"]);
     expect(await fill(ns, `r:Post:[#${other + 1000}]`, seenAgain)).toBe(1);
+  });
+});
+
+describe("an entry that records many counters", () => {
+  const DEPS = 1_234; // more than two of the scripts' MGET slices (500 keys each)
+  /** Counters of `ns`, each at its own value, and the entry that records them all (stored by FILL_RECORDED). */
+  const recordAll = async (ns: string) => {
+    const keys = Array.from({ length: DEPS }, (_, i) => `${ns}:v:r:Post:[#${i}]`);
+    await redis.mset(keys.flatMap((k, i) => [k, String(1_000_000 + i)]));
+    for (const k of keys) await redis.pexpire(k, TTL);
+    const stored = await connection.script(
+      FILL_RECORDED,
+      [`${ns}:lock:e`, `${ns}:e:e`, ...keys],
+      ["", "channel", "e", TTL, `ptc2|${Date.now() + TTL}|${Date.now() + TTL}|0|`, "body", "5", 0, TTL, 0, "0"],
+    );
+    return { keys, stored };
+  };
+  /** READ_RECORDED of that entry: whether it came back as current. */
+  const current = async (ns: string) => ((await connection.script(READ_RECORDED, [`${ns}:e:e`], [0, Date.now()])) as unknown[])[0] !== null;
+
+  it("is stored with every counter's version, served while none moved, and not once the last one moved", async () => {
+    const ns = uniqueNamespace();
+    const { keys, stored } = await recordAll(ns);
+    expect(stored).toBe(1);
+    const raw = (await redis.get(`${ns}:e:e`))!;
+    expect(raw.endsWith("body")).toBe(true);
+    expect(raw.split("\n").length).toBe(2 * DEPS + 1);
+    expect(raw).toContain(`${keys[DEPS - 1]}\n${1_000_000 + DEPS - 1}\n`);
+    expect(await current(ns)).toBe(true);
+    await redis.incr(keys[DEPS - 1]!);
+    expect(await current(ns)).toBe(false);
+  });
+
+  it("is refused when a counter past the first slice moved since the read", async () => {
+    const ns = uniqueNamespace();
+    const keys = Array.from({ length: DEPS }, (_, i) => `${ns}:v:r:Post:[#${i}]`);
+    await redis.mset(keys.flatMap((k) => [k, "1000"]));
+    // A write marks counter 1,100 (its version carries a mark in force): the fill must not record it.
+    await connection.script(BUMP, [keys[1_100]!], [1, "1000", TTL, BumpOp.mark, WINDOW]);
+    const stored = await connection.script(
+      FILL_RECORDED,
+      [`${ns}:lock:e`, `${ns}:e:e`, ...keys],
+      ["", "channel", "e", TTL, "ptc2|0|0|0|", "body", "5", 0, TTL, 0, "0"],
+    );
+    expect(stored).toBe(0);
+    expect(await redis.exists(`${ns}:e:e`)).toBe(0);
+  });
+
+  it("renews the counters it records in one fill of RENEW_EVERY, and never shortens them", async () => {
+    const ns = uniqueNamespace();
+    const { keys } = await recordAll(ns);
+    const short = keys.slice(0, 3);
+    // Fills at many instants: one whose Redis time is a multiple of RENEW_EVERY ms renews every counter to TTL.
+    // The others leave each counter's ttl as it was: both kinds must be seen.
+    let renewed = 0;
+    let left = 0;
+    for (let i = 0; i < 40 * RENEW_EVERY && (renewed === 0 || left === 0); i++) {
+      for (const k of short) await redis.pexpire(k, 5_000);
+      await connection.script(FILL_RECORDED, [`${ns}:lock:f`, `${ns}:e:f`, ...short], ["", "channel", "f", TTL, "ptc2|0|0|0|", "body", "5", 0, TTL, 0, "0"]);
+      const ttls = await Promise.all(short.map((k) => redis.pttl(k)));
+      for (const t of ttls) expect(t).toBeGreaterThan(0);
+      if (ttls.every((t) => t > 5_000)) renewed++;
+      else if (ttls.every((t) => t <= 5_000)) left++;
+      else throw new Error(`a fill renewed some of its counters only: ${ttls.join(", ")}`);
+    }
+    expect(renewed).toBeGreaterThan(0);
+    expect(left).toBeGreaterThan(0);
   });
 });
