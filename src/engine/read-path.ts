@@ -379,17 +379,39 @@ export class ReadPath {
     const now = Date.now();
     const t = entry.timing;
     const stale = now >= t.freshUntil;
-    const value = this.decodeOrDrop(id, entry.body);
-    if (value === DROPPED) return undefined;
+    const got = this.fromL2(a, id, entry);
+    if (got === DROPPED) return undefined;
+    const { value, filled, same } = got;
     this.stats.l2Hits++;
     req.counters.l2++;
-    const filled =
-      this.l1 !== undefined && this.fill.l1Entry(a, value, byteSize(entry.body), { ...t, keepUntil: Math.max(t.staleUntil, t.freshUntil + req.graceMs) });
     if (stale) this.stats.staleServed++;
     // After this flight has settled, so that the refresh is not taken for a joiner of it.
     if (stale || this.policy.refreshEarly(t, now)) setImmediate(() => this.refresh(req, a.load));
     // L1 keeps `value`; the caller gets its own copy only when L1 shares it.
-    return { value: filled ? cloneResult(value) : value, stored: value, status: stale ? "stale" : "l2", timing: t };
+    return { value: filled || same ? cloneResult(value) : value, stored: value, status: stale ? "stale" : "l2", timing: t };
+  }
+
+  /**
+   * The value of L2 entry `entry` (of id `id`), stored in L1 as the entry of
+   * `a`'s read; DROPPED when it cannot be decoded. An entry of the same fill
+   * as the one L1 holds for the read (the same lifetime and size: L1 was
+   * filled from that body, by this process's miss or an earlier L2 hit) is
+   * not decoded again: L1's value is that body's. Such is every check of
+   * an L1 entry against L2 after `l1.ttl`. The entry's dependencies are
+   * those it recorded, when it did, rather than worked out again from the
+   * value. `filled`: whether L1 took it now; `same`: whether L1 held it
+   * already (either way, callers get copies).
+   */
+  private fromL2(a: Attempt, id: string, entry: L2Entry): { value: unknown; filled: boolean; same: boolean } | typeof DROPPED {
+    const t = entry.timing;
+    const size = byteSize(entry.body);
+    const held = this.l1?.get(a.req.l1Key);
+    const same = held !== undefined && held.size === size && held.timing.freshUntil === t.freshUntil && held.timing.staleUntil === t.staleUntil;
+    const value = same ? held.value : this.decodeOrDrop(id, entry.body);
+    if (value === DROPPED) return DROPPED;
+    const timing = { ...t, keepUntil: Math.max(t.staleUntil, t.freshUntil + a.req.graceMs) };
+    const filled = this.l1 !== undefined && this.fill.l1Entry(a, value, size, timing, entry.deps);
+    return { value, filled, same };
   }
 
   /**
@@ -415,10 +437,8 @@ export class ReadPath {
     const found = await this.l2Get(l2, req, id, snap);
     const entry = found?.entry;
     if (!this.fresh(entry)) return false;
-    const value = this.decodeOrDrop(id, entry.body);
-    if (value === DROPPED) return false;
-    const t = entry.timing;
-    return this.fill.l1Entry(a, value, byteSize(entry.body), { ...t, keepUntil: Math.max(t.staleUntil, t.freshUntil + req.graceMs) });
+    const got = this.fromL2(a, id, entry);
+    return got !== DROPPED && got.filled;
   }
 
   /**

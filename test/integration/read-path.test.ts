@@ -250,6 +250,39 @@ describe("two tiers with Redis", () => {
     expect(selects(c.counter)).toBe(2);
     expect(c.prisma.$cache.stats().corruptEntries).toBe(1);
   });
+
+  it("checks an L1 entry against L2 after l1.ttl, and decodes L2's body only when it is another fill than L1's", async () => {
+    const namespace = uniqueNamespace();
+    const r = redis();
+    // l1.ttl 0: every read after the first checks L1's entry against L2.
+    const c = cached({ redis: r, l1: { ttl: 0 } }, namespace);
+    c.counter.reset();
+    const args = { orderBy: { id: "asc" as const } };
+    const first = await c.prisma.tag.findMany(args);
+    const [key] = await keysMatching(redisUrl(), isClusterUrl(redisUrl()) ? `{${namespace}:*}:e:*` : `${namespace}:e:*`);
+    const raw = (await redisCommand(r, "GET", key!)) as string;
+    const ttl = Number(await redisCommand(r, "PTTL", key!));
+    // The body with the first tag's name changed, at the same length: what a decode of it would give is told apart.
+    const name = first[0]!.name;
+    const other = `${name[0] === "X" ? "Y" : "X"}${name.slice(1)}`;
+    const body = raw.replace(`"name":"${name}"`, `"name":"${other}"`);
+    expect(body).not.toBe(raw);
+    await redisCommand(r, "SET", key!, body, "PX", ttl);
+    // The same fill (its lifetime and size unchanged): L1's value, not decoded again; a caller's copy of its own.
+    const checked = await c.prisma.tag.findMany(args);
+    expect(checked).toEqual(first);
+    checked[0]!.name = "mutated";
+    expect(await c.prisma.tag.findMany(args)).toEqual(first);
+    expect(c.prisma.$cache.stats().hits).toEqual({ l1: 0, l2: 2 });
+    // Another fill (a later lifetime): decoded.
+    const parts = body.split("|");
+    parts[1] = String(Number(parts[1]) + 1);
+    await redisCommand(r, "SET", key!, parts.join("|"), "PX", ttl);
+    const refilled = await c.prisma.tag.findMany(args);
+    expect(refilled[0]!.name).toBe(other);
+    expect(refilled.slice(1)).toEqual(first.slice(1));
+    expect(selects(c.counter)).toBe(1);
+  });
 });
 
 describe("L1 bounds", () => {
