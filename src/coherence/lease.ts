@@ -272,8 +272,9 @@ export class LeaseManager {
     w.timer = undefined;
     if (w.done) return;
     this.polls++;
+    const sent = Date.now();
     whenConnected(this.redis, () => this.redis.pttl(this.lockKey(w.key)), this.timeoutMs, "PTTL").then(
-      (pttl) => this.polled(w, pttl, Date.now()),
+      (pttl) => this.polled(w, pttl, sent, Date.now()),
       (err: unknown) => {
         this.report(err);
         this.settle(w, "timeout");
@@ -281,13 +282,19 @@ export class LeaseManager {
     );
   }
 
-  private polled(w: KeyWait, pttl: number, now: number): void {
+  /**
+   * A poll's answer: `pttl` as Redis saw it between `sent` and `now` (when
+   * the answer was handled, however late the event loop got to it).
+   */
+  private polled(w: KeyWait, pttl: number, sent: number, now: number): void {
     if (w.done) return;
     if (pttl === -2) {
       void this.vanished(w, now);
       return;
     }
-    if (pttl >= 0 && w.last && pttl > w.last.pttl - (now - w.last.at) + SLACK_MS) {
+    // Redis read the two TTLs at least `sent - w.last.at` apart: a bound a busy event loop cannot inflate
+    // (measured to this answer's handling instead, the loop's lag would pass for time the lease lived).
+    if (pttl >= 0 && w.last && pttl > w.last.pttl - (sent - w.last.at) + SLACK_MS) {
       // More time left than the lease we saw could have: it was released and taken again.
       this.wakeups++;
       this.settle(w, "released");

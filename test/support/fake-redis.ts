@@ -15,7 +15,9 @@
  *   test ({@link FakeRedis.ready}, {@link FakeRedis.lose});
  * - {@link FakeRedis.failNext} makes the next commands fail, and
  *   {@link FakeRedis.hang} holds one until the test releases it (a command
- *   that outlives its deadline, a reply that comes late).
+ *   that outlives its deadline, a reply that comes late), and
+ *   {@link FakeRedis.lagNext} runs one at once but hands its reply over
+ *   later (a client whose event loop is busy).
  *
  * Keys expire by `Date.now()`, so `vi.useFakeTimers()` moves them too.
  * Messages are delivered in a microtask after PUBLISH, in order.
@@ -59,8 +61,10 @@ export interface HeldCommand {
 interface Rule {
   readonly match: (name: string) => boolean;
   remaining: number;
-  readonly kind: "fail" | "hang";
+  readonly kind: "fail" | "hang" | "lag";
   readonly error: Error;
+  /** For "lag": ms (of `setTimeout`'s clock) between the command's run and its reply's delivery. */
+  readonly ms?: number;
 }
 
 interface Stored {
@@ -236,6 +240,15 @@ export class FakeRedis extends EventEmitter {
     this.rules.push({ match: matcher(match), remaining: times, kind: "fail", error });
   }
 
+  /**
+   * The next `times` commands matching `match` run at once, and their
+   * replies are delivered `ms` later (by `setTimeout`, so fake timers move
+   * them): what a client sees when its event loop gets to a reply late.
+   */
+  lagNext(ms: number, match?: CommandMatch, times = 1): void {
+    this.rules.push({ match: matcher(match), remaining: times, kind: "lag", error: new Error("unused"), ms });
+  }
+
   /** The next command matching `match` is held until the test releases it (see {@link held}). */
   hang(match?: CommandMatch, times = 1): void {
     this.rules.push({ match: matcher(match), remaining: times, kind: "hang", error: new Error("unused") });
@@ -406,6 +419,15 @@ export class FakeRedis extends EventEmitter {
     if (!rule) return exec();
     rule.remaining--;
     if (rule.kind === "fail") return Promise.reject(rule.error);
+    if (rule.kind === "lag") {
+      const ran = exec().then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+      return new Promise<Awaited<T>>((resolve, reject) => {
+        setTimeout(() => void ran.then((r) => (r.ok ? resolve(r.value) : reject(r.error))), rule.ms);
+      });
+    }
     return new Promise<Awaited<T>>((resolve, reject) => {
       const held: HeldCommand = {
         name,

@@ -158,6 +158,24 @@ describe("LeaseManager: waiting, by polling", () => {
     expect(w.outcome).toBe("released");
   });
 
+  it("does not take a poll's answer handled late (a busy event loop) for a lease taken again", async () => {
+    const { a, b } = setup({ subscriber: false });
+    const lease = await a.leases.acquire("k");
+    // The first poll answers at once (1,000 ms left); the second, sent at 10 ms, reads 990 ms left but is
+    // handled only at 110 ms: 100 ms of the loop's lag, more than the slack, must not pass for the lease's time.
+    const w = watch(b.leases.waitForRelease("k"));
+    await vi.advanceTimersByTimeAsync(1);
+    expect(b.redis.count("pttl")).toBe(1);
+    b.redis.lagNext(100, "pttl", 1);
+    await vi.advanceTimersByTimeAsync(150);
+    expect(b.redis.count("pttl")).toBeGreaterThanOrEqual(2);
+    expect(w.outcome).toBeUndefined();
+    expect(b.leases.stats.wakeups).toBe(0);
+    await lease!.release();
+    await vi.advanceTimersByTimeAsync(200);
+    expect(w.outcome).toBe("released");
+  });
+
   it("ends a wait as 'timeout' after waitTimeoutMs while the lease is held", async () => {
     const { a, b } = setup({ subscriber: false });
     await a.leases.acquire("k", 10_000);
