@@ -156,6 +156,12 @@ end`;
  */
 export const RENEW_EVERY = 16;
 
+/** Lua, after {@link VERSION_LUA}: `renewing()`, whether this fill renews the counters it records ({@link RENEW_EVERY}). */
+const RENEW_LUA = `
+local function renewing()
+  return now_ms() % ${RENEW_EVERY} == 0
+end`;
+
 /** What the read scripts return in their last slot: a servable entry was found, so no lease was asked for. */
 export const LEASE_NOT_NEEDED = -1;
 /** What the read scripts return in their last slot: the lease was taken. */
@@ -216,10 +222,11 @@ return claim(out, n, seq_key)
  */
 export const FILL = script(`
 ${VERSION_LUA}
+${RENEW_LUA}
 ${NEW_COUNTER_LUA}
 ${LEASE_LUA}
 local function fill()
-  local renew = now_ms() % ${RENEW_EVERY} == 0
+  local renew = renewing()
   local nk = #KEYS
   local seq_key = nil
   if ARGV[9] == '1' then
@@ -357,6 +364,7 @@ return claim(out, n, seq_key)
  */
 export const FILL_RECORDED = script(`
 ${VERSION_LUA}
+${RENEW_LUA}
 ${NEW_COUNTER_LUA}
 ${LEASE_LUA}
 ${MGET_LUA}
@@ -386,7 +394,7 @@ local function fill()
   end
   local lines = {}
   local refused = false
-  local renew = now_ms() % ${RENEW_EVERY} == 0
+  local renew = renewing()
   local vals = mget(KEYS, n + 3, #KEYS)
   for i = n + 3, #KEYS do
     local cur = vals[i - n - 2]
